@@ -1,0 +1,3 @@
+from catsort.cli import app
+
+app(prog_name="catsort")

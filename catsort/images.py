@@ -1,0 +1,118 @@
+"""Reading photos: the one preprocessing function that training and classify share."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from catsort.errors import CatsortError
+
+try:  # Phone photos (HEIC/HEIF); optional so that a broken wheel never stops JPEG users.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
+    pass
+
+#: File name extensions classify looks at when it walks a folder (lower case).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff",
+     ".webp", ".heic", ".heif", ".avif"}
+)
+
+#: Images smaller than this on either side carry no usable picture.
+MIN_SIDE = 8
+
+# Formats where more than one frame means an animation rather than a photo.
+_ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
+
+
+def is_image_name(path: str | os.PathLike) -> bool:
+    """Tell whether a file name has one of the image extensions classify reads."""
+    return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+    """Read an image file as the model sees it: RGB uint8 pixels of shape (height, width, 3).
+
+    The photo is turned upright (EXIF), made RGB from any pixel mode, and resized to ``size``
+    (height, width) with bilinear filtering, squashing rather than cropping so nothing at the
+    edges is lost. Raises CatsortError with a one-line reason for anything unreadable.
+    """
+    height, width = size
+    try:
+        with warnings.catch_warnings():
+            # Pillow's own bomb limit raises; its softer warning is no reason to stop.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                _check_frames(img, path)
+                if img.format == "JPEG":
+                    # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
+                    # a 12-megapixel photo decodes several times faster this way.
+                    side = max(height, width)
+                    img.draft("RGB", (side, side))
+                img = ImageOps.exif_transpose(img) or img
+                if min(img.size) < MIN_SIDE:
+                    raise CatsortError(
+                        f"{path}: image too small ({img.width}x{img.height} pixels)"
+                    )
+                rgb = to_rgb(img)
+                rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
+                return np.asarray(rgb, dtype=np.uint8)
+    except CatsortError:
+        raise
+    except FileNotFoundError:
+        raise CatsortError(f"{path}: file not found (moved or deleted?)") from None
+    except IsADirectoryError:
+        raise CatsortError(f"{path}: is a folder, not an image") from None
+    except PermissionError:
+        raise CatsortError(f"{path}: permission denied") from None
+    except UnidentifiedImageError:
+        reason = "empty file" if _is_empty(path) else "not an image Pillow can read"
+        raise CatsortError(f"{path}: {reason}") from None
+    except Image.DecompressionBombError as exc:
+        raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Truncated or corrupt data surfaces here, from open() or from the decoder.
+        raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Convert an image in any Pillow mode to 8-bit RGB, putting transparency on white."""
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16/32-bit greyscale: Pillow's convert("L") clips instead of scaling.
+        values = np.asarray(img, dtype=np.float64)
+        peak = 65535.0 if values.max(initial=0) > 255 else 255.0
+        grey = np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if img.mode == "F":
+        values = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        low, high = values.min(initial=0), values.max(initial=1)
+        grey = (values - low) / (high - low or 1.0) * 255.0
+        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB")
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if img.mode != "RGB":
+        return img.convert("RGB")
+    return img
+
+
+def _check_frames(img: Image.Image, path: str | os.PathLike) -> None:
+    frames = getattr(img, "n_frames", 1)
+    if img.format in _ANIMATED_FORMATS and frames > 1:
+        raise CatsortError(f"{path}: animated image ({frames} frames), not a photo")
+
+
+def _is_empty(path: str | os.PathLike) -> bool:
+    try:
+        return Path(path).stat().st_size == 0
+    except OSError:
+        return False
