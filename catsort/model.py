@@ -1,0 +1,301 @@
+"""The exported TFLite model: finding it, loading it, running it, and reading its scores."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from catsort.errors import CatsortError
+from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata, load_metadata
+
+METADATA_NAME = "catsort.json"
+SIGNATURE = "serving_default"
+
+
+def find_default_model() -> Path:
+    """Return the folder of the shipped model, from a wheel install or from a checkout."""
+    package = Path(__file__).resolve().parent
+    for folder in (package / "exported", package.parent / "exported"):
+        if (folder / METADATA_NAME).is_file():
+            return folder
+    raise CatsortError(
+        "no shipped model found (looked for exported/catsort.json); pass --model PATH"
+    )
+
+
+def load_model(path: Path | None = None, threads: int | None = None) -> Classifier:
+    """Load a model folder, a metadata .json or a .tflite (with its .json beside it)."""
+    path = find_default_model() if path is None else Path(path)
+    metadata_path, model_path = _model_files(path)
+    metadata = load_metadata(metadata_path)
+    if model_path is None:
+        model_path = metadata_path.parent / metadata.model_file
+    if not model_path.is_file():
+        raise CatsortError(f"{model_path}: model file not found (named in {metadata_path})")
+    interpreter_class = _interpreter_class()
+    try:
+        interpreter = interpreter_class(
+            model_path=str(model_path), num_threads=threads or os.cpu_count() or 1
+        )
+    except ValueError as exc:
+        raise CatsortError(f"{model_path}: not a TFLite model ({_one_line(exc)})") from None
+    try:
+        with _quiet_native_info():  # LiteRT prints an INFO line about XNNPACK on stderr.
+            interpreter.allocate_tensors()
+    except RuntimeError as exc:
+        raise CatsortError(f"{model_path}: cannot run this model ({_one_line(exc)})") from None
+    return Classifier(interpreter, metadata, model_path)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Raw model scores for a batch: logits [N, 1 or K] and the pet score [N] if the model has one."""
+
+    logits: np.ndarray
+    pet_score: np.ndarray | None
+
+
+class Classifier:
+    """A loaded model that turns batches of load_image pixels into scores."""
+
+    def __init__(self, interpreter: Any, metadata: ModelMetadata, path: Path) -> None:
+        self.metadata = metadata
+        self.path = path
+        self._interpreter = interpreter
+        inputs, outputs = _signature_details(interpreter)
+        self._input = _pick_input(inputs, path)
+        self._logits, self._pet = _pick_outputs(outputs, metadata, path)
+        _check_shapes(self._input, self._logits, self._pet, metadata, path)
+        self._batch = int(self._input["shape"][0])
+
+    @property
+    def has_gate(self) -> bool:
+        """Tell whether the model gives a pet score."""
+        return self._pet is not None
+
+    def predict(self, batch: np.ndarray) -> Outputs:
+        """Run the model on uint8 pixels [N, H, W, 3] as load_image returns them."""
+        interpreter = self._interpreter
+        if len(batch) != self._batch:
+            shape = [len(batch), *(int(d) for d in self._input["shape"][1:])]
+            # Not strict: a model exported with a fixed batch of 1 still resizes.
+            interpreter.resize_tensor_input(self._input["index"], shape, strict=False)
+            interpreter.allocate_tensors()
+            self._batch = len(batch)
+        interpreter.set_tensor(self._input["index"], _quantize(batch, self._input))
+        interpreter.invoke()
+        logits = _dequantize(interpreter.get_tensor(self._logits["index"]), self._logits)
+        pet = None
+        if self._pet is not None:
+            pet = _dequantize(interpreter.get_tensor(self._pet["index"]), self._pet)[:, 0]
+        return Outputs(logits.reshape(len(batch), -1), pet)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What classify concludes about one photo."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    pet_score: float | None
+
+
+def probabilities(logits_row: np.ndarray, activation: str) -> np.ndarray:
+    """Turn one row of logits into per-label probabilities."""
+    row = np.asarray(logits_row, dtype=np.float64).reshape(-1)
+    if activation == "sigmoid":
+        p = _sigmoid(float(row[0]))
+        return np.array([1.0 - p, p])
+    shifted = np.exp(row - row.max())
+    return shifted / shifted.sum()
+
+
+def decide(
+    logits_row: np.ndarray,
+    pet_score: float | None,
+    metadata: ModelMetadata,
+    threshold: float | None = None,
+    gate_threshold: float | None = None,
+    use_gate: bool = True,
+) -> Prediction:
+    """Pick the label for one photo: `other` if gated out, `uncertain` below the threshold."""
+    probs = probabilities(logits_row, metadata.activation)
+    best = int(np.argmax(probs))
+    confidence = float(probs[best])
+    label = metadata.labels[best]
+    threshold = metadata.threshold if threshold is None else threshold
+    gate = metadata.gate_threshold if gate_threshold is None else gate_threshold
+    score = None if pet_score is None else float(pet_score)
+    if use_gate and score is not None and gate is not None and score < gate:
+        label = OTHER
+    elif confidence < threshold:
+        label = UNCERTAIN
+    return Prediction(
+        label=label,
+        confidence=confidence,
+        probabilities={name: float(p) for name, p in zip(metadata.labels, probs)},
+        pet_score=score,
+    )
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _model_files(path: Path) -> tuple[Path, Path | None]:
+    """Return (metadata file, model file or None for "as the metadata names it")."""
+    if not path.exists():
+        raise CatsortError(f"{path}: model not found")
+    if path.is_dir():
+        return path / METADATA_NAME, None
+    if path.suffix.lower() == ".json":
+        return path, None
+    if path.suffix.lower() == ".tflite":
+        return path.with_suffix(".json"), path
+    raise CatsortError(f"{path}: not a model (expected a folder, a .json or a .tflite file)")
+
+
+def _interpreter_class() -> Any:
+    """Return the TFLite Interpreter class: LiteRT, else tflite_runtime, else TensorFlow."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        pass
+    else:
+        return Interpreter
+    try:
+        from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+    except ImportError:
+        pass
+    else:
+        return Interpreter
+    try:
+        import tensorflow as tf  # type: ignore[import-not-found]
+    except ImportError:
+        raise CatsortError(
+            "no TFLite runtime installed: pip install ai-edge-litert (or tensorflow on Windows)"
+        ) from None
+    return tf.lite.Interpreter
+
+
+def _signature_details(interpreter: Any) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Return input and output tensor details keyed by signature name, else by tensor name."""
+    signatures = interpreter.get_signature_list()
+    if signatures:
+        key = SIGNATURE if SIGNATURE in signatures else next(iter(signatures))
+        runner = interpreter.get_signature_runner(key)
+        return runner.get_input_details(), runner.get_output_details()
+    inputs = {d["name"]: d for d in interpreter.get_input_details()}
+    return inputs, {d["name"]: d for d in interpreter.get_output_details()}
+
+
+def _pick_input(inputs: dict[str, dict], path: Path) -> dict:
+    if "image" in inputs:
+        return inputs["image"]
+    if len(inputs) == 1:
+        return next(iter(inputs.values()))
+    raise CatsortError(f"{path}: model has {len(inputs)} inputs and none is named 'image'")
+
+
+def _pick_outputs(
+    outputs: dict[str, dict], metadata: ModelMetadata, path: Path
+) -> tuple[dict, dict | None]:
+    """Find the logits and pet_score outputs: by name first, then by shape."""
+    logits = outputs.get("logits")
+    pet = outputs.get("pet_score")
+    if logits is not None:
+        return logits, pet
+    width = 1 if metadata.activation == "sigmoid" else len(metadata.labels)
+    if len(outputs) == 1:
+        return next(iter(outputs.values())), None
+    if len(outputs) == 2 and width > 1:
+        fits = [d for d in outputs.values() if int(d["shape"][-1]) == width]
+        rest = [d for d in outputs.values() if int(d["shape"][-1]) == 1]
+        if len(fits) == 1 and len(rest) == 1:
+            return fits[0], rest[0]
+    raise CatsortError(
+        f"{path}: cannot tell the model's outputs apart ({', '.join(outputs)}); "
+        "expected outputs named 'logits' and 'pet_score'"
+    )
+
+
+def _check_shapes(
+    image: dict, logits: dict, pet: dict | None, metadata: ModelMetadata, path: Path
+) -> None:
+    """Refuse a model whose tensors do not match its metadata."""
+    shape = [int(d) for d in image["shape_signature"]]
+    height, width = metadata.input_size
+    if len(shape) != 4 or shape[1:] != [height, width, 3]:
+        raise CatsortError(
+            f"{path}: model input shape {shape} does not match the metadata "
+            f"({height}x{width} RGB images)"
+        )
+    columns = 1 if metadata.activation == "sigmoid" else len(metadata.labels)
+    if int(logits["shape"][-1]) != columns:
+        raise CatsortError(
+            f"{path}: model gives {int(logits['shape'][-1])} scores per image, but the "
+            f"metadata ({metadata.activation}, labels {list(metadata.labels)}) needs {columns}"
+        )
+    if pet is not None and int(pet["shape"][-1]) != 1:
+        raise CatsortError(f"{path}: the pet_score output should have one value per image")
+    if pet is None and metadata.gate_threshold is not None:
+        raise CatsortError(f"{path}: the metadata has a pet gate but the model no pet_score")
+
+
+def _quantize(batch: np.ndarray, detail: dict) -> np.ndarray:
+    """Bring uint8 pixels into the input tensor's type (float, or quantized integers)."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return batch.astype(dtype, copy=False)
+    scale, zero_point = detail["quantization"]
+    if dtype == np.uint8 and (not scale or (scale == 1.0 and zero_point == 0)):
+        return np.ascontiguousarray(batch)
+    values = batch.astype(np.float32) / (scale or 1.0) + zero_point
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values), info.min, info.max).astype(dtype)
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if np.dtype(values.dtype).kind == "f" or not scale:
+        return values.astype(np.float32, copy=False)
+    return (values.astype(np.float32) - zero_point) * scale
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+@contextmanager
+def _quiet_native_info() -> Iterator[None]:
+    """Hide the native library's INFO lines on stderr; pass anything else through."""
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (captured): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(stderr_fd)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), stderr_fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, stderr_fd)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if not line.startswith("INFO: "):
+                    print(line, file=sys.stderr)
