@@ -1,0 +1,158 @@
+"""The shared image loader: every format and pixel mode becomes upright RGB at the model size."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from catsort.errors import CatsortError
+from catsort.images import is_image_name, load_image
+
+SIZE = (16, 16)
+RED = (230, 20, 20)
+
+
+def _close(pixels: np.ndarray, color, tolerance=12) -> bool:
+    return bool(np.all(np.abs(pixels.astype(int) - np.array(color)) <= tolerance))
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("a.jpg", {"quality": 95}),
+        ("a.png", {}),
+        ("a.gif", {}),
+        ("a.bmp", {}),
+        ("a.tiff", {}),
+        ("a.webp", {"quality": 95}),
+        ("a.heic", {"quality": 95}),
+    ],
+)
+def test_formats_load_as_rgb_at_model_size(tmp_path, name, args):
+    path = tmp_path / name
+    Image.new("RGB", (40, 30), RED).save(path, **args)
+    pixels = load_image(path, SIZE)
+    assert pixels.shape == (16, 16, 3) and pixels.dtype == np.uint8
+    assert _close(pixels, RED), pixels[0, 0]
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    # Stored 40 wide x 20 high, left half red and right half blue; orientation 6 means the
+    # camera was turned, so the photo is shown rotated 90 degrees clockwise: red on top.
+    img = Image.new("RGB", (40, 20), (20, 20, 230))
+    img.paste(RED, (0, 0, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "turned.jpg"
+    img.save(path, exif=exif, quality=95)
+    pixels = load_image(path, (40, 20))
+    assert _close(pixels[2:15, 5:15], RED, 30)
+    assert _close(pixels[25:38, 5:15], (20, 20, 230), 30)
+
+
+def _palette_image(color) -> Image.Image:
+    img = Image.new("P", (20, 20), 1)
+    img.putpalette([0, 0, 0, *color])
+    return img
+
+
+@pytest.mark.parametrize(
+    ("mode", "make", "expected"),
+    [
+        ("L", lambda: Image.new("L", (20, 20), 128), (128, 128, 128)),
+        ("LA transparent", lambda: Image.new("LA", (20, 20), (0, 0)), (255, 255, 255)),
+        ("LA opaque", lambda: Image.new("LA", (20, 20), (60, 255)), (60, 60, 60)),
+        ("P", lambda: _palette_image(RED), RED),
+        ("RGBA half", lambda: Image.new("RGBA", (20, 20), (255, 0, 0, 128)), (255, 127, 127)),
+        ("CMYK", lambda: Image.new("RGB", (20, 20), RED).convert("CMYK"), RED),
+        ("I;16", lambda: Image.new("I;16", (20, 20), 32768), (128, 128, 128)),
+    ],
+)
+def test_pixel_modes_become_correct_rgb(tmp_path, mode, make, expected):
+    path = tmp_path / "img.tiff" if mode == "CMYK" else tmp_path / "img.png"
+    make().save(path)
+    pixels = load_image(path, SIZE)
+    assert pixels.shape == (16, 16, 3)
+    assert _close(pixels, expected, 3), (mode, pixels[0, 0])
+
+
+def test_cmyk_jpeg_is_not_inverted(tmp_path):
+    path = tmp_path / "print.jpg"
+    Image.new("RGB", (40, 30), RED).convert("CMYK").save(path, quality=95)
+    assert _close(load_image(path, SIZE), RED, 20)
+
+
+def test_large_jpeg_decodes_in_draft_mode_to_the_same_picture(tmp_path):
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (2000, 1500), RED).save(path, quality=90)
+    assert _close(load_image(path, SIZE), RED)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    """A few hundred bytes claiming a huge picture."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 1000)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels)
+            + _png_chunk(b"IEND", b""))
+
+
+def _animated_gif(path: Path) -> None:
+    frames = [Image.new("RGB", (20, 20), c) for c in (RED, (20, 20, 230))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def _truncated_jpeg(path: Path) -> None:
+    noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(path, quality=90)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("empty.jpg", lambda p: p.write_bytes(b""), "empty file"),
+        ("text.jpg", lambda p: p.write_text("hello, not a photo\n"), "not an image"),
+        ("cut.jpg", _truncated_jpeg, "damaged"),
+        ("bomb.png", lambda p: p.write_bytes(_png_bomb(30000, 30000)), "too large"),
+        ("tiny.png", lambda p: Image.new("RGB", (1, 1)).save(p), "too small"),
+        ("anim.gif", _animated_gif, "animated"),
+        ("folder.jpg", lambda p: p.mkdir(), "is a folder"),
+        ("gone.jpg", lambda p: None, "not found"),
+        ("dangling.jpg", lambda p: p.symlink_to(p.parent / "nowhere.jpg"), "not found"),
+    ],
+)
+def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, name, make, reason):
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(CatsortError, match=reason) as info:
+        load_image(path, SIZE)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+
+
+def test_unreadable_file_is_permission_denied(tmp_path):
+    path = tmp_path / "secret.jpg"
+    Image.new("RGB", (20, 20), RED).save(path)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("running as root: the file stays readable")
+        with pytest.raises(CatsortError, match="permission denied"):
+            load_image(path, SIZE)
+    finally:
+        path.chmod(0o644)
+
+
+def test_image_names():
+    assert is_image_name("IMG_0001.JPG") and is_image_name("x.heic")
+    assert not is_image_name("notes.txt") and not is_image_name("jpg")
