@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -105,6 +107,18 @@ def tiny_model(tiny_models: dict[str, Path]) -> Path:
     return tiny_models["float"]
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A PNG of a few hundred bytes claiming a huge picture (a decompression bomb)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 1000)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels)
+            + _png_chunk(b"IEND", b""))
+
+
 @pytest.fixture
 def make_photo():
     """Return a function that writes a solid-colour photo (any Pillow format) and its path."""
@@ -116,3 +130,43 @@ def make_photo():
         return path
 
     return make
+
+
+# --- file trees ---------------------------------------------------------------------------------
+
+
+def _make_files(root: Path, files: dict[str, bytes | str]) -> Path:
+    """Write ``{"a/x.jpg": b"..."}`` under root (folders made as needed); return root."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return root
+
+
+def _read_tree(root: Path) -> dict[str, bytes]:
+    """Every file under root as {relative path: bytes}; symlinks as b"-> target".
+
+    The journal folder .catsort is left out: it is catsort's record, not the user's photos.
+    """
+    tree = {}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".catsort")
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            path = Path(folder, name)
+            key = path.relative_to(root).as_posix()
+            tree[key] = (b"-> " + os.fsencode(os.readlink(path)) if path.is_symlink()
+                         else path.read_bytes())
+    return tree
+
+
+@pytest.fixture
+def make_files():
+    """Return make_files(root, {"a/x.jpg": b"..."}) that writes a tree of small files."""
+    return _make_files
+
+
+@pytest.fixture
+def read_tree():
+    """Return read_tree(root) -> {relative path: bytes} to compare trees before and after."""
+    return _read_tree

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import png_bomb
 from PIL import Image
 
 from catsort.errors import CatsortError
@@ -94,18 +93,6 @@ def test_large_jpeg_decodes_in_draft_mode_to_the_same_picture(tmp_path):
     assert _close(load_image(path, SIZE), RED)
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _png_bomb(width: int, height: int) -> bytes:
-    """A few hundred bytes claiming a huge picture."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\0" * 1000)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels)
-            + _png_chunk(b"IEND", b""))
-
-
 def _animated_gif(path: Path) -> None:
     frames = [Image.new("RGB", (20, 20), c) for c in (RED, (20, 20, 230))]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
@@ -123,7 +110,7 @@ def _truncated_jpeg(path: Path) -> None:
         ("empty.jpg", lambda p: p.write_bytes(b""), "empty file"),
         ("text.jpg", lambda p: p.write_text("hello, not a photo\n"), "not an image"),
         ("cut.jpg", _truncated_jpeg, "damaged"),
-        ("bomb.png", lambda p: p.write_bytes(_png_bomb(30000, 30000)), "too large"),
+        ("bomb.png", lambda p: p.write_bytes(png_bomb(30000, 30000)), "too large"),
         ("tiny.png", lambda p: Image.new("RGB", (1, 1)).save(p), "too small"),
         ("anim.gif", _animated_gif, "animated"),
         ("folder.jpg", lambda p: p.mkdir(), "is a folder"),

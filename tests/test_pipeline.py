@@ -1,0 +1,144 @@
+"""Classifying a stream of files: order kept, bad files reported, the run goes on."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+from conftest import BLUE, GREEN, GREY, RED, png_bomb
+from PIL import Image
+
+from catsort.metadata import OTHER, UNCERTAIN
+from catsort.model import load_model
+from catsort.pipeline import classify_paths
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model):
+    return load_model(tiny_model, threads=1)
+
+
+def _labels(results) -> list[str]:
+    return [r.prediction.label if r.ok else "error" for r in results]
+
+
+def test_results_come_in_input_order_across_batches(tmp_path, make_photo, classifier):
+    colours = {"cat": RED, "dog": BLUE, OTHER: GREEN, UNCERTAIN: GREY}
+    expected = [list(colours)[i * 7 % 4] for i in range(23)]
+    paths = [make_photo(tmp_path / f"{i:02}.png", colours[label])
+             for i, label in enumerate(expected)]
+    results = list(classify_paths(paths, classifier, batch_size=4, decode_workers=3))
+    assert [r.path for r in results] == paths
+    assert _labels(results) == expected
+    dog = results[expected.index("dog")].prediction
+    assert dog.confidence > 0.99 and dog.probabilities["dog"] == dog.confidence
+    assert dog.pet_score > 0.9
+
+
+def test_threshold_and_gate_options_reach_the_decision(tmp_path, make_photo, classifier):
+    yellow = make_photo(tmp_path / "yellow.png", (230, 230, 20))  # cat-like, but gated out
+    assert _labels(classify_paths([yellow], classifier)) == [OTHER]
+    assert _labels(classify_paths([yellow], classifier, use_gate=False)) == ["cat"]
+    assert _labels(classify_paths([yellow], classifier, gate_threshold=0.01)) == ["cat"]
+    assert _labels(classify_paths([yellow], classifier, use_gate=False, threshold=0.9999)) == [
+        UNCERTAIN
+    ]
+
+
+def _animated_gif(path: Path) -> None:
+    frames = [Image.new("RGB", (20, 20), c) for c in (RED, BLUE)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def _truncated_jpeg(path: Path) -> None:
+    Image.effect_noise((200, 200), 80).convert("RGB").save(path, quality=90)
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+BAD_FILES = {
+    "empty.jpg": lambda p: p.write_bytes(b""),
+    "text.jpg": lambda p: p.write_text("not a photo"),
+    "cut.jpg": _truncated_jpeg,
+    "dot.png": lambda p: Image.new("RGB", (1, 1)).save(p),
+    "anim.gif": _animated_gif,
+    "folder.jpg": lambda p: p.mkdir(),
+    "dangling.jpg": lambda p: p.symlink_to(p.parent / "missing.jpg"),
+    "bomb.png": lambda p: p.write_bytes(png_bomb(30000, 30000)),
+}
+
+
+def test_bad_files_become_error_results_and_the_run_goes_on(tmp_path, make_photo, classifier):
+    paths = []
+    for name, make in BAD_FILES.items():
+        paths.append(make_photo(tmp_path / f"good-{name}.png", RED))
+        make(tmp_path / name)
+        paths.append(tmp_path / name)
+    results = list(classify_paths(paths, classifier, batch_size=3))
+    assert [r.path for r in results] == paths
+    good, bad = results[0::2], results[1::2]
+    assert _labels(good) == ["cat"] * len(BAD_FILES)
+    for result in bad:
+        assert not result.ok and result.prediction is None
+        assert result.error and "\n" not in result.error
+        assert str(result.path) not in result.error  # the path has its own CSV column
+    reasons = dict(zip(BAD_FILES, (r.error for r in bad)))
+    assert reasons["empty.jpg"] == "empty file"
+    assert "too large" in reasons["bomb.png"]
+    assert "animated" in reasons["anim.gif"]
+    assert "folder" in reasons["folder.jpg"]
+
+
+def test_file_deleted_after_the_walk_is_an_error(tmp_path, make_photo, classifier):
+    paths = [make_photo(tmp_path / f"{i}.png", BLUE) for i in range(3)]
+    paths[1].unlink()
+    assert _labels(classify_paths(paths, classifier)) == ["dog", "error", "dog"]
+
+
+def test_unreadable_file_is_an_error(tmp_path, make_photo, classifier):
+    path = make_photo(tmp_path / "secret.png", RED)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("running as root: the file stays readable")
+        [result] = classify_paths([path], classifier)
+        assert result.error == "permission denied"
+    finally:
+        path.chmod(0o644)
+
+
+def test_only_error_files_give_only_error_results(tmp_path, classifier):
+    paths = [tmp_path / f"{i}.jpg" for i in range(5)]
+    for path in paths:
+        path.write_bytes(b"")
+    assert _labels(classify_paths(paths, classifier, batch_size=2)) == ["error"] * 5
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [("a.jpg", {}), ("a.png", {}), ("a.gif", {}), ("a.bmp", {}), ("a.tif", {}),
+     ("a.webp", {}), ("a.heic", {}), ("a.png", {"mode": "CMYK"}), ("a.png", {"mode": "P"})],
+)
+def test_formats_classify_the_same(tmp_path, make_photo, classifier, name, args):
+    if args.get("mode") == "CMYK":
+        name = "a.tif"
+    path = make_photo(tmp_path / name, BLUE, **args)
+    assert _labels(classify_paths([path], classifier)) == ["dog"]
+
+
+def test_paths_are_read_lazily_and_work_stays_bounded(tmp_path, make_photo, classifier):
+    photo = make_photo(tmp_path / "a.png", RED)
+    drawn = 0
+
+    def endless():
+        nonlocal drawn
+        while True:
+            drawn += 1
+            yield photo
+
+    results = classify_paths(endless(), classifier, batch_size=4, decode_workers=2)
+    first = list(itertools.islice(results, 10))
+    results.close()
+    assert _labels(first) == ["cat"] * 10
+    assert drawn < 10 + 3 * 4 + 2 + 1  # never more than a few batches ahead
