@@ -18,11 +18,15 @@ from catsort.model import Classifier, Prediction, decide
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome for one input file: a prediction, or the one-line reason it failed."""
+    """The outcome for one input file: a prediction, or the one-line reason it failed.
+
+    ``destination`` is where classify moved or copied the file (or would, in a dry run).
+    """
 
     path: Path
     prediction: Prediction | None = None
     error: str | None = None
+    destination: Path | None = None
 
     @property
     def ok(self) -> bool:

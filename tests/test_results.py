@@ -1,0 +1,92 @@
+"""The results CSV: columns per the contract, one flushed row per file, any path round-trips."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from catsort.model import Prediction
+from catsort.pipeline import Result
+from catsort.errors import CatsortError
+from catsort.results import columns, open_results
+
+LABELS = ("cat", "dog")
+CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
+
+
+def _read(path: Path) -> list[list[str]]:
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as stream:
+        return list(csv.reader(stream))
+
+
+def test_header_follows_the_contract():
+    assert columns(LABELS) == [
+        "path", "label", "confidence", "p_cat", "p_dog", "pet_score", "status", "error",
+        "destination",
+    ]
+
+
+def test_ok_and_error_rows(tmp_path):
+    target = tmp_path / "results.csv"
+    with open_results(target, LABELS) as writer:
+        writer.write(Result(Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg")))
+        writer.write(Result(Path("b.jpg"), error="empty file"))
+        writer.write(Result(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5},
+                                                      None)))
+    header, ok, bad, uncertain = _read(target)
+    assert dict(zip(header, ok)) == {
+        "path": "a.jpg", "label": "cat", "confidence": "0.9123", "p_cat": "0.9123",
+        "p_dog": "0.0877", "pet_score": "0.8765", "status": "ok", "error": "",
+        "destination": os.path.join("out", "cat", "a.jpg"),
+    }
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", ""]
+    assert dict(zip(header, uncertain))["pet_score"] == ""
+    assert dict(zip(header, uncertain))["label"] == "uncertain"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["with, comma.jpg", 'quote " inside.jpg', "new\nline.jpg", "ünïcødé 猫.jpg",
+     os.fsdecode(b"latin1-\xe9t\xe9.jpg"), "trailing space .jpg"],
+)
+def test_awkward_paths_round_trip_through_csv_reader(tmp_path, name):
+    target = tmp_path / "results.csv"
+    path = Path("photos") / name
+    with open_results(target, LABELS) as writer:
+        writer.write(Result(path, CAT))
+    _, row = _read(target)
+    assert row[0] == os.fspath(path)
+    assert os.fsencode(row[0]) == os.fsencode(path)
+
+
+def test_each_row_is_on_disk_before_the_next(tmp_path):
+    target = tmp_path / "results.csv"
+    with open_results(target, LABELS) as writer:
+        writer.write(Result(Path("a.jpg"), CAT))
+        assert len(_read(target)) == 2  # an interrupted run keeps this row
+        writer.write(Result(Path("b.jpg"), CAT))
+        assert len(_read(target)) == 3
+
+
+def test_dash_writes_to_stdout_with_surrogates_kept(monkeypatch):
+    buffer = io.BytesIO()
+    fake = io.TextIOWrapper(buffer, encoding="ascii")  # a terminal that cannot show them
+    monkeypatch.setattr(sys, "stdout", fake)
+    with open_results("-", LABELS) as writer:
+        writer.write(Result(Path(os.fsdecode(b"caf\xe9.jpg")), CAT))
+    assert not fake.closed
+    lines = buffer.getvalue().split(b"\r\n")
+    assert lines[0].startswith(b"path,label,")
+    assert lines[1].startswith(b"caf\xe9.jpg,cat,0.9123,")
+
+
+def test_unwritable_csv_is_a_usage_error(tmp_path):
+    with pytest.raises(CatsortError, match="cannot write the CSV") as info:
+        with open_results(tmp_path / "no" / "such" / "dir.csv", LABELS):
+            pass
+    assert info.value.exit_code == 2
