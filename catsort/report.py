@@ -1,0 +1,289 @@
+"""Reading a results CSV written by classify and summarising it: counts, confidence, errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from catsort.errors import CatsortError
+from catsort.metadata import OTHER, UNCERTAIN
+from catsort.truth import Evaluation, evaluate
+
+#: Columns every catsort results CSV has besides the p_<label> ones.
+REQUIRED_COLUMNS = ("path", "label", "confidence", "status", "error", "destination")
+PROB_PREFIX = "p_"
+ERROR_KIND = "error"
+HISTOGRAM_BINS = 10
+ERROR_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One photo's line in a results CSV, with numbers parsed (None where empty)."""
+
+    path: str
+    label: str  # a model label, "uncertain", "other"; "" for errors
+    confidence: float | None
+    probs: dict[str, float]
+    pet_score: float | None
+    error: str  # "" when ok
+    destination: str
+
+    @property
+    def ok(self) -> bool:
+        """Whether classify gave this photo a label."""
+        return not self.error
+
+
+@dataclass(frozen=True)
+class Results:
+    """A parsed results CSV: the model's labels (from the p_<label> columns) and the rows."""
+
+    source: Path
+    labels: tuple[str, ...]
+    rows: list[ResultRow]
+
+
+@dataclass
+class LabelCount:
+    """How many photos got one label; kind is model, uncertain, other, unknown or error."""
+
+    label: str
+    kind: str
+    count: int
+    percent: float
+
+
+@dataclass
+class Histogram:
+    """Confidence counts of one label in equal bins from ``low`` (1/K) to ``high`` (1.0)."""
+
+    label: str
+    low: float
+    high: float
+    counts: list[int]
+
+
+@dataclass
+class LowConfidence:
+    """A photo among the least confident ones."""
+
+    path: str
+    label: str
+    confidence: float
+
+
+@dataclass
+class ErrorGroup:
+    """Rows that failed for the same reason, with a few example paths."""
+
+    reason: str
+    count: int
+    examples: list[str]
+
+
+@dataclass
+class Summary:
+    """Everything the terminal, JSON and HTML reports show."""
+
+    source: str
+    total: int
+    labels: list[str]
+    counts: list[LabelCount]
+    histograms: list[Histogram]
+    lowest: list[LowConfidence]
+    errors: list[ErrorGroup]
+    missing_images: int
+    evaluation: Evaluation | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form."""
+        return asdict(self)
+
+
+def read_results(path: Path) -> Results:
+    """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
+            reader = csv.DictReader(file)
+            header = [name.lstrip("\ufeff").strip() for name in reader.fieldnames or []]
+            if not header:
+                raise CatsortError(f"{path}: empty file, not a catsort results CSV")
+            reader.fieldnames = header
+            labels = _check_header(path, header)
+            rows = [parse_row(raw, labels) for raw in reader]
+    except FileNotFoundError:
+        raise CatsortError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise CatsortError(f"{path}: is a folder, not a results CSV") from None
+    except PermissionError:
+        raise CatsortError(f"{path}: permission denied") from None
+    except (csv.Error, OSError) as exc:
+        raise CatsortError(f"{path}: unreadable CSV ({exc})") from None
+    if not rows:
+        raise CatsortError(f"{path}: no photos in this results CSV (only a header)")
+    return Results(source=Path(path), labels=labels, rows=rows)
+
+
+def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    labels = tuple(
+        name[len(PROB_PREFIX):] for name in header
+        if name.startswith(PROB_PREFIX) and len(name) > len(PROB_PREFIX)
+    )
+    if len(labels) < 2:
+        missing.append("p_<label> for each model label")
+    if missing:
+        raise CatsortError(
+            f"{path}: not a catsort results CSV (missing columns: {', '.join(missing)})"
+        )
+    return labels
+
+
+def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> ResultRow:
+    """Turn one csv.DictReader row into a ResultRow, tolerating empty or odd cells."""
+    def cell(name: str) -> str:
+        value = raw.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    label, error = cell("label"), cell("error")
+    if not error and (cell("status") != "ok" or not label):
+        error = "no label in the results CSV" if cell("status") == "ok" else "failed"
+    probs = {name: p for name in labels if (p := _number(cell(PROB_PREFIX + name))) is not None}
+    return ResultRow(
+        path=cell("path"),
+        label="" if error else label,
+        confidence=None if error else _number(cell("confidence")),
+        probs=probs,
+        pet_score=_number(cell("pet_score")),
+        error=error,
+        destination=cell("destination"),
+    )
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def summarize(results: Results, lowest: int = 10, truth: bool = False) -> Summary:
+    """Compute the summary of a results CSV; ``truth`` adds the folder-based evaluation."""
+    rows, labels = results.rows, list(results.labels)
+    return Summary(
+        source=str(results.source),
+        total=len(rows),
+        labels=labels,
+        counts=count_labels(rows, labels),
+        histograms=confidence_histograms(rows, labels),
+        lowest=least_confident(rows, lowest),
+        errors=group_errors(rows),
+        missing_images=sum(1 for row in rows if locate_image(row, results.source) is None),
+        evaluation=evaluate(rows, labels) if truth else None,
+    )
+
+
+def display_order(rows: list[ResultRow], labels: list[str]) -> list[str]:
+    """Return the labels in report order: model labels, uncertain, other, then any unknown."""
+    seen = {row.label for row in rows if row.ok}
+    known = [*labels, UNCERTAIN, OTHER]
+    return known + sorted(seen - set(known))
+
+
+def label_kind(label: str, labels: list[str]) -> str:
+    """Tell what a label is: model, uncertain, other or unknown (not from this model)."""
+    if label in labels:
+        return "model"
+    return label if label in (UNCERTAIN, OTHER) else "unknown"
+
+
+def count_labels(rows: list[ResultRow], labels: list[str]) -> list[LabelCount]:
+    """Count photos per label, uncertain, other and errors, with percentages of all rows."""
+    counts = Counter(row.label if row.ok else None for row in rows)
+    total = len(rows) or 1
+
+    def item(label: str, kind: str, count: int) -> LabelCount:
+        return LabelCount(label, kind, count, round(100 * count / total, 2))
+
+    result = [item(label, label_kind(label, labels), counts[label])
+              for label in display_order(rows, labels)]
+    result.append(item("errors", ERROR_KIND, counts[None]))
+    return result
+
+
+def confidence_histograms(
+    rows: list[ResultRow], labels: list[str], bins: int = HISTOGRAM_BINS
+) -> list[Histogram]:
+    """Bin each label's confidences from 1/K (the lowest a max probability can be) to 1."""
+    low, high = 1 / len(labels), 1.0
+    histograms = []
+    for label in display_order(rows, labels):
+        counts = [0] * bins
+        for row in rows:
+            if row.ok and row.label == label and row.confidence is not None:
+                # Rounded first so that 0.7 lands in [0.70, 0.75), not below it by float error.
+                index = math.floor(round((row.confidence - low) / (high - low) * bins, 6))
+                counts[min(max(index, 0), bins - 1)] += 1
+        histograms.append(Histogram(label, round(low, 4), high, counts))
+    return histograms
+
+
+def least_confident(rows: list[ResultRow], n: int) -> list[LowConfidence]:
+    """Return the n photos the model was least sure of.
+
+    Photos labelled other are left out: the pet gate decided those, not the confidence.
+    """
+    candidates = [
+        row for row in rows if row.ok and row.label != OTHER and row.confidence is not None
+    ]
+    candidates.sort(key=lambda row: (row.confidence, row.path))
+    return [LowConfidence(row.path, row.label, row.confidence) for row in candidates[:n]]
+
+
+def error_reason(row: ResultRow) -> str:
+    """Return the error message without its leading "<path>: ", so equal reasons group."""
+    for prefix in (row.path, os.path.basename(row.path)):
+        if prefix and row.error.startswith(prefix + ": "):
+            return row.error[len(prefix) + 2:]
+    return row.error
+
+
+def group_errors(rows: list[ResultRow], examples: int = ERROR_EXAMPLES) -> list[ErrorGroup]:
+    """Group failed rows by reason, most frequent first, with a few example paths each."""
+    groups: dict[str, list[str]] = {}
+    for row in rows:
+        if not row.ok:
+            groups.setdefault(error_reason(row), []).append(row.path)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [ErrorGroup(reason, len(paths), paths[:examples]) for reason, paths in ordered]
+
+
+def locate_image(row: ResultRow, csv_path: Path) -> Path | None:
+    """Find where a photo is now: its destination if it exists there, else its original path.
+
+    Relative paths are tried from the current folder, then from the CSV's folder.
+    Returns None when the photo is in neither place (moved or deleted since).
+    """
+    for name in (row.destination, row.path):
+        if not name:
+            continue
+        candidates = [name]
+        if not os.path.isabs(name):
+            candidates.append(os.path.join(os.path.dirname(csv_path), name))
+        for candidate in candidates:
+            if os.path.isfile(candidate):  # plain strings: 20,000 rows stay fast
+                return Path(candidate)
+    return None
+
+
+def display_text(text: str) -> str:
+    """Make text that may hold undecodable file-name bytes printable (U+FFFD for them)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
