@@ -1,0 +1,264 @@
+"""`catsort train`: the two-stage recipe, the pet gate, TFLite export and its checks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from catsort.errors import CatsortError
+from training import data as datasets
+from training import export, gate, recipe
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; the defaults are the recipe's."""
+
+    data: Path | None = None  # None: download cats_and_dogs_filtered
+    output: Path = Path("exported")
+    weights: str | None = "imagenet"
+    img_size: int = 160
+    batch_size: int = 32
+    epochs: int = 10
+    fine_tune_epochs: int = 10
+    learning_rate: float = 3e-4
+    fine_tune_at: int = 100
+    val_split: float = 0.2
+    test_fraction: float = 0.5
+    labels: dict[str, str] | None = None
+    ship: str = "int8"  # the variant written as catsort.tflite: "int8" or "float32"
+    calibration_images: int = 200
+    confidence_target: float = 0.995
+    gate_reject_rate: float = 0.015
+    figures: bool = True
+    seed: int = 1337
+    verbose: bool = True
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the shipped model's path and the metrics that went into metadata."""
+
+    model_path: Path
+    metadata_path: Path
+    metrics: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+
+
+def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
+    """Run the whole recipe and write the exported model, metadata and figures."""
+    keras.utils.set_random_seed(config.seed)
+    root = config.data if config.data is not None else datasets.download_default_dataset()
+    files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
+    labels = datasets.default_labels(files.class_dirs, config.labels)
+    size = (config.img_size, config.img_size)
+    say(f"Loading images from {root} at {size[0]}x{size[1]} ...")
+    warn = lambda message: say(f"warning: {message}")  # noqa: E731
+    train_split = datasets.load_split(files.train, size, warn)
+    val_split = datasets.load_split(files.validation, size, warn)
+    test_split = datasets.load_split(files.test, size, warn) if files.test else val_split
+    _check_classes(train_split, labels, root)
+    say(f"{len(train_split)} training, {len(val_split)} validation, {len(test_split)} test images; "
+        f"labels {', '.join(labels)}")
+
+    num_classes = len(labels)
+    model, base = recipe.build_model(size, num_classes, config.weights)
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
+                                keras.layers.RandomRotation(0.1)], name="augmentation")
+    train_ds = _dataset(train_split, num_classes, config.batch_size, augment, config.seed)
+    val_ds = _dataset(val_split, num_classes, config.batch_size)
+
+    say(f"Stage 1: frozen base, new head (Adam {config.learning_rate:g}, {config.epochs} epochs)")
+    recipe.compile_model(model, num_classes, keras.optimizers.Adam(config.learning_rate))
+    stage1 = recipe.parameter_counts(model)
+    history1 = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                         callbacks=_progress(config), verbose=0)
+
+    fine_rate = config.learning_rate / 10
+    say(f"Stage 2: fine-tune from layer {config.fine_tune_at} (RMSprop {fine_rate:g}, "
+        f"{config.fine_tune_epochs} more epochs)")
+    recipe.unfreeze_from(base, config.fine_tune_at)
+    recipe.compile_model(model, num_classes, keras.optimizers.RMSprop(fine_rate))
+    stage2 = recipe.parameter_counts(model)
+    history2 = model.fit(train_ds, validation_data=val_ds,
+                         epochs=config.epochs + config.fine_tune_epochs,
+                         initial_epoch=len(history1.epoch), callbacks=_progress(config), verbose=0)
+    history = {key: history1.history[key] + history2.history.get(key, [])
+               for key in history1.history}
+
+    keras_test = _accuracy(_predict(model, test_split.images, config.batch_size), test_split.labels)
+    say(f"Keras test accuracy: {keras_test:.2%}")
+
+    say("Fitting the pet gate on the training photos' features ...")
+    features = recipe.feature_model(model)
+    pet_gate = gate.fit_gate(_predict(features, train_split.images, config.batch_size),
+                             train_split.labels)
+    gate.calibrate_scale(pet_gate, _predict(features, val_split.images, config.batch_size),
+                         config.gate_reject_rate)
+
+    config.output.mkdir(parents=True, exist_ok=True)
+    exported = recipe.export_model(model, pet_gate)
+    rng = np.random.default_rng(config.seed)
+    calibration = train_split.images[
+        rng.choice(len(train_split), min(config.calibration_images, len(train_split)), replace=False)
+    ]
+    common = {
+        "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
+                     if k not in ("output", "verbose", "figures")},
+        "parameters": {"stage1": stage1, "stage2": stage2},
+        "data": {"root": str(root), "class_folders": files.class_dirs,
+                 "train_images": len(train_split), "validation_images": len(val_split),
+                 "test_images": len(test_split),
+                 "fingerprint": datasets.fingerprint(files.train + files.validation + files.test,
+                                                     root)},
+        "gate": {"method": "class-conditional Gaussian, shared Ledoit-Wolf covariance, "
+                           "on pooled MobileNetV2 features; score = 2^(-distance/scale)",
+                 "shrinkage": round(pet_gate.shrinkage, 4), "scale": pet_gate.scale,
+                 "calibrated_reject_rate": config.gate_reject_rate},
+        "versions": _versions(),
+    }
+    variants = {}
+    for quantization in ("int8", "float32"):
+        name = "catsort" if quantization == config.ship else f"catsort-{quantization}"
+        say(f"Converting to TensorFlow Lite ({quantization}) ...")
+        path = config.output / f"{name}.tflite"
+        path.write_bytes(export.convert(exported, quantization, calibration))
+        variants[quantization] = _finish_variant(path, quantization, labels, size, common,
+                                                 val_split, test_split, keras_test, config)
+    shipped = variants[config.ship]
+    for quantization, metrics in variants.items():
+        say(f"{quantization}: test accuracy {metrics['tflite_test_accuracy']:.2%} "
+            f"(Keras {keras_test:.2%}), {metrics['size_bytes'] / 1e6:.1f} MB, "
+            f"{metrics['ms_per_image']:.1f} ms/image")
+
+    (config.output / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    if config.figures:
+        _figures(config, history, train_split, test_split, augment, labels, shipped)
+    return TrainResult(model_path=config.output / "catsort.tflite",
+                       metadata_path=config.output / "catsort.json",
+                       metrics=shipped, parameters={"stage1": stage1, "stage2": stage2})
+
+
+def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
+                    size: tuple[int, int], common: dict, val_split: datasets.Split,
+                    test_split: datasets.Split, keras_test: float, config: TrainConfig) -> dict:
+    """Calibrate thresholds on the TFLite model itself, check parity, write its metadata."""
+    from catsort.metadata import ModelMetadata
+
+    activation = "sigmoid" if len(labels) == 2 else "softmax"
+    provisional = ModelMetadata(labels=labels, input_size=size, activation=activation,
+                                threshold=0.5, model_file=path.name, gate_threshold=0.0,
+                                quantization=quantization)
+    provisional.save(path.with_suffix(".json"))
+    val_logits, val_scores, _ = export.run_tflite(path, val_split.images)
+    test_logits, test_scores, seconds = export.run_tflite(path, test_split.images, threads=1)
+    val_probs = export.probabilities(val_logits)
+    test_probs = export.probabilities(test_logits)
+    threshold = export.confidence_threshold(val_probs, val_split.labels, config.confidence_target)
+    gate_threshold = gate.score_threshold(val_scores, config.gate_reject_rate)
+    test_accuracy = _accuracy(test_logits, test_split.labels)
+    confident = test_probs.max(axis=1) >= threshold
+    metrics = {
+        "keras_test_accuracy": round(keras_test, 4),
+        "tflite_test_accuracy": round(test_accuracy, 4),
+        "tflite_validation_accuracy": round(_accuracy(val_logits, val_split.labels), 4),
+        "test_confident_share": round(float(confident.mean()), 4),
+        "test_confident_accuracy": round(float(
+            (test_probs.argmax(1) == test_split.labels)[confident].mean()) if confident.any()
+            else 0.0, 4),
+        "test_gated_out_share": round(float((test_scores < gate_threshold).mean()), 4),
+        "size_bytes": path.stat().st_size,
+        "ms_per_image": round(seconds * 1000, 2),
+    }
+    metadata = ModelMetadata(
+        labels=labels, input_size=size, activation=activation, threshold=round(threshold, 4),
+        model_file=path.name, gate_threshold=round(gate_threshold, 4), quantization=quantization,
+        info={**common, "metrics": metrics, "created": _now()},
+    )
+    metadata.save(path.with_suffix(".json"))
+    if abs(test_accuracy - keras_test) > 0.005:
+        raise CatsortError(
+            f"{path}: TFLite test accuracy {test_accuracy:.2%} is more than 0.5 points from "
+            f"Keras {keras_test:.2%}; the conversion is not faithful (try --ship float32)",
+            exit_code=1)
+    return metrics
+
+
+def _dataset(split: datasets.Split, num_classes: int, batch_size: int,
+             augment: keras.Model | None = None, seed: int = 0) -> tf.data.Dataset:
+    """Batches of float pixels and labels; shuffled and augmented when ``augment`` is given."""
+    labels = split.labels.astype(np.float32 if num_classes == 2 else np.int64)
+    ds = tf.data.Dataset.from_tensor_slices((split.images, labels))
+    if augment is not None:
+        ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _predict(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    return float((export.probabilities(logits).argmax(axis=1) == labels).mean())
+
+
+def _check_classes(split: datasets.Split, labels: tuple[str, ...], root: Path) -> None:
+    counts = np.bincount(split.labels, minlength=len(labels))
+    empty = [label for label, count in zip(labels, counts) if count == 0]
+    if empty:
+        raise CatsortError(f"{root}: no readable training images for {', '.join(empty)}")
+
+
+def _progress(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    if not config.verbose:
+        return []
+    from tqdm.keras import TqdmCallback
+
+    return [TqdmCallback(verbose=1, leave=False)]
+
+
+def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
+             test_split: datasets.Split, augment: keras.Model, labels: tuple[str, ...],
+             shipped: dict) -> None:
+    from catsort.model import load_model
+    from training import figures
+
+    out = config.output
+    figures.learning_curves(history, config.epochs, out / "learning_curves.png")
+    first = train_split.images[:12]
+    figures.photo_grid(first, [labels[i] for i in train_split.labels[:12]],
+                       out / "training_photos.png")
+    figures.augmentation_grid(
+        train_split.images[0],
+        lambda image: np.clip(augment(image[None].astype(np.float32), training=True)[0], 0, 255),
+        out / "augmentation.png")
+    classifier = load_model(out / "catsort.json")
+    picks = test_split.images[:16]
+    predicted = export.probabilities(classifier.predict(picks).logits).argmax(axis=1)
+    truth = test_split.labels[:16]
+    figures.photo_grid(picks, [labels[p] + ("" if p == t else f" (is {labels[t]})")
+                               for p, t in zip(predicted, truth)],
+                       out / "test_predictions.png", wrong=list(predicted != truth))
+
+
+def _versions() -> dict[str, str]:
+    import catsort
+
+    return {"catsort": catsort.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__}
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
