@@ -1,0 +1,216 @@
+"""A classify run: which folder each photo goes to, moving or copying it, and the summary."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+from catsort.errors import CatsortError
+from catsort.journal import Journal, recover
+from catsort.metadata import OTHER, UNCERTAIN
+from catsort.model import Classifier
+from catsort.pipeline import Result, classify_paths
+from catsort.sort import COPY, MOVE, place, same_content
+from catsort.sort import plan as plan_placement
+from catsort.walk import check_inputs, find_images
+
+
+@dataclass(frozen=True)
+class SortPlan:
+    """Where classified photos go: ``<dest>/<label>/``, ``other`` to ``other_dest`` if given."""
+
+    action: Optional[str] = None  # MOVE, COPY, or None to leave every photo where it is
+    dest: Optional[Path] = None
+    other_dest: Optional[Path] = None
+    dry_run: bool = False
+
+    def folder_for(self, label: str, labels: Sequence[str]) -> Optional[Path]:
+        """The folder a photo with this label goes to, or None when it stays where it is."""
+        if self.action is None or self.dest is None:
+            return None
+        if label in labels:
+            return self.dest / label
+        if label == OTHER and self.other_dest is not None:
+            return self.other_dest
+        return None  # uncertain (and other without --other-dest) stay put
+
+    def folders(self, labels: Sequence[str]) -> list[Path]:
+        """Every folder this plan fills, so that a walk leaves them out."""
+        if self.action is None or self.dest is None:
+            return []
+        folders = [self.dest / label for label in labels]
+        return folders + ([self.other_dest] if self.other_dest is not None else [])
+
+
+def make_plan(
+    paths: Sequence[Path],
+    action: Optional[str] = None,
+    dest: Optional[Path] = None,
+    other_dest: Optional[Path] = None,
+    dry_run: bool = False,
+) -> SortPlan:
+    """Check the sorting options together and fill in the default destination."""
+    if action is None:
+        for given, option in ((dest, "--dest"), (other_dest, "--other-dest"),
+                              (dry_run or None, "--dry-run")):
+            if given is not None:
+                raise CatsortError(f"{option} needs --move or --copy")
+        return SortPlan()
+    if action not in (MOVE, COPY):
+        raise ValueError(f"unknown action {action!r}")
+    return SortPlan(action, dest if dest is not None else default_dest(paths), other_dest, dry_run)
+
+
+def default_dest(paths: Sequence[Path]) -> Path:
+    """The folder given (or the folder of the files given), where the label folders go."""
+    roots = {Path(p) if os.path.isdir(p) else Path(p).parent for p in paths}
+    if len({os.path.realpath(r) for r in roots}) != 1:
+        raise CatsortError(
+            "several folders given: choose where the label folders go with --dest DIR"
+        )
+    return sorted(roots)[0]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to walk and decide: the classify options that are not about sorting."""
+
+    recursive: bool = True
+    threshold: Optional[float] = None
+    use_gate: bool = True
+    gate_threshold: Optional[float] = None
+    batch_size: int = 32
+    decode_workers: Optional[int] = None
+
+
+@dataclass
+class Summary:
+    """What a run did; the exit code comes from it."""
+
+    labels: tuple[str, ...]
+    counts: Counter = field(default_factory=Counter)  # label (incl. uncertain, other) -> files
+    errors: int = 0
+    placed: int = 0  # files moved or copied (or that would be, in a dry run)
+    elapsed: float = 0.0
+    journal: Optional[Path] = None  # the journal of this run's moves and copies, if any
+
+    @property
+    def files(self) -> int:
+        """Files looked at, failed ones included."""
+        return sum(self.counts.values()) + self.errors
+
+    @property
+    def images_per_second(self) -> float:
+        """Throughput over the whole run."""
+        return self.files / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every file was classified (and placed), 1 when some failed."""
+        return 1 if self.errors else 0
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(label, count) for the model's labels, then uncertain and other."""
+        return [(label, self.counts[label]) for label in (*self.labels, UNCERTAIN, OTHER)]
+
+    def add(self, result: Result) -> None:
+        """Count one result."""
+        if result.error is not None:
+            self.errors += 1
+        elif result.prediction is not None:
+            self.counts[result.prediction.label] += 1
+        if result.destination is not None and result.error is None:
+            self.placed += 1
+
+
+def find_inputs(paths: Sequence[Path], plan: SortPlan, labels: Sequence[str],
+                recursive: bool = True,
+                on_error: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
+    """The photos a run looks at: the walk, leaving out the folders the plan fills."""
+    return find_images(paths, recursive=recursive, skip_dirs=plan.folders(labels),
+                       on_error=on_error)
+
+
+def run_classify(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    plan: SortPlan,
+    settings: RunSettings = RunSettings(),
+    on_result: Optional[Callable[[Result], None]] = None,
+    on_note: Optional[Callable[[str], None]] = None,
+) -> Summary:
+    """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
+    check_inputs(paths)
+    metadata = classifier.metadata
+    if settings.gate_threshold is not None and not classifier.has_gate:
+        raise CatsortError(f"{classifier.path}: this model has no pet gate (--gate-threshold)")
+    summary = Summary(labels=metadata.labels)
+    started = time.perf_counter()
+    writing = plan.action is not None and not plan.dry_run
+    if writing:
+        assert plan.dest is not None
+        for message in recover(plan.dest):
+            if on_note is not None:
+                on_note(message)
+    walk_errors: list[Result] = []
+    walk = find_inputs(paths, plan, metadata.labels, settings.recursive,
+                       on_error=lambda path, reason: walk_errors.append(Result(path, error=reason)))
+    reserved: Optional[set[Path]] = set() if plan.dry_run else None
+    with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
+        results = classify_paths(
+            walk, classifier, batch_size=settings.batch_size,
+            decode_workers=settings.decode_workers, threshold=settings.threshold,
+            gate_threshold=settings.gate_threshold, use_gate=settings.use_gate,
+        )
+        for result in results:
+            for item in [*walk_errors, _placed(result, plan, metadata.labels, journal, reserved)]:
+                summary.add(item)
+                if on_result is not None:
+                    on_result(item)
+            walk_errors.clear()
+        for item in walk_errors:  # problems met after the last photo
+            summary.add(item)
+            if on_result is not None:
+                on_result(item)
+        if journal is not None and journal.count:
+            summary.journal = journal.path
+    summary.elapsed = time.perf_counter() - started
+    return summary
+
+
+def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Optional[Journal],
+            reserved: Optional[set[Path]]) -> Result:
+    """Move or copy one classified photo per the plan; return the result with its destination."""
+    if result.prediction is None or plan.action is None:
+        return result
+    folder = plan.folder_for(result.prediction.label, labels)
+    if folder is None:
+        return result
+    if plan.action == COPY:
+        earlier = _earlier_copy(result.path, folder)
+        if earlier is not None:  # a second --copy run leaves things as they are
+            return replace(result, destination=earlier)
+    placement = plan_placement(result.path, folder, plan.action, reserved)
+    try:
+        target = place(placement, journal, dry_run=plan.dry_run)
+    except CatsortError as exc:
+        return replace(result, error=_without_path(str(exc), result.path))
+    return replace(result, destination=target)
+
+
+def _earlier_copy(source: Path, folder: Path) -> Optional[Path]:
+    """The copy an earlier --copy run made of ``source`` in ``folder``, if it is there unchanged."""
+    candidate = folder / source.name
+    if os.path.realpath(candidate) == os.path.realpath(source):
+        return None
+    return candidate if same_content(source, candidate) else None
+
+
+def _without_path(message: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message

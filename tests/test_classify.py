@@ -1,0 +1,190 @@
+"""A classify run: where photos go, what a dry run leaves alone, and what a second run does."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import BLUE, GREEN, GREY, RED
+
+from catsort.classify import RunSettings, SortPlan, default_dest, make_plan, run_classify
+from catsort.errors import CatsortError
+from catsort.metadata import OTHER, UNCERTAIN
+from catsort.model import load_model
+from catsort.sort import COPY, MOVE
+
+LABELS = ("cat", "dog")
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model):
+    return load_model(tiny_model, threads=1)
+
+
+@pytest.fixture
+def photos(tmp_path, make_photo) -> Path:
+    """A folder with a cat (red), a dog (blue), an uncertain (grey) and an other (green) photo."""
+    root = tmp_path / "photos"
+    make_photo(root / "kitty.jpg", RED)
+    make_photo(root / "trip" / "rex.png", BLUE)
+    make_photo(root / "blur.png", GREY)
+    make_photo(root / "tree.png", GREEN)
+    return root
+
+
+def _run(paths, classifier, plan, **settings):
+    seen = []
+    summary = run_classify(list(paths), classifier, plan, RunSettings(**settings), seen.append)
+    return summary, {r.path.name: r for r in seen}
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def test_label_folders_go_under_dest(tmp_path):
+    plan = SortPlan(MOVE, tmp_path)
+    assert plan.folder_for("cat", LABELS) == tmp_path / "cat"
+    assert plan.folder_for(UNCERTAIN, LABELS) is None
+    assert plan.folder_for(OTHER, LABELS) is None
+    assert SortPlan(MOVE, tmp_path, tmp_path / "misc").folder_for(OTHER, LABELS) == \
+        tmp_path / "misc"
+    assert SortPlan().folder_for("cat", LABELS) is None
+
+
+def test_dest_defaults_to_the_folder_given(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "x.jpg").write_bytes(b"")
+    (tmp_path / "y.jpg").write_bytes(b"")
+    assert default_dest([tmp_path / "a"]) == tmp_path / "a"
+    assert default_dest([tmp_path / "x.jpg", tmp_path / "y.jpg"]) == tmp_path
+    with pytest.raises(CatsortError, match="--dest"):
+        default_dest([tmp_path / "a", tmp_path / "x.jpg"])
+    assert make_plan([tmp_path / "a", tmp_path], COPY, dest=tmp_path / "out").dest == \
+        tmp_path / "out"
+
+
+@pytest.mark.parametrize("option", ["dest", "other_dest", "dry_run"])
+def test_sorting_options_need_move_or_copy(tmp_path, option):
+    value = True if option == "dry_run" else tmp_path
+    with pytest.raises(CatsortError, match="needs --move or --copy") as info:
+        make_plan([tmp_path], None, **{option: value})
+    assert info.value.exit_code == 2
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def test_classify_only_touches_nothing(photos, classifier, read_tree):
+    before = read_tree(photos)
+    summary, results = _run([photos], classifier, SortPlan())
+    assert read_tree(photos) == before
+    assert {name: r.prediction.label for name, r in results.items()} == {
+        "kitty.jpg": "cat", "rex.png": "dog", "blur.png": UNCERTAIN, "tree.png": OTHER}
+    assert all(r.destination is None for r in results.values())
+    assert summary.rows() == [("cat", 1), ("dog", 1), (UNCERTAIN, 1), (OTHER, 1)]
+    assert summary.exit_code == 0 and summary.journal is None
+
+
+def test_move_sorts_model_labels_only(photos, classifier, read_tree):
+    summary, results = _run([photos], classifier, make_plan([photos], MOVE))
+    assert sorted(read_tree(photos)) == ["blur.png", "cat/kitty.jpg", "dog/rex.png", "tree.png"]
+    assert results["kitty.jpg"].destination == photos / "cat" / "kitty.jpg"
+    assert results["blur.png"].destination is None and results["tree.png"].destination is None
+    assert summary.placed == 2
+    assert summary.journal is not None and summary.journal.is_file()
+
+
+def test_other_dest_takes_the_gated_photos(photos, classifier, tmp_path):
+    plan = make_plan([photos], COPY, other_dest=tmp_path / "misc")
+    _, results = _run([photos], classifier, plan)
+    assert (tmp_path / "misc" / "tree.png").is_file() and (photos / "tree.png").is_file()
+    assert results["tree.png"].destination == tmp_path / "misc" / "tree.png"
+    assert not (photos / "uncertain").exists() and not (photos / OTHER).exists()
+
+
+def test_no_gate_sorts_what_the_gate_would_keep(photos, classifier):
+    _, results = _run([photos], classifier, make_plan([photos], MOVE), use_gate=False)
+    assert results["tree.png"].prediction.label != OTHER
+
+
+def test_dry_run_plans_distinct_names_and_touches_nothing(tmp_path, make_photo, classifier,
+                                                         read_tree):
+    make_photo(tmp_path / "a" / "x.png", RED)
+    make_photo(tmp_path / "b" / "x.png", RED)
+    make_photo(tmp_path / "cat" / "x.png", BLUE)  # already there from before
+    before = read_tree(tmp_path)
+    plan = make_plan([tmp_path / "a", tmp_path / "b"], MOVE, dest=tmp_path, dry_run=True)
+    summary, _ = _run([tmp_path / "a", tmp_path / "b"], classifier, plan)
+    assert read_tree(tmp_path) == before
+    assert not (tmp_path / ".catsort").exists()
+    assert summary.placed == 2 and summary.journal is None
+
+
+def test_dry_run_destinations_are_the_ones_a_real_run_uses(tmp_path, make_photo, classifier):
+    for folder in ("a", "b"):
+        make_photo(tmp_path / folder / "x.png", RED)
+    make_photo(tmp_path / "cat" / "x.png", BLUE)
+    inputs = [tmp_path / "a", tmp_path / "b"]
+    dry: list = []
+    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=tmp_path, dry_run=True),
+                 on_result=dry.append)
+    real: list = []
+    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=tmp_path), on_result=real.append)
+    assert [r.destination for r in dry] == [r.destination for r in real] == [
+        tmp_path / "cat" / "x (1).png", tmp_path / "cat" / "x (2).png"]
+
+
+@pytest.mark.parametrize("action", [MOVE, COPY])
+def test_second_run_changes_nothing(photos, classifier, read_tree, action):
+    _run([photos], classifier, make_plan([photos], action))
+    after_first = read_tree(photos)
+    summary, results = _run([photos], classifier, make_plan([photos], action))
+    assert read_tree(photos) == after_first
+    assert summary.journal is None
+    if action == MOVE:  # the sorted photos are not walked again
+        assert set(results) == {"blur.png", "tree.png"}
+
+
+def test_failed_files_are_counted_and_never_moved(photos, classifier):
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    summary, results = _run([photos], classifier, make_plan([photos], MOVE))
+    assert (photos / "broken.jpg").is_file()
+    assert results["broken.jpg"].error == "not an image Pillow can read"
+    assert summary.errors == 1 and summary.exit_code == 1
+    assert summary.files == 5
+
+
+def test_a_file_that_cannot_be_moved_is_an_error(photos, classifier):
+    (photos / "cat").write_text("a file where the cat folder should be")
+    summary, results = _run([photos], classifier, make_plan([photos], MOVE))
+    assert (photos / "kitty.jpg").is_file()
+    assert "cannot create folder" in results["kitty.jpg"].error
+    assert summary.exit_code == 1
+    assert (photos / "dog" / "rex.png").is_file()  # the rest of the run went on
+
+
+def test_unreadable_folder_is_reported(photos, classifier):
+    locked = photos / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as root: the folder stays readable")
+        summary, results = _run([photos], classifier, SortPlan())
+        assert "permission denied" in results["locked"].error
+        assert summary.exit_code == 1
+    finally:
+        locked.chmod(0o755)
+
+
+def test_missing_input_is_a_usage_error(tmp_path, classifier):
+    with pytest.raises(CatsortError, match="no such file") as info:
+        run_classify([tmp_path / "nope"], classifier, SortPlan())
+    assert info.value.exit_code == 2
+
+
+def test_gate_threshold_needs_a_gated_model(tmp_path, tiny_models):
+    classifier = load_model(tiny_models["softmax"], threads=1)
+    with pytest.raises(CatsortError, match="no pet gate"):
+        run_classify([tmp_path], classifier, SortPlan(), RunSettings(gate_threshold=0.5))
