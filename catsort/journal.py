@@ -1,0 +1,296 @@
+"""The journal of a --move/--copy run: each operation written down before it happens.
+
+A journal is a JSON-lines file in ``<dest>/.catsort/``: a header line, then for each operation a
+"begin" line (synced to disk before the file is touched) and a "done" or "aborted" line after.
+``recover`` settles what a crash left half-way; ``undo`` puts every file back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from catsort.errors import CatsortError
+from catsort.restore import Entry, UndoResult, settle_entry, temp_files, undo_copy, undo_move
+from catsort.sort import COPY, MOVE, Placement
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locking, one run at a time is assumed
+    fcntl = None  # type: ignore[assignment]
+
+#: Hidden folder in the destination holding the journals (hidden, so walks pass over it).
+JOURNAL_DIR = ".catsort"
+_HEADER = "catsort"
+_VERSION = 1
+_FINAL = ("closed", "undone")  # a journal whose last line says this has nothing to settle
+
+
+class JournalBusy(CatsortError):
+    """The journal is locked by a catsort run still going on."""
+
+
+class Journal:
+    """An open, locked journal file; use ``Journal.create`` for a new run."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd = fd
+        self._pending: dict[Placement, int] = {}
+        self._next = 0
+        self.entries: dict[int, Entry] = {}
+        self.undone = False
+        self._created = False
+
+    @classmethod
+    def create(cls, dest: Path) -> Journal:
+        """Start a new journal ``<dest>/.catsort/journal-YYYYmmdd-HHMMSS[-n].jsonl``."""
+        folder = Path(dest) / JOURNAL_DIR
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CatsortError(f"{folder}: cannot create journal folder ({exc.strerror})") from None
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        n = 0
+        while True:
+            path = folder / (f"journal-{stamp}.jsonl" if n == 0 else f"journal-{stamp}-{n}.jsonl")
+            try:
+                fd = os.open(path, flags, 0o644)
+                break
+            except FileExistsError:
+                n += 1
+            except OSError as exc:
+                raise CatsortError(f"{path}: cannot create journal ({exc.strerror})") from None
+        try:
+            _lock(fd, path)
+        except BaseException:
+            os.close(fd)
+            raise
+        journal = cls(path, fd)
+        journal._created = True
+        journal._write({"journal": _HEADER, "version": _VERSION,
+                        "dest": os.path.abspath(dest)}, sync=True)
+        return journal
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        """Open and lock an existing journal and read its entries back."""
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0))
+        except IsADirectoryError:
+            raise CatsortError(f"{path}: is a folder, not a catsort journal") from None
+        except FileNotFoundError:
+            raise CatsortError(f"{path}: no such journal file") from None
+        except OSError as exc:
+            raise CatsortError(f"{path}: cannot open journal ({exc.strerror})") from None
+        journal = cls(path, fd)
+        try:
+            _lock(fd, path)
+            journal._read()
+        except BaseException:
+            os.close(fd)
+            raise
+        return journal
+
+    @property
+    def count(self) -> int:
+        """Number of operations begun in this journal."""
+        return self._next
+
+    def begin(self, placement: Placement) -> None:
+        """Record an operation, durably, before it is carried out."""
+        self.begin_many([placement])
+
+    def begin_many(self, placements: Sequence[Placement]) -> None:
+        """Record several operations with a single disk sync (a sync costs milliseconds)."""
+        lines = []
+        for placement in placements:
+            self._pending[placement] = self._next
+            lines.append(_record(self._next, placement, "begin"))
+            self._next += 1
+        self._write(*lines, sync=True)
+
+    def done(self, placement: Placement) -> None:
+        """Record that a begun operation has completed."""
+        self._write(_record(self._pending.pop(placement), placement, "done"))
+
+    def abort(self, placement: Placement) -> None:
+        """Record that a begun operation failed and changed nothing."""
+        self._write(_record(self._pending.pop(placement), placement, "aborted"))
+
+    def close(self) -> None:
+        """Close the journal; one that recorded nothing is removed again."""
+        if self._fd < 0:
+            return
+        try:
+            if self._created and self._next == 0:
+                os.unlink(self.path)
+                _rmdir_if_empty(self.path.parent)
+            elif not (self._pending or self.undone
+                      or any(e.state == "begin" for e in self.entries.values())):
+                self._write({"state": "closed"}, sync=True)
+        finally:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def settle(self) -> list[str]:
+        """Settle every operation begun but not finished (a crash); return one line for each."""
+        messages = []
+        folders = set()
+        for entry in self.entries.values():
+            if entry.state != "begin":
+                continue
+            try:
+                state, message = settle_entry(entry)
+            except OSError as exc:
+                messages.append(f"{entry.source}: cannot settle an interrupted {entry.op} "
+                                f"to {entry.target} ({exc.strerror})")
+                continue
+            self._write({"n": entry.n, "op": entry.op, "source": os.fspath(entry.source),
+                         "target": os.fspath(entry.target), "state": state}, sync=True)
+            entry.state = state
+            messages.append(message)
+            folders.add(entry.target.parent)
+        for folder in sorted(folders):
+            for temp in temp_files(folder):
+                try:
+                    os.unlink(temp)
+                except OSError as exc:
+                    messages.append(f"{temp}: cannot remove partial copy ({exc.strerror})")
+                else:
+                    messages.append(f"{temp}: removed a partial copy left by an interrupted run")
+        return messages
+
+    def mark_undone(self) -> None:
+        """Record that this journal has been undone."""
+        self._write({"state": "undone"}, sync=True)
+        self.undone = True
+
+    def _write(self, *records: dict, sync: bool = False) -> None:
+        # ensure_ascii keeps non-UTF-8 file names (lone surrogates) as \udcxx escapes.
+        data = "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in records).encode("ascii")
+        while data:
+            data = data[os.write(self._fd, data):]
+        if sync:
+            os.fsync(self._fd)
+
+    def _read(self) -> None:
+        with open(os.dup(self._fd), "rb") as file:
+            file.seek(0)
+            data = file.read()
+        lines = data.split(b"\n")
+        try:
+            header = json.loads(lines[0])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("journal") != _HEADER:
+            raise CatsortError(f"{self.path}: not a catsort journal")
+        for line in lines[1:]:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the torn last line of a crash: its operation never began
+            if isinstance(record, dict):
+                self._apply(record)
+        if data and not data.endswith(b"\n"):
+            os.write(self._fd, b"\n")  # so the next line does not join the torn one
+
+    def _apply(self, record: dict) -> None:
+        state = record.get("state")
+        if state == "undone":
+            self.undone = True
+        n = record.get("n")
+        if not isinstance(n, int):
+            return
+        if n in self.entries:
+            self.entries[n].state = state
+        elif state == "begin" and record.get("op") in (MOVE, COPY) and all(
+                isinstance(record.get(key), str) for key in ("source", "target")):
+            self.entries[n] = Entry(n, record["op"], Path(record["source"]),
+                                    Path(record["target"]), state)
+        self._next = max(self._next, n + 1)
+
+
+def recover(dest: Path) -> list[str]:
+    """Settle the operations that an interrupted run left half-done in ``dest``'s journals."""
+    folder = Path(dest) / JOURNAL_DIR
+    if not folder.is_dir():
+        return []
+    messages = []
+    for path in sorted(folder.glob("journal-*.jsonl")):
+        if _last_state(path) in _FINAL:
+            continue
+        try:
+            with Journal.open(path) as journal:
+                messages.extend(journal.settle())
+        except JournalBusy:
+            continue  # another run is writing it; it is not ours to settle
+        except CatsortError as exc:
+            messages.append(str(exc))
+    return messages
+
+
+def undo(journal_path: Path) -> UndoResult:
+    """Put every file of a journal back where it was, newest first, never overwriting."""
+    with Journal.open(journal_path) as journal:
+        if journal.undone:
+            return UndoResult(skipped=[f"{journal.path}: already undone, nothing changed"],
+                              already_undone=True)
+        result = UndoResult(notes=journal.settle())
+        folders = set()
+        for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
+            if entry.state != "done":
+                continue
+            if entry.op == MOVE:
+                undo_move(entry, result)
+            elif entry.op == COPY:
+                undo_copy(entry, result)
+            folders.add(entry.target.parent)
+        for folder in sorted(folders, reverse=True):
+            _rmdir_if_empty(folder)
+        journal.mark_undone()
+    return result
+
+
+def _record(n: int, placement: Placement, state: str) -> dict:
+    return {"n": n, "op": placement.action, "source": os.path.abspath(placement.source),
+            "target": os.path.abspath(placement.target), "state": state}
+
+
+def _lock(fd: int, path: Path) -> None:
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise JournalBusy(f"{path}: in use by a catsort run still going on") from None
+
+
+def _last_state(path: Path) -> str | None:
+    """The state on a journal's last line, read without parsing the whole file."""
+    try:
+        with open(path, "rb") as file:
+            file.seek(max(0, os.fstat(file.fileno()).st_size - 4096))
+            last = file.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        record = json.loads(last)
+    except (OSError, ValueError):
+        return None
+    return record.get("state") if isinstance(record, dict) else None
+
+
+def _rmdir_if_empty(folder: Path) -> None:
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass  # not empty (other photos are there) or already gone: leave it

@@ -1,0 +1,113 @@
+"""Putting files back: settling operations a crash interrupted, and reversing finished ones.
+
+The journal (catsort.journal) decides which operations to look at; these helpers look at the
+disk and act on one operation each, never overwriting anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catsort.errors import CatsortError
+from catsort.sort import COPY, MOVE, TEMP_PREFIX, move_file, same_content
+
+
+@dataclass
+class Entry:
+    """One operation read back from a journal, with its latest state."""
+
+    n: int
+    op: str
+    source: Path
+    target: Path
+    state: str
+
+
+@dataclass
+class UndoResult:
+    """What an undo did: files put back, copies removed, and why any file was left alone."""
+
+    restored: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    already_undone: bool = False
+
+
+_PAST = {MOVE: "moved", COPY: "copied"}
+
+
+def undo_move(entry: Entry, result: UndoResult) -> None:
+    """Move one moved file back to where it was, unless that place is taken again."""
+    source, target = entry.source, entry.target
+    if not os.path.lexists(target):
+        if os.path.lexists(source):
+            result.skipped.append(f"{source}: already back in place")
+        else:
+            result.skipped.append(f"{target}: missing, cannot put back {source}")
+        return
+    if os.path.lexists(source):
+        if same_content(source, target):
+            # The same bytes are back already (an undo interrupted half-way): drop the extra.
+            if _remove(target, result):
+                result.restored.append(source)
+        else:
+            result.skipped.append(f"{target}: not moved back, {source} is taken again")
+        return
+    try:
+        move_file(target, source)
+    except CatsortError as exc:
+        result.skipped.append(str(exc))
+        return
+    result.restored.append(source)
+
+
+def undo_copy(entry: Entry, result: UndoResult) -> None:
+    """Remove one copy made by --copy, if it still holds the same bytes as its original."""
+    source, target = entry.source, entry.target
+    if not os.path.lexists(target):
+        result.skipped.append(f"{target}: copy already removed")
+    elif not os.path.lexists(source):
+        result.skipped.append(f"{target}: kept, its original {source} is gone")
+    elif not same_content(source, target):
+        result.skipped.append(f"{target}: kept, it differs from {source} now")
+    elif _remove(target, result):
+        result.removed.append(target)
+
+
+def _remove(path: Path, result: UndoResult) -> bool:
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        result.skipped.append(f"{path}: cannot remove ({exc.strerror})")
+        return False
+    return True
+
+
+def settle_entry(entry: Entry) -> tuple[str, str]:
+    """Decide from what is on disk whether a begun operation happened; finish a half-done move."""
+    source, target = entry.source, entry.target
+    has_source, has_target = os.path.lexists(source), os.path.lexists(target)
+    if has_source and has_target:
+        if not same_content(source, target):
+            return "aborted", f"{source}: left in place, {target} is another file"
+        if entry.op == COPY:
+            return "done", f"{source}: copy to {target} was complete"
+        # Interrupted after the file was in its new place (linked or copied): drop the old name.
+        os.unlink(source)
+        return "done", f"{source}: finished moving to {target}"
+    if has_target:
+        return "done", f"{source}: was {_PAST[entry.op]} to {target} before the interruption"
+    if has_source:
+        return "aborted", f"{source}: interrupted before it was {_PAST[entry.op]}, left in place"
+    return "aborted", f"{source}: missing, and not found at {target} either"
+
+
+def temp_files(folder: Path) -> list[Path]:
+    """The partial copies (hidden temporary files) that sort left in a folder."""
+    try:
+        return [folder / name for name in os.listdir(folder) if name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return []

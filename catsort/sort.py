@@ -1,0 +1,299 @@
+"""Putting photos in place: the one conflict resolver, and moves and copies that never overwrite.
+
+Every move and copy of classify and undo goes through here. A target name that is taken becomes
+``name (1).jpg``; an operation never replaces an existing file, even one created a moment ago;
+and at every instant a moved file exists in at least one place, complete.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import re
+import secrets
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from catsort.errors import CatsortError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from catsort.journal import Journal
+
+MOVE = "move"
+COPY = "copy"
+#: Hidden name prefix of the partial copies made before a file is put in place.
+TEMP_PREFIX = ".catsort-tmp-"
+
+_COUNTER = re.compile(r"^(.+) \((\d+)\)$")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One planned file operation: move or copy ``source`` to ``target``."""
+
+    source: Path
+    target: Path
+    action: str  # MOVE or COPY
+
+
+def unique_target(directory: Path, name: str, reserved: set[Path] | None = None) -> Path:
+    """Return ``directory/name``, or the first free ``stem (n).ext`` when that is taken.
+
+    Taken means present on disk (a broken symlink too) or in ``reserved``, the targets already
+    planned in this run. A name that already ends in `` (n)`` counts on from n.
+    """
+    if not name or name in (".", "..") or "/" in name or (os.sep != "/" and os.sep in name):
+        raise ValueError(f"not a plain file name: {name!r}")
+    reserved = reserved if reserved is not None else set()
+    directory = Path(directory)
+    candidate = directory / name
+    if not _taken(candidate, reserved):
+        return candidate
+    stem, ext = os.path.splitext(name)
+    counter = 1
+    match = _COUNTER.match(stem)
+    if match:
+        stem, counter = match.group(1), int(match.group(2)) + 1
+    while True:
+        candidate = directory / f"{stem} ({counter}){ext}"
+        if not _taken(candidate, reserved):
+            return candidate
+        counter += 1
+
+
+def _taken(path: Path, reserved: set[Path]) -> bool:
+    return path in reserved or os.path.lexists(path)
+
+
+def plan(source: Path, directory: Path, action: str,
+         reserved: set[Path] | None = None) -> Placement:
+    """Plan moving or copying ``source`` into ``directory`` under a free name, reserving it.
+
+    A file already in ``directory`` stays where it is: its placement has target == source.
+    """
+    if action not in (MOVE, COPY):
+        raise ValueError(f"unknown action {action!r}")
+    source = Path(source)
+    if os.path.realpath(source.parent) == os.path.realpath(directory):
+        return Placement(source, source, action)
+    target = unique_target(directory, source.name, reserved)
+    if reserved is not None:
+        reserved.add(target)
+    return Placement(source, target, action)
+
+
+def place(placement: Placement, journal: Journal | None = None, dry_run: bool = False) -> Path:
+    """Carry out a placement (recorded in ``journal`` first) unless ``dry_run``; return the target.
+
+    Raises CatsortError (exit code 1) when the file could not be placed; nothing changed then.
+    """
+    result = place_all([placement], journal, dry_run)[0]
+    if isinstance(result, CatsortError):
+        raise result
+    return result
+
+
+def place_all(placements: Sequence[Placement], journal: Journal | None = None,
+              dry_run: bool = False) -> list[Path | CatsortError]:
+    """Carry out a batch of placements, all recorded with one disk sync first.
+
+    Returns, in order, each target or the CatsortError saying why that file stayed put.
+    """
+    if dry_run:
+        return [p.target for p in placements]
+    todo = [p for p in placements if p.source != p.target]
+    if journal is not None and todo:
+        journal.begin_many(todo)
+    results: list[Path | CatsortError] = []
+    for placement in placements:
+        if placement.source == placement.target:
+            results.append(placement.target)
+            continue
+        try:
+            (move_file if placement.action == MOVE else copy_file)(
+                placement.source, placement.target)
+        except CatsortError as exc:
+            if journal is not None:
+                journal.abort(placement)
+            results.append(exc)
+            continue
+        if journal is not None:
+            journal.done(placement)
+        results.append(placement.target)
+    return results
+
+
+def move_file(source: Path, target: Path) -> None:
+    """Move a file to ``target`` without ever overwriting; across file systems copy, then remove.
+
+    Raises CatsortError (exit code 1) and leaves the file where it was when it cannot be moved.
+    """
+    source, target = Path(source), Path(target)
+    _make_parent(target)
+    try:
+        _rename_noreplace(source, target)
+        return
+    except FileExistsError:
+        raise CatsortError(f"{target}: already exists, not overwritten ({source} not moved)", 1) \
+            from None
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
+    _copy_into_place(source, target)
+    try:
+        os.unlink(source)
+    except OSError as exc:
+        # Keep the file in exactly one place: take the copy away again.
+        _remove_quietly(target)
+        raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
+    _fsync_dir(source.parent)
+
+
+def copy_file(source: Path, target: Path) -> None:
+    """Copy a file with its modification time to ``target``, never overwriting anything."""
+    source, target = Path(source), Path(target)
+    _make_parent(target)
+    _copy_into_place(source, target)
+
+
+def same_content(a: Path, b: Path) -> bool:
+    """Tell whether two paths are the same file or hold the same bytes."""
+    try:
+        if os.path.samefile(a, b):
+            return True
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                chunk = fa.read(_CHUNK)
+                if chunk != fb.read(_CHUNK):
+                    return False
+                if not chunk:
+                    return True
+    except OSError:
+        return False
+
+
+def _make_parent(target: Path) -> None:
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CatsortError(f"{target.parent}: cannot create folder ({_reason(exc)})", 1) from None
+
+
+def _copy_into_place(source: Path, target: Path) -> None:
+    """Copy to a hidden temporary file beside ``target``, make it durable, then rename it in."""
+    temp = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    try:
+        with open(source, "rb") as src:
+            expected = os.fstat(src.fileno()).st_size
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            with open(os.open(temp, flags, 0o600), "wb") as dst:
+                shutil.copyfileobj(src, dst, _CHUNK)
+                dst.flush()
+                shutil.copystat(source, temp)  # mode and modification time
+                os.fsync(dst.fileno())
+                written = os.fstat(dst.fileno()).st_size
+        if written != expected:
+            raise CatsortError(
+                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", 1)
+        _rename_noreplace(temp, target)
+    except FileExistsError:
+        _remove_quietly(temp)
+        raise CatsortError(f"{target}: already exists, not overwritten ({source} not copied)", 1) \
+            from None
+    except OSError as exc:
+        _remove_quietly(temp)
+        raise CatsortError(f"{source}: cannot copy to {target} ({_reason(exc)})", 1) from None
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    _fsync_dir(target.parent)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass  # already gone: that is what we wanted
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable where the platform allows it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # Windows cannot open folders; its renames are durable enough
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a folder; the rename itself is still atomic
+    finally:
+        os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+# --- the no-clobber rename -------------------------------------------------------------------
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+# Errors meaning "this system or file system cannot do it this way", not "this file failed".
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _load_renameat2():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        func = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # glibc before 2.28, musl
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    func.restype = ctypes.c_int
+    return func
+
+
+_renameat2 = _load_renameat2()
+
+
+def _rename_noreplace(source: Path, target: Path) -> None:
+    """Atomically rename ``source`` to ``target``; FileExistsError if the target exists.
+
+    OSError with errno EXDEV when the two are on different file systems.
+    """
+    if _renameat2 is not None:
+        result = _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target),
+                            _RENAME_NOREPLACE)
+        if result == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in _UNSUPPORTED:
+            raise OSError(err, os.strerror(err), os.fspath(source), None, os.fspath(target))
+    try:
+        # A second name, then drop the first: the file is never missing, and link() refuses to
+        # replace an existing name.
+        os.link(source, target, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED | {errno.EPERM, errno.EMLINK}:
+            raise
+        # No hard links here (FAT, some network shares): check, then rename. A small race
+        # remains only on such file systems.
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(target)) \
+                from None
+        os.rename(source, target)
+        return
+    try:
+        os.unlink(source)
+    except OSError:
+        os.unlink(target)  # back to one name, the original
+        raise

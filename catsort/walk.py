@@ -1,0 +1,171 @@
+"""Finding the photos to classify: a streaming, sorted, loop-safe walk of files and folders."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Collection, Iterator, Sequence
+from pathlib import Path
+
+from catsort.errors import CatsortError
+from catsort.images import is_image_name
+
+#: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
+OnError = Callable[[Path, str], None]
+
+
+def check_inputs(paths: Sequence[Path]) -> None:
+    """Raise CatsortError (exit 2) for the first path the user gave that does not exist."""
+    for path in paths:
+        # lexists: a broken symlink the user named is a bad file (an error row), not a typo.
+        if not os.path.lexists(path):
+            raise CatsortError(f"{path}: no such file or folder")
+
+
+def find_images(
+    paths: Sequence[Path],
+    recursive: bool = True,
+    skip_dirs: Collection[Path] = (),
+    on_error: OnError | None = None,
+) -> Iterator[Path]:
+    """Yield the candidate image paths under ``paths`` in a stable order, one folder at a time.
+
+    Files named explicitly are yielded as given, whatever their extension; inside folders only
+    image names are, sorted by name, hidden names skipped. Each folder is walked at most once,
+    however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered.
+    """
+    walker = _Walker(recursive, skip_dirs, on_error)
+    explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
+    walker.note_explicit(explicit_files)
+    seen_explicit: set[tuple[int, int]] = set()
+    for path in map(Path, paths):
+        if os.path.isdir(path):
+            yield from walker.walk(path)
+            continue
+        key = _identity(path)
+        if key is not None:
+            if key in seen_explicit:
+                continue  # the same file named twice
+            seen_explicit.add(key)
+        yield path
+
+
+def _identity(path: os.PathLike | str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class _Walker:
+    """State shared by the walks of all arguments: folders seen, folders to skip, explicit files."""
+
+    def __init__(self, recursive: bool, skip_dirs: Collection[Path], on_error: OnError | None):
+        self.recursive = recursive
+        # Resolved when each folder is met, not by inode: a label folder that this very run
+        # creates after the walk started must still be skipped.
+        self.skip = {os.path.realpath(d) for d in skip_dirs}
+        self.on_error = on_error
+        self.seen_dirs: set[tuple[int, int]] = set()
+        self.explicit: dict[int, set[int]] = {}
+
+    def note_explicit(self, files: Sequence[Path]) -> None:
+        """Remember files named on the command line so a folder walk does not yield them again."""
+        for path in files:
+            key = _identity(path)
+            if key is not None:
+                self.explicit.setdefault(key[1], set()).add(key[0])
+
+    def report(self, path: Path, reason: str) -> None:
+        if self.on_error is not None:
+            self.on_error(path, reason)
+
+    def enter(self, real: str, st: os.stat_result) -> bool:
+        """Tell whether to walk this folder, marking it as walked."""
+        key = (st.st_dev, st.st_ino)
+        if real in self.skip or key in self.seen_dirs:
+            return False
+        self.seen_dirs.add(key)
+        return True
+
+    def walk(self, root: Path) -> Iterator[Path]:
+        try:
+            st = os.stat(root)
+        except OSError as exc:
+            self.report(root, _reason(exc))
+            return
+        real = os.path.realpath(root)
+        if not self.enter(real, st):
+            return
+        # An explicit stack instead of recursion: no depth limit, and only the listings of the
+        # folders on the current branch are held in memory.
+        stack: list[tuple[Path, str, Iterator[os.DirEntry]]] = []
+        listing = self.listing(root)
+        if listing is not None:
+            stack.append((root, real, listing))
+        while stack:
+            folder, folder_real, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            if entry.name.startswith("."):
+                continue
+            path = folder / entry.name
+            kind, st = self.kind(entry, path)
+            if kind == "dir":
+                if is_image_name(entry.name):
+                    yield path  # the loader reports "is a folder, not an image"
+                if not self.recursive:
+                    continue
+                real = (os.path.realpath(path) if entry.is_symlink()
+                        else os.path.join(folder_real, entry.name))
+                if st is not None and self.enter(real, st):
+                    listing = self.listing(path)
+                    if listing is not None:
+                        stack.append((path, real, listing))
+            elif kind == "file":
+                if is_image_name(entry.name) and not self.is_explicit(entry, st):
+                    yield path
+            elif kind == "special" and is_image_name(entry.name):
+                # A FIFO or device named .jpg would block or never end when read.
+                self.report(path, "not a regular file, skipped")
+
+    def listing(self, folder: Path) -> Iterator[os.DirEntry] | None:
+        """One folder's entries sorted by name, or None (reported) when it cannot be read."""
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            self.report(folder, f"cannot read folder ({_reason(exc)})")
+            return None
+        return iter(entries)
+
+    def kind(self, entry: os.DirEntry, path: Path) -> tuple[str, os.stat_result | None]:
+        """Classify an entry as "dir", "file" (incl. broken symlinks) or "special"."""
+        try:
+            st = entry.stat()  # follows symlinks
+        except FileNotFoundError:
+            return "file", None  # broken symlink: yielded so that it gets an error row
+        except OSError as exc:
+            if entry.is_symlink():
+                return "file", None  # symlink loop (ELOOP) and the like: an error row too
+            self.report(path, _reason(exc))
+            return "skip", None
+        if stat.S_ISDIR(st.st_mode):
+            return "dir", st
+        if stat.S_ISREG(st.st_mode):
+            return "file", st
+        return "special", st
+
+    def is_explicit(self, entry: os.DirEntry, st: os.stat_result | None) -> bool:
+        if not self.explicit or st is None:
+            return False
+        return st.st_dev in self.explicit.get(st.st_ino, ())
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc)

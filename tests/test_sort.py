@@ -1,0 +1,172 @@
+"""Moving and copying photos: free names, never an overwrite, bytes and times kept."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from catsort import sort
+from catsort.errors import CatsortError
+from catsort.sort import COPY, MOVE, Placement, copy_file, move_file, place, plan, unique_target
+
+OLD = 1_500_000_000  # a modification time well in the past, in seconds
+
+
+@pytest.mark.parametrize(
+    ("name", "existing", "expected"),
+    [
+        ("x.jpg", [], "x.jpg"),
+        ("x.jpg", ["x.jpg"], "x (1).jpg"),
+        ("x.jpg", ["x.jpg", "x (1).jpg"], "x (2).jpg"),
+        ("README", ["README"], "README (1)"),
+        ("my.holiday.photo.jpg", ["my.holiday.photo.jpg"], "my.holiday.photo (1).jpg"),
+        ("x (1).jpg", ["x (1).jpg"], "x (2).jpg"),
+        ("x (1).jpg", ["x (1).jpg", "x (2).jpg"], "x (3).jpg"),
+        ("x (1).jpg", ["x.jpg"], "x (1).jpg"),
+    ],
+)
+def test_unique_target_picks_the_first_free_name(tmp_path, make_files, name, existing, expected):
+    make_files(tmp_path, {e: b"taken" for e in existing})
+    assert unique_target(tmp_path, name) == tmp_path / expected
+
+
+def test_unique_target_counts_broken_symlinks_and_reserved_names_as_taken(tmp_path):
+    (tmp_path / "x.jpg").symlink_to(tmp_path / "nowhere")
+    assert unique_target(tmp_path, "x.jpg", {tmp_path / "x (1).jpg"}) == tmp_path / "x (2).jpg"
+
+
+def test_plan_reserves_names_so_a_dry_run_never_plans_one_target_twice(tmp_path, make_files):
+    make_files(tmp_path, {"a/x.jpg": b"1", "b/x.jpg": b"2", "cat/x.jpg": b"0"})
+    reserved: set[Path] = set()
+    first = plan(tmp_path / "a/x.jpg", tmp_path / "cat", MOVE, reserved)
+    second = plan(tmp_path / "b/x.jpg", tmp_path / "cat", MOVE, reserved)
+    assert (first.target.name, second.target.name) == ("x (1).jpg", "x (2).jpg")
+    assert place(first, dry_run=True) == first.target
+    assert not first.target.exists() and (tmp_path / "a/x.jpg").exists()
+
+
+def test_a_file_already_in_its_label_folder_stays_put(tmp_path, make_files):
+    make_files(tmp_path, {"cat/x.jpg": b"1"})
+    placement = plan(tmp_path / "cat" / "x.jpg", tmp_path / "cat", MOVE, set())
+    assert place(placement) == tmp_path / "cat" / "x.jpg"
+    assert os.listdir(tmp_path / "cat") == ["x.jpg"]
+
+
+@pytest.mark.parametrize("operation", [move_file, copy_file])
+def test_a_target_created_after_planning_is_never_overwritten(tmp_path, make_files, operation):
+    make_files(tmp_path, {"x.jpg": b"mine"})
+    placement = plan(tmp_path / "x.jpg", tmp_path / "cat", MOVE)
+    make_files(tmp_path, {"cat/x.jpg": b"someone else's"})  # appears between plan and move
+    with pytest.raises(CatsortError, match="already exists") as info:
+        operation(placement.source, placement.target)
+    assert info.value.exit_code == 1
+    assert (tmp_path / "x.jpg").read_bytes() == b"mine"
+    assert (tmp_path / "cat" / "x.jpg").read_bytes() == b"someone else's"
+    assert sorted(os.listdir(tmp_path / "cat")) == ["x.jpg"], "no temporary file left behind"
+
+
+@pytest.mark.parametrize("fallback", ["renameat2", "link", "rename"])
+def test_every_rename_fallback_refuses_to_overwrite(tmp_path, make_files, monkeypatch, fallback):
+    make_files(tmp_path, {"x.jpg": b"mine", "y.jpg": b"theirs", "z.jpg": b"z"})
+    if fallback != "renameat2":
+        monkeypatch.setattr(sort, "_renameat2", None)
+    if fallback == "rename":
+        def no_links(*args, **kwargs):
+            raise OSError(errno.EPERM, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_links)
+    with pytest.raises(CatsortError, match="already exists"):
+        move_file(tmp_path / "x.jpg", tmp_path / "y.jpg")
+    move_file(tmp_path / "z.jpg", tmp_path / "sub" / "z.jpg")
+    assert {p.name: p.read_bytes() for p in tmp_path.rglob("*.jpg")} == {
+        "x.jpg": b"mine", "y.jpg": b"theirs", "z.jpg": b"z"}
+    assert not (tmp_path / "z.jpg").exists()
+
+
+def test_move_keeps_bytes_and_modification_time(tmp_path, make_files):
+    make_files(tmp_path, {"x.jpg": b"\xff\xd8photo"})
+    os.utime(tmp_path / "x.jpg", (OLD, OLD))
+    move_file(tmp_path / "x.jpg", tmp_path / "cat" / "x.jpg")
+    assert not (tmp_path / "x.jpg").exists()
+    assert (tmp_path / "cat" / "x.jpg").read_bytes() == b"\xff\xd8photo"
+    assert (tmp_path / "cat" / "x.jpg").stat().st_mtime == OLD
+
+
+def fake_other_filesystem(monkeypatch):
+    """Make renames between different folders fail with EXDEV, as across file systems."""
+    real = sort._rename_noreplace
+    calls = []
+
+    def rename(source, target):
+        calls.append((Path(source), Path(target)))
+        if Path(source).parent != Path(target).parent:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        real(source, target)
+
+    monkeypatch.setattr(sort, "_rename_noreplace", rename)
+    return calls
+
+
+def test_a_move_across_file_systems_copies_checks_and_removes(tmp_path, make_files, monkeypatch):
+    data = os.urandom(3 * 1024 * 1024 + 17)  # more than one copy chunk
+    make_files(tmp_path, {"x.jpg": data})
+    os.utime(tmp_path / "x.jpg", (OLD, OLD))
+    calls = fake_other_filesystem(monkeypatch)
+    move_file(tmp_path / "x.jpg", tmp_path / "cat" / "x.jpg")
+    assert not (tmp_path / "x.jpg").exists()
+    assert (tmp_path / "cat" / "x.jpg").read_bytes() == data
+    assert (tmp_path / "cat" / "x.jpg").stat().st_mtime == OLD
+    assert os.listdir(tmp_path / "cat") == ["x.jpg"]
+    # The copy went through a hidden temporary name beside the target.
+    assert calls[-1][0].name.startswith(sort.TEMP_PREFIX)
+    assert calls[-1][0].parent == tmp_path / "cat"
+
+
+def test_a_short_copy_is_refused_and_the_source_kept(tmp_path, make_files, monkeypatch):
+    make_files(tmp_path, {"x.jpg": b"0123456789"})
+    fake_other_filesystem(monkeypatch)
+
+    def short_copy(src, dst, length=0):
+        dst.write(src.read(4))
+
+    monkeypatch.setattr(sort.shutil, "copyfileobj", short_copy)
+    with pytest.raises(CatsortError, match="incomplete"):
+        move_file(tmp_path / "x.jpg", tmp_path / "cat" / "x.jpg")
+    assert (tmp_path / "x.jpg").read_bytes() == b"0123456789"
+    assert os.listdir(tmp_path / "cat") == []
+
+
+def test_a_move_across_file_systems_never_overwrites(tmp_path, make_files, monkeypatch):
+    make_files(tmp_path, {"x.jpg": b"mine", "cat/x.jpg": b"theirs"})
+    fake_other_filesystem(monkeypatch)
+    with pytest.raises(CatsortError, match="already exists"):
+        move_file(tmp_path / "x.jpg", tmp_path / "cat" / "x.jpg")
+    assert (tmp_path / "x.jpg").read_bytes() == b"mine"
+    assert (tmp_path / "cat" / "x.jpg").read_bytes() == b"theirs"
+    assert os.listdir(tmp_path / "cat") == ["x.jpg"]
+
+
+def test_copy_keeps_the_original_and_the_modification_time(tmp_path, make_files):
+    make_files(tmp_path, {"x.jpg": b"photo"})
+    os.utime(tmp_path / "x.jpg", (OLD, OLD))
+    copy_file(tmp_path / "x.jpg", tmp_path / "dog" / "x.jpg")
+    assert (tmp_path / "x.jpg").read_bytes() == b"photo"
+    assert (tmp_path / "dog" / "x.jpg").read_bytes() == b"photo"
+    assert (tmp_path / "dog" / "x.jpg").stat().st_mtime == OLD
+
+
+def test_a_missing_source_is_a_one_line_error(tmp_path):
+    for operation in (move_file, copy_file):
+        with pytest.raises(CatsortError, match="gone.jpg: cannot") as info:
+            operation(tmp_path / "gone.jpg", tmp_path / "cat" / "gone.jpg")
+        assert "\n" not in str(info.value)
+
+
+def test_place_carries_out_moves_and_copies(tmp_path, make_files):
+    make_files(tmp_path, {"a.jpg": b"a", "b.jpg": b"b"})
+    place(Placement(tmp_path / "a.jpg", tmp_path / "cat" / "a.jpg", MOVE))
+    place(Placement(tmp_path / "b.jpg", tmp_path / "dog" / "b.jpg", COPY))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")) == [
+        "b.jpg", "cat/a.jpg", "dog/b.jpg"]

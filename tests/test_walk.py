@@ -1,0 +1,139 @@
+"""Finding photos: sorted, recursive or not, hidden names skipped, loops and label folders left."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from catsort.errors import CatsortError
+from catsort.walk import check_inputs, find_images
+
+
+def names(root: Path, paths) -> list[str]:
+    return [Path(p).relative_to(root).as_posix() for p in paths]
+
+
+def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make_files):
+    make_files(tmp_path, {
+        "b.png": b"", "a.JPG": b"", "notes.txt": b"", "c/z.jpeg": b"", "c/a.webp": b"",
+        "B/x.heic": b"", "raw.cr2": b"",
+    })
+    found = names(tmp_path, find_images([tmp_path]))
+    assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg"]
+    assert found == names(tmp_path, find_images([tmp_path])), "the order must be stable"
+
+
+def test_no_recursive_stays_in_the_folder(tmp_path, make_files):
+    make_files(tmp_path, {"top.jpg": b"", "sub/deep.jpg": b""})
+    assert names(tmp_path, find_images([tmp_path], recursive=False)) == ["top.jpg"]
+
+
+def test_hidden_files_and_folders_are_skipped(tmp_path, make_files):
+    make_files(tmp_path, {
+        ".hidden.jpg": b"", ".thumbs/t.jpg": b"", "sub/.x.jpg": b"", "sub/ok.jpg": b"",
+    })
+    assert names(tmp_path, find_images([tmp_path])) == ["sub/ok.jpg"]
+
+
+def test_files_named_explicitly_are_yielded_whatever_their_extension(tmp_path, make_files):
+    make_files(tmp_path, {"photo.dat": b"", "b.jpg": b"", "dir/a.jpg": b""})
+    found = find_images([tmp_path / "photo.dat", tmp_path / "dir", tmp_path / "b.jpg"])
+    assert names(tmp_path, found) == ["photo.dat", "dir/a.jpg", "b.jpg"]
+
+
+def test_a_file_reached_twice_is_yielded_once(tmp_path, make_files):
+    make_files(tmp_path, {"a/x.jpg": b"", "a/y.jpg": b""})
+    x = tmp_path / "a" / "x.jpg"
+    found = find_images([x, tmp_path / "a", tmp_path / "a", x])
+    assert names(tmp_path, found) == ["a/x.jpg", "a/y.jpg"]
+
+
+def test_symlink_loops_are_never_walked_twice(tmp_path, make_files):
+    make_files(tmp_path, {"a/x.jpg": b"", "a/b/y.jpg": b""})
+    (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a", target_is_directory=True)
+    (tmp_path / "a" / "again").symlink_to(tmp_path / "a" / "b", target_is_directory=True)
+    # a/again is met first (sorted) and walks b; b itself and the loop back up are then skipped.
+    assert names(tmp_path, find_images([tmp_path])) == ["a/again/y.jpg", "a/x.jpg"]
+
+
+def test_symlinked_folders_are_followed(tmp_path, make_files):
+    make_files(tmp_path, {"elsewhere/x.jpg": b"", "photos/y.jpg": b""})
+    (tmp_path / "photos" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    found = names(tmp_path, find_images([tmp_path / "photos"]))
+    assert found == ["photos/link/x.jpg", "photos/y.jpg"]
+
+
+def test_a_broken_symlink_with_an_image_name_is_yielded(tmp_path):
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    (tmp_path / "gone.txt").symlink_to(tmp_path / "nowhere.txt")
+    assert names(tmp_path, find_images([tmp_path])) == ["gone.jpg", "loop.jpg"]
+
+
+def test_a_folder_named_like_an_image_is_yielded_and_walked(tmp_path, make_files):
+    make_files(tmp_path, {"x.jpg/inside.png": b""})
+    assert names(tmp_path, find_images([tmp_path])) == ["x.jpg", "x.jpg/inside.png"]
+    assert names(tmp_path, find_images([tmp_path], recursive=False)) == ["x.jpg"]
+
+
+def test_skip_dirs_are_never_entered_even_through_another_path(tmp_path, make_files):
+    make_files(tmp_path, {"new.jpg": b"", "cat/a.jpg": b"", "dog/b.jpg": b"", "other/o.jpg": b""})
+    (tmp_path / "via").symlink_to(tmp_path / "cat", target_is_directory=True)
+    skip = [tmp_path / "cat", tmp_path / "." / "dog"]
+    assert names(tmp_path, find_images([tmp_path], skip_dirs=skip)) == ["new.jpg", "other/o.jpg"]
+
+
+def test_a_label_folder_made_during_the_walk_is_skipped(tmp_path, make_files):
+    make_files(tmp_path, {"a.jpg": b"", "b.jpg": b"", "z/c.jpg": b""})
+    walk = find_images([tmp_path], skip_dirs=[tmp_path / "y"])
+    first = next(walk)
+    (tmp_path / "y").mkdir()  # as --move would, after the walk has started
+    os.rename(first, tmp_path / "y" / first.name)
+    assert names(tmp_path, walk) == ["b.jpg", "z/c.jpg"]
+
+
+def test_an_unreadable_folder_is_reported_and_the_walk_goes_on(tmp_path, make_files, monkeypatch):
+    make_files(tmp_path, {"locked/x.jpg": b"", "open/y.jpg": b""})
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    errors = []
+    walk = find_images([tmp_path], on_error=lambda path, why: errors.append((path, why)))
+    found = names(tmp_path, walk)
+    assert found == ["open/y.jpg"]
+    assert errors == [(tmp_path / "locked", "cannot read folder (permission denied)")]
+
+
+def test_a_fifo_named_like_an_image_is_reported_not_yielded(tmp_path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    errors = []
+    assert list(find_images([tmp_path], on_error=lambda p, why: errors.append(why))) == []
+    assert errors == ["not a regular file, skipped"]
+
+
+def test_the_walk_streams_instead_of_listing_everything_first(tmp_path, make_files, monkeypatch):
+    make_files(tmp_path, {f"d{i}/x.jpg": b"" for i in range(5)})
+    listed = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: listed.append(p) or real_scandir(p))
+    walk = find_images([tmp_path])
+    next(walk)
+    assert len(listed) == 2, "only the root and the first folder should be read so far"
+
+
+def test_check_inputs_names_a_missing_path(tmp_path):
+    (tmp_path / "here.jpg").write_bytes(b"")
+    (tmp_path / "broken.jpg").symlink_to(tmp_path / "nowhere")
+    check_inputs([tmp_path, tmp_path / "here.jpg", tmp_path / "broken.jpg"])
+    with pytest.raises(CatsortError, match="missing.jpg: no such file or folder") as info:
+        check_inputs([tmp_path, tmp_path / "missing.jpg"])
+    assert info.value.exit_code == 2
