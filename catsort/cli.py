@@ -44,6 +44,118 @@ def main(
 # --- classify / undo -------------------------------------------------------------------------
 
 
+@app.command()
+def classify(
+    paths: Annotated[list[Path], typer.Argument(
+        show_default=False, help="Photos and folders of photos (folders are walked).")],
+    csv_path: Annotated[Optional[str], typer.Option(
+        "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout).")] = None,
+    move: Annotated[bool, typer.Option(
+        "--move", help="Move each photo into <dest>/<label>/.")] = False,
+    copy: Annotated[bool, typer.Option(
+        "--copy", help="Copy each photo into <dest>/<label>/.")] = False,
+    dest: Annotated[Optional[Path], typer.Option(
+        help="Where the label folders go (default: the folder given).")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show where --move/--copy would put each photo; touch nothing.")] = False,
+    model: Annotated[Optional[Path], typer.Option(
+        help="Model folder, metadata .json or .tflite (default: the shipped model).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0, help="Confidence below which a photo is 'uncertain' "
+        "(default: the model's).")] = None,
+    gate: Annotated[bool, typer.Option(
+        "--gate/--no-gate", help="Label photos that look like neither pet 'other'.")] = True,
+    gate_threshold: Annotated[Optional[float], typer.Option(
+        min=0.0, max=1.0, help="Pet score below which a photo is 'other' "
+        "(default: the model's).")] = None,
+    other_dest: Annotated[Optional[Path], typer.Option(
+        help="Also move/copy 'other' photos, into this folder.")] = None,
+    recursive: Annotated[bool, typer.Option(
+        "--recursive/--no-recursive", help="Walk into subfolders.")] = True,
+    threads: Annotated[Optional[int], typer.Option(
+        min=1, help="Threads for the model (default: one per core).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 32,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress bar or summary; only problems.")] = False,
+) -> None:
+    """Classify photos with the model; optionally move or copy them into label folders."""
+    from catsort.classify import RunSettings, find_inputs, make_plan, run_classify
+    from catsort.display import RunDisplay, summary_table
+    from catsort.model import load_model
+    from catsort.results import open_results
+    from catsort.sort import COPY, MOVE
+    from catsort.walk import check_inputs
+
+    try:
+        if move and copy:
+            raise CatsortError("--move and --copy cannot be used together")
+        check_inputs(paths)
+        action = MOVE if move else COPY if copy else None
+        plan = make_plan(paths, action, dest, other_dest, dry_run)
+        classifier = load_model(model, threads)
+        if gate_threshold is not None and not gate:
+            raise CatsortError("--gate-threshold and --no-gate cannot be used together")
+        settings = RunSettings(recursive=recursive, threshold=threshold, use_gate=gate,
+                               gate_threshold=gate_threshold, batch_size=batch_size)
+        labels = classifier.metadata.labels
+        with open_results(csv_path, labels) if csv_path else _no_csv() as writer, \
+                RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:
+            display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))
+
+            def on_result(result) -> None:
+                if writer is not None:
+                    writer.write(result)
+                display.result(result)
+
+            summary = run_classify(paths, classifier, plan, settings, on_result, display.note)
+    except CatsortError as exc:
+        raise fail(exc) from None
+    if not quiet:
+        if summary.files == 0:
+            err_console.print("No photos found.", highlight=False)
+        err_console.print(summary_table(summary, action, dry_run, classifier.has_gate))
+        if summary.journal is not None:
+            err_console.print(f"Journal: {summary.journal}", highlight=False, soft_wrap=True,
+                              markup=False)
+            err_console.print(f"To put everything back: catsort undo {_quoted(summary.journal)}",
+                              highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def undo(
+    journal: Annotated[Path, typer.Argument(
+        show_default=False, help="The journal file a --move or --copy run printed.")],
+) -> None:
+    """Put the photos of a --move or --copy run back where they were."""
+    from catsort.display import shown
+    from catsort.journal import undo as undo_journal
+
+    try:
+        result = undo_journal(journal)
+    except CatsortError as exc:
+        raise fail(exc) from None
+    for message in [*result.notes, *result.skipped]:
+        err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
+    if not result.already_undone:
+        err_console.print(f"Put back {len(result.restored)} files, removed "
+                          f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
+                          highlight=False)
+    raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
+
+
+def _no_csv():
+    from contextlib import nullcontext
+
+    return nullcontext(None)
+
+
+def _quoted(path: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(path))
+
+
 # --- report ----------------------------------------------------------------------------------
 
 
@@ -102,3 +214,72 @@ def _write_report_page(results, summary, out: Path, limit: int):
 
 
 # --- train -----------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    data: Annotated[Optional[Path], typer.Option(
+        help="Folder with train/ and validation/ class folders, or class folders to split. "
+             "Default: download cats_and_dogs_filtered.")] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the model and its figures.")] = Path("exported"),
+    weights: Annotated[str, typer.Option(
+        help="'imagenet' (Keras download), a MobileNetV2 no-top .h5 file, or 'none'.")] = "imagenet",
+    img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 160,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (frozen base).")] = 10,
+    fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Stage 2 epochs.")] = 10,
+    learning_rate: Annotated[float, typer.Option(help="Stage 1 Adam rate; stage 2 uses a tenth.")] = 3e-4,
+    fine_tune_at: Annotated[int, typer.Option(min=0, help="First base layer unfrozen in stage 2.")] = 100,
+    val_split: Annotated[float, typer.Option(
+        min=0.01, max=0.9, help="Share held out when --data has no validation/ folder.")] = 0.2,
+    labels: Annotated[Optional[str], typer.Option(
+        help="Folder-to-label mapping, e.g. 'cats=cat,dogs=dog'. Default: singular folder names.")] = None,
+    ship: Annotated[str, typer.Option(help="Variant written as catsort.tflite: int8 or float32.")] = "int8",
+    figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
+    seed: Annotated[int, typer.Option()] = 1337,
+) -> None:
+    """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
+    try:
+        from training.train import TrainConfig
+        from training.train import train as run_training
+    except ImportError as exc:
+        err_console.print(f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
+                          'install it with: pip install "catsort[train]"')
+        raise typer.Exit(2) from None
+    try:
+        config = TrainConfig(
+            data=data, output=output, weights=None if weights.lower() == "none" else weights,
+            img_size=img_size, batch_size=batch_size, epochs=epochs,
+            fine_tune_epochs=fine_tune_epochs, learning_rate=learning_rate,
+            fine_tune_at=fine_tune_at, val_split=val_split, labels=_parse_labels(labels),
+            ship=ship, figures=figures, seed=seed,
+        )
+        if ship not in ("int8", "float32"):
+            raise CatsortError(f"--ship {ship}: use int8 or float32")
+        result = run_training(config, say=lambda message: err_console.print(message, highlight=False))
+    except CatsortError as exc:
+        raise fail(exc) from None
+    _print_training_summary(result)
+
+
+def _parse_labels(text: Optional[str]) -> Optional[dict[str, str]]:
+    if not text:
+        return None
+    mapping = {}
+    for pair in text.split(","):
+        folder, sep, label = pair.partition("=")
+        if not sep or not folder.strip() or not label.strip():
+            raise CatsortError(f"--labels {text!r}: expected folder=label pairs, e.g. cats=cat,dogs=dog")
+        mapping[folder.strip()] = label.strip()
+    return mapping
+
+
+def _print_training_summary(result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Exported {result.model_path}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
+    err_console.print(table)

@@ -1,0 +1,225 @@
+"""The catsort command line end to end: classify and undo with a tiny model, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import BLUE, GREEN, GREY, RED
+from typer.testing import CliRunner
+
+from catsort.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def photos(tmp_path, make_photo) -> Path:
+    root = tmp_path / "photos"
+    make_photo(root / "kitty.jpg", RED)
+    make_photo(root / "sub" / "rex.png", BLUE)
+    make_photo(root / "blur.png", GREY)
+    make_photo(root / "tree.png", GREEN)
+    return root
+
+
+def classify(model: Path, *args: object):
+    return runner.invoke(app, ["classify", "--model", str(model), *map(str, args)])
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_file_gets_one_row_per_photo(photos, tiny_model, tmp_path, read_tree):
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, "--csv", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {Path(r["path"]).name: r["label"] for r in rows} == {
+        "kitty.jpg": "cat", "rex.png": "dog", "blur.png": "uncertain", "tree.png": "other"}
+    assert all(r["status"] == "ok" and r["destination"] == "" for r in rows)
+    assert read_tree(photos) == before  # without --move/--copy nothing is touched
+    assert result.stdout == ""
+    assert "catsort classify" in result.stderr and "images/s" in result.stderr
+
+
+def test_csv_to_stdout_stays_clean(photos, tiny_model):
+    (photos / "bad.jpg").write_bytes(b"")
+    result = classify(tiny_model, photos, "--csv", "-")
+    assert result.exit_code == 1, result.output
+    rows = _csv_rows(result.stdout)
+    assert len(rows) == 5 and rows[0]["path"].endswith("bad.jpg")
+    assert rows[0]["status"] == "error" and rows[0]["error"] == "empty file"
+    assert "bad.jpg: empty file" in result.stderr  # the human side is on stderr
+
+
+def test_quiet_prints_only_problems(photos, tiny_model):
+    result = classify(tiny_model, photos, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert result.output == ""
+    (photos / "bad.jpg").write_text("text")
+    result = classify(tiny_model, photos, "-q")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"error {photos / 'bad.jpg'}: not an image "
+                                                  "Pillow can read"]
+
+
+def test_move_then_undo_restores_the_tree(photos, tiny_model, read_tree):
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 0, result.output
+    assert sorted(read_tree(photos)) == ["blur.png", "cat/kitty.jpg", "dog/rex.png", "tree.png"]
+    journal = re.search(r"catsort undo (\S+)", result.stderr).group(1)
+    assert Path(journal).is_file() and Path(journal).parent == photos / ".catsort"
+    undone = runner.invoke(app, ["undo", journal])
+    assert undone.exit_code == 0, undone.output
+    assert "Put back 2 files" in undone.stderr
+    assert read_tree(photos) == before
+
+
+def test_copy_keeps_originals(photos, tiny_model, tmp_path):
+    result = classify(tiny_model, photos, "--copy", "--dest", tmp_path / "sorted",
+                      "--other-dest", tmp_path / "misc")
+    assert result.exit_code == 0, result.output
+    assert (photos / "kitty.jpg").is_file() and (tmp_path / "sorted" / "cat" / "kitty.jpg").is_file()
+    assert (tmp_path / "misc" / "tree.png").is_file()
+    assert not (tmp_path / "sorted" / "uncertain").exists()
+
+
+def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tree, tmp_path):
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, "--move", "--dry-run", "--csv", tmp_path / "plan.csv")
+    assert result.exit_code == 0, result.output
+    assert read_tree(photos) == before and not (photos / ".catsort").exists()
+    assert f"cat: {photos / 'kitty.jpg'} -> {photos / 'cat' / 'kitty.jpg'}" in result.stderr
+    assert "would be moved" in result.stderr
+    with open(tmp_path / "plan.csv", newline="") as stream:
+        rows = {Path(r["path"]).name: r for r in csv.DictReader(stream)}
+    assert rows["rex.png"]["destination"] == str(photos / "dog" / "rex.png")
+    assert rows["blur.png"]["destination"] == ""
+
+
+def test_no_gate_and_threshold_options(photos, tiny_model):
+    result = classify(tiny_model, photos, "--no-gate", "--threshold", "0.0", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    labels = {Path(r["path"]).name: r["label"] for r in _csv_rows(result.stdout)}
+    assert labels["tree.png"] != "other" and labels["blur.png"] != "uncertain"
+
+
+def test_awkward_file_names_round_trip_through_the_csv(tmp_path, tiny_model, make_photo):
+    name = os.fsdecode(b"new\nline, \"quoted\" caf\xe9.png")
+    path = make_photo(tmp_path / "in" / name, RED)
+    result = classify(tiny_model, tmp_path / "in", "--csv", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8",
+              errors="surrogateescape") as stream:
+        [row] = list(csv.DictReader(stream))
+    assert row["path"] == str(path) and row["label"] == "cat"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--move", "--copy"], "--move and --copy cannot be used together"),
+        (["--dest", "out"], "--dest needs --move or --copy"),
+        (["--gate-threshold", "0.2", "--no-gate"], "cannot be used together"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(photos, tiny_model, args, message):
+    result = classify(tiny_model, photos, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+
+
+def test_missing_path_exits_2(tmp_path, tiny_model):
+    result = classify(tiny_model, tmp_path / "nowhere")
+    assert result.exit_code == 2
+    assert "nowhere: no such file or folder" in result.stderr
+
+
+def test_bad_model_file_exits_2(photos, tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"garbage" * 10)
+    (tmp_path / "bad.json").write_text((Path(__file__).parent / "conftest.py").read_text()[:10])
+    result = classify(bad, photos)
+    assert result.exit_code == 2
+    assert "bad.json" in result.stderr and "Traceback" not in result.output
+
+
+def test_out_of_range_threshold_is_a_usage_error(photos, tiny_model):
+    result = classify(tiny_model, photos, "--threshold", "1.5")
+    assert result.exit_code == 2
+
+
+def test_undo_of_a_missing_journal_exits_2(tmp_path):
+    result = runner.invoke(app, ["undo", str(tmp_path / "journal.jsonl")])
+    assert result.exit_code == 2
+    assert "no such journal" in result.stderr
+
+
+def test_help_and_version_stay_light():
+    code = textwrap.dedent("""
+        import sys
+        from typer.testing import CliRunner
+        from catsort.cli import app
+        for args in (["--help"], ["--version"], ["classify", "--help"], ["undo", "--help"]):
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.output
+        heavy = {"numpy", "PIL", "ai_edge_litert", "tensorflow", "keras"}
+        print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def _hashes(root: Path) -> Counter:
+    return Counter(hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
+                   if p.is_file() and ".catsort" not in p.parts)
+
+
+def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_photo,
+                                                     read_tree):
+    root = tmp_path / "photos"
+    for i in range(300):
+        make_photo(root / f"{i:03}.png", RED if i % 2 else BLUE, size=(24 + i % 5, 16))
+    before, hashes = read_tree(root), _hashes(root)
+    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
+               "--model", str(tiny_model), "--batch-size", "1", "--threads", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if (root / "cat").is_dir() and len(os.listdir(root / "cat")) >= 20:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    moved = len(os.listdir(root / "cat")) + len(os.listdir(root / "dog"))
+    assert 0 < moved < 300  # killed part way
+    assert _hashes(root) == hashes  # every photo exactly once, old place or new
+
+    result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in root.iterdir()) == [".catsort", "cat", "dog"]
+    assert _hashes(root) == hashes
+
+    for journal in sorted((root / ".catsort").glob("journal-*.jsonl"), reverse=True):
+        undone = runner.invoke(app, ["undo", str(journal)])
+        assert undone.exit_code == 0, undone.output
+    assert read_tree(root) == before
