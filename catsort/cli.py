@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from catsort import __version__
 from catsort.errors import CatsortError
@@ -22,7 +23,8 @@ err_console = Console(stderr=True)
 
 def fail(error: CatsortError) -> typer.Exit:
     """Print a CatsortError as one red line and return the Exit to raise."""
-    err_console.print(f"[red]Error:[/red] {error}", highlight=False, soft_wrap=True)
+    # Escaped: file names such as "[2020] trip" are not Rich markup.
+    err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
     return typer.Exit(error.exit_code)
 
 

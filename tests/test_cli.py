@@ -223,3 +223,9 @@ def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_
         undone = runner.invoke(app, ["undo", str(journal)])
         assert undone.exit_code == 0, undone.output
     assert read_tree(root) == before
+
+
+def test_error_messages_keep_brackets_in_file_names(tmp_path, tiny_model):
+    result = classify(tiny_model, tmp_path / "[2020] [red]trip")
+    assert result.exit_code == 2
+    assert "[2020] [red]trip: no such file or folder" in result.stderr
