@@ -52,7 +52,7 @@ def download_default_dataset() -> Path:
     raise CatsortError(f"{archive}: download did not contain a train/ folder")
 
 
-def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.2,
+def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.5,
                seed: int = 1337) -> FileLists:
     """Find the class folders under ``root`` and split their files into train/validation/test.
 
@@ -90,17 +90,16 @@ def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.2,
 
 def default_labels(class_dirs: list[str], mapping: dict[str, str] | None = None) -> tuple[str, ...]:
     """Turn folder names into labels: ``mapping`` first, else singular forms (cats -> cat)."""
-    if mapping:
-        unknown = set(mapping) - set(class_dirs)
-        if unknown:
-            raise CatsortError(f"--labels names unknown class folders: {', '.join(sorted(unknown))}")
-        labels = tuple(mapping.get(name, name) for name in class_dirs)
-    elif all(name.lower().endswith("s") and not name.lower().endswith("ss") for name in class_dirs):
+    mapping = mapping or {}
+    unknown = set(mapping) - set(class_dirs)
+    if unknown:
+        raise CatsortError(f"--labels names unknown class folders: {', '.join(sorted(unknown))}")
+    labels = list(class_dirs)
+    if all(name.lower().endswith("s") and not name.lower().endswith("ss") for name in class_dirs):
         # Folders are usually plural ("cats"), but a label names one photo ("cat").
-        labels = tuple(name[:-3] + "y" if name.lower().endswith("ies") else name[:-1]
-                       for name in class_dirs)
-    else:
-        labels = tuple(class_dirs)
+        labels = [name[:-3] + "y" if name.lower().endswith("ies") else name[:-1]
+                  for name in class_dirs]
+    labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, labels))
     validate_labels(labels, "class folders")
     return labels
 

@@ -1,0 +1,136 @@
+"""Training: the recipe's facts, a smoke run end to end, and bad training data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from catsort.cli import app
+from catsort.errors import CatsortError
+
+pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
+
+from training import data as datasets  # noqa: E402
+
+runner = CliRunner()
+COLOURS = {"cats": (200, 60, 50), "dogs": (50, 60, 200)}
+
+
+def make_dataset(root: Path, per_class: int = 6, size: int = 40) -> Path:
+    """Write train/ and validation/ folders of small noisy single-colour JPEGs."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", per_class), ("validation", per_class)):
+        for name, colour in COLOURS.items():
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, (size, size, 3)), 0, 255)
+                Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{name}.{index}.jpg")
+    return root
+
+
+def test_recipe_parameter_counts_at_160() -> None:
+    from training import recipe
+
+    model, base = recipe.build_model((160, 160), 2, weights=None)
+    stage1 = recipe.parameter_counts(model)
+    assert (stage1["trainable"], stage1["frozen"]) == (1_281, 2_257_984)
+    recipe.unfreeze_from(base, 100)
+    stage2 = recipe.parameter_counts(model)
+    assert (stage2["trainable"], stage2["trainable_variables"]) == (1_862_721, 56)
+    assert len(base.layers) == 154
+
+
+def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data")
+    out = tmp_path / "model"
+    result = runner.invoke(app, [
+        "train", "--data", str(data), "--output", str(out), "--weights", "none",
+        "--img-size", "32", "--epochs", "1", "--fine-tune-epochs", "1", "--no-figures",
+    ])
+    assert result.exit_code == 0, result.output
+    metadata = json.loads((out / "catsort.json").read_text())
+    assert metadata["labels"] == ["cat", "dog"]
+    assert metadata["input"]["height"] == 32
+    assert metadata["quantization"] == "int8"
+    assert 0.5 <= metadata["threshold"] <= 1.0
+    assert metadata["gate"]["threshold"] > 0
+    assert metadata["parameters"]["stage1"]["trainable"] == 1_281
+    assert metadata["data"]["train_images"] == 12
+    assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}
+    assert (out / "catsort-float32.tflite").is_file()
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 2  # one epoch per stage, counted on
+
+    csv_path = tmp_path / "results.csv"
+    classified = runner.invoke(app, [
+        "classify", str(data / "validation"), "--model", str(out), "--csv", str(csv_path),
+        "--quiet",
+    ])
+    assert classified.exit_code == 0, classified.output
+    assert len(csv_path.read_text().splitlines()) == 1 + 12
+
+
+def test_corrupt_training_image_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=3)
+    broken = data / "train" / "cats" / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    files = datasets.list_files(data)
+    warnings: list[str] = []
+    split = datasets.load_split(files.train, (32, 32), warn=warnings.append)
+    assert len(split) == 6
+    assert len(warnings) == 1 and "broken.jpg" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("layout", "message"),
+    [
+        ({}, "data folder not found"),
+        ({"train/cats": 2, "validation/cats": 2}, "need at least two class folders"),
+        ({"train/cats": 2, "train/dogs": 0, "validation/cats": 1}, "has no images"),
+    ],
+    ids=["missing", "one-class", "empty-class"],
+)
+def test_bad_data_folders_are_one_line_errors(tmp_path: Path, layout: dict, message: str) -> None:
+    root = tmp_path / "data"
+    for folder, count in layout.items():
+        (root / folder).mkdir(parents=True)
+        for index in range(count):
+            Image.new("RGB", (16, 16)).save(root / folder / f"{index}.jpg")
+    result = runner.invoke(app, ["train", "--data", str(root), "--weights", "none",
+                                 "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_wrong_weights_file_is_a_one_line_error(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=2)
+    bogus = tmp_path / "weights.h5"
+    bogus.write_bytes(b"not an HDF5 file")
+    result = runner.invoke(app, ["train", "--data", str(data), "--weights", str(bogus),
+                                 "--img-size", "32", "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "weights.h5" in result.output and "MobileNetV2" in result.output
+
+
+def test_labels_default_to_singular_folder_names() -> None:
+    assert datasets.default_labels(["cats", "dogs"]) == ("cat", "dog")
+    assert datasets.default_labels(["puppies", "kittens"]) == ("puppy", "kitten")
+    assert datasets.default_labels(["cat", "dogs"]) == ("cat", "dogs")
+    assert datasets.default_labels(["cats", "dogs"], {"cats": "kitty"}) == ("kitty", "dog")
+    with pytest.raises(CatsortError, match="unknown class folders"):
+        datasets.default_labels(["cats", "dogs"], {"birds": "bird"})
+
+
+def test_held_out_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=10)
+    first, second = datasets.list_files(data), datasets.list_files(data)
+    assert first.test == second.test and first.validation == second.validation
+    assert not {p for p, _ in first.test} & {p for p, _ in first.validation}
+    assert len(first.test) == 10 and len(first.validation) == 10
