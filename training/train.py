@@ -177,8 +177,8 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
         "ms_per_image": round(seconds * 1000, 2),
     }
     metadata = ModelMetadata(
-        labels=labels, input_size=size, activation=activation, threshold=round(threshold, 4),
-        model_file=path.name, gate_threshold=round(gate_threshold, 4), quantization=quantization,
+        labels=labels, input_size=size, activation=activation, threshold=round(threshold, 6),
+        model_file=path.name, gate_threshold=round(gate_threshold, 6), quantization=quantization,
         info={**common, "metrics": metrics, "created": _now()},
     )
     metadata.save(path.with_suffix(".json"))

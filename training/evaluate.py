@@ -1,0 +1,141 @@
+"""Check an exported model's pet gate on pets, non-pet photos and synthetic non-photos.
+
+    python -m training.evaluate --model exported --pets DIR --others DIR
+
+Runs through catsort's own runtime (no TensorFlow) and prints, per set, how many photos are
+gated out as ``other`` and how many would be sorted as a pet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from catsort.errors import CatsortError
+from catsort.images import is_image_name, load_image
+from catsort.model import Classifier, load_model
+
+
+def gate_rates(classifier: Classifier, paths: list[Path], gate_threshold: float,
+               batch_size: int = 32) -> dict[str, float]:
+    """Share of photos gated out (pet score below the threshold) and their median score."""
+    scores = pet_scores(classifier, paths, batch_size)
+    return {"photos": len(scores), "gated_out": float((scores < gate_threshold).mean()),
+            "median_score": float(np.median(scores))}
+
+
+def pet_scores(classifier: Classifier, paths: list[Path], batch_size: int = 32) -> np.ndarray:
+    """Pet scores of readable images, in order (unreadable ones are left out)."""
+    size = classifier.metadata.input_size
+    scores: list[np.ndarray] = []
+    batch: list[np.ndarray] = []
+    for path in paths:
+        try:
+            batch.append(load_image(path, size))
+        except CatsortError:
+            continue
+        if len(batch) == batch_size:
+            scores.append(classifier.predict(np.stack(batch)).pet_score)
+            batch = []
+    if batch:
+        scores.append(classifier.predict(np.stack(batch)).pet_score)
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def synthetic_non_photos(folder: Path, size: int = 800) -> dict[str, list[Path]]:
+    """Write solid colours, noise, text screenshots, white pages and smooth gradients."""
+    rng = np.random.default_rng(7)
+    made: dict[str, list[Path]] = {}
+
+    def save(kind: str, image: Image.Image) -> None:
+        path = folder / f"{kind}-{len(made.get(kind, []))}.png"
+        image.save(path)
+        made.setdefault(kind, []).append(path)
+
+    for colour in [(0, 0, 0), (255, 255, 255), (200, 30, 30), (30, 160, 60), (40, 60, 200),
+                   (128, 128, 128), (250, 220, 120), (90, 60, 30)]:
+        save("solid", Image.new("RGB", (size, size), colour))
+    for sigma in (10, 40, 90):
+        for _ in range(3):
+            noise = rng.normal(128, sigma, (size, size, 3)).clip(0, 255).astype(np.uint8)
+            save("noise", Image.fromarray(noise))
+    words = "the quick brown fox jumps over the lazy dog meeting notes invoice total".split()
+    for page in range(6):
+        image = Image.new("RGB", (size * 3 // 2, size), "white" if page % 2 == 0 else "#1e1e1e")
+        draw = ImageDraw.Draw(image)
+        for line in range(40):
+            text = " ".join(rng.choice(words, 10))
+            draw.text((20, 10 + 19 * line), text, fill="black" if page % 2 == 0 else "#dddddd")
+        save("text", image)
+    for _ in range(3):
+        page = Image.new("RGB", (size * 3 // 4, size), "white")
+        save("white-page", page.filter(ImageFilter.GaussianBlur(2)))
+    for _ in range(4):
+        ramp = np.linspace(0, 255, size)[None, :, None] * rng.uniform(0.2, 1, (1, 1, 3))
+        save("gradient", Image.fromarray(np.broadcast_to(ramp, (size, size, 3)).astype(np.uint8)))
+    return made
+
+
+def upscaled_scenes(sources: list[Path], folder: Path, width: int = 4032) -> list[Path]:
+    """Full-size JPEG 'camera photos' made by upscaling small non-pet photos with noise."""
+    rng = np.random.default_rng(3)
+    paths = []
+    for index, source in enumerate(sources):
+        with Image.open(source) as img:
+            big = img.convert("RGB").resize((width, width * 3 // 4), Image.Resampling.BICUBIC)
+        noisy = np.asarray(big, dtype=np.int16) + rng.normal(0, 3, (big.height, big.width, 1))
+        buffer = io.BytesIO()
+        Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+        path = folder / f"scene-{index}.jpg"
+        path.write_bytes(buffer.getvalue())
+        paths.append(path)
+    return paths
+
+
+def _images_under(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if is_image_name(p) and p.is_file())
+
+
+def main() -> None:
+    """Print the gate's rates on each set."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    parser.add_argument("--model", type=Path, default=None)
+    parser.add_argument("--pets", type=Path, action="append", default=[])
+    parser.add_argument("--others", type=Path, default=None)
+    parser.add_argument("--scenes", type=int, default=12, help="full-size scenes to make")
+    args = parser.parse_args()
+    classifier = load_model(args.model)
+    threshold = classifier.metadata.gate_threshold
+    if threshold is None:
+        raise SystemExit("this model has no pet gate")
+    rows: list[tuple[str, dict[str, float]]] = []
+    for folder in args.pets:
+        rows.append((f"pets: {folder}", gate_rates(classifier, _images_under(folder), threshold)))
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.others is not None:
+            for kind in sorted(p for p in args.others.iterdir() if p.is_dir()):
+                rows.append((f"others: {kind.name}",
+                             gate_rates(classifier, _images_under(kind), threshold)))
+            rows.append(("others: all", gate_rates(classifier, _images_under(args.others),
+                                                   threshold)))
+            picks = _images_under(args.others)[:: max(1, len(_images_under(args.others))
+                                                     // args.scenes)][: args.scenes]
+            scenes = upscaled_scenes(picks, Path(tmp))
+            rows.append(("full-size scenes (upscaled others)",
+                         gate_rates(classifier, scenes, threshold)))
+        for kind, paths in synthetic_non_photos(Path(tmp)).items():
+            rows.append((f"synthetic: {kind}", gate_rates(classifier, paths, threshold)))
+    print(f"gate threshold {threshold:.4f} ({classifier.path})")
+    print(f"{'set':45} {'photos':>7} {'gated out':>10} {'accepted':>9} {'median score':>13}")
+    for name, rate in rows:
+        print(f"{name:45} {rate['photos']:7d} {rate['gated_out']:10.1%} "
+              f"{1 - rate['gated_out']:9.1%} {rate['median_score']:13.3f}")
+
+
+if __name__ == "__main__":
+    main()
