@@ -119,6 +119,33 @@ def test_no_gate_and_threshold_options(photos, tiny_model):
     assert labels["tree.png"] != "other" and labels["blur.png"] != "uncertain"
 
 
+def test_no_recursive_stays_in_the_folder_given(photos, tiny_model):
+    result = classify(tiny_model, photos, "--no-recursive", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    names = {Path(r["path"]).name for r in _csv_rows(result.stdout)}
+    assert names == {"kitty.jpg", "blur.png", "tree.png"}
+
+
+def test_shipped_model_sorts_the_sample_photos(tmp_path):
+    from catsort.errors import CatsortError
+    from catsort.model import find_default_model
+
+    try:
+        find_default_model()
+    except CatsortError:
+        pytest.skip("no shipped model in exported/ yet")
+    samples = Path(__file__).parent.parent / "samples"
+    pets = sorted(samples.glob("cat.*.jpg")) + sorted(samples.glob("dog.*.jpg"))
+    if not pets:
+        pytest.skip("no sample photos")
+    result = runner.invoke(app, ["classify", *map(str, pets), "--csv", str(tmp_path / "s.csv")])
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "s.csv", newline="") as stream:
+        for row in csv.DictReader(stream):
+            expected = Path(row["path"]).name.split(".")[0]
+            assert row["label"] == expected and float(row["confidence"]) >= 0.8, row
+
+
 def test_awkward_file_names_round_trip_through_the_csv(tmp_path, tiny_model, make_photo):
     name = os.fsdecode(b"new\nline, \"quoted\" caf\xe9.png")
     path = make_photo(tmp_path / "in" / name, RED)
