@@ -57,7 +57,7 @@ def load_model(path: Path | None = None, threads: int | None = None) -> Classifi
 
 @dataclass(frozen=True)
 class Outputs:
-    """Raw model scores for a batch: logits [N, 1 or K] and the pet score [N] if the model has one."""
+    """Raw scores for a batch: logits [N, 1 or K], and pet scores [N] if the model has a gate."""
 
     logits: np.ndarray
     pet_score: np.ndarray | None
