@@ -140,6 +140,18 @@ def test_unreadable_file_is_permission_denied(tmp_path):
         path.chmod(0o644)
 
 
+def test_permission_error_names_the_file(tmp_path, monkeypatch):
+    # The same as above where the tests run as root (who may read anything).
+    path = tmp_path / "secret.jpg"
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", refuse)
+    with pytest.raises(CatsortError, match=r"secret\.jpg: permission denied$"):
+        load_image(path, SIZE)
+
+
 def test_image_names():
     assert is_image_name("IMG_0001.JPG") and is_image_name("x.heic")
     assert not is_image_name("notes.txt") and not is_image_name("jpg")
