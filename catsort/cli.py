@@ -49,7 +49,8 @@ def main(
 @app.command()
 def classify(
     paths: Annotated[list[Path], typer.Argument(
-        show_default=False, help="Photos and folders of photos (folders are walked).")],
+        metavar="PATHS", show_default=False,
+        help="Photos and folders of photos (folders are walked).")],
     csv_path: Annotated[Optional[str], typer.Option(
         "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout).")] = None,
     move: Annotated[bool, typer.Option(
@@ -127,7 +128,8 @@ def classify(
 @app.command()
 def undo(
     journal: Annotated[Path, typer.Argument(
-        show_default=False, help="The journal file a --move or --copy run printed.")],
+        metavar="JOURNAL", show_default=False,
+        help="The journal file a --move or --copy run printed.")],
 ) -> None:
     """Put the photos of a --move or --copy run back where they were."""
     from catsort.display import shown
