@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator, TextIO
 
 from catsort.errors import CatsortError
+from catsort.images import is_image_name
 from catsort.pipeline import Result
 
 ENCODING = "utf-8"
@@ -70,6 +71,8 @@ def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator
             yield ResultsWriter(stream, labels)
         return
     path = Path(target)
+    if is_image_name(path) and os.path.lexists(path):
+        raise CatsortError(f"{path}: is a photo; refusing to write the CSV over it")
     try:
         stream = open(path, "w", encoding=ENCODING, errors=ERRORS, newline="")
     except OSError as exc:

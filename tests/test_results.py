@@ -90,3 +90,12 @@ def test_unwritable_csv_is_a_usage_error(tmp_path):
         with open_results(tmp_path / "no" / "such" / "dir.csv", LABELS):
             pass
     assert info.value.exit_code == 2
+
+
+def test_csv_never_overwrites_a_photo(tmp_path):
+    photo = tmp_path / "cat.jpg"
+    photo.write_bytes(b"precious")
+    with pytest.raises(CatsortError, match="refusing"):
+        with open_results(photo, LABELS):
+            pass
+    assert photo.read_bytes() == b"precious"
