@@ -1,0 +1,100 @@
+"""The benchmark's results: rows, target checks, and the Markdown they are printed as."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from measure import Run, median
+
+BEGIN = "<!-- bench:begin -->"
+END = "<!-- bench:end -->"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One program on one corpus: median wall time over its runs, and its highest peak RSS."""
+
+    corpus: str
+    program: str
+    images: int
+    runs: int
+    seconds: float
+    peak_rss_mb: float
+    vs_baseline: float | None = None
+    failed: bool = False
+
+    @property
+    def per_second(self) -> float:
+        """Images per second, end to end."""
+        return self.images / self.seconds
+
+    @classmethod
+    def of(cls, corpus: str, program: str, images: int, runs: list[Run],
+           baseline: Row | None = None, failed: bool = False) -> Row:
+        """Summarise the runs of one program; the ratio is to the baseline's images per second."""
+        seconds = median([run.seconds for run in runs])
+        ratio = None if baseline is None else (images / seconds) / baseline.per_second
+        return cls(corpus, program, images, len(runs), seconds,
+                   max(run.peak_rss_mb for run in runs), ratio, failed)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A target, what was measured, and whether it was met (None: could not be measured)."""
+
+    target: str
+    measured: str
+    passed: bool | None
+
+    @property
+    def verdict(self) -> str:
+        """PASS, FAIL or SKIP."""
+        return {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
+
+
+def render(rows: list[Row], checks: list[Check], machine: dict[str, str],
+           conditions: dict[str, str]) -> str:
+    """The results as Markdown: machine, conditions, the table, and the targets."""
+    lines = ["**Machine:** " + "; ".join(f"{k} {v}" for k, v in machine.items()), "",
+             "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()), ""]
+    table = [["Corpus", "Program", "Images", "Runs", "Median time", "Images/s",
+              "vs baseline", "Peak RSS"]]
+    for row in rows:
+        table.append([
+            row.corpus, row.program + (" (FAILED)" if row.failed else ""), f"{row.images:,}",
+            str(row.runs), f"{row.seconds:.2f} s", f"{row.per_second:.1f}",
+            "" if row.vs_baseline is None else f"{row.vs_baseline:.2f}x",
+            f"{row.peak_rss_mb:.0f} MB",
+        ])
+    lines += _table(table, right=range(2, 8))
+    lines += ["", "Targets:", ""]
+    lines += _table([["Target", "Measured", "Result"]]
+                    + [[c.target, c.measured, c.verdict] for c in checks], right=())
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Put the results between the bench markers of ``path``, or write a new file."""
+    block = f"{BEGIN}\n{text}{END}\n"
+    if not path.exists():
+        path.write_text(f"# catsort benchmark results\n\n{block}", encoding="utf-8")
+        return
+    old = path.read_text(encoding="utf-8")
+    start, end = old.find(BEGIN), old.find(END)
+    if start < 0 or end < start:
+        raise SystemExit(f"{path}: no {BEGIN} ... {END} markers; not overwriting it")
+    path.write_text(old[:start] + block + old[end + len(END):].lstrip("\n"), encoding="utf-8")
+
+
+def _table(cells: list[list[str]], right) -> list[str]:
+    """A Markdown table padded to line up in a terminal too."""
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(cell.rjust(w) if i in right else cell.ljust(w)
+                                 for i, (cell, w) in enumerate(zip(row, widths))) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
+                          for i, w in enumerate(widths)) + "|"
+    return [line(cells[0]), rule, *map(line, cells[1:])]
