@@ -76,15 +76,15 @@ def render(rows: list[Row], checks: list[Check], machine: dict[str, str],
 
 def write_markdown(path: Path, text: str) -> None:
     """Put the results between the bench markers of ``path``, or write a new file."""
-    block = f"{BEGIN}\n{text}{END}\n"
+    block = f"{BEGIN}\n{text}{END}"
     if not path.exists():
-        path.write_text(f"# catsort benchmark results\n\n{block}", encoding="utf-8")
+        path.write_text(f"# catsort benchmark results\n\n{block}\n", encoding="utf-8")
         return
     old = path.read_text(encoding="utf-8")
     start, end = old.find(BEGIN), old.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} markers; not overwriting it")
-    path.write_text(old[:start] + block + old[end + len(END):].lstrip("\n"), encoding="utf-8")
+    path.write_text(old[:start] + block + old[end + len(END):], encoding="utf-8")
 
 
 def _table(cells: list[list[str]], right) -> list[str]:

@@ -1,0 +1,156 @@
+"""The measurements: throughput against the baseline, memory against file count, start-up.
+
+Each appends rows for the table and checks against the targets of issue 5.
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import corpora
+from measure import Run, median, run_measured
+from tables import Check, Row
+
+REPO = Path(__file__).resolve().parent.parent
+RATIO_TARGETS = {"a": 5.0, "b": 4.5}
+SINGLE_TARGET_S = 1.0
+RSS_TARGET_MB = 400.0
+FLAT_TOLERANCE = 1.10  # peak RSS at the larger count / at the smaller count
+HEAVY_MODULES = {"tensorflow", "keras", "tf_keras"}
+
+
+@dataclass
+class Program:
+    """A command that classifies a folder into a CSV: the baseline or catsort with one model."""
+
+    name: str
+    base: list[str]
+    options: list[str] = field(default_factory=list)
+    baseline: bool = False
+
+    def command(self, target: Path, csv_path: Path) -> list[str]:
+        """The full command line for one run."""
+        if self.baseline:
+            return [*self.base, str(target), "--csv", str(csv_path), *self.options]
+        return [*self.base, str(target), "--csv", str(csv_path), "--quiet", *self.options]
+
+
+def warm_up(programs: list[Program], folder: Path, work: Path) -> None:
+    """One untimed run of each program on one photo: bytecode caches and libraries warm."""
+    print("Warming up (one photo per program) ...")
+    for program in programs:
+        run = run_measured(program.command(folder, work / "warm.csv"), cwd=REPO)
+        if run.exit_code != 0:
+            sys.exit(f"{program.name} failed on one photo (exit {run.exit_code}):\n"
+                     f"{run.stderr_tail}")
+
+
+def throughput(key: str, label: str, folder: Path, programs: list[Program], repeats: int,
+               work: Path, rows: list[Row], checks: list[Check]) -> None:
+    """Time every program on the folder, interleaved, and check catsort's ratio to the baseline."""
+    images = len(corpora.image_files(folder))
+    each = corpora.read_all(folder) / images
+    label += f", {each / 1e6:.1f} MB each" if each >= 1e6 else f", {each / 1e3:.0f} kB each"
+    runs: dict[str, list[Run]] = {p.name: [] for p in programs}
+    failed: set[str] = set()
+    for repeat in range(repeats):
+        for program in programs:  # interleaved, so drift in the machine's load hits all alike
+            out = work / f"{key}.csv"
+            run = run_measured(program.command(folder, out), cwd=REPO)
+            problem = check_output(run, out, images, program.baseline)
+            print(f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s, "
+                  f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}")
+            if problem:
+                print(run.stderr_tail)
+                failed.add(program.name)
+            runs[program.name].append(run)
+    baseline = catsort = None
+    for program in programs:  # the baseline comes first, then the shipped model
+        row = Row.of(label, program.name, images, runs[program.name], baseline,
+                     failed=program.name in failed)
+        if program.baseline:
+            baseline = row
+        elif catsort is None:
+            catsort = row
+        rows.append(row)
+    assert catsort is not None
+    target = RATIO_TARGETS[key]
+    if baseline is None:
+        checks.append(Check(f"{key}: catsort >= {target}x the baseline's images/s", "no baseline",
+                            None))
+    else:
+        ratio = catsort.per_second / baseline.per_second
+        valid = not (catsort.failed or baseline.failed)
+        checks.append(Check(f"{key}: {catsort.program} >= {target}x the baseline's images/s",
+                            f"{ratio:.2f}x" if valid else "a run failed",
+                            ratio >= target and valid))
+
+
+def flat(catsort: Program, counts: list[int], sources: list[Path], tag: str, work: Path,
+         rows: list[Row], checks: list[Check]) -> None:
+    """Peak memory of one catsort run per file count: it must stay low and not grow."""
+    peaks = []
+    for count in counts:
+        folder = corpora.small_files(count, sources, tag)
+        corpora.read_all(folder)
+        out = work / "flat.csv"
+        run = run_measured(catsort.command(folder, out), cwd=REPO)
+        problem = check_output(run, out, count, baseline=False)
+        print(f"  flat {count} {catsort.name}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB"
+              f"{'  ' + problem if problem else ''}")
+        rows.append(Row.of(f"flat: {count:,} small files", catsort.name, count, [run],
+                           failed=bool(problem)))
+        peaks.append(run.peak_rss_mb)
+    checks.append(Check(f"peak RSS < {RSS_TARGET_MB:.0f} MB at {counts[1]:,} files",
+                        f"{peaks[1]:.0f} MB", peaks[1] < RSS_TARGET_MB))
+    ratio = peaks[1] / peaks[0]
+    checks.append(Check(f"peak RSS flat: {counts[1]:,} vs {counts[0]:,} files <= "
+                        f"{FLAT_TOLERANCE:.2f}x", f"{peaks[0]:.0f} -> {peaks[1]:.0f} MB, "
+                        f"{ratio:.2f}x", ratio <= FLAT_TOLERANCE))
+
+
+def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[Row],
+           checks: list[Check]) -> None:
+    """Wall time for one photo, and the proof that this path imports no TensorFlow."""
+    out = work / "single.csv"
+    runs, failed = [], False
+    for _ in range(repeats):
+        run = run_measured(catsort.command(photo, out), cwd=REPO)
+        problem = check_output(run, out, 1, baseline=False)
+        if problem:
+            print(f"  single: {problem}\n{run.stderr_tail}")
+            failed = True
+        runs.append(run)
+    print(f"  single {catsort.name}: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s")
+    rows.append(Row.of("single: one 12 MP photo", catsort.name, 1, runs, failed=failed))
+    seconds = median([r.seconds for r in runs])
+    checks.append(Check(f"single photo < {SINGLE_TARGET_S:.1f} s", f"{seconds:.2f} s",
+                        seconds < SINGLE_TARGET_S))
+    heavy = heavy_imports([catsort.base[0], "-X", "importtime", *catsort.command(photo, out)[1:]])
+    checks.append(Check("single photo imports no TensorFlow/Keras",
+                        "none imported" if not heavy else ", ".join(sorted(heavy)), not heavy))
+
+
+def heavy_imports(command: list[str]) -> set[str]:
+    """The heavy top-level modules a command imports (from python -X importtime)."""
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    names = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+             for line in done.stderr.splitlines() if line.startswith("import time:")}
+    return names & HEAVY_MODULES
+
+
+def check_output(run: Run, out: Path, images: int, baseline: bool) -> str:
+    """Why a run does not count ('' when it classified every image)."""
+    if run.exit_code != 0:
+        return f"FAILED: exit code {run.exit_code}"
+    try:
+        with open(out, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        return f"FAILED: no CSV ({exc})"
+    done = len(rows) if baseline else sum(row.get("status") == "ok" for row in rows)
+    return "" if done == images else f"FAILED: {done} of {images} images classified"
