@@ -25,7 +25,7 @@ NOISE_SIGMA = 6.0
 #: How many distinct small photos the flat-memory folders are linked from.
 SMALL_SOURCES = 100
 # Bump when the way a folder is made changes, so old caches are not reused.
-VERSION = 1
+VERSION = 2
 
 _EXTENSIONS = {".jpg", ".jpeg", ".png"}
 
@@ -63,7 +63,8 @@ def big_photos(count: int, sources: list[Path], tag: str,
         say(f"Generating {count} photos of {width}x{height} in {folder} (once; cached) ...")
         # One noise field a little larger than the photo; each photo takes a shifted crop.
         rng = np.random.default_rng(1234)
-        field = rng.normal(128.0, NOISE_SIGMA, size=(height + 64, width + 64, 3))
+        field = rng.standard_normal((height + 64, width + 64, 3), dtype=np.float32)
+        field = field * NOISE_SIGMA + 128.0
         noise = Image.fromarray(np.clip(field, 0, 255).astype(np.uint8), "RGB")
         del field
         exif = Image.Exif()

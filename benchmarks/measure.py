@@ -14,9 +14,10 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Run:
-    """One finished child process: wall seconds, peak resident memory, exit code, stderr tail."""
+    """One finished child process: wall and CPU seconds, peak memory, exit code, stderr tail."""
 
     seconds: float
+    cpu_seconds: float  # user + system, all threads: less sensitive than wall time to other load
     peak_rss_mb: float
     exit_code: int
     stderr_tail: str
@@ -33,7 +34,7 @@ def child_env() -> dict[str, str]:
     return env
 
 
-# Runs the command and writes "seconds maxrss exitcode" to the file named first. Being a small
+# Runs the command and writes "seconds cpu maxrss exitcode" to the file named first. Being a small
 # fresh process is the point: a child's ru_maxrss starts at its parent's peak (Linux carries it
 # over fork and exec), so children forked straight from the benchmark, which may hold hundreds
 # of megabytes, would all report at least that much.
@@ -42,9 +43,9 @@ import resource, subprocess, sys, time
 started = time.perf_counter()
 code = subprocess.call(sys.argv[2:])
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as out:
-    out.write(f"{seconds} {peak} {code}")
+    out.write(f"{seconds} {usage.ru_utime + usage.ru_stime} {usage.ru_maxrss} {code}")
 """
 
 
@@ -59,12 +60,13 @@ def run_measured(command: list[str], cwd: Path | None = None) -> Run:
                            stdout=subprocess.DEVNULL, stderr=stderr, check=False)
         tail = stderr_path.read_bytes()[-2000:].decode(errors="replace")
         try:
-            seconds, peak, code = report.read_text().split()
+            seconds, cpu, peak, code = report.read_text().split()
         except (OSError, ValueError):
-            return Run(float("nan"), float("nan"), -1, tail or "the measuring wrapper failed")
+            nan = float("nan")
+            return Run(nan, nan, nan, -1, tail or "the measuring wrapper failed")
     # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
     scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 2**10
-    return Run(float(seconds), int(peak) * scale, int(code), tail)
+    return Run(float(seconds), float(cpu), int(peak) * scale, int(code), tail)
 
 
 def median(values: list[float]) -> float:

@@ -62,8 +62,9 @@ def throughput(key: str, label: str, folder: Path, programs: list[Program], repe
             out = work / f"{key}.csv"
             run = run_measured(program.command(folder, out), cwd=REPO)
             problem = check_output(run, out, images, program.baseline)
-            print(f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s, "
-                  f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}")
+            print(f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s (CPU "
+                  f"{run.cpu_seconds:.1f} s), {run.peak_rss_mb:.0f} MB"
+                  f"{'  ' + problem if problem else ''}")
             if problem:
                 print(run.stderr_tail)
                 failed.add(program.name)
@@ -100,8 +101,8 @@ def flat(catsort: Program, counts: list[int], sources: list[Path], tag: str, wor
         out = work / "flat.csv"
         run = run_measured(catsort.command(folder, out), cwd=REPO)
         problem = check_output(run, out, count, baseline=False)
-        print(f"  flat {count} {catsort.name}: {run.seconds:.1f} s, {run.peak_rss_mb:.0f} MB"
-              f"{'  ' + problem if problem else ''}")
+        print(f"  flat {count} {catsort.name}: {run.seconds:.1f} s (CPU {run.cpu_seconds:.1f} s), "
+              f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}")
         rows.append(Row.of(f"flat: {count:,} small files", catsort.name, count, [run],
                            failed=bool(problem)))
         peaks.append(run.peak_rss_mb)
@@ -132,12 +133,15 @@ def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[R
                         seconds < SINGLE_TARGET_S))
     heavy = heavy_imports([catsort.base[0], "-X", "importtime", *catsort.command(photo, out)[1:]])
     checks.append(Check("single photo imports no TensorFlow/Keras",
-                        "none imported" if not heavy else ", ".join(sorted(heavy)), not heavy))
+                        "the run failed" if heavy is None else
+                        ", ".join(sorted(heavy)) or "none imported", heavy == set()))
 
 
-def heavy_imports(command: list[str]) -> set[str]:
-    """The heavy top-level modules a command imports (from python -X importtime)."""
+def heavy_imports(command: list[str]) -> set[str] | None:
+    """The heavy top-level modules a command imports (python -X importtime); None if it failed."""
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return None
     names = {line.rsplit("|", 1)[-1].strip().split(".")[0]
              for line in done.stderr.splitlines() if line.startswith("import time:")}
     return names & HEAVY_MODULES

@@ -20,6 +20,7 @@ class Row:
     images: int
     runs: int
     seconds: float
+    cpu_seconds: float
     peak_rss_mb: float
     vs_baseline: float | None = None
     failed: bool = False
@@ -36,6 +37,7 @@ class Row:
         seconds = median([run.seconds for run in runs])
         ratio = None if baseline is None else (images / seconds) / baseline.per_second
         return cls(corpus, program, images, len(runs), seconds,
+                   median([run.cpu_seconds for run in runs]),
                    max(run.peak_rss_mb for run in runs), ratio, failed)
 
 
@@ -59,15 +61,17 @@ def render(rows: list[Row], checks: list[Check], machine: dict[str, str],
     lines = ["**Machine:** " + "; ".join(f"{k} {v}" for k, v in machine.items()), "",
              "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()), ""]
     table = [["Corpus", "Program", "Images", "Runs", "Median time", "Images/s",
-              "vs baseline", "Peak RSS"]]
+              "vs baseline", "CPU time", "Peak RSS"]]
     for row in rows:
         table.append([
             row.corpus, row.program + (" (FAILED)" if row.failed else ""), f"{row.images:,}",
             str(row.runs), f"{row.seconds:.2f} s", f"{row.per_second:.1f}",
             "" if row.vs_baseline is None else f"{row.vs_baseline:.2f}x",
-            f"{row.peak_rss_mb:.0f} MB",
+            f"{row.cpu_seconds:.1f} s", f"{row.peak_rss_mb:.0f} MB",
         ])
-    lines += _table(table, right=range(2, 8))
+    lines += _table(table, right=range(2, 9))
+    lines += ["", "Median time: wall clock from launch to exit, median of the runs. CPU time: "
+              "user + system seconds of the process (median). Peak RSS: the highest of the runs."]
     lines += ["", "Targets:", ""]
     lines += _table([["Target", "Measured", "Result"]]
                     + [[c.target, c.measured, c.verdict] for c in checks], right=())
