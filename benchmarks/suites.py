@@ -43,10 +43,9 @@ def warm_up(programs: list[Program], folder: Path, work: Path) -> None:
     """One untimed run of each program on one photo: bytecode caches and libraries warm."""
     print("Warming up (one photo per program) ...")
     for program in programs:
-        run = run_measured(program.command(folder, work / "warm.csv"), cwd=REPO)
-        if run.exit_code != 0:
-            sys.exit(f"{program.name} failed on one photo (exit {run.exit_code}):\n"
-                     f"{run.stderr_tail}")
+        run, problem = measure(program, folder, work / "warm.csv", 1)
+        if problem:
+            sys.exit(f"{program.name} failed on one photo: {problem}\n{run.stderr_tail}")
 
 
 def throughput(key: str, label: str, folder: Path, programs: list[Program], repeats: int,
@@ -59,9 +58,7 @@ def throughput(key: str, label: str, folder: Path, programs: list[Program], repe
     failed: set[str] = set()
     for repeat in range(repeats):
         for program in programs:  # interleaved, so drift in the machine's load hits all alike
-            out = work / f"{key}.csv"
-            run = run_measured(program.command(folder, out), cwd=REPO)
-            problem = check_output(run, out, images, program.baseline)
+            run, problem = measure(program, folder, work / f"{key}.csv", images)
             print(f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s (CPU "
                   f"{run.cpu_seconds:.1f} s), {run.peak_rss_mb:.0f} MB"
                   f"{'  ' + problem if problem else ''}")
@@ -94,24 +91,25 @@ def throughput(key: str, label: str, folder: Path, programs: list[Program], repe
 def flat(catsort: Program, counts: list[int], sources: list[Path], tag: str, work: Path,
          rows: list[Row], checks: list[Check]) -> None:
     """Peak memory of one catsort run per file count: it must stay low and not grow."""
-    peaks = []
+    peaks, valid = [], True
     for count in counts:
         folder = corpora.small_files(count, sources, tag)
         corpora.read_all(folder)
-        out = work / "flat.csv"
-        run = run_measured(catsort.command(folder, out), cwd=REPO)
-        problem = check_output(run, out, count, baseline=False)
+        run, problem = measure(catsort, folder, work / "flat.csv", count)
         print(f"  flat {count} {catsort.name}: {run.seconds:.1f} s (CPU {run.cpu_seconds:.1f} s), "
               f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}")
         rows.append(Row.of(f"flat: {count:,} small files", catsort.name, count, [run],
                            failed=bool(problem)))
         peaks.append(run.peak_rss_mb)
-    checks.append(Check(f"peak RSS < {RSS_TARGET_MB:.0f} MB at {counts[1]:,} files",
-                        f"{peaks[1]:.0f} MB", peaks[1] < RSS_TARGET_MB))
+        valid = valid and not problem
     ratio = peaks[1] / peaks[0]
+    checks.append(Check(f"peak RSS < {RSS_TARGET_MB:.0f} MB at {counts[1]:,} files",
+                        f"{peaks[1]:.0f} MB" if valid else "a run failed",
+                        valid and peaks[1] < RSS_TARGET_MB))
     checks.append(Check(f"peak RSS flat: {counts[1]:,} vs {counts[0]:,} files <= "
-                        f"{FLAT_TOLERANCE:.2f}x", f"{peaks[0]:.0f} -> {peaks[1]:.0f} MB, "
-                        f"{ratio:.2f}x", ratio <= FLAT_TOLERANCE))
+                        f"{FLAT_TOLERANCE:.2f}x",
+                        f"{peaks[0]:.0f} -> {peaks[1]:.0f} MB, {ratio:.2f}x" if valid
+                        else "a run failed", valid and ratio <= FLAT_TOLERANCE))
 
 
 def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[Row],
@@ -120,8 +118,7 @@ def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[R
     out = work / "single.csv"
     runs, failed = [], False
     for _ in range(repeats):
-        run = run_measured(catsort.command(photo, out), cwd=REPO)
-        problem = check_output(run, out, 1, baseline=False)
+        run, problem = measure(catsort, photo, out, 1)
         if problem:
             print(f"  single: {problem}\n{run.stderr_tail}")
             failed = True
@@ -129,8 +126,9 @@ def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[R
     print(f"  single {catsort.name}: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s")
     rows.append(Row.of("single: one 12 MP photo", catsort.name, 1, runs, failed=failed))
     seconds = median([r.seconds for r in runs])
-    checks.append(Check(f"single photo < {SINGLE_TARGET_S:.1f} s", f"{seconds:.2f} s",
-                        seconds < SINGLE_TARGET_S))
+    checks.append(Check(f"single photo < {SINGLE_TARGET_S:.1f} s",
+                        "a run failed" if failed else f"{seconds:.2f} s",
+                        not failed and seconds < SINGLE_TARGET_S))
     heavy = heavy_imports([catsort.base[0], "-X", "importtime", *catsort.command(photo, out)[1:]])
     checks.append(Check("single photo imports no TensorFlow/Keras",
                         "the run failed" if heavy is None else
@@ -145,6 +143,13 @@ def heavy_imports(command: list[str]) -> set[str] | None:
     names = {line.rsplit("|", 1)[-1].strip().split(".")[0]
              for line in done.stderr.splitlines() if line.startswith("import time:")}
     return names & HEAVY_MODULES
+
+
+def measure(program: Program, target: Path, out: Path, images: int) -> tuple[Run, str]:
+    """One measured run, and why it does not count ('' when it classified every image)."""
+    out.unlink(missing_ok=True)  # never judge a run by the CSV of the one before
+    run = run_measured(program.command(target, out), cwd=REPO)
+    return run, check_output(run, out, images, program.baseline)
 
 
 def check_output(run: Run, out: Path, images: int, baseline: bool) -> str:
