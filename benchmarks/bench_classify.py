@@ -90,12 +90,14 @@ def main() -> int:
 
 def parse_args() -> argparse.Namespace:
     """Read the command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=",".join(CORPORA),
                         help=f"comma-separated, from {','.join(CORPORA)} (default: all)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per program (median)")
     parser.add_argument("--model", default=str(DEFAULT_MODEL),
-                        help="catsort model metadata .json (default: exported/catsort.json)")
+                        help="catsort model: folder, metadata .json or .tflite "
+                        "(default: exported/catsort.json)")
     parser.add_argument("--variant", default=None,
                         help="second model to compare (default: catsort-float32.json beside an "
                         "int8 model, or catsort.json beside a float32 one; 'none' to skip)")
