@@ -59,7 +59,7 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert metadata["input"]["height"] == 32
     assert metadata["quantization"] == "int8"
     assert 0.5 <= metadata["threshold"] <= 1.0
-    assert metadata["gate"]["threshold"] > 0
+    assert 0.0 <= metadata["gate"]["threshold"] <= 1.0
     assert metadata["parameters"]["stage1"]["trainable"] == 1_281
     assert metadata["data"]["train_images"] == 12
     assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}

@@ -103,6 +103,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                          config.gate_reject_rate)
 
     config.output.mkdir(parents=True, exist_ok=True)
+    model.save(config.output / "model.keras")  # to convert again without training again
     exported = recipe.export_model(model, pet_gate)
     rng = np.random.default_rng(config.seed)
     calibration = train_split.images[
