@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import corpora
-from measure import load_average, machine_facts
+from measure import cpu_busy, machine_facts
 from suites import Program, flat, single, throughput, warm_up
 from tables import Check, Row, render, write_markdown
 
@@ -34,6 +33,7 @@ DEFAULT_MODEL = REPO / "exported" / "catsort.json"
 DEFAULT_WEIGHTS = REPO.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_no_top.h5"
 DEFAULT_VALIDATION = REPO.parent / "shared" / "data" / "cats_and_dogs_filtered" / "validation"
 CORPORA = ("a", "b", "flat", "single")
+BUSY = 0.15  # share of the CPU in use by others above which the figures are called noisy
 
 
 def main() -> int:
@@ -45,17 +45,17 @@ def main() -> int:
     catsort = next(p for p in programs if not p.baseline)
     sources, tag = corpora.source_photos(args.validation if args.validation.is_dir() else None,
                                          REPO / "samples")
-    load = load_average()
+    busy = cpu_busy()
     conditions = {
         "started": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "load average at start": "n/a" if load is None else f"{load:.2f}",
+        "CPU in use by others at start": _percent(busy),
         "model": f"{model} ({quantization}, {size[0]}x{size[1]})",
         "repeats": str(args.repeats),
         "catsort options": catsort_options(args) or "defaults",
     }
-    if load is not None and load > 0.5 * (os.cpu_count() or 1):
-        print(f"Note: load average {load:.1f} before starting; the machine is busy and the "
-              "figures will be noisy. Final figures need an otherwise idle machine.")
+    if busy is not None and busy > BUSY:
+        print(f"Note: {busy:.0%} of the CPU was in use before starting; the figures will be "
+              "noisy. Final figures need an otherwise idle machine.")
 
     rows: list[Row] = []
     checks: list[Check] = []
@@ -76,8 +76,7 @@ def main() -> int:
         if "single" in args.corpus:
             photo = corpora.image_files(corpora.big_photos(1, sources, tag))[0]
             single(catsort, photo, max(5, args.repeats), work, rows, checks)
-    load = load_average()
-    conditions["load average at end"] = "n/a" if load is None else f"{load:.2f}"
+    conditions["CPU in use by others at end"] = _percent(cpu_busy())
 
     text = render(rows, checks, machine_facts(), conditions)
     print()
@@ -86,6 +85,10 @@ def main() -> int:
         write_markdown(Path(args.markdown), text)
         print(f"Wrote the results into {args.markdown}")
     return 1 if any(check.passed is False for check in checks) else 0
+
+
+def _percent(share: float | None) -> str:
+    return "unknown" if share is None else f"{share:.0%}"
 
 
 def parse_args() -> argparse.Namespace:

@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -76,12 +77,24 @@ def median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def load_average() -> float | None:
-    """The one-minute load average, where the system has one."""
+def cpu_busy(seconds: float = 2.0) -> float | None:
+    """The share of all CPUs in use over the next ``seconds``, where /proc/stat tells (Linux).
+
+    Unlike the load average, which trails by a minute, this says whether something else is
+    running right now.
+    """
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # total, idle + iowait
+
     try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
         return None
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
 def machine_facts() -> dict[str, str]:

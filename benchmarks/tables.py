@@ -23,6 +23,7 @@ class Row:
     cpu_seconds: float
     peak_rss_mb: float
     vs_baseline: float | None = None
+    cpu_vs_baseline: float | None = None
     failed: bool = False
 
     @property
@@ -32,13 +33,20 @@ class Row:
 
     @classmethod
     def of(cls, corpus: str, program: str, images: int, runs: list[Run],
-           baseline: Row | None = None, failed: bool = False) -> Row:
-        """Summarise the runs of one program; the ratio is to the baseline's images per second."""
-        seconds = median([run.seconds for run in runs])
-        ratio = None if baseline is None else (images / seconds) / baseline.per_second
-        return cls(corpus, program, images, len(runs), seconds,
+           baseline: list[Run] | None = None, failed: bool = False) -> Row:
+        """Summarise the runs of one program against the baseline's runs on the same photos.
+
+        The ratios pair each run with the baseline's run of the same repeat (they ran one
+        after the other) and take the median, which drifting load disturbs less than a ratio
+        of medians taken at different moments.
+        """
+        ratio = cpu_ratio = None
+        if baseline:
+            ratio = median([b.seconds / r.seconds for b, r in zip(baseline, runs)])
+            cpu_ratio = median([b.cpu_seconds / r.cpu_seconds for b, r in zip(baseline, runs)])
+        return cls(corpus, program, images, len(runs), median([run.seconds for run in runs]),
                    median([run.cpu_seconds for run in runs]),
-                   max(run.peak_rss_mb for run in runs), ratio, failed)
+                   max(run.peak_rss_mb for run in runs), ratio, cpu_ratio, failed)
 
 
 @dataclass(frozen=True)
@@ -61,17 +69,21 @@ def render(rows: list[Row], checks: list[Check], machine: dict[str, str],
     lines = ["**Machine:** " + "; ".join(f"{k} {v}" for k, v in machine.items()), "",
              "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()), ""]
     table = [["Corpus", "Program", "Images", "Runs", "Median time", "Images/s",
-              "vs baseline", "CPU time", "Peak RSS"]]
+              "vs baseline", "CPU time", "CPU vs baseline", "Peak RSS"]]
     for row in rows:
         table.append([
             row.corpus, row.program + (" (FAILED)" if row.failed else ""), f"{row.images:,}",
             str(row.runs), f"{row.seconds:.2f} s", f"{row.per_second:.1f}",
-            "" if row.vs_baseline is None else f"{row.vs_baseline:.2f}x",
-            f"{row.cpu_seconds:.1f} s", f"{row.peak_rss_mb:.0f} MB",
+            _ratio(row.vs_baseline), f"{row.cpu_seconds:.1f} s", _ratio(row.cpu_vs_baseline),
+            f"{row.peak_rss_mb:.0f} MB",
         ])
-    lines += _table(table, right=range(2, 9))
-    lines += ["", "Median time: wall clock from launch to exit, median of the runs. CPU time: "
-              "user + system seconds of the process (median). Peak RSS: the highest of the runs."]
+    lines += _table(table, right=range(2, 10))
+    lines += ["", "Median time: wall clock from launch to exit, median of the runs. Images/s: "
+              "from the median time. vs baseline: how many times faster than the baseline, the "
+              "median over the repeats of each run against the baseline's run of the same "
+              "repeat. CPU time: user + system seconds of the process, all threads (median); "
+              "CPU vs baseline: how many times less CPU time, paired the same way. Peak RSS: "
+              "the highest of the runs."]
     lines += ["", "Targets:", ""]
     lines += _table([["Target", "Measured", "Result"]]
                     + [[c.target, c.measured, c.verdict] for c in checks], right=())
@@ -89,6 +101,10 @@ def write_markdown(path: Path, text: str) -> None:
     if start < 0 or end < start:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} markers; not overwriting it")
     path.write_text(old[:start] + block + old[end + len(END):], encoding="utf-8")
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}x"
 
 
 def _table(cells: list[list[str]], right) -> list[str]:
