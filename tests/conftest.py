@@ -132,6 +132,17 @@ def make_photo():
     return make
 
 
+@pytest.fixture
+def photos(tmp_path, make_photo) -> Path:
+    """A folder with a cat (red), a dog (blue), an uncertain (grey) and an other (green) photo."""
+    root = tmp_path / "photos"
+    make_photo(root / "kitty.jpg", RED)
+    make_photo(root / "trip" / "rex.png", BLUE)
+    make_photo(root / "blur.png", GREY)
+    make_photo(root / "tree.png", GREEN)
+    return root
+
+
 # --- file trees ---------------------------------------------------------------------------------
 
 

@@ -22,17 +22,6 @@ def classifier(tiny_model):
     return load_model(tiny_model, threads=1)
 
 
-@pytest.fixture
-def photos(tmp_path, make_photo) -> Path:
-    """A folder with a cat (red), a dog (blue), an uncertain (grey) and an other (green) photo."""
-    root = tmp_path / "photos"
-    make_photo(root / "kitty.jpg", RED)
-    make_photo(root / "trip" / "rex.png", BLUE)
-    make_photo(root / "blur.png", GREY)
-    make_photo(root / "tree.png", GREEN)
-    return root
-
-
 def _run(paths, classifier, plan, **settings):
     seen = []
     summary = run_classify(list(paths), classifier, plan, RunSettings(**settings), seen.append)
