@@ -51,5 +51,5 @@ def augmentation_grid(image: np.ndarray, augment: Callable[[np.ndarray], np.ndar
 
 def _save(fig: plt.Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, **({"pil_kwargs": {"quality": 80}} if path.suffix == ".jpg" else {}))
     plt.close(fig)

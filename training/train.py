@@ -238,18 +238,18 @@ def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
     figures.learning_curves(history, config.epochs, out / "learning_curves.png")
     first = train_split.images[:12]
     figures.photo_grid(first, [labels[i] for i in train_split.labels[:12]],
-                       out / "training_photos.png")
+                       out / "training_photos.jpg")
     figures.augmentation_grid(
         train_split.images[0],
         lambda image: np.clip(augment(image[None].astype(np.float32), training=True)[0], 0, 255),
-        out / "augmentation.png")
+        out / "augmentation.jpg")
     classifier = load_model(out / "catsort.json")
     picks = test_split.images[:16]
     predicted = export.probabilities(classifier.predict(picks).logits).argmax(axis=1)
     truth = test_split.labels[:16]
     figures.photo_grid(picks, [labels[p] + ("" if p == t else f" (is {labels[t]})")
                                for p, t in zip(predicted, truth)],
-                       out / "test_predictions.png", wrong=list(predicted != truth))
+                       out / "test_predictions.jpg", wrong=list(predicted != truth))
 
 
 def _versions() -> dict[str, str]:
