@@ -35,7 +35,7 @@ class TrainConfig:
     ship: str = "int8"  # the variant written as catsort.tflite: "int8" or "float32"
     calibration_images: int = 200
     confidence_target: float = 0.995
-    gate_reject_rate: float = 0.015
+    gate_reject_rate: float = 0.01
     figures: bool = True
     seed: int = 1337
     verbose: bool = True
