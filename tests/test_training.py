@@ -134,3 +134,13 @@ def test_held_out_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
     assert first.test == second.test and first.validation == second.validation
     assert not {p for p, _ in first.test} & {p for p, _ in first.validation}
     assert len(first.test) == 10 and len(first.validation) == 10
+
+
+def test_confidence_threshold_keeps_the_confident_predictions_right() -> None:
+    from training.export import confidence_threshold, probabilities
+
+    probs = probabilities(np.array([[3.0], [-3.0], [0.1], [5.0]]))
+    labels = np.array([1, 0, 0, 1])  # the third prediction (p(dog) = 0.52) is wrong
+    threshold = confidence_threshold(probs, labels, target=0.995)
+    assert probs[2].max() < threshold <= probs[:2].max(axis=1).min()
+    assert confidence_threshold(probs, np.array([0, 1, 1, 0])) == 1.0  # nothing is right

@@ -64,13 +64,12 @@ def run_tflite(model_path: Path, images: np.ndarray, batch_size: int = 32,
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
-    """Per-class probabilities from sigmoid (one column) or softmax logits."""
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.shape[-1] == 1:
-        p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
-        return np.stack([1.0 - p, p], axis=1)
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    """Per-class probabilities of a batch of logits, by classify's own post-processing."""
+    from catsort.model import probabilities as row_probabilities
+
+    logits = np.asarray(logits)
+    activation = "sigmoid" if logits.shape[-1] == 1 else "softmax"
+    return np.stack([row_probabilities(row, activation) for row in logits])
 
 
 def confidence_threshold(probs: np.ndarray, labels: np.ndarray, target: float = 0.995) -> float:
