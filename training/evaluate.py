@@ -21,10 +21,8 @@ from catsort.images import is_image_name, load_image
 from catsort.model import Classifier, load_model
 
 
-def gate_rates(classifier: Classifier, paths: list[Path], gate_threshold: float,
-               batch_size: int = 32) -> dict[str, float]:
+def gate_rates(scores: np.ndarray, gate_threshold: float) -> dict[str, float]:
     """Share of photos gated out (pet score below the threshold) and their median score."""
-    scores = pet_scores(classifier, paths, batch_size)
     return {"photos": len(scores), "gated_out": float((scores < gate_threshold).mean()),
             "median_score": float(np.median(scores))}
 
@@ -114,22 +112,26 @@ def main() -> None:
     if threshold is None:
         raise SystemExit("this model has no pet gate")
     rows: list[tuple[str, dict[str, float]]] = []
+
+    def measure(name: str, paths: list[Path]) -> np.ndarray:
+        scores = pet_scores(classifier, paths)
+        rows.append((name, gate_rates(scores, threshold)))
+        return scores
+
     for folder in args.pets:
-        rows.append((f"pets: {folder}", gate_rates(classifier, _images_under(folder), threshold)))
+        measure(f"pets: {folder}", _images_under(folder))
     with tempfile.TemporaryDirectory() as tmp:
         if args.others is not None:
-            for kind in sorted(p for p in args.others.iterdir() if p.is_dir()):
-                rows.append((f"others: {kind.name}",
-                             gate_rates(classifier, _images_under(kind), threshold)))
-            rows.append(("others: all", gate_rates(classifier, _images_under(args.others),
-                                                   threshold)))
-            picks = _images_under(args.others)[:: max(1, len(_images_under(args.others))
-                                                     // args.scenes)][: args.scenes]
-            scenes = upscaled_scenes(picks, Path(tmp))
-            rows.append(("full-size scenes (upscaled others)",
-                         gate_rates(classifier, scenes, threshold)))
+            others = _images_under(args.others)
+            kinds = sorted(p for p in args.others.iterdir() if p.is_dir())
+            scores = [measure(f"others: {kind.name}", _images_under(kind)) for kind in kinds]
+            loose = [p for p in others if p.parent == args.others]
+            scores.append(pet_scores(classifier, loose))
+            rows.append(("others: all", gate_rates(np.concatenate(scores), threshold)))
+            picks = others[:: max(1, len(others) // args.scenes)][: args.scenes]
+            measure("full-size scenes (upscaled others)", upscaled_scenes(picks, Path(tmp)))
         for kind, paths in synthetic_non_photos(Path(tmp)).items():
-            rows.append((f"synthetic: {kind}", gate_rates(classifier, paths, threshold)))
+            measure(f"synthetic: {kind}", paths)
     print(f"gate threshold {threshold:.4f} ({classifier.path})")
     print(f"{'set':45} {'photos':>7} {'gated out':>10} {'accepted':>9} {'median score':>13}")
     for name, rate in rows:
