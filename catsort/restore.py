@@ -27,7 +27,8 @@ class Entry:
 
 @dataclass
 class UndoResult:
-    """What an undo did: files put back, copies removed, and why any file was left alone."""
+    """What an undo did: files put back, copies removed, why any file was left alone (skipped)
+    and harmless findings such as a file already back in place (notes)."""
 
     restored: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -44,7 +45,7 @@ def undo_move(entry: Entry, result: UndoResult) -> None:
     source, target = entry.source, entry.target
     if not os.path.lexists(target):
         if os.path.lexists(source):
-            result.skipped.append(f"{source}: already back in place")
+            result.notes.append(f"{source}: already back in place")
         else:
             result.skipped.append(f"{target}: missing, cannot put back {source}")
         return
@@ -68,7 +69,7 @@ def undo_copy(entry: Entry, result: UndoResult) -> None:
     """Remove one copy made by --copy, if it still holds the same bytes as its original."""
     source, target = entry.source, entry.target
     if not os.path.lexists(target):
-        result.skipped.append(f"{target}: copy already removed")
+        result.notes.append(f"{target}: copy already removed")
     elif not os.path.lexists(source):
         result.skipped.append(f"{target}: kept, its original {source} is gone")
     elif not same_content(source, target):

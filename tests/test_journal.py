@@ -270,6 +270,17 @@ def test_undo_removes_copies_only_while_they_match_their_original(tmp_path, make
                                    "dog/b.jpg": b"edited"}
 
 
+def test_a_file_already_moved_back_by_hand_is_a_note_not_a_failure(tmp_path, make_files,
+                                                                   read_tree):
+    make_files(tmp_path, {"a.jpg": b"a", "b.jpg": b"b"})
+    path = move_all([tmp_path / "a.jpg", tmp_path / "b.jpg"], tmp_path)
+    os.rename(tmp_path / "cat" / "a.jpg", tmp_path / "a.jpg")
+    result = undo(path)
+    assert result.restored == [tmp_path / "b.jpg"] and result.skipped == []
+    assert result.notes == [f"{tmp_path / 'a.jpg'}: already back in place"]
+    assert read_tree(tmp_path) == {"a.jpg": b"a", "b.jpg": b"b"}
+
+
 def test_undo_reports_files_gone_since_instead_of_failing(tmp_path, make_files):
     make_files(tmp_path, {"a.jpg": b"a", "b.jpg": b"b"})
     path = move_all([tmp_path / "a.jpg", tmp_path / "b.jpg"], tmp_path)
