@@ -1,10 +1,11 @@
-"""The pet gate: how far a photo's features lie from the training photos' feature distribution.
+"""The pet gate: how close a photo's features come to the training photos' features.
 
-Each class is a Gaussian in the model's pooled feature space, sharing one covariance matrix
-shrunk towards a multiple of the identity (Ledoit-Wolf). A photo's distance is its smallest
-squared Mahalanobis distance to a class mean; photos unlike any training photo lie far away.
-The distance becomes a pet score in (0, 1]: ``2 ** (-distance / scale)``, so a photo at
-``scale`` scores 0.5.
+Each photo's pooled MobileNetV2 features are scaled to unit length and compared, by cosine
+similarity, with those of (up to ``MAX_BANK``) training photos: the pet score is the similarity
+to the k-th most similar one (deep nearest neighbours, Sun et al. 2022). A photo of a pet has
+many close training photos; a screenshot, a landscape or a face has few or none. Unlike a
+Gaussian fit of the features, this makes no assumption about their shape, and unit length takes
+away the overall activation strength that lets low-contrast images (text pages) look typical.
 """
 
 from __future__ import annotations
@@ -13,72 +14,50 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Most training photos kept in the gate (a 2,000 x 1,280 matrix in the model).
+MAX_BANK = 2000
+
 
 @dataclass
-class GaussianGate:
-    """Class means, the whitening matrix (precision = W @ W.T) and the score scale."""
+class NeighbourGate:
+    """Unit-length features of the training photos kept, and which neighbour counts."""
 
-    means: np.ndarray  # (classes, features)
-    whitening: np.ndarray  # (features, features)
-    shrinkage: float
-    scale: float = 1.0
-
-    def distances(self, features: np.ndarray) -> np.ndarray:
-        """Smallest squared Mahalanobis distance of each feature row to a class mean."""
-        projected = features @ self.whitening  # (n, d)
-        centres = self.means @ self.whitening  # (classes, d)
-        squared = ((projected[:, None, :] - centres[None, :, :]) ** 2).sum(axis=-1)
-        return squared.min(axis=1)
+    bank: np.ndarray  # (photos, features), each row of length 1
+    k: int
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        """Pet scores in (0, 1]: 1 at a class mean, 0.5 at distance ``scale``."""
-        return pet_score(self.distances(features), self.scale)
+        """Pet scores in [0, 1]: cosine similarity to the k-th most similar training photo."""
+        similarities = unit_rows(features) @ self.bank.T
+        kth = np.partition(similarities, -self.k, axis=1)[:, -self.k]
+        return np.clip(kth, 0.0, 1.0)
 
 
-def pet_score(distances: np.ndarray, scale: float) -> np.ndarray:
-    """Map squared distances to scores: 2 ** (-distance / scale)."""
-    return np.exp2(-np.asarray(distances, dtype=np.float64) / scale)
-
-
-def ledoit_wolf(centred: np.ndarray) -> tuple[np.ndarray, float]:
-    """Covariance of centred rows shrunk towards mu * I, with the Ledoit-Wolf weight."""
-    n, d = centred.shape
-    sample = centred.T @ centred / n
-    mu = np.trace(sample) / d
-    target_gap = sample.copy()
-    target_gap[np.diag_indices(d)] -= mu
-    delta = (target_gap**2).sum() / d
-    # Average squared distance of the per-sample outer products to the sample covariance.
-    row_norms = (centred**2).sum(axis=1)
-    beta = ((row_norms**2).sum() / n - (sample**2).sum()) / (d * n)
-    shrinkage = float(min(max(beta / delta, 0.0), 1.0)) if delta > 0 else 1.0
-    covariance = (1 - shrinkage) * sample
-    covariance[np.diag_indices(d)] += shrinkage * mu
-    return covariance, shrinkage
-
-
-def fit_gate(features: np.ndarray, labels: np.ndarray) -> GaussianGate:
-    """Fit class means and a shared shrunk covariance on training features."""
+def unit_rows(features: np.ndarray) -> np.ndarray:
+    """Each row divided by its length (rows of zeros stay zero)."""
     features = np.asarray(features, dtype=np.float64)
-    classes = np.unique(labels)
-    means = np.stack([features[labels == c].mean(axis=0) for c in classes])
-    centred = features - means[np.searchsorted(classes, labels)]
-    covariance, shrinkage = ledoit_wolf(centred)
-    # A floor on the variances keeps the whitening finite when features barely vary (an
-    # untrained base); real features have variances orders of magnitude above it.
-    covariance[np.diag_indices_from(covariance)] += 1e-4
-    # precision = inv(cov) = W @ W.T with W from the Cholesky factor of the covariance.
-    cholesky = np.linalg.cholesky(covariance)
-    whitening = np.linalg.inv(cholesky).T
-    return GaussianGate(means=means, whitening=whitening, shrinkage=shrinkage)
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return features / np.maximum(norms, 1e-12)
 
 
-def calibrate_scale(gate: GaussianGate, held_out_features: np.ndarray,
-                    reject_rate: float) -> float:
-    """Set the scale so that ``reject_rate`` of held-out pets score below 0.5; return it."""
-    distances = gate.distances(np.asarray(held_out_features, dtype=np.float64))
-    gate.scale = float(np.quantile(distances, 1.0 - reject_rate))
-    return gate.scale
+def neighbours_for(bank_size: int) -> int:
+    """The k used for a bank: one photo in a hundred, between 1 and 20."""
+    return int(min(max(bank_size // 100, 1), 20))
+
+
+def fit_gate(features: np.ndarray, labels: np.ndarray, max_bank: int = MAX_BANK,
+             seed: int = 0) -> NeighbourGate:
+    """Keep the training photos' unit features, a class-balanced sample when there are many."""
+    features = np.asarray(features, dtype=np.float64)
+    labels = np.asarray(labels)
+    keep = np.arange(len(features))
+    if len(keep) > max_bank:
+        rng = np.random.default_rng(seed)
+        classes = np.unique(labels)
+        per_class = max_bank // len(classes)
+        keep = np.concatenate([
+            rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes])
+    bank = unit_rows(features[np.sort(keep)])
+    return NeighbourGate(bank=bank, k=neighbours_for(len(bank)))
 
 
 def score_threshold(scores: np.ndarray, reject_rate: float) -> float:

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from catsort.errors import CatsortError
-from training.gate import GaussianGate
+from training.gate import NeighbourGate
 
 
 def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
@@ -77,22 +77,21 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
 
 
 class PetScore(keras.layers.Layer):
-    """The pet gate inside the graph: 2 ** (-min_c |W.T f - W.T m_c|^2 / scale)."""
+    """The pet gate inside the graph: cosine similarity to the k-th nearest training photo."""
 
-    def __init__(self, gate: GaussianGate, **kwargs) -> None:
+    def __init__(self, gate: NeighbourGate, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.whitening = tf.constant(gate.whitening, tf.float32)
-        self.centres = tf.constant(gate.means @ gate.whitening, tf.float32)
-        self.scale = float(gate.scale)
+        self.bank = tf.constant(gate.bank.T, tf.float32)  # (features, photos)
+        self.k = int(gate.k)
 
     def call(self, features: tf.Tensor) -> tf.Tensor:
-        projected = tf.matmul(features, self.whitening)
-        gaps = projected[:, None, :] - self.centres[None, :, :]
-        distance = tf.reduce_min(tf.reduce_sum(tf.square(gaps), axis=-1), axis=1, keepdims=True)
-        return tf.exp(distance * (-np.log(2.0) / self.scale))
+        unit = tf.math.l2_normalize(features, axis=-1)
+        similarities = tf.matmul(unit, self.bank)
+        kth = tf.math.top_k(similarities, k=self.k).values[:, -1:]
+        return tf.clip_by_value(kth, 0.0, 1.0)
 
 
-def export_model(model: keras.Model, gate: GaussianGate | None) -> keras.Model:
+def export_model(model: keras.Model, gate: NeighbourGate | None) -> keras.Model:
     """The model as exported: ``image`` in; ``logits`` and, with a gate, ``pet_score`` out."""
     pooled = model.get_layer("features").output
     outputs = {"logits": model.get_layer("logits")(pooled)}
