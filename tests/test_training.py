@@ -60,6 +60,7 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert metadata["quantization"] == "int8"
     assert 0.5 <= metadata["threshold"] <= 1.0
     assert 0.0 <= metadata["gate"]["threshold"] <= 1.0
+    assert (metadata["gate"]["bank"], metadata["gate"]["k"]) == (12, 1)
     assert metadata["parameters"]["stage1"]["trainable"] == 1_281
     assert metadata["data"]["train_images"] == 12
     assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}
@@ -74,6 +75,16 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     ])
     assert classified.exit_code == 0, classified.output
     assert len(csv_path.read_text().splitlines()) == 1 + 12
+
+    # The run can be exported again from its model.keras without training, here without the gate.
+    from catsort.model import load_model
+    from training.convert import convert_run
+
+    again = tmp_path / "again"
+    convert_run(out, again, with_gate=False)
+    assert (again / "history.json").read_text() == (out / "history.json").read_text()
+    reloaded = load_model(again)
+    assert not reloaded.has_gate and reloaded.metadata.input_size == (32, 32)
 
 
 def test_corrupt_training_image_is_skipped_with_a_warning(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ class TrainConfig:
     test_fraction: float = 0.5
     labels: dict[str, str] | None = None
     ship: str = "int8"  # the variant written as catsort.tflite: "int8" or "float32"
-    calibration_images: int = 200
+    calibration_images: int = 1000
     confidence_target: float = 0.995
     gate_reject_rate: float = 0.01
     figures: bool = True
@@ -92,24 +92,10 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     history = {key: history1.history[key] + history2.history.get(key, [])
                for key in history1.history}
 
-    keras_test = _accuracy(_predict(model, test_split.images, config.batch_size), test_split.labels)
-    say(f"Keras test accuracy: {keras_test:.2%}")
-
-    say("Fitting the pet gate on the training photos' features ...")
-    features = recipe.feature_model(model)
-    pet_gate = gate.fit_gate(_predict(features, train_split.images, config.batch_size),
-                             train_split.labels)
-    gate.calibrate_scale(pet_gate, _predict(features, val_split.images, config.batch_size),
-                         config.gate_reject_rate)
-
     config.output.mkdir(parents=True, exist_ok=True)
-    model.save(config.output / "model.keras")  # to convert again without training again
-    exported = recipe.export_model(model, pet_gate)
-    rng = np.random.default_rng(config.seed)
-    calibration = train_split.images[
-        rng.choice(len(train_split), min(config.calibration_images, len(train_split)), replace=False)
-    ]
-    common = {
+    model.save(config.output / "model.keras")  # so `python -m training.convert` can export again
+    (config.output / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    info = {
         "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
                      if k not in ("output", "verbose", "figures")},
         "parameters": {"stage1": stage1, "stage2": stage2},
@@ -118,12 +104,49 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                  "test_images": len(test_split),
                  "fingerprint": datasets.fingerprint(files.train + files.validation + files.test,
                                                      root)},
-        "gate": {"method": "class-conditional Gaussian, shared Ledoit-Wolf covariance, "
-                           "on pooled MobileNetV2 features; score = 2^(-distance/scale)",
-                 "shrinkage": round(pet_gate.shrinkage, 4), "scale": pet_gate.scale,
-                 "calibrated_reject_rate": config.gate_reject_rate},
+    }
+    shipped = export_trained(model, labels, (train_split, val_split, test_split), config, info, say)
+    if config.figures:
+        _figures(config, history, train_split, augment, labels)
+        test_predictions_figure(config.output, test_split, labels)
+    return TrainResult(model_path=config.output / "catsort.tflite",
+                       metadata_path=config.output / "catsort.json",
+                       metrics=shipped, parameters={"stage1": stage1, "stage2": stage2})
+
+
+def export_trained(model: keras.Model, labels: tuple[str, ...],
+                   splits: tuple[datasets.Split, datasets.Split, datasets.Split],
+                   config: TrainConfig, info: dict, say: Callable[[str], None] = print,
+                   with_gate: bool = True) -> dict:
+    """Fit the pet gate, convert to int8 and float32 TFLite, check them; return shipped metrics.
+
+    ``with_gate=False`` leaves the gate out (only to measure what it costs).
+    """
+    train_split, val_split, test_split = splits
+    size = (config.img_size, config.img_size)
+    keras_test = _accuracy(_predict(model, test_split.images, config.batch_size), test_split.labels)
+    say(f"Keras test accuracy: {keras_test:.2%}")
+
+    pet_gate = None
+    if with_gate:
+        say("Fitting the pet gate on the training photos' features ...")
+        pet_gate = gate.fit_gate(_predict(recipe.feature_model(model), train_split.images,
+                                          config.batch_size), train_split.labels, seed=config.seed)
+    exported = recipe.export_model(model, pet_gate)
+    rng = np.random.default_rng(config.seed)
+    calibration = train_split.images[
+        rng.choice(len(train_split), min(config.calibration_images, len(train_split)), replace=False)
+    ]
+    common = {
+        **info,
+        "gate": None if pet_gate is None else {
+            "method": "cosine similarity of unit-length pooled MobileNetV2 features to the "
+                      f"k-th most similar of {len(pet_gate.bank)} training photos",
+            "k": pet_gate.k, "bank": len(pet_gate.bank),
+            "calibrated_reject_rate": config.gate_reject_rate},
         "versions": _versions(),
     }
+    config.output.mkdir(parents=True, exist_ok=True)
     variants = {}
     for quantization in ("int8", "float32"):
         name = "catsort" if quantization == config.ship else f"catsort-{quantization}"
@@ -132,18 +155,11 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         path.write_bytes(export.convert(exported, quantization, calibration))
         variants[quantization] = _finish_variant(path, quantization, labels, size, common,
                                                  val_split, test_split, keras_test, config)
-    shipped = variants[config.ship]
     for quantization, metrics in variants.items():
         say(f"{quantization}: test accuracy {metrics['tflite_test_accuracy']:.2%} "
             f"(Keras {keras_test:.2%}), {metrics['size_bytes'] / 1e6:.1f} MB, "
             f"{metrics['ms_per_image']:.1f} ms/image")
-
-    (config.output / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    if config.figures:
-        _figures(config, history, train_split, test_split, augment, labels, shipped)
-    return TrainResult(model_path=config.output / "catsort.tflite",
-                       metadata_path=config.output / "catsort.json",
-                       metrics=shipped, parameters={"stage1": stage1, "stage2": stage2})
+    return variants[config.ship]
 
 
 def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
@@ -154,7 +170,8 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
 
     activation = "sigmoid" if len(labels) == 2 else "softmax"
     provisional = ModelMetadata(labels=labels, input_size=size, activation=activation,
-                                threshold=0.5, model_file=path.name, gate_threshold=0.0,
+                                threshold=0.5, model_file=path.name,
+                                gate_threshold=0.0 if common.get("gate") else None,
                                 quantization=quantization)
     provisional.save(path.with_suffix(".json"))
     val_logits, val_scores, _ = export.run_tflite(path, val_split.images)
@@ -162,7 +179,8 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
     val_probs = export.probabilities(val_logits)
     test_probs = export.probabilities(test_logits)
     threshold = export.confidence_threshold(val_probs, val_split.labels, config.confidence_target)
-    gate_threshold = gate.score_threshold(val_scores, config.gate_reject_rate)
+    gate_threshold = (None if val_scores is None
+                      else round(gate.score_threshold(val_scores, config.gate_reject_rate), 6))
     test_accuracy = _accuracy(test_logits, test_split.labels)
     confident = test_probs.max(axis=1) >= threshold
     metrics = {
@@ -173,13 +191,14 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
         "test_confident_accuracy": round(float(
             (test_probs.argmax(1) == test_split.labels)[confident].mean()) if confident.any()
             else 0.0, 4),
-        "test_gated_out_share": round(float((test_scores < gate_threshold).mean()), 4),
+        "test_gated_out_share": (None if gate_threshold is None
+                                 else round(float((test_scores < gate_threshold).mean()), 4)),
         "size_bytes": path.stat().st_size,
         "ms_per_image": round(seconds * 1000, 2),
     }
     metadata = ModelMetadata(
         labels=labels, input_size=size, activation=activation, threshold=round(threshold, 6),
-        model_file=path.name, gate_threshold=round(gate_threshold, 6), quantization=quantization,
+        model_file=path.name, gate_threshold=gate_threshold, quantization=quantization,
         info={**common, "metrics": metrics, "created": _now()},
     )
     metadata.save(path.with_suffix(".json"))
@@ -229,9 +248,7 @@ def _progress(config: TrainConfig) -> list[keras.callbacks.Callback]:
 
 
 def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
-             test_split: datasets.Split, augment: keras.Model, labels: tuple[str, ...],
-             shipped: dict) -> None:
-    from catsort.model import load_model
+             augment: keras.Model, labels: tuple[str, ...]) -> None:
     from training import figures
 
     out = config.output
@@ -243,13 +260,21 @@ def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
         train_split.images[0],
         lambda image: np.clip(augment(image[None].astype(np.float32), training=True)[0], 0, 255),
         out / "augmentation.jpg")
-    classifier = load_model(out / "catsort.json")
+
+
+def test_predictions_figure(output: Path, test_split: datasets.Split,
+                            labels: tuple[str, ...]) -> None:
+    """A grid of test photos with the exported model's labels, mistakes marked."""
+    from catsort.model import load_model
+    from training import figures
+
+    classifier = load_model(output / "catsort.json")
     picks = test_split.images[:16]
     predicted = export.probabilities(classifier.predict(picks).logits).argmax(axis=1)
     truth = test_split.labels[:16]
     figures.photo_grid(picks, [labels[p] + ("" if p == t else f" (is {labels[t]})")
                                for p, t in zip(predicted, truth)],
-                       out / "test_predictions.jpg", wrong=list(predicted != truth))
+                       output / "test_predictions.jpg", wrong=list(predicted != truth))
 
 
 def _versions() -> dict[str, str]:

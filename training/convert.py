@@ -1,0 +1,78 @@
+"""Export a trained model again, without training again: ``python -m training.convert RUN``.
+
+RUN is the output folder of ``catsort train`` (it holds ``model.keras`` and ``catsort.json``).
+The same data splits are rebuilt from the settings in the metadata and checked against its data
+fingerprint; then the pet gate is fitted and both TFLite variants are written and checked, as at
+the end of training. Useful after a change to the export or the gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from dataclasses import fields
+from pathlib import Path
+
+import keras
+
+from catsort.errors import CatsortError
+from training import data as datasets
+from training.train import TrainConfig, export_trained, test_predictions_figure
+
+#: Files of a run that stay valid when only the export changes.
+CARRIED_OVER = ("history.json", "learning_curves.png", "training_photos.jpg", "augmentation.jpg")
+
+
+def convert_run(run: Path, output: Path, data: Path | None = None, ship: str | None = None,
+                with_gate: bool = True) -> dict:
+    """Export RUN's model.keras into ``output``; return the shipped variant's metrics."""
+    metadata_path = run / "catsort.json"
+    if not (run / "model.keras").is_file() or not metadata_path.is_file():
+        raise CatsortError(f"{run}: needs model.keras and catsort.json from a catsort train run")
+    info = json.loads(metadata_path.read_text())  # settings and data sit beside classify's keys
+    known = {f.name for f in fields(TrainConfig)}
+    settings = {k: v for k, v in info["training"].items() if k in known}
+    config = TrainConfig(**{**settings, "data": Path(data or info["data"]["root"]),
+                            "output": output, "ship": ship or settings.get("ship", "int8")})
+    files = datasets.list_files(config.data, config.val_split, config.test_fraction, config.seed)
+    if datasets.fingerprint(files.train + files.validation + files.test,
+                            config.data) != info["data"]["fingerprint"]:
+        raise CatsortError(f"{config.data}: not the data {run} was trained on (fingerprint differs)")
+    labels = datasets.default_labels(files.class_dirs, config.labels)
+    size = (config.img_size, config.img_size)
+    warn = lambda message: print(f"warning: {message}")  # noqa: E731
+    splits = (datasets.load_split(files.train, size, warn),
+              datasets.load_split(files.validation, size, warn),
+              datasets.load_split(files.test, size, warn))
+    model = keras.models.load_model(run / "model.keras")
+    keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
+    metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)
+    if output.resolve() != run.resolve():
+        for name in CARRIED_OVER:
+            if (run / name).is_file():
+                shutil.copy2(run / name, output / name)
+    test_predictions_figure(output, splits[2], labels)
+    return metrics
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help="output folder of a catsort train run")
+    parser.add_argument("--output", type=Path, default=None, help="default: the run folder")
+    parser.add_argument("--data", type=Path, default=None, help="default: the run's data folder")
+    parser.add_argument("--ship", choices=("int8", "float32"), default=None)
+    parser.add_argument("--no-gate", action="store_true",
+                        help="leave the pet gate out (to measure what it costs)")
+    args = parser.parse_args()
+    try:
+        metrics = convert_run(args.run, args.output or args.run, args.data, args.ship,
+                              with_gate=not args.no_gate)
+    except CatsortError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(json.dumps(metrics, indent=1))
+
+
+if __name__ == "__main__":
+    main()
