@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import png_bomb
-from PIL import Image
+from PIL import Image, ImageOps
 
 from catsort.errors import CatsortError
-from catsort.images import is_image_name, load_image
+from catsort.images import is_image_name, load_image, upright
 
 SIZE = (16, 16)
 RED = (230, 20, 20)
@@ -53,6 +53,24 @@ def test_exif_orientation_is_applied(tmp_path):
     pixels = load_image(path, (40, 20))
     assert _close(pixels[2:15, 5:15], RED, 30)
     assert _close(pixels[25:38, 5:15], (20, 20, 230), 30)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_every_orientation_gives_the_pixels_pillow_shows(tmp_path, orientation, suffix):
+    # The model was trained on photos turned by Pillow's exif_transpose; upright() must match it.
+    rng = np.random.default_rng(orientation)
+    img = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}{suffix}"
+    img.save(path, exif=exif)
+    with Image.open(path) as expected:
+        want = np.asarray(ImageOps.exif_transpose(expected))
+    with Image.open(path) as opened:
+        got = np.asarray(upright(opened))
+    np.testing.assert_array_equal(got, want)
+    assert got.shape[:2] == ((30, 20) if orientation >= 5 else (20, 30))
 
 
 def _palette_image(color) -> Image.Image:
