@@ -18,7 +18,7 @@ import keras
 
 from catsort.errors import CatsortError
 from training import data as datasets
-from training.train import TrainConfig, export_trained, test_predictions_figure
+from training.train import TrainConfig, export_trained, load_splits, test_predictions_figure
 
 #: Files of a run that stay valid when only the export changes.
 CARRIED_OVER = ("history.json", "learning_curves.png", "training_photos.jpg", "augmentation.jpg")
@@ -40,11 +40,7 @@ def convert_run(run: Path, output: Path, data: Path | None = None, ship: str | N
                             config.data) != info["data"]["fingerprint"]:
         raise CatsortError(f"{config.data}: not the data {run} was trained on (fingerprint differs)")
     labels = datasets.default_labels(files.class_dirs, config.labels)
-    size = (config.img_size, config.img_size)
-    warn = lambda message: print(f"warning: {message}")  # noqa: E731
-    splits = (datasets.load_split(files.train, size, warn),
-              datasets.load_split(files.validation, size, warn),
-              datasets.load_split(files.test, size, warn))
+    splits = load_splits(files, (config.img_size, config.img_size))
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
     metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)

@@ -59,10 +59,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     labels = datasets.default_labels(files.class_dirs, config.labels)
     size = (config.img_size, config.img_size)
     say(f"Loading images from {root} at {size[0]}x{size[1]} ...")
-    warn = lambda message: say(f"warning: {message}")  # noqa: E731
-    train_split = datasets.load_split(files.train, size, warn)
-    val_split = datasets.load_split(files.validation, size, warn)
-    test_split = datasets.load_split(files.test, size, warn) if files.test else val_split
+    train_split, val_split, test_split = load_splits(files, size, say)
     _check_classes(train_split, labels, root)
     say(f"{len(train_split)} training, {len(val_split)} validation, {len(test_split)} test images; "
         f"labels {', '.join(labels)}")
@@ -112,6 +109,17 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     return TrainResult(model_path=config.output / "catsort.tflite",
                        metadata_path=config.output / "catsort.json",
                        metrics=shipped, parameters={"stage1": stage1, "stage2": stage2})
+
+
+def load_splits(files: datasets.FileLists, size: tuple[int, int],
+                say: Callable[[str], None] = print
+                ) -> tuple[datasets.Split, datasets.Split, datasets.Split]:
+    """Decode the training, validation and test images (test falls back to validation)."""
+    warn = lambda message: say(f"warning: {message}")  # noqa: E731
+    train_split = datasets.load_split(files.train, size, warn)
+    val_split = datasets.load_split(files.validation, size, warn)
+    test_split = datasets.load_split(files.test, size, warn) if files.test else val_split
+    return train_split, val_split, test_split
 
 
 def export_trained(model: keras.Model, labels: tuple[str, ...],
