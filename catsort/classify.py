@@ -84,8 +84,8 @@ class RunSettings:
     threshold: Optional[float] = None
     use_gate: bool = True
     gate_threshold: Optional[float] = None
-    batch_size: int = 32
-    decode_workers: Optional[int] = None
+    batch_size: int = 8
+    workers: Optional[int] = None
 
 
 @dataclass
@@ -164,7 +164,7 @@ def run_classify(
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
         results = classify_paths(
             walk, classifier, batch_size=settings.batch_size,
-            decode_workers=settings.decode_workers, threshold=settings.threshold,
+            workers=settings.workers, threshold=settings.threshold,
             gate_threshold=settings.gate_threshold, use_gate=settings.use_gate,
         )
         for result in results:

@@ -76,8 +76,9 @@ def classify(
     recursive: Annotated[bool, typer.Option(
         "--recursive/--no-recursive", help="Walk into subfolders.")] = True,
     threads: Annotated[Optional[int], typer.Option(
-        min=1, help="Threads for the model (default: one per core).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 32,
+        min=1, help="Worker threads, each decoding photos and running the model "
+        "(default: one per core).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar or summary; only problems.")] = False,
 ) -> None:
@@ -95,11 +96,12 @@ def classify(
         check_inputs(paths)
         action = MOVE if move else COPY if copy else None
         plan = make_plan(paths, action, dest, other_dest, dry_run)
-        classifier = load_model(model, threads)
+        classifier = load_model(model, threads=1)
         if gate_threshold is not None and not gate:
             raise CatsortError("--gate-threshold and --no-gate cannot be used together")
         settings = RunSettings(recursive=recursive, threshold=threshold, use_gate=gate,
-                               gate_threshold=gate_threshold, batch_size=batch_size)
+                               gate_threshold=gate_threshold, batch_size=batch_size,
+                               workers=threads)
         labels = classifier.metadata.labels
         with open_results(csv_path, labels) if csv_path else _no_csv() as writer, \
                 RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:

@@ -40,6 +40,10 @@ def load_model(path: Path | None = None, threads: int | None = None) -> Classifi
         model_path = metadata_path.parent / metadata.model_file
     if not model_path.is_file():
         raise CatsortError(f"{model_path}: model file not found (named in {metadata_path})")
+    return Classifier(_open_interpreter(model_path, threads), metadata, model_path, threads)
+
+
+def _open_interpreter(model_path: Path, threads: int | None) -> Any:
     interpreter_class = _interpreter_class()
     try:
         interpreter = interpreter_class(
@@ -52,7 +56,7 @@ def load_model(path: Path | None = None, threads: int | None = None) -> Classifi
             interpreter.allocate_tensors()
     except RuntimeError as exc:
         raise CatsortError(f"{model_path}: cannot run this model ({_one_line(exc)})") from None
-    return Classifier(interpreter, metadata, model_path)
+    return interpreter
 
 
 @dataclass(frozen=True)
@@ -66,15 +70,24 @@ class Outputs:
 class Classifier:
     """A loaded model that turns batches of load_image pixels into scores."""
 
-    def __init__(self, interpreter: Any, metadata: ModelMetadata, path: Path) -> None:
+    def __init__(
+        self, interpreter: Any, metadata: ModelMetadata, path: Path, threads: int | None = None
+    ) -> None:
         self.metadata = metadata
         self.path = path
+        self.threads = threads
         self._interpreter = interpreter
         inputs, outputs = _signature_details(interpreter)
         self._input = _pick_input(inputs, path)
         self._logits, self._pet = _pick_outputs(outputs, metadata, path)
         _check_shapes(self._input, self._logits, self._pet, metadata, path)
         self._batch = int(self._input["shape"][0])
+
+    def copy(self) -> Classifier:
+        """Load the same model again, for another thread (an interpreter runs one call at once)."""
+        return Classifier(
+            _open_interpreter(self.path, self.threads), self.metadata, self.path, self.threads
+        )
 
     @property
     def has_gate(self) -> bool:

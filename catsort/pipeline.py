@@ -1,12 +1,14 @@
-"""Classifying a stream of files: parallel decoding overlapped with batched inference."""
+"""Classifying a stream of files: worker threads that each decode a batch and run the model."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Iterable, Iterator, Union
 
 import numpy as np
@@ -38,8 +40,8 @@ class Result:
 _Decoded = Union[np.ndarray, str]
 
 
-def default_decode_workers() -> int:
-    """Decoding threads: one per core (Pillow releases the GIL while it decodes)."""
+def default_workers() -> int:
+    """Worker threads: one per core."""
     return os.cpu_count() or 1
 
 
@@ -47,73 +49,85 @@ def classify_paths(
     paths: Iterable[Path],
     classifier: Classifier,
     *,
-    batch_size: int = 32,
-    decode_workers: int | None = None,
+    batch_size: int = 8,
+    workers: int | None = None,
     threshold: float | None = None,
     gate_threshold: float | None = None,
     use_gate: bool = True,
 ) -> Iterator[Result]:
     """Yield one Result per path, in input order; files that fail to decode give error Results.
 
-    Decoding runs in a thread pool while the calling thread runs the model on the previous
-    batch; at most a few batches of files are in flight, so memory does not grow with the
-    number of paths (which are read lazily).
+    Each worker thread takes the next batch of paths, decodes it and runs its own copy of the
+    model on it. Load the classifier with threads=1: one single-threaded model per core spends
+    less CPU than one model spreading every batch over all cores (docs/performance.md).
+    At most one batch more than there are workers is in flight, so memory does not grow with
+    the number of paths (which are read lazily).
     """
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
-    workers = decode_workers or default_decode_workers()
-    size = classifier.metadata.input_size
-    window = 2 * batch_size + workers  # enough to keep decoders busy through one inference
+    workers = workers or default_workers()
+    spare: SimpleQueue[Classifier] = SimpleQueue()
+    spare.put(classifier)
 
-    def finish(items: list[tuple[Path, _Decoded]]) -> Iterator[Result]:
-        images = [item for _, item in items if not isinstance(item, str)]
-        outputs = classifier.predict(np.stack(images)) if images else None
-        row = 0
-        for path, item in items:
-            if isinstance(item, str):
-                yield Result(path, error=item)
-                continue
-            assert outputs is not None  # there was at least this image
-            pet = None if outputs.pet_score is None else outputs.pet_score[row]
-            prediction = decide(
-                outputs.logits[row], pet, classifier.metadata,
-                threshold=threshold, gate_threshold=gate_threshold, use_gate=use_gate,
-            )
-            row += 1
-            yield Result(path, prediction)
+    def run(batch: list[Path]) -> list[Result]:
+        try:
+            model = spare.get_nowait()
+        except Empty:  # every copy so far is busy: this worker needs its own
+            model = classifier.copy()
+        try:
+            return _classify_batch(batch, model, threshold, gate_threshold, use_gate)
+        finally:
+            spare.put(model)
 
     source = iter(paths)
-    pending: deque[tuple[Path, Future[_Decoded]]] = deque()
-    pool = ThreadPoolExecutor(workers, thread_name_prefix="catsort-decode")
+    pending: deque[Future[list[Result]]] = deque()
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="catsort-worker")
 
     def top_up() -> None:
-        while len(pending) < window:
-            path = next(source, None)
-            if path is None:
+        while len(pending) <= workers:
+            batch = [Path(path) for path in itertools.islice(source, batch_size)]
+            if not batch:
                 return
-            pending.append((path, pool.submit(_decode, Path(path), size)))
+            pending.append(pool.submit(run, batch))
 
     try:
         top_up()
-        batch: list[tuple[Path, _Decoded]] = []
-        images = 0
         while pending:
-            path, future = pending.popleft()
-            item = future.result()
+            results = pending.popleft().result()
             top_up()
-            if isinstance(item, str) and not images:
-                yield Result(path, error=item)  # nothing to wait for: report it now
-                continue
-            batch.append((path, item))
-            images += not isinstance(item, str)
-            # Error rows also end a batch, so a long run of bad files is not held back.
-            if images == batch_size or len(batch) >= 2 * batch_size:
-                yield from finish(batch)
-                batch, images = [], 0
-        yield from finish(batch)
+            yield from results
     finally:
         # Abandoned part way (Ctrl-C, a consumer that stops): drop the queued work.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _classify_batch(
+    paths: list[Path],
+    model: Classifier,
+    threshold: float | None,
+    gate_threshold: float | None,
+    use_gate: bool,
+) -> list[Result]:
+    """Decode a batch of files and run the model once on those that decoded."""
+    size = model.metadata.input_size
+    decoded = [_decode(path, size) for path in paths]
+    images = [item for item in decoded if not isinstance(item, str)]
+    outputs = model.predict(np.stack(images)) if images else None
+    results = []
+    row = 0
+    for path, item in zip(paths, decoded):
+        if isinstance(item, str):
+            results.append(Result(path, error=item))
+            continue
+        assert outputs is not None  # there was at least this image
+        pet = None if outputs.pet_score is None else outputs.pet_score[row]
+        prediction = decide(
+            outputs.logits[row], pet, model.metadata,
+            threshold=threshold, gate_threshold=gate_threshold, use_gate=use_gate,
+        )
+        row += 1
+        results.append(Result(path, prediction))
+    return results
 
 
 def _decode(path: Path, size: tuple[int, int]) -> _Decoded:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,20 @@ def test_predict_follows_changing_batch_sizes(tiny_model):
     assert big.logits.shape == (5, 1) and small.logits.shape == (1, 1)
     assert small.logits[0, 0] == pytest.approx(big.logits[1, 0])
     np.testing.assert_allclose(again.logits, big.logits)
+
+
+def test_copies_run_at_the_same_time_and_score_alike(tiny_model):
+    classifier = load_model(tiny_model, threads=1)
+    copies = [classifier, classifier.copy(), classifier.copy()]
+    batches = [_batch(RED, BLUE), _batch(BLUE, GREY, RED), _batch(GREY)]
+    expected = [classifier.predict(batch).logits for batch in batches]
+    for _ in range(5):  # each copy on its own thread, on batches of different sizes
+        with ThreadPoolExecutor(3) as pool:
+            got = list(pool.map(lambda pair: pair[0].predict(pair[1]).logits,
+                                zip(copies, batches)))
+        for logits, want in zip(got, expected):
+            np.testing.assert_allclose(logits, want)
+    assert copies[1].metadata is classifier.metadata and copies[1].threads == 1
 
 
 def test_softmax_model_gives_one_column_per_label(tiny_models):

@@ -29,12 +29,22 @@ def test_results_come_in_input_order_across_batches(tmp_path, make_photo, classi
     expected = [list(colours)[i * 7 % 4] for i in range(23)]
     paths = [make_photo(tmp_path / f"{i:02}.png", colours[label])
              for i, label in enumerate(expected)]
-    results = list(classify_paths(paths, classifier, batch_size=4, decode_workers=3))
+    results = list(classify_paths(paths, classifier, batch_size=4, workers=3))
     assert [r.path for r in results] == paths
     assert _labels(results) == expected
     dog = results[expected.index("dog")].prediction
     assert dog.confidence > 0.99 and dog.probabilities["dog"] == dog.confidence
     assert dog.pet_score > 0.9
+
+
+def test_any_number_of_workers_gives_the_same_results(tmp_path, make_photo, classifier):
+    colours = [RED, BLUE, GREEN, GREY]
+    paths = [make_photo(tmp_path / f"{i:02}.png", colours[i % 4]) for i in range(30)]
+    (tmp_path / "09.png").write_bytes(b"")  # an error inside a batch
+    one = list(classify_paths(paths, classifier, batch_size=3, workers=1))
+    for workers in (2, 5):
+        assert list(classify_paths(paths, classifier, batch_size=3, workers=workers)) == one
+    assert [r.path for r in one] == paths and one[9].error == "empty file"
 
 
 def test_threshold_and_gate_options_reach_the_decision(tmp_path, make_photo, classifier):
@@ -137,8 +147,8 @@ def test_paths_are_read_lazily_and_work_stays_bounded(tmp_path, make_photo, clas
             drawn += 1
             yield photo
 
-    results = classify_paths(endless(), classifier, batch_size=4, decode_workers=2)
+    results = classify_paths(endless(), classifier, batch_size=4, workers=2)
     first = list(itertools.islice(results, 10))
     results.close()
     assert _labels(first) == ["cat"] * 10
-    assert drawn < 10 + 3 * 4 + 2 + 1  # never more than a few batches ahead
+    assert drawn <= 12 + (2 + 1) * 4  # the batch being read, and one per worker plus one
