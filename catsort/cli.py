@@ -76,8 +76,8 @@ def classify(
     recursive: Annotated[bool, typer.Option(
         "--recursive/--no-recursive", help="Walk into subfolders.")] = True,
     threads: Annotated[Optional[int], typer.Option(
-        min=1, help="Worker threads, each decoding photos and running the model "
-        "(default: one per core).")] = None,
+        min=1, help="Threads to use (default: one per core): up to 4 workers, each decoding "
+        "photos and running its own copy of the model.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress bar or summary; only problems.")] = False,
@@ -86,6 +86,7 @@ def classify(
     from catsort.classify import RunSettings, find_inputs, make_plan, run_classify
     from catsort.display import RunDisplay, summary_table
     from catsort.model import load_model
+    from catsort.pipeline import split_threads
     from catsort.results import open_results
     from catsort.sort import COPY, MOVE
     from catsort.walk import check_inputs
@@ -96,12 +97,13 @@ def classify(
         check_inputs(paths)
         action = MOVE if move else COPY if copy else None
         plan = make_plan(paths, action, dest, other_dest, dry_run)
-        classifier = load_model(model, threads=1)
+        workers, model_threads = split_threads(threads)
+        classifier = load_model(model, model_threads)
         if gate_threshold is not None and not gate:
             raise CatsortError("--gate-threshold and --no-gate cannot be used together")
         settings = RunSettings(recursive=recursive, threshold=threshold, use_gate=gate,
                                gate_threshold=gate_threshold, batch_size=batch_size,
-                               workers=threads)
+                               workers=workers)
         labels = classifier.metadata.labels
         with open_results(csv_path, labels) if csv_path else _no_csv() as writer, \
                 RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:

@@ -40,14 +40,18 @@ def load_model(path: Path | None = None, threads: int | None = None) -> Classifi
         model_path = metadata_path.parent / metadata.model_file
     if not model_path.is_file():
         raise CatsortError(f"{model_path}: model file not found (named in {metadata_path})")
-    return Classifier(_open_interpreter(model_path, threads), metadata, model_path, threads)
+    try:
+        content = model_path.read_bytes()
+    except OSError as exc:
+        raise CatsortError(f"{model_path}: cannot read the model ({exc.strerror})") from None
+    return Classifier(content, metadata, model_path, threads)
 
 
-def _open_interpreter(model_path: Path, threads: int | None) -> Any:
+def _open_interpreter(content: bytes, model_path: Path, threads: int | None) -> Any:
     interpreter_class = _interpreter_class()
     try:
         interpreter = interpreter_class(
-            model_path=str(model_path), num_threads=threads or os.cpu_count() or 1
+            model_content=content, num_threads=threads or os.cpu_count() or 1
         )
     except ValueError as exc:
         raise CatsortError(f"{model_path}: not a TFLite model ({_one_line(exc)})") from None
@@ -71,12 +75,14 @@ class Classifier:
     """A loaded model that turns batches of load_image pixels into scores."""
 
     def __init__(
-        self, interpreter: Any, metadata: ModelMetadata, path: Path, threads: int | None = None
+        self, content: bytes, metadata: ModelMetadata, path: Path, threads: int | None = None
     ) -> None:
         self.metadata = metadata
         self.path = path
         self.threads = threads
-        self._interpreter = interpreter
+        # Copies share these bytes: each interpreter then costs its working memory only.
+        self._content = content
+        self._interpreter = interpreter = _open_interpreter(content, path, threads)
         inputs, outputs = _signature_details(interpreter)
         self._input = _pick_input(inputs, path)
         self._logits, self._pet = _pick_outputs(outputs, metadata, path)
@@ -85,9 +91,7 @@ class Classifier:
 
     def copy(self) -> Classifier:
         """Load the same model again, for another thread (an interpreter runs one call at once)."""
-        return Classifier(
-            _open_interpreter(self.path, self.threads), self.metadata, self.path, self.threads
-        )
+        return Classifier(self._content, self.metadata, self.path, self.threads)
 
     @property
     def has_gate(self) -> bool:

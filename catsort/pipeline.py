@@ -40,9 +40,20 @@ class Result:
 _Decoded = Union[np.ndarray, str]
 
 
-def default_workers() -> int:
-    """Worker threads: one per core."""
-    return os.cpu_count() or 1
+# Each worker holds its own copy of the model's working memory (about 40 MB), so on bigger
+# machines the workers share the cores out rather than grow in number with them.
+MAX_WORKERS = 4
+
+
+def split_threads(total: int | None = None) -> tuple[int, int]:
+    """Split ``total`` threads (default: the usable cores) into workers x model threads each."""
+    if total is None:
+        try:
+            total = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            total = os.cpu_count() or 1
+    workers = max(1, min(total, MAX_WORKERS))
+    return workers, max(1, total // workers)
 
 
 def classify_paths(
@@ -58,14 +69,15 @@ def classify_paths(
     """Yield one Result per path, in input order; files that fail to decode give error Results.
 
     Each worker thread takes the next batch of paths, decodes it and runs its own copy of the
-    model on it. Load the classifier with threads=1: one single-threaded model per core spends
-    less CPU than one model spreading every batch over all cores (docs/performance.md).
+    model on it. Load the classifier with ``split_threads()``'s model threads (one, up to four
+    cores): one single-threaded model per core spends less CPU than one model spreading every
+    batch over all cores (docs/performance.md).
     At most one batch more than there are workers is in flight, so memory does not grow with
     the number of paths (which are read lazily).
     """
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
-    workers = workers or default_workers()
+    workers = workers or split_threads()[0]
     spare: SimpleQueue[Classifier] = SimpleQueue()
     spare.put(classifier)
 

@@ -11,8 +11,8 @@ from conftest import BLUE, GREEN, GREY, RED, png_bomb
 from PIL import Image
 
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.model import load_model
-from catsort.pipeline import classify_paths
+from catsort.model import Classifier, load_model
+from catsort.pipeline import classify_paths, split_threads
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,32 @@ def test_any_number_of_workers_gives_the_same_results(tmp_path, make_photo, clas
     for workers in (2, 5):
         assert list(classify_paths(paths, classifier, batch_size=3, workers=workers)) == one
     assert [r.path for r in one] == paths and one[9].error == "empty file"
+
+
+def test_each_worker_loads_at_most_one_copy_of_the_model(tmp_path, make_photo, classifier,
+                                                         monkeypatch):
+    copies = []
+    original = Classifier.copy
+    monkeypatch.setattr(Classifier, "copy", lambda self: copies.append(1) or original(self))
+    paths = [make_photo(tmp_path / f"{i:02}.png", RED) for i in range(40)]
+    assert _labels(classify_paths(paths, classifier, batch_size=2, workers=3)) == ["cat"] * 40
+    assert len(copies) <= 2  # the classifier given is the first worker's
+    copies.clear()
+    assert _labels(classify_paths(paths[:1], classifier, workers=3)) == ["cat"]
+    assert copies == []  # one photo: one batch, no second model
+
+
+@pytest.mark.parametrize(
+    ("total", "split"),
+    [(1, (1, 1)), (2, (2, 1)), (4, (4, 1)), (6, (4, 1)), (8, (4, 2)), (16, (4, 4))],
+)
+def test_threads_are_split_into_at_most_four_workers(total, split):
+    assert split_threads(total) == split
+
+
+def test_default_threads_follow_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert split_threads() == (3, 1)
 
 
 def test_threshold_and_gate_options_reach_the_decision(tmp_path, make_photo, classifier):
