@@ -69,9 +69,9 @@ def classify_paths(
     """Yield one Result per path, in input order; files that fail to decode give error Results.
 
     Each worker thread takes the next batch of paths, decodes it and runs its own copy of the
-    model on it. Load the classifier with ``split_threads()``'s model threads (one, up to four
-    cores): one single-threaded model per core spends less CPU than one model spreading every
-    batch over all cores (docs/performance.md).
+    model on it. Load the classifier with the model threads ``split_threads()`` gives (one on
+    machines of up to four cores): a single-threaded model per core spends less CPU than one
+    model spreading every batch over all cores (docs/performance.md).
     At most one batch more than there are workers is in flight, so memory does not grow with
     the number of paths (which are read lazily).
     """
