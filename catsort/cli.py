@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -11,6 +11,9 @@ from rich.markup import escape
 
 from catsort import __version__
 from catsort.errors import CatsortError
+
+if TYPE_CHECKING:
+    from catsort.classify import SortPlan
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
@@ -26,6 +29,25 @@ def fail(error: CatsortError) -> typer.Exit:
     # Escaped: file names such as "[2020] trip" are not Rich markup.
     err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
     return typer.Exit(error.exit_code)
+
+
+def _interrupted(plan: SortPlan | None) -> typer.Exit:
+    """Say what a run stopped with Ctrl-C left behind; exit 130, as shells do for it."""
+    from catsort.journal import JOURNAL_DIR
+    from catsort.sort import MOVE
+
+    message = "Interrupted."
+    if plan is not None and plan.action is not None and not plan.dry_run:
+        assert plan.dest is not None
+        message += (
+            " Every photo is whole, in its old place or its new one." if plan.action == MOVE
+            else " The copies made so far are whole; the originals are untouched."
+        ) + (
+            " Run the same command again to finish, or put back what this run did with"
+            f" catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"
+        )
+    err_console.print(message, highlight=False, soft_wrap=True, markup=False)
+    return typer.Exit(130)
 
 
 def _version(value: bool) -> None:
@@ -91,6 +113,7 @@ def classify(
     from catsort.sort import COPY, MOVE
     from catsort.walk import check_inputs
 
+    plan = None
     try:
         if move and copy:
             raise CatsortError("--move and --copy cannot be used together")
@@ -117,6 +140,8 @@ def classify(
             summary = run_classify(paths, classifier, plan, settings, on_result, display.note)
     except CatsortError as exc:
         raise fail(exc) from None
+    except KeyboardInterrupt:
+        raise _interrupted(plan) from None
     if not quiet:
         if summary.files == 0:
             err_console.print("No photos found.", highlight=False)

@@ -241,6 +241,33 @@ def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_
     assert read_tree(root) == before
 
 
+def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
+    root = tmp_path / "photos"
+    for i in range(300):
+        make_photo(root / f"{i:03}.png", RED if i % 2 else BLUE, size=(24 + i % 5, 16))
+    hashes = _hashes(root)
+    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
+               "--model", str(tiny_model), "--batch-size", "1"]
+    process = subprocess.Popen(  # Ctrl-C's default action, even where this shell ignores it
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if (root / "cat").is_dir() and len(os.listdir(root / "cat")) >= 20:
+            break
+        time.sleep(0.005)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert stderr.startswith("Interrupted. Every photo is whole")
+    assert str(root / ".catsort") in " ".join(stderr.split())
+    assert 0 < len(os.listdir(root / "cat")) + len(os.listdir(root / "dog")) < 300
+    assert _hashes(root) == hashes
+    result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in root.iterdir()) == [".catsort", "cat", "dog"]
+
+
 def test_error_messages_keep_brackets_in_file_names(tmp_path, tiny_model):
     result = classify(tiny_model, tmp_path / "[2020] [red]trip")
     assert result.exit_code == 2
