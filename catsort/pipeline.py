@@ -15,7 +15,8 @@ import numpy as np
 
 from catsort.errors import CatsortError
 from catsort.images import load_image
-from catsort.model import Classifier, Prediction, decide
+from catsort.decision import Prediction, decide
+from catsort.model import Classifier
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from catsort.model import Prediction
+from catsort.decision import Prediction
 from catsort.pipeline import Result
 from catsort.errors import CatsortError
 from catsort.results import columns, open_results

@@ -68,7 +68,7 @@ def run_tflite(model_path: Path, images: np.ndarray, batch_size: int = 32,
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
     """Per-class probabilities of a batch of logits, by classify's own post-processing."""
-    from catsort.model import probabilities as row_probabilities
+    from catsort.decision import probabilities as row_probabilities
 
     logits = np.asarray(logits)
     activation = "sigmoid" if logits.shape[-1] == 1 else "softmax"

@@ -1,0 +1,65 @@
+"""Turning a photo's scores into what classify concludes: a label, its confidence, or why not."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What classify concludes about one photo."""
+
+    label: str
+    confidence: float
+    probabilities: dict[str, float]
+    pet_score: float | None
+
+
+def probabilities(logits_row: np.ndarray, activation: str) -> np.ndarray:
+    """Turn one row of logits into per-label probabilities."""
+    row = np.asarray(logits_row, dtype=np.float64).reshape(-1)
+    if activation == "sigmoid":
+        p = _sigmoid(float(row[0]))
+        return np.array([1.0 - p, p])
+    shifted = np.exp(row - row.max())
+    return shifted / shifted.sum()
+
+
+def decide(
+    logits_row: np.ndarray,
+    pet_score: float | None,
+    metadata: ModelMetadata,
+    threshold: float | None = None,
+    gate_threshold: float | None = None,
+    use_gate: bool = True,
+) -> Prediction:
+    """Pick the label for one photo: `other` if gated out, `uncertain` below the threshold."""
+    probs = probabilities(logits_row, metadata.activation)
+    best = int(np.argmax(probs))
+    confidence = float(probs[best])
+    label = metadata.labels[best]
+    threshold = metadata.threshold if threshold is None else threshold
+    gate = metadata.gate_threshold if gate_threshold is None else gate_threshold
+    score = None if pet_score is None else float(pet_score)
+    if use_gate and score is not None and gate is not None and score < gate:
+        label = OTHER
+    elif confidence < threshold:
+        label = UNCERTAIN
+    return Prediction(
+        label=label,
+        confidence=confidence,
+        probabilities={name: float(p) for name, p in zip(metadata.labels, probs)},
+        pet_score=score,
+    )
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
