@@ -209,23 +209,36 @@ def _hashes(root: Path) -> Counter:
                    if p.is_file() and ".catsort" not in p.parts)
 
 
-def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_photo,
-                                                     read_tree):
+def _photos_to_move(tmp_path: Path, make_photo) -> Path:
     root = tmp_path / "photos"
     for i in range(300):
         make_photo(root / f"{i:03}.png", RED if i % 2 else BLUE, size=(24 + i % 5, 16))
-    before, hashes = read_tree(root), _hashes(root)
+    return root
+
+
+def _move_part_way(root: Path, model: Path, *args: str) -> subprocess.Popen:
+    """Start `catsort classify --move` in another process; return once 20 photos have moved."""
     command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
-               "--model", str(tiny_model), "--batch-size", "1", "--threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               "--model", str(model), "--batch-size", "1", *args]
+    process = subprocess.Popen(  # Ctrl-C's default action, even where this shell ignores it
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         if (root / "cat").is_dir() and len(os.listdir(root / "cat")) >= 20:
             break
         time.sleep(0.005)
+    return process
+
+
+def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_photo,
+                                                     read_tree):
+    root = _photos_to_move(tmp_path, make_photo)
+    before, hashes = read_tree(root), _hashes(root)
+    process = _move_part_way(root, tiny_model, "--threads", "1")
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == -signal.SIGKILL, stderr
     moved = len(os.listdir(root / "cat")) + len(os.listdir(root / "dog"))
     assert 0 < moved < 300  # killed part way
     assert _hashes(root) == hashes  # every photo exactly once, old place or new
@@ -242,20 +255,9 @@ def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_
 
 
 def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
-    root = tmp_path / "photos"
-    for i in range(300):
-        make_photo(root / f"{i:03}.png", RED if i % 2 else BLUE, size=(24 + i % 5, 16))
+    root = _photos_to_move(tmp_path, make_photo)
     hashes = _hashes(root)
-    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
-               "--model", str(tiny_model), "--batch-size", "1"]
-    process = subprocess.Popen(  # Ctrl-C's default action, even where this shell ignores it
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        if (root / "cat").is_dir() and len(os.listdir(root / "cat")) >= 20:
-            break
-        time.sleep(0.005)
+    process = _move_part_way(root, tiny_model)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
