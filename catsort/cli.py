@@ -39,12 +39,13 @@ def _interrupted(plan: SortPlan | None) -> typer.Exit:
     message = "Interrupted."
     if plan is not None and plan.action is not None and not plan.dry_run:
         assert plan.dest is not None
+        if plan.action == MOVE:
+            state = "Every photo is whole, in its old place or its new one."
+        else:
+            state = "The copies made so far are whole; the originals are untouched."
         message += (
-            " Every photo is whole, in its old place or its new one." if plan.action == MOVE
-            else " The copies made so far are whole; the originals are untouched."
-        ) + (
-            " Run the same command again to finish, or put back what this run did with"
-            f" catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"
+            f" {state} Run the same command again to finish, or put back what this run did"
+            f" with catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"
         )
     err_console.print(message, highlight=False, soft_wrap=True, markup=False)
     return typer.Exit(130)

@@ -13,9 +13,9 @@ from typing import Iterable, Iterator, Union
 
 import numpy as np
 
+from catsort.decision import Prediction, decide
 from catsort.errors import CatsortError
 from catsort.images import load_image
-from catsort.decision import Prediction, decide
 from catsort.model import Classifier
 
 
