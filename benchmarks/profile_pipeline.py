@@ -6,6 +6,8 @@
    and load_image itself.
 2. The model alone on batches of random pixels, per interpreter thread count.
 3. catsort.pipeline.classify_paths end to end, for worker count x batch size.
+4. The ceiling: the model alone on the photos' pixels, decoded beforehand, run the way
+   classify's workers run it (one single-threaded copy per worker, batches of 8).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -71,6 +74,11 @@ def main() -> None:
         rate = done / (time.perf_counter() - started)
         print(f"   workers={workers} batch={batch_size:3d}: {rate:7.1f}")
 
+    print("\n4. The model alone, pixels decoded beforehand (photos per second):")
+    pixels = np.stack([load_image(path, size) for path in paths])
+    for workers in _ints(args.workers):
+        print(f"   workers={workers}: {_model_only_rate(args.model, pixels, workers):7.1f}")
+
 
 def _per_item_ms(step, paths: list[Path], size: tuple[int, int]) -> float:
     started = time.perf_counter()
@@ -95,6 +103,27 @@ def _decode_and_resize(path: Path, size: tuple[int, int]) -> None:
         img.draft("RGB", (max(size), max(size)))
         img = ImageOps.exif_transpose(img) or img
         to_rgb(img).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+
+
+def _model_only_rate(model_path: Path, pixels: np.ndarray, workers: int) -> float:
+    """Photos per second of the model alone: one single-threaded copy per worker thread."""
+    batches = [pixels[start:start + 8] for start in range(0, len(pixels), 8)]
+    models = [load_model(model_path, 1) for _ in range(workers)]
+    for model in models:
+        model.predict(batches[0])  # first call allocates
+
+    def work(model, share: list[np.ndarray]) -> None:
+        for batch in share:
+            model.predict(batch)
+
+    threads = [threading.Thread(target=work, args=(model, batches[index::workers]))
+               for index, model in enumerate(models)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(pixels) / (time.perf_counter() - started)
 
 
 def _ints(text: str) -> list[int]:
