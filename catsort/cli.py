@@ -33,22 +33,25 @@ def fail(error: CatsortError) -> typer.Exit:
 
 def _interrupted(plan: SortPlan | None) -> typer.Exit:
     """Say what a run stopped with Ctrl-C left behind; exit 130, as shells do for it."""
+    message = " ".join(["Interrupted.", *_left_behind(plan)])
+    err_console.print(message, highlight=False, soft_wrap=True, markup=False)
+    return typer.Exit(130)
+
+
+def _left_behind(plan: SortPlan | None) -> list[str]:
+    """What a run that stopped part way leaves, and how to finish or undo it (if it sorted)."""
     from catsort.journal import JOURNAL_DIR
     from catsort.sort import MOVE
 
-    message = "Interrupted."
-    if plan is not None and plan.action is not None and not plan.dry_run:
-        assert plan.dest is not None
-        if plan.action == MOVE:
-            state = "Every photo is whole, in its old place or its new one."
-        else:
-            state = "The copies made so far are whole; the originals are untouched."
-        message += (
-            f" {state} Run the same command again to finish, or put back what this run did"
-            f" with catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"
-        )
-    err_console.print(message, highlight=False, soft_wrap=True, markup=False)
-    return typer.Exit(130)
+    if plan is None or plan.action is None or plan.dry_run:
+        return []
+    assert plan.dest is not None
+    if plan.action == MOVE:
+        state = "Every photo is whole, in its old place or its new one."
+    else:
+        state = "The copies made so far are whole; the originals are untouched."
+    return [state, "Run the same command again to finish, or put back what this run did with "
+            f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"]
 
 
 def _version(value: bool) -> None:
@@ -69,6 +72,13 @@ def main(
 # --- classify / undo -------------------------------------------------------------------------
 
 
+def _not_nan(value: Optional[float]) -> Optional[float]:
+    # The range check lets NaN through (every comparison with it is false).
+    if value is not None and value != value:
+        raise typer.BadParameter("must be a number from 0 to 1, not nan")
+    return value
+
+
 @app.command()
 def classify(
     paths: Annotated[list[Path], typer.Argument(
@@ -87,12 +97,12 @@ def classify(
     model: Annotated[Optional[Path], typer.Option(
         help="Model folder, metadata .json or .tflite (default: the shipped model).")] = None,
     threshold: Annotated[Optional[float], typer.Option(
-        min=0.0, max=1.0, help="Confidence below which a photo is 'uncertain' "
+        min=0.0, max=1.0, callback=_not_nan, help="Confidence below which a photo is 'uncertain' "
         "(default: the model's).")] = None,
     gate: Annotated[bool, typer.Option(
         "--gate/--no-gate", help="Label photos that look like neither pet 'other'.")] = True,
     gate_threshold: Annotated[Optional[float], typer.Option(
-        min=0.0, max=1.0, help="Pet score below which a photo is 'other' "
+        min=0.0, max=1.0, callback=_not_nan, help="Pet score below which a photo is 'other' "
         "(default: the model's).")] = None,
     other_dest: Annotated[Optional[Path], typer.Option(
         help="Also move/copy 'other' photos, into this folder.")] = None,
@@ -115,6 +125,7 @@ def classify(
     from catsort.walk import check_inputs
 
     plan = None
+    seen = 0  # results so far: an error after the first one stopped a run part way
     try:
         if move and copy:
             raise CatsortError("--move and --copy cannot be used together")
@@ -129,18 +140,24 @@ def classify(
                                gate_threshold=gate_threshold, batch_size=batch_size,
                                workers=workers)
         labels = classifier.metadata.labels
-        with open_results(csv_path, labels) if csv_path else _no_csv() as writer, \
+        with open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer, \
                 RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:
             display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))
 
             def on_result(result) -> None:
+                nonlocal seen
+                seen += 1
                 if writer is not None:
                     writer.write(result)
                 display.result(result)
 
             summary = run_classify(paths, classifier, plan, settings, on_result, display.note)
     except CatsortError as exc:
-        raise fail(exc) from None
+        stop = fail(exc)
+        left = _left_behind(plan) if seen else []
+        if left:
+            err_console.print(" ".join(left), highlight=False, soft_wrap=True, markup=False)
+        raise stop from None
     except KeyboardInterrupt:
         raise _interrupted(plan) from None
     if not quiet:
@@ -162,7 +179,7 @@ def undo(
         help="The journal file a --move or --copy run printed.")],
 ) -> None:
     """Put the photos of a --move or --copy run back where they were."""
-    from catsort.display import shown
+    from catsort.names import shown
     from catsort.journal import undo as undo_journal
 
     try:
@@ -212,7 +229,8 @@ def report(
     """Summarise a results CSV: counts, confidence, errors; accuracy and a page on request."""
     import json
 
-    from catsort.report import display_text, read_results, summarize
+    from catsort.names import shown
+    from catsort.report import read_results, summarize
 
     try:
         if truth not in (None, "folders"):
@@ -231,7 +249,7 @@ def report(
     if page is not None:
         left_out = "".join(f"; {count} more {label} not shown (--html-limit)"
                            for label, count in page.left_out.items())
-        err_console.print(f"Wrote {display_text(str(page.path))} ({page.shown} photos{left_out})",
+        err_console.print(f"Wrote {shown(str(page.path))} ({page.shown} photos{left_out})",
                           highlight=False, markup=False, soft_wrap=True)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
+import stat
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,35 +52,88 @@ def row(result: Result, labels: tuple[str, ...]) -> list[str]:
 class ResultsWriter:
     """Writes result rows to an open text stream, flushing after each one."""
 
-    def __init__(self, stream: TextIO, labels: tuple[str, ...]) -> None:
+    def __init__(self, stream: TextIO, labels: tuple[str, ...], name: str = STDOUT) -> None:
         self.labels = labels
+        self.name = name
         self._stream = stream
         self._csv = csv.writer(stream)
-        self._csv.writerow(columns(labels))
-        stream.flush()
+        self._write(columns(labels))
 
     def write(self, result: Result) -> None:
         """Write one row and flush it, so an interrupted run keeps every finished row."""
-        self._csv.writerow(row(result, self.labels))
-        self._stream.flush()
+        self._write(row(result, self.labels))
+
+    def _write(self, values: list[str]) -> None:
+        try:
+            self._csv.writerow(values)
+            self._stream.flush()
+        except OSError as exc:  # a full disk, a pipe whose reader stopped
+            raise _write_error(self.name, exc) from None
 
 
 @contextmanager
 def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator[ResultsWriter]:
     """Open the results CSV at ``target`` (``-`` for standard output) for writing."""
+    if not os.fspath(target):
+        raise CatsortError("--csv needs a file name ('-' for standard output)")
     if os.fspath(target) == STDOUT:
         with _stdout_text() as stream:
             yield ResultsWriter(stream, labels)
         return
     path = Path(target)
-    if is_image_name(path) and os.path.lexists(path):
-        raise CatsortError(f"{path}: is a photo; refusing to write the CSV over it")
+    _check_overwrite(path)
     try:
         stream = open(path, "w", encoding=ENCODING, errors=ERRORS, newline="")
     except OSError as exc:
         raise CatsortError(f"{path}: cannot write the CSV ({exc.strerror or exc})") from None
-    with stream:
-        yield ResultsWriter(stream, labels)
+    try:
+        yield ResultsWriter(stream, labels, os.fspath(path))
+    finally:
+        try:
+            stream.close()
+        except OSError:  # its last write failed too, and that is what the user is told
+            pass
+
+
+def _check_overwrite(path: Path) -> None:
+    """Refuse to write the CSV over a file that holds anything but an earlier results CSV."""
+    if is_image_name(path) and os.path.lexists(path):
+        raise CatsortError(f"{path}: is a photo; refusing to write the CSV over it")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # nothing there (or a broken link, which open() then creates the target of)
+    # Devices and pipes (/dev/null, a FIFO) are streams to write to; an empty file holds nothing.
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0 or _is_results_csv(path):
+        return
+    raise CatsortError(
+        f"{path}: already exists and is not a catsort results CSV; refusing to write over it "
+        "(choose another name, or delete it first)"
+    )
+
+
+def _is_results_csv(path: Path) -> bool:
+    """Tell whether a file starts with the header classify writes."""
+    try:
+        with open(path, "rb") as stream:
+            first = stream.read(len(_HEADER_START) + 3)
+    except OSError:
+        return False
+    return first.removeprefix(b"\xef\xbb\xbf").startswith(_HEADER_START)
+
+
+_HEADER_START = b"path,label,confidence,"
+
+
+def _write_error(name: str, exc: OSError) -> CatsortError:
+    """The one-line error for a CSV that stopped taking rows part way through a run."""
+    if exc.errno == errno.EPIPE:
+        reason = "the program reading it stopped"
+    else:
+        reason = exc.strerror or str(exc)
+    where = "standard output" if name == STDOUT else name
+    return CatsortError(f"{where}: cannot write the CSV ({reason}); the run stopped there",
+                        exit_code=1)
 
 
 @contextmanager
@@ -94,8 +149,21 @@ def _stdout_text() -> Iterator[TextIO]:
     try:
         yield stream
     finally:
-        stream.flush()
+        try:
+            stream.flush()
+        except OSError:  # the reader stopped: already reported by the writer
+            _silence_stdout()
         stream.detach()  # leave sys.stdout's buffer open for whoever prints next
+
+
+def _silence_stdout() -> None:
+    """Send what is left for standard output to /dev/null, so exit does not fail on it again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 def _number(value: float) -> str:

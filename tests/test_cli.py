@@ -176,9 +176,25 @@ def test_bad_model_file_exits_2(photos, tmp_path):
     assert "bad.json" in result.stderr and "Traceback" not in result.output
 
 
-def test_out_of_range_threshold_is_a_usage_error(photos, tiny_model):
-    result = classify(tiny_model, photos, "--threshold", "1.5")
+@pytest.mark.parametrize("option", ["--threshold", "--gate-threshold"])
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan"])
+def test_out_of_range_threshold_is_a_usage_error(photos, tiny_model, read_tree, option,
+                                                  value):
+    # nan would pass a range check: with it every photo counts as confident (or the gate is off)
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, option, value, "--move")
     assert result.exit_code == 2
+    assert read_tree(photos) == before
+
+
+def test_csv_left_out_by_the_shell_does_not_overwrite_an_input(photos, tiny_model, tmp_path):
+    # `catsort classify --csv *` in a folder of camera files: the shell puts a RAW file there
+    raw = tmp_path / "IMG_0001.CR2"
+    raw.write_bytes(b"raw sensor data")
+    result = classify(tiny_model, "--csv", raw, photos)
+    assert result.exit_code == 2
+    assert "IMG_0001.CR2: already exists and is not a catsort results CSV" in result.stderr
+    assert raw.read_bytes() == b"raw sensor data"
 
 
 def test_undo_of_a_missing_journal_exits_2(tmp_path):
@@ -268,6 +284,25 @@ def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
     result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in root.iterdir()) == [".catsort", "cat", "dog"]
+
+
+def test_a_reader_that_stops_early_stops_a_move_with_word_of_it(tmp_path, tiny_model,
+                                                                  make_photo):
+    root = _photos_to_move(tmp_path, make_photo)
+    hashes = _hashes(root)
+    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
+               "--model", str(tiny_model), "--batch-size", "1", "--csv", "-"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.readline()
+    process.stdout.close()  # as `| head -2` does
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert stderr.startswith("Error: standard output: cannot write the CSV (the program "
+                             "reading it stopped)")
+    assert "Every photo is whole" in stderr and "Traceback" not in stderr
+    assert _hashes(root) == hashes
 
 
 def test_error_messages_keep_brackets_in_file_names(tmp_path, tiny_model):

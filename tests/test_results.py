@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import sys
@@ -13,7 +14,7 @@ import pytest
 from catsort.decision import Prediction
 from catsort.pipeline import Result
 from catsort.errors import CatsortError
-from catsort.results import columns, open_results
+from catsort.results import ResultsWriter, columns, open_results
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
@@ -99,3 +100,62 @@ def test_csv_never_overwrites_a_photo(tmp_path):
         with open_results(photo, LABELS):
             pass
     assert photo.read_bytes() == b"precious"
+
+
+def test_csv_never_overwrites_a_file_that_is_not_an_earlier_csv(tmp_path):
+    raw = tmp_path / "IMG_0001.CR2"
+    raw.write_bytes(b"raw sensor data")
+    link = tmp_path / "results.csv"
+    link.symlink_to(tmp_path / "photo.jpg")
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8 a photo")
+    for target in (raw, link):
+        with pytest.raises(CatsortError, match="not a catsort results CSV") as info:
+            with open_results(target, LABELS):
+                pass
+        assert info.value.exit_code == 2
+    assert raw.read_bytes() == b"raw sensor data"
+    assert (tmp_path / "photo.jpg").read_bytes() == b"\xff\xd8 a photo"
+
+
+@pytest.mark.parametrize("before", [b"", None])
+def test_an_earlier_csv_or_an_empty_file_is_replaced(tmp_path, before):
+    target = tmp_path / "results.csv"
+    if before is not None:
+        target.write_bytes(before)
+    else:
+        with open_results(target, LABELS) as writer:  # a first run
+            writer.write(Result(Path("old.jpg"), CAT))
+    with open_results(target, LABELS) as writer:
+        writer.write(Result(Path("new.jpg"), CAT))
+    assert [row[0] for row in _read(target)] == ["path", "new.jpg"]
+
+
+def test_an_empty_csv_name_is_a_usage_error(tmp_path):
+    with pytest.raises(CatsortError, match="--csv needs a file name") as info:
+        with open_results("", LABELS):
+            pass
+    assert info.value.exit_code == 2
+
+
+class _FailingStream(io.StringIO):
+    def __init__(self, code: int, rows_before: int) -> None:
+        super().__init__()
+        self.code, self.left = code, rows_before
+
+    def flush(self) -> None:
+        if self.left == 0:
+            raise OSError(self.code, os.strerror(self.code))
+        self.left -= 1
+
+
+@pytest.mark.parametrize(("code", "reason"), [
+    (errno.ENOSPC, "No space left on device"),
+    (errno.EPIPE, "the program reading it stopped"),
+])
+def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
+    writer = ResultsWriter(_FailingStream(code, rows_before=2), LABELS, "out.csv")
+    writer.write(Result(Path("a.jpg"), CAT))
+    with pytest.raises(CatsortError) as info:
+        writer.write(Result(Path("b.jpg"), CAT))
+    assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
+    assert info.value.exit_code == 1
