@@ -76,6 +76,28 @@ def default_dest(paths: Sequence[Path]) -> Path:
     return sorted(roots)[0]
 
 
+def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> None:
+    """Raise CatsortError (exit 2) for destinations that cannot work with these inputs."""
+    if plan.action is None:
+        return
+    for folder, option in ((plan.dest, "--dest"), (plan.other_dest, "--other-dest")):
+        if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
+            raise CatsortError(f"{option} {folder}: is a file, not a folder")
+    # The walk never enters the folders a run fills, so an input inside one would be skipped
+    # without a word.
+    filled = {os.path.realpath(folder): folder for folder in plan.folders(labels)}
+    for path in paths:
+        if not os.path.isdir(path):
+            continue
+        real = os.path.realpath(path)
+        for filled_real, folder in filled.items():
+            if real == filled_real or real.startswith(filled_real.rstrip(os.sep) + os.sep):
+                raise CatsortError(
+                    f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
+                    "would be classified; choose another --dest or --other-dest"
+                )
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How to walk and decide: the classify options that are not about sorting."""
@@ -147,6 +169,7 @@ def run_classify(
     """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
     check_inputs(paths)
     metadata = classifier.metadata
+    check_plan(plan, paths, metadata.labels)
     if settings.gate_threshold is not None and not classifier.has_gate:
         raise CatsortError(f"{classifier.path}: this model has no pet gate (--gate-threshold)")
     summary = Summary(labels=metadata.labels)

@@ -173,6 +173,34 @@ def test_missing_input_is_a_usage_error(tmp_path, classifier):
     assert info.value.exit_code == 2
 
 
+@pytest.mark.parametrize(("dest", "other_dest", "inside"), [
+    (None, ".", "."),            # --other-dest: the folder being sorted
+    ("..", None, "."),           # classify photos/cat --dest photos: cat/ is a label folder
+    (None, "elsewhere", "elsewhere/2019"),
+])
+def test_an_input_inside_a_folder_the_run_fills_is_a_usage_error(photos, classifier, read_tree,
+                                                                  dest, other_dest, inside):
+    source = photos / "cat" if dest == ".." else photos
+    source.mkdir(exist_ok=True)
+    (photos / "elsewhere" / "2019").mkdir(parents=True)
+    before = read_tree(photos)
+    plan = make_plan([source / inside], MOVE, None if dest is None else source / dest,
+                     None if other_dest is None else source / other_dest)
+    with pytest.raises(CatsortError, match="is where this run puts sorted photos") as info:
+        run_classify([source / inside], classifier, plan)
+    assert info.value.exit_code == 2
+    assert read_tree(photos) == before  # the photos were not quietly skipped: nothing ran
+
+
+@pytest.mark.parametrize("option", ["--dest", "--other-dest"])
+def test_a_destination_that_is_a_file_is_a_usage_error(photos, classifier, tmp_path, option):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    dest, other = (blocker, None) if option == "--dest" else (tmp_path / "out", blocker)
+    with pytest.raises(CatsortError, match=f"{option} .*notes.txt: is a file, not a folder"):
+        run_classify([photos], classifier, make_plan([photos], COPY, dest, other))
+
+
 def test_gate_threshold_needs_a_gated_model(tmp_path, tiny_models):
     classifier = load_model(tiny_models["softmax"], threads=1)
     with pytest.raises(CatsortError, match="no pet gate"):
