@@ -42,11 +42,18 @@ def find_images(
         if os.path.isdir(path):
             yield from walker.walk(path)
             continue
-        key = _identity(path)
-        if key is not None:
-            if key in seen_explicit:
-                continue  # the same file named twice
-            seen_explicit.add(key)
+        try:
+            st = os.stat(path)
+        except OSError:
+            yield path  # missing, a broken link: the loader gives the reason
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            walker.report(path, "not a regular file, skipped")  # a FIFO would block forever
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_explicit:
+            continue  # the same file named twice
+        seen_explicit.add(key)
         yield path
 
 

@@ -120,6 +120,18 @@ def test_a_fifo_named_like_an_image_is_reported_not_yielded(tmp_path):
     assert errors == ["not a regular file, skipped"]
 
 
+def test_a_fifo_named_on_the_command_line_is_reported_not_yielded(tmp_path, make_files):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it to decode would wait forever for a writer
+    make_files(tmp_path, {"x.jpg": b""})
+    errors = []
+    found = list(find_images([tmp_path / "pipe.jpg", tmp_path / "x.jpg"],
+                             on_error=lambda p, why: errors.append((p, why))))
+    assert found == [tmp_path / "x.jpg"]
+    assert errors == [(tmp_path / "pipe.jpg", "not a regular file, skipped")]
+
+
 def test_the_walk_streams_instead_of_listing_everything_first(tmp_path, make_files, monkeypatch):
     make_files(tmp_path, {f"d{i}/x.jpg": b"" for i in range(5)})
     listed = []
