@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import warnings
 from pathlib import Path
@@ -57,8 +58,10 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     try:
         with warnings.catch_warnings():
-            # Pillow's own bomb limit raises; its softer warning is no reason to stop.
+            # Pillow's own bomb limit raises; its softer warning is no reason to stop, nor are
+            # its warnings about damaged metadata (EXIF) in a photo it could decode.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             with Image.open(path) as img:
                 _check_frames(img, path)
                 if img.format == "JPEG":
@@ -77,6 +80,9 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     except CatsortError:
         raise
     except FileNotFoundError:
+        if os.path.islink(path):
+            target = os.readlink(path)
+            raise CatsortError(f"{path}: broken link (its target {target} does not exist)") from None
         raise CatsortError(f"{path}: file not found (moved or deleted?)") from None
     except IsADirectoryError:
         raise CatsortError(f"{path}: is a folder, not an image") from None
@@ -88,6 +94,8 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     except Image.DecompressionBombError as exc:
         raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+            raise CatsortError(f"{path}: symbolic link loop (it leads back to itself)") from None
         # Truncated or corrupt data surfaces here, from open() or from the decoder.
         raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
 

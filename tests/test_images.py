@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -133,7 +135,9 @@ def _truncated_jpeg(path: Path) -> None:
         ("anim.gif", _animated_gif, "animated"),
         ("folder.jpg", lambda p: p.mkdir(), "is a folder"),
         ("gone.jpg", lambda p: None, "not found"),
-        ("dangling.jpg", lambda p: p.symlink_to(p.parent / "nowhere.jpg"), "not found"),
+        ("dangling.jpg", lambda p: p.symlink_to(p.parent / "nowhere.jpg"),
+         "broken link .*nowhere.jpg does not exist"),
+        ("loop.jpg", lambda p: p.symlink_to(p), "symbolic link loop"),
     ],
 )
 def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, name, make, reason):
@@ -143,6 +147,18 @@ def test_bad_files_raise_one_line_errors_naming_the_file(tmp_path, name, make, r
         load_image(path, SIZE)
     message = str(info.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
+
+
+def test_damaged_exif_is_ignored_without_a_warning(tmp_path):
+    # Its description tag claims 200 bytes past the end of the file; the pixels are fine.
+    entries = (struct.pack("<HHII", 0x0112, 3, 1, 1) + struct.pack("<HHII", 0x010E, 2, 200, 1000))
+    exif = b"Exif\0\0II*\0" + struct.pack("<IH", 8, 2) + entries + struct.pack("<I", 0)
+    path = tmp_path / "odd_exif.jpg"
+    Image.new("RGB", (64, 48), RED).save(path, exif=exif)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that reached the user fails the test
+        pixels = load_image(path, SIZE)
+    assert pixels.shape == (*SIZE, 3)
 
 
 def test_unreadable_file_is_permission_denied(tmp_path):
