@@ -22,23 +22,9 @@ from rich.text import Text
 
 from catsort.classify import Summary
 from catsort.metadata import OTHER
+from catsort.names import shown
 from catsort.pipeline import Result
 from catsort.sort import MOVE
-
-
-def shown(path: Path | str) -> str:
-    """A file name made safe for one terminal line (control characters and bad bytes escaped)."""
-    text = str(path)
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else _escaped(char) for char in text)
-
-
-def _escaped(char: str) -> str:
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
-        return f"\\x{code - 0xDC00:02x}"
-    return char.encode("unicode_escape").decode("ascii")
 
 
 class _RateColumn(ProgressColumn):

@@ -281,9 +281,3 @@ def locate_image(row: ResultRow, csv_path: Path) -> Path | None:
             if os.path.isfile(candidate):  # plain strings: 20,000 rows stay fast
                 return Path(candidate)
     return None
-
-
-def display_text(text: str) -> str:
-    """Make text that may hold undecodable file-name bytes printable (U+FFFD for them)."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from catsort.report import Histogram, LabelCount, Summary, display_text
+from catsort.names import shown
+from catsort.report import Histogram, LabelCount, Summary
 from catsort.truth import Evaluation
 
 _KIND_COLOURS = {"uncertain": "#d69e2e", "other": "#805ad5", "unknown": "#718096",
@@ -27,7 +28,7 @@ def dot(label: str, labels: list[str]) -> str:
 
 def h(text: object) -> str:
     """Escape text for HTML text and attributes, undecodable file-name bytes included."""
-    return escape(display_text(str(text)), quote=True)
+    return escape(shown(str(text)), quote=True)
 
 
 def _percent(value: float | None) -> str:

@@ -6,7 +6,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from catsort.report import Histogram, Summary, display_text
+from catsort.names import shown
+from catsort.report import Histogram, Summary
 from catsort.truth import Evaluation
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -19,7 +20,7 @@ def render_summary(summary: Summary) -> RenderableType:
     """Return everything the terminal report shows, as one Rich renderable."""
     parts: list[RenderableType] = [
         Text.assemble(
-            ("catsort report", "bold"), " · ", (display_text(summary.source), "cyan"),
+            ("catsort report", "bold"), " · ", (shown(summary.source), "cyan"),
             f" · {summary.total} photo{'s' if summary.total != 1 else ''}",
         ),
         counts_table(summary),
@@ -55,7 +56,7 @@ def counts_table(summary: Summary) -> Table:
     for item in summary.counts:
         style = _STYLES.get(item.kind, "")
         bar = "█" * round(item.percent / 100 * _BAR_WIDTH) or ("▏" if item.count else "")
-        table.add_row(Text(display_text(item.label), style=style), str(item.count),
+        table.add_row(Text(shown(item.label), style=style), str(item.count),
                       f"{item.percent:.1f} %", Text(bar, style=style))
     return table
 
@@ -82,7 +83,7 @@ def histogram_table(histograms: list[Histogram]) -> Table:
     for histogram in histograms:
         total = sum(histogram.counts)
         if total:
-            table.add_row(display_text(histogram.label),
+            table.add_row(shown(histogram.label),
                           Text(sparkline(histogram.counts), style="on grey15"), str(total))
     return table
 
@@ -95,8 +96,8 @@ def lowest_table(summary: Summary) -> Table:
     table.add_column("label")
     table.add_column("path", overflow="fold")
     for item in summary.lowest:
-        table.add_row(f"{item.confidence:.4f}", Text(display_text(item.label)),
-                      Text(display_text(item.path)))
+        table.add_row(f"{item.confidence:.4f}", Text(shown(item.label)),
+                      Text(shown(item.path)))
     return table
 
 
@@ -109,8 +110,8 @@ def errors_table(summary: Summary) -> Table:
     for group in summary.errors:
         more = f"\n… and {group.count - len(group.examples)} more" if group.count > len(
             group.examples) else ""
-        table.add_row(str(group.count), Text(display_text(group.reason)),
-                      Text("\n".join(display_text(p) for p in group.examples) + more))
+        table.add_row(str(group.count), Text(shown(group.reason)),
+                      Text("\n".join(shown(p) for p in group.examples) + more))
     return table
 
 
@@ -142,16 +143,16 @@ def evaluation_parts(evaluation: Evaluation) -> list[RenderableType]:
     for name in ("class", "photos", "labelled", "precision", "recall"):
         scores.add_column(name, justify="left" if name == "class" else "right")
     for score in evaluation.classes:
-        scores.add_row(display_text(score.label), str(score.support), str(score.predicted),
+        scores.add_row(shown(score.label), str(score.support), str(score.predicted),
                        _percent(score.precision), _percent(score.recall))
 
     matrix = Table(title="Confusion: true class (rows) × label given (columns)",
                    title_justify="left", box=None, padding=(0, 2))
     matrix.add_column("true \\ label")
     for column in evaluation.columns:
-        matrix.add_column(display_text(column), justify="right")
+        matrix.add_column(shown(column), justify="right")
     for true, counts in evaluation.confusion.items():
-        matrix.add_row(display_text(true), *(
+        matrix.add_row(shown(true), *(
             Text(str(counts[column]), style="bold green" if column == true
                  else ("red" if counts[column] else "dim"))
             for column in evaluation.columns))

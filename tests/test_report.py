@@ -280,6 +280,18 @@ def test_paths_that_look_like_markup_are_printed_as_they_are(tmp_path: Path):
     assert "[red]x[/red].jpg" in result.output
 
 
+def test_control_characters_in_file_names_never_reach_the_terminal(tmp_path: Path):
+    # A name holding an escape sequence would recolour (or rewrite) the user's terminal.
+    results = write_csv(tmp_path / "results.csv", [ok("esc\x1b[31mred.jpg", "cat", 0.6),
+                                                   ok("two\nlines.jpg", "dog", 0.7)])
+
+    result = runner.invoke(app, ["report", str(results)])
+
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    assert "esc\\x1b[31mred.jpg" in result.output and "two\\nlines.jpg" in result.output
+
+
 @pytest.mark.parametrize("args, message", [
     (["missing.csv"], "missing.csv: file not found"),
     (["wrong.csv"], "missing columns: path"),
