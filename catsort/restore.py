@@ -72,6 +72,8 @@ def undo_copy(entry: Entry, result: UndoResult) -> None:
         result.notes.append(f"{target}: copy already removed")
     elif not os.path.lexists(source):
         result.skipped.append(f"{target}: kept, its original {source} is gone")
+    elif os.path.islink(source):
+        result.skipped.append(f"{target}: kept, its original {source} is a symlink now")
     elif not same_content(source, target):
         result.skipped.append(f"{target}: kept, it differs from {source} now")
     elif _remove(target, result):

@@ -143,6 +143,10 @@ def someone_elses(source, target):
     target.write_bytes(b"another photo")
 
 
+def symlinked(source, target):
+    target.symlink_to(Path("..") / source.name)  # a link to the photo is not the photo moved
+
+
 @pytest.mark.parametrize(
     ("make_state", "where", "message"),
     [
@@ -152,6 +156,7 @@ def someone_elses(source, target):
         (copied_across, {"cat/x.jpg": b"photo bytes"}, "finished moving to"),
         (someone_elses, {"x.jpg": b"photo bytes", "cat/x.jpg": b"another photo"},
          "left in place"),
+        (symlinked, {"x.jpg": b"photo bytes", "cat/x.jpg": b"-> ../x.jpg"}, "left in place"),
     ],
 )
 def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, where, message):
@@ -161,8 +166,8 @@ def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, wh
     assert read_tree(tmp_path) == where, "each file once, no partial copy left"
     assert recover(tmp_path) == [], "a settled journal needs nothing more"
     undo(journal_path)
-    expected = {"x.jpg": b"photo bytes"} if make_state is not someone_elses else where
-    assert read_tree(tmp_path) == expected
+    left_alone = make_state in (someone_elses, symlinked)
+    assert read_tree(tmp_path) == (where if left_alone else {"x.jpg": b"photo bytes"})
 
 
 @pytest.mark.parametrize(("make_state", "state"), [(nothing, "aborted"), (copied_across, "done")])
@@ -244,6 +249,31 @@ def test_undo_refuses_where_the_original_place_is_taken_again(tmp_path, make_fil
     assert result.skipped == [f"{tmp_path / 'cat/x.jpg'}: not moved back, "
                               f"{tmp_path / 'a/x.jpg'} is taken again"]
     assert read_tree(tmp_path) == {"a/x.jpg": b"new photo", "b.jpg": b"b", "cat/x.jpg": b"old"}
+
+
+def test_undo_never_deletes_a_moved_photo_for_a_symlink_at_its_old_place(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a.jpg": b"a"})
+    path = move_all([tmp_path / "a.jpg"], tmp_path)
+    (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
+    result = undo(path)
+    assert result.restored == []
+    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: not moved back, "
+                              f"{tmp_path / 'a.jpg'} is taken again"]
+    assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
+
+
+def test_undo_never_deletes_a_copy_whose_original_became_a_symlink_to_it(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a.jpg": b"a"})
+    path = move_all([tmp_path / "a.jpg"], tmp_path, COPY)
+    (tmp_path / "a.jpg").unlink()
+    (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
+    result = undo(path)
+    assert result.removed == []
+    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: kept, its original "
+                              f"{tmp_path / 'a.jpg'} is a symlink now"]
+    assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
 
 
 def test_a_second_undo_says_so_and_changes_nothing(tmp_path, make_files, read_tree):
