@@ -192,6 +192,23 @@ def test_an_operation_recover_cannot_settle_is_tried_again_next_time(tmp_path, m
     assert not (tmp_path / "x.jpg").exists() and (tmp_path / "cat" / "x.jpg").exists()
 
 
+def test_an_interrupted_move_undo_cannot_settle_is_left_for_undo_run_again(
+        tmp_path, monkeypatch, read_tree):
+    journal_path, source, target = crashed(tmp_path, MOVE, linked)
+
+    def refuse(entry):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal_module, "settle_entry", refuse)
+        result = undo(journal_path)
+    assert result.skipped == [
+        f"{source}: not put back, its interrupted move to {target} could not be settled"]
+    result = undo(journal_path)
+    assert result.restored == [source] and result.skipped == []
+    assert read_tree(tmp_path) == {"x.jpg": b"photo bytes"}
+
+
 def test_recover_leaves_a_journal_in_use_alone(tmp_path, make_files):
     make_files(tmp_path, {"x.jpg": b"x"})
     placement = plan(tmp_path / "x.jpg", tmp_path / "cat", MOVE)
@@ -274,6 +291,20 @@ def test_undo_never_deletes_a_copy_whose_original_became_a_symlink_to_it(
     assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: kept, its original "
                               f"{tmp_path / 'a.jpg'} is a symlink now"]
     assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
+
+
+def test_undo_run_again_once_the_place_is_free_puts_back_what_it_left_alone(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a/x.jpg": b"old", "b.jpg": b"b"})
+    path = move_all([tmp_path / "a/x.jpg", tmp_path / "b.jpg"], tmp_path)
+    make_files(tmp_path, {"a/x.jpg": b"new photo"})
+    assert len(undo(path).skipped) == 1
+    (tmp_path / "a/x.jpg").rename(tmp_path / "new.jpg")  # the user frees the place
+    result = undo(path)
+    assert result.restored == [tmp_path / "a/x.jpg"]
+    assert result.skipped == [] and result.notes == [], "only the file left alone is tried again"
+    assert read_tree(tmp_path) == {"a/x.jpg": b"old", "b.jpg": b"b", "new.jpg": b"new photo"}
+    assert undo(path).already_undone
 
 
 def test_a_second_undo_says_so_and_changes_nothing(tmp_path, make_files, read_tree):
