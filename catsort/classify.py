@@ -229,9 +229,10 @@ def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Opti
 def _earlier_copy(source: Path, folder: Path) -> Optional[Path]:
     """The copy an earlier --copy run made of ``source`` in ``folder``, if it is there unchanged."""
     candidate = folder / source.name
-    if os.path.realpath(candidate) == os.path.realpath(source):
+    original = os.path.realpath(source)  # a symlinked photo was copied from the file it names
+    if os.path.realpath(candidate) == original:
         return None
-    return candidate if same_content(source, candidate) else None
+    return candidate if same_content(Path(original), candidate) else None
 
 
 def _without_path(message: str, path: Path) -> str:

@@ -192,6 +192,10 @@ def undo(
         err_console.print(f"Put back {len(result.restored)} files, removed "
                           f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
                           highlight=False)
+        if result.skipped:
+            err_console.print(f"Once the places named above are free, run catsort undo "
+                              f"{_quoted(journal)} again: it retries only what was left alone.",
+                              highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
 
 

@@ -2,7 +2,8 @@
 
 A journal is a JSON-lines file in ``<dest>/.catsort/``: a header line, then for each operation a
 "begin" line (synced to disk before the file is touched) and a "done" or "aborted" line after.
-``recover`` settles what a crash left half-way; ``undo`` puts every file back.
+``recover`` settles what a crash left half-way; ``undo`` puts every file back, marking each one
+"reverted", and marks the journal "undone" once no file was left alone.
 """
 
 from __future__ import annotations
@@ -157,9 +158,7 @@ class Journal:
                 messages.append(f"{entry.source}: cannot settle an interrupted {entry.op} "
                                 f"to {entry.target} ({exc.strerror})")
                 continue
-            self._write({"n": entry.n, "op": entry.op, "source": os.fspath(entry.source),
-                         "target": os.fspath(entry.target), "state": state}, sync=True)
-            entry.state = state
+            self._set_state(entry, state, sync=True)
             messages.append(message)
             folders.add(entry.target.parent)
         for folder in sorted(folders):
@@ -172,10 +171,19 @@ class Journal:
                     messages.append(f"{temp}: removed a partial copy left by an interrupted run")
         return messages
 
+    def mark_reverted(self, entry: Entry) -> None:
+        """Record that one operation has been undone, so that undo run again skips it."""
+        self._set_state(entry, "reverted")
+
     def mark_undone(self) -> None:
         """Record that this journal has been undone."""
         self._write({"state": "undone"}, sync=True)
         self.undone = True
+
+    def _set_state(self, entry: Entry, state: str, sync: bool = False) -> None:
+        self._write({"n": entry.n, "op": entry.op, "source": os.fspath(entry.source),
+                     "target": os.fspath(entry.target), "state": state}, sync=sync)
+        entry.state = state
 
     def _write(self, *records: dict, sync: bool = False) -> None:
         # ensure_ascii keeps non-UTF-8 file names (lone surrogates) as \udcxx escapes.
@@ -250,16 +258,19 @@ def undo(journal_path: Path) -> UndoResult:
         result = UndoResult(notes=journal.settle())
         folders = set()
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
+            if entry.state == "begin":
+                result.skipped.append(f"{entry.source}: not put back, its interrupted "
+                                      f"{entry.op} to {entry.target} could not be settled")
             if entry.state != "done":
-                continue
-            if entry.op == MOVE:
-                undo_move(entry, result)
-            elif entry.op == COPY:
-                undo_copy(entry, result)
+                continue  # never carried out, undone by an earlier undo, or not settled
+            if (undo_move if entry.op == MOVE else undo_copy)(entry, result):
+                journal.mark_reverted(entry)
             folders.add(entry.target.parent)
         for folder in sorted(folders, reverse=True):
             _rmdir_if_empty(folder)
-        journal.mark_undone()
+        # Only once nothing is left alone: until then, undo run again retries what was.
+        if not result.skipped:
+            journal.mark_undone()
     return result
 
 

@@ -40,42 +40,49 @@ class UndoResult:
 _PAST = {MOVE: "moved", COPY: "copied"}
 
 
-def undo_move(entry: Entry, result: UndoResult) -> None:
-    """Move one moved file back to where it was, unless that place is taken again."""
+def undo_move(entry: Entry, result: UndoResult) -> bool:
+    """Move one moved file back unless its old place is taken again; return whether it is back."""
     source, target = entry.source, entry.target
     if not os.path.lexists(target):
         if os.path.lexists(source):
             result.notes.append(f"{source}: already back in place")
-        else:
-            result.skipped.append(f"{target}: missing, cannot put back {source}")
-        return
+            return True
+        result.skipped.append(f"{target}: missing, cannot put back {source}")
+        return False
     if os.path.lexists(source):
-        if same_content(source, target):
-            # The same bytes are back already (an undo interrupted half-way): drop the extra.
-            if _remove(target, result):
-                result.restored.append(source)
-        else:
+        if not same_content(source, target):
             result.skipped.append(f"{target}: not moved back, {source} is taken again")
-        return
+            return False
+        # The same bytes are back already (an undo interrupted half-way): drop the extra.
+        if not _remove(target, result):
+            return False
+        result.restored.append(source)
+        return True
     try:
         move_file(target, source)
     except CatsortError as exc:
         result.skipped.append(str(exc))
-        return
+        return False
     result.restored.append(source)
+    return True
 
 
-def undo_copy(entry: Entry, result: UndoResult) -> None:
-    """Remove one copy made by --copy, if it still holds the same bytes as its original."""
+def undo_copy(entry: Entry, result: UndoResult) -> bool:
+    """Remove a copy made by --copy while it matches its original; return whether it is gone."""
     source, target = entry.source, entry.target
     if not os.path.lexists(target):
         result.notes.append(f"{target}: copy already removed")
-    elif not os.path.lexists(source):
+        return True
+    if not os.path.lexists(source):
         result.skipped.append(f"{target}: kept, its original {source} is gone")
+    elif os.path.islink(source):
+        result.skipped.append(f"{target}: kept, its original {source} is a symlink now")
     elif not same_content(source, target):
         result.skipped.append(f"{target}: kept, it differs from {source} now")
     elif _remove(target, result):
         result.removed.append(target)
+        return True
+    return False
 
 
 def _remove(path: Path, result: UndoResult) -> bool:

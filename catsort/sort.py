@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -163,11 +164,16 @@ def copy_file(source: Path, target: Path) -> None:
 
 
 def same_content(a: Path, b: Path) -> bool:
-    """Tell whether two paths are the same file or hold the same bytes."""
+    """Tell whether two paths are one file, or two regular files holding the same bytes."""
     try:
-        if os.path.samefile(a, b):
+        # lstat, not stat: a symlink is no copy of the file it points to, and counting it as
+        # one let undo delete the only copy of a photo.
+        stat_a, stat_b = os.lstat(a), os.lstat(b)
+        if os.path.samestat(stat_a, stat_b):
             return True
-        if os.path.getsize(a) != os.path.getsize(b):
+        if not (stat.S_ISREG(stat_a.st_mode) and stat.S_ISREG(stat_b.st_mode)):
+            return False
+        if stat_a.st_size != stat_b.st_size:
             return False
         with open(a, "rb") as fa, open(b, "rb") as fb:
             while True:

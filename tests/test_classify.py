@@ -135,6 +135,24 @@ def test_second_run_changes_nothing(photos, classifier, read_tree, action):
         assert set(results) == {"blur.png", "tree.png"}
 
 
+def test_a_second_copy_run_counts_a_file_as_the_earlier_copy_never_a_symlink(
+        photos, classifier, make_photo, tmp_path):
+    (photos / "puss.jpg").symlink_to(make_photo(tmp_path / "elsewhere" / "puss.jpg", RED))
+    sorted_cats = tmp_path / "sorted" / "cat"
+    plan = make_plan([photos], COPY, dest=tmp_path / "sorted")
+    _run([photos], classifier, plan)
+    (sorted_cats / "kitty.jpg").rename(tmp_path / "kitty.jpg")
+    (sorted_cats / "kitty.jpg").symlink_to(tmp_path / "kitty.jpg")  # the same bytes, but a link
+    _, results = _run([photos], classifier, plan)
+    assert results["kitty.jpg"].destination == sorted_cats / "kitty (1).jpg"
+    assert not (sorted_cats / "kitty (1).jpg").is_symlink()
+    assert (sorted_cats / "kitty (1).jpg").read_bytes() == (photos / "kitty.jpg").read_bytes()
+    # A symlinked photo was copied from the file it names: that copy still counts.
+    assert results["puss.jpg"].destination == sorted_cats / "puss.jpg"
+    assert sorted(p.name for p in sorted_cats.iterdir()) == [
+        "kitty (1).jpg", "kitty.jpg", "puss.jpg"]
+
+
 def test_failed_files_are_counted_and_never_moved(photos, classifier):
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     summary, results = _run([photos], classifier, make_plan([photos], MOVE))

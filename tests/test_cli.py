@@ -80,6 +80,23 @@ def test_move_then_undo_restores_the_tree(photos, tiny_model, read_tree):
     assert read_tree(photos) == before
 
 
+def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
+        photos, tiny_model, read_tree):
+    before = read_tree(photos)
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    journal = next((photos / ".catsort").glob("*.jsonl"))
+    (photos / "kitty.jpg").write_bytes(b"another photo")  # the old place is taken again
+    first = runner.invoke(app, ["undo", str(journal)])
+    assert first.exit_code == 1
+    assert "Put back 1 files, removed 0 copies, left 1 alone." in first.stderr
+    assert f"run catsort undo {journal} again" in first.stderr
+    (photos / "kitty.jpg").unlink()
+    second = runner.invoke(app, ["undo", str(journal)])
+    assert second.exit_code == 0, second.output
+    assert "Put back 1 files, removed 0 copies, left 0 alone." in second.stderr
+    assert read_tree(photos) == before
+
+
 def test_copy_keeps_originals(photos, tiny_model, tmp_path):
     result = classify(tiny_model, photos, "--copy", "--dest", tmp_path / "sorted",
                       "--other-dest", tmp_path / "misc")

@@ -143,6 +143,10 @@ def someone_elses(source, target):
     target.write_bytes(b"another photo")
 
 
+def symlinked(source, target):
+    target.symlink_to(Path("..") / source.name)  # a link to the photo is not the photo moved
+
+
 @pytest.mark.parametrize(
     ("make_state", "where", "message"),
     [
@@ -152,6 +156,7 @@ def someone_elses(source, target):
         (copied_across, {"cat/x.jpg": b"photo bytes"}, "finished moving to"),
         (someone_elses, {"x.jpg": b"photo bytes", "cat/x.jpg": b"another photo"},
          "left in place"),
+        (symlinked, {"x.jpg": b"photo bytes", "cat/x.jpg": b"-> ../x.jpg"}, "left in place"),
     ],
 )
 def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, where, message):
@@ -161,8 +166,8 @@ def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, wh
     assert read_tree(tmp_path) == where, "each file once, no partial copy left"
     assert recover(tmp_path) == [], "a settled journal needs nothing more"
     undo(journal_path)
-    expected = {"x.jpg": b"photo bytes"} if make_state is not someone_elses else where
-    assert read_tree(tmp_path) == expected
+    left_alone = make_state in (someone_elses, symlinked)
+    assert read_tree(tmp_path) == (where if left_alone else {"x.jpg": b"photo bytes"})
 
 
 @pytest.mark.parametrize(("make_state", "state"), [(nothing, "aborted"), (copied_across, "done")])
@@ -185,6 +190,23 @@ def test_an_operation_recover_cannot_settle_is_tried_again_next_time(tmp_path, m
         assert any("cannot settle" in m for m in recover(tmp_path))
     assert any("finished moving" in m for m in recover(tmp_path))
     assert not (tmp_path / "x.jpg").exists() and (tmp_path / "cat" / "x.jpg").exists()
+
+
+def test_an_interrupted_move_undo_cannot_settle_is_left_for_undo_run_again(
+        tmp_path, monkeypatch, read_tree):
+    journal_path, source, target = crashed(tmp_path, MOVE, linked)
+
+    def refuse(entry):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(journal_module, "settle_entry", refuse)
+        result = undo(journal_path)
+    assert result.skipped == [
+        f"{source}: not put back, its interrupted move to {target} could not be settled"]
+    result = undo(journal_path)
+    assert result.restored == [source] and result.skipped == []
+    assert read_tree(tmp_path) == {"x.jpg": b"photo bytes"}
 
 
 def test_recover_leaves_a_journal_in_use_alone(tmp_path, make_files):
@@ -244,6 +266,45 @@ def test_undo_refuses_where_the_original_place_is_taken_again(tmp_path, make_fil
     assert result.skipped == [f"{tmp_path / 'cat/x.jpg'}: not moved back, "
                               f"{tmp_path / 'a/x.jpg'} is taken again"]
     assert read_tree(tmp_path) == {"a/x.jpg": b"new photo", "b.jpg": b"b", "cat/x.jpg": b"old"}
+
+
+def test_undo_never_deletes_a_moved_photo_for_a_symlink_at_its_old_place(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a.jpg": b"a"})
+    path = move_all([tmp_path / "a.jpg"], tmp_path)
+    (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
+    result = undo(path)
+    assert result.restored == []
+    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: not moved back, "
+                              f"{tmp_path / 'a.jpg'} is taken again"]
+    assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
+
+
+def test_undo_never_deletes_a_copy_whose_original_became_a_symlink_to_it(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a.jpg": b"a"})
+    path = move_all([tmp_path / "a.jpg"], tmp_path, COPY)
+    (tmp_path / "a.jpg").unlink()
+    (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
+    result = undo(path)
+    assert result.removed == []
+    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: kept, its original "
+                              f"{tmp_path / 'a.jpg'} is a symlink now"]
+    assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
+
+
+def test_undo_run_again_once_the_place_is_free_puts_back_what_it_left_alone(
+        tmp_path, make_files, read_tree):
+    make_files(tmp_path, {"a/x.jpg": b"old", "b.jpg": b"b"})
+    path = move_all([tmp_path / "a/x.jpg", tmp_path / "b.jpg"], tmp_path)
+    make_files(tmp_path, {"a/x.jpg": b"new photo"})
+    assert len(undo(path).skipped) == 1
+    (tmp_path / "a/x.jpg").rename(tmp_path / "new.jpg")  # the user frees the place
+    result = undo(path)
+    assert result.restored == [tmp_path / "a/x.jpg"]
+    assert result.skipped == [] and result.notes == [], "only the file left alone is tried again"
+    assert read_tree(tmp_path) == {"a/x.jpg": b"old", "b.jpg": b"b", "new.jpg": b"new photo"}
+    assert undo(path).already_undone
 
 
 def test_a_second_undo_says_so_and_changes_nothing(tmp_path, make_files, read_tree):
