@@ -56,16 +56,21 @@ def unique_target(directory: Path, name: str, reserved: set[Path] | None = None)
     candidate = directory / name
     if not _taken(candidate, reserved):
         return candidate
-    stem, ext = os.path.splitext(name)
-    counter = 1
-    match = _COUNTER.match(stem)
-    if match:
-        stem, counter = match.group(1), int(match.group(2)) + 1
+    stem, counter, ext = split_name(name)
     while True:
+        counter += 1
         candidate = directory / f"{stem} ({counter}){ext}"
         if not _taken(candidate, reserved):
             return candidate
-        counter += 1
+
+
+def split_name(name: str) -> tuple[str, int, str]:
+    """Split a file name into stem, `` (n)`` counter (0 when it has none) and extension."""
+    stem, ext = os.path.splitext(name)
+    match = _COUNTER.match(stem)
+    if match:
+        return match.group(1), int(match.group(2)), ext
+    return stem, 0, ext
 
 
 def _taken(path: Path, reserved: set[Path]) -> bool:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from conftest import BLUE, GREEN, GREY, RED
+from conftest import BLUE, RED
 
 from catsort.classify import RunSettings, SortPlan, default_dest, make_plan, run_classify
 from catsort.errors import CatsortError
@@ -151,6 +150,83 @@ def test_a_second_copy_run_counts_a_file_as_the_earlier_copy_never_a_symlink(
     assert results["puss.jpg"].destination == sorted_cats / "puss.jpg"
     assert sorted(p.name for p in sorted_cats.iterdir()) == [
         "kitty (1).jpg", "kitty.jpg", "puss.jpg"]
+
+
+def _copy(tmp_path, classifier, dry_run=False):
+    """A --copy run of tmp_path/photos into tmp_path/sorted: {photo's folder: destination}."""
+    inputs = [tmp_path / "photos"]
+    plan = make_plan(inputs, COPY, dest=tmp_path / "sorted", dry_run=dry_run)
+    seen: list = []
+    summary = run_classify(inputs, classifier, plan, on_result=seen.append)
+    return summary, {r.path.parent.name: r.destination for r in seen}
+
+
+def _cats_named_x(tmp_path, make_photo, folders):
+    """A different cat photo named x.png in each of the folders under tmp_path/photos."""
+    for i, folder in enumerate(folders):
+        make_photo(tmp_path / "photos" / folder / "x.png", RED, size=(24 + 6 * i, 16))
+
+
+def test_copying_again_finds_the_numbered_copies_of_same_named_photos(tmp_path, make_photo,
+                                                                      classifier, read_tree):
+    _cats_named_x(tmp_path, make_photo, ["2019", "2020"])
+    _, first = _copy(tmp_path, classifier)
+    cat = tmp_path / "sorted" / "cat"
+    assert first == {"2019": cat / "x.png", "2020": cat / "x (1).png"}
+    after_first = read_tree(tmp_path)
+    for _ in range(2):
+        summary, again = _copy(tmp_path, classifier)
+        assert again == first
+        assert read_tree(tmp_path) == after_first
+        assert summary.journal is None
+
+
+def test_a_dry_run_after_a_copy_predicts_the_earlier_copies(tmp_path, make_photo, classifier,
+                                                           read_tree):
+    _cats_named_x(tmp_path, make_photo, ["2019", "2020"])
+    _, first = _copy(tmp_path, classifier)
+    before = read_tree(tmp_path)
+    _, predicted = _copy(tmp_path, classifier, dry_run=True)
+    assert predicted == first
+    assert read_tree(tmp_path) == before
+
+
+def test_copying_again_looks_past_a_copy_deleted_from_the_middle(tmp_path, make_photo,
+                                                                classifier, read_tree):
+    _cats_named_x(tmp_path, make_photo, ["a", "b", "c"])
+    _, first = _copy(tmp_path, classifier)
+    cat = tmp_path / "sorted" / "cat"
+    assert first["c"] == cat / "x (2).png"
+    # Photo b dropped from both places leaves a gap in the numbering; then a new photo d comes.
+    (tmp_path / "photos" / "b" / "x.png").unlink()
+    first["b"].unlink()
+    d = make_photo(tmp_path / "photos" / "d" / "x.png", RED, size=(48, 16)).read_bytes()
+    c = first["c"].read_bytes()
+    _, again = _copy(tmp_path, classifier)
+    assert again == {"a": cat / "x.png", "c": cat / "x (2).png", "d": cat / "x (1).png"}
+    assert read_tree(cat) == {"x.png": (tmp_path / "photos" / "a" / "x.png").read_bytes(),
+                              "x (1).png": d, "x (2).png": c}
+
+
+def test_a_symlink_in_the_label_folder_is_not_a_copy(tmp_path, make_photo, classifier):
+    photo = make_photo(tmp_path / "photos" / "x.png", RED)
+    backup = make_photo(tmp_path / "backup" / "x.png", RED)  # the same bytes, elsewhere
+    cat = tmp_path / "sorted" / "cat"
+    cat.mkdir(parents=True)
+    (cat / "x.png").symlink_to(backup)
+    _, placed = _copy(tmp_path, classifier)
+    assert placed == {"photos": cat / "x (1).png"}
+    assert not placed["photos"].is_symlink()
+    assert placed["photos"].read_bytes() == photo.read_bytes()
+
+
+def test_identical_photos_with_the_same_name_are_copied_once(tmp_path, make_photo, classifier):
+    for folder in ("a", "b"):
+        make_photo(tmp_path / "photos" / folder / "x.png", RED)
+    _, placed = _copy(tmp_path, classifier)
+    cat = tmp_path / "sorted" / "cat"
+    assert placed == {"a": cat / "x.png", "b": cat / "x.png"}
+    assert os.listdir(cat) == ["x.png"]
 
 
 def test_failed_files_are_counted_and_never_moved(photos, classifier):

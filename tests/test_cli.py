@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import BLUE, GREEN, GREY, RED
+from conftest import BLUE, RED
 from typer.testing import CliRunner
 
 from catsort.cli import app
@@ -105,6 +105,18 @@ def test_copy_keeps_originals(photos, tiny_model, tmp_path):
     assert (tmp_path / "sorted" / "cat" / "kitty.jpg").is_file()
     assert (tmp_path / "misc" / "tree.png").is_file()
     assert not (tmp_path / "sorted" / "uncertain").exists()
+
+
+def test_copying_again_adds_no_copies_of_photos_with_the_same_name(tmp_path, make_photo,
+                                                                   tiny_model):
+    make_photo(tmp_path / "dup" / "2019" / "IMG_0001.jpg", RED)
+    make_photo(tmp_path / "dup" / "2020" / "IMG_0001.jpg", RED, size=(30, 20))  # another cat
+    for _ in range(3):
+        result = classify(tiny_model, tmp_path / "dup", "--copy", "--dest", tmp_path / "sorted",
+                          "-q")
+        assert result.exit_code == 0, result.output
+        assert sorted(os.listdir(tmp_path / "sorted" / "cat")) == [
+            "IMG_0001 (1).jpg", "IMG_0001.jpg"]
 
 
 def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tree, tmp_path):
