@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import time
 from collections import Counter
 from contextlib import nullcontext
@@ -11,12 +10,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
+from catsort.copies import EarlierCopies
 from catsort.errors import CatsortError
 from catsort.journal import Journal, recover
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import Result, classify_paths
-from catsort.sort import COPY, MOVE, place, same_content, split_name
+from catsort.sort import COPY, MOVE, place
 from catsort.sort import plan as plan_placement
 from catsort.walk import check_inputs, find_images
 
@@ -185,7 +185,7 @@ def run_classify(
     walk = find_inputs(paths, plan, metadata.labels, settings.recursive,
                        on_error=lambda path, reason: walk_errors.append(Result(path, error=reason)))
     reserved: Optional[set[Path]] = set() if plan.dry_run else None
-    names = _FolderNames()
+    copies = EarlierCopies()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
         results = classify_paths(
             walk, classifier, batch_size=settings.batch_size,
@@ -193,7 +193,7 @@ def run_classify(
             gate_threshold=settings.gate_threshold, use_gate=settings.use_gate,
         )
         for result in results:
-            placed = _placed(result, plan, metadata.labels, journal, reserved, names)
+            placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
             for item in [*walk_errors, placed]:
                 summary.add(item)
                 if on_result is not None:
@@ -210,7 +210,7 @@ def run_classify(
 
 
 def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Optional[Journal],
-            reserved: Optional[set[Path]], names: _FolderNames) -> Result:
+            reserved: Optional[set[Path]], copies: EarlierCopies) -> Result:
     """Move or copy one classified photo per the plan; return the result with its destination."""
     if result.prediction is None or plan.action is None:
         return result
@@ -218,7 +218,7 @@ def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Opti
     if folder is None:
         return result
     if plan.action == COPY:
-        earlier = _earlier_copy(result.path, folder, names)
+        earlier = copies.find(result.path, folder)
         if earlier is not None:  # a second --copy run leaves things as they are
             return replace(result, destination=earlier)
     placement = plan_placement(result.path, folder, plan.action, reserved)
@@ -227,76 +227,8 @@ def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Opti
     except CatsortError as exc:
         return replace(result, error=_without_path(str(exc), result.path))
     if plan.action == COPY:
-        names.add(target)  # so an identical photo later in this run finds this copy
+        copies.add(target)  # so an identical photo later in this run finds this copy
     return replace(result, destination=target)
-
-
-class _FolderNames:
-    """The names in each label folder, listed once a run and grouped by stem and extension.
-
-    Finding a photo's earlier copy then looks at its own few candidate names, not at a listing of
-    a folder of thousands of photos for every photo.
-    """
-
-    def __init__(self) -> None:
-        self._folders: dict[Path, dict[tuple[str, str], set[tuple[int, str]]]] = {}
-
-    def variants(self, folder: Path, name: str) -> list[Path]:
-        """``name`` and the `` (n)`` names unique_target moves on to, those in ``folder``."""
-        stem, counter, ext = split_name(name)
-        found = self._groups(folder).get((stem, ext), set())
-        return [folder / other for n, other in sorted(found) if n >= counter]
-
-    def add(self, path: Path) -> None:
-        """Count a file this run put in its folder."""
-        _group(self._groups(path.parent), path.name)
-
-    def _groups(self, folder: Path) -> dict[tuple[str, str], set[tuple[int, str]]]:
-        if folder not in self._folders:
-            try:
-                listing = os.listdir(folder)
-            except OSError:
-                listing = []  # not made yet; if it cannot be read, placing the photo says so
-            self._folders[folder] = {}
-            for name in listing:
-                _group(self._folders[folder], name)
-        return self._folders[folder]
-
-
-def _group(groups: dict[tuple[str, str], set[tuple[int, str]]], name: str) -> None:
-    stem, counter, ext = split_name(name)
-    groups.setdefault((stem, ext), set()).add((counter, name))
-
-
-def _earlier_copy(source: Path, folder: Path, names: _FolderNames) -> Optional[Path]:
-    """The copy an earlier --copy run made of ``source`` in ``folder``, if it is there unchanged.
-
-    It may have any of the names ``source`` could have been given, past gaps in the numbering
-    too: the user may have deleted a copy in the middle, or undone the run that made it.
-    """
-    if os.path.realpath(source.parent) == os.path.realpath(folder):
-        return None  # already in its folder, where plan() leaves it
-    try:
-        size = os.stat(source).st_size
-    except OSError:
-        return None  # placing it says what is wrong
-    for candidate in names.variants(folder, source.name):
-        if _is_copy(candidate, source, size):
-            return candidate
-    return None
-
-
-def _is_copy(candidate: Path, source: Path, size: int) -> bool:
-    """Whether ``candidate`` is a regular file of ``size`` bytes holding those of ``source``."""
-    try:
-        info = os.lstat(candidate)
-    except OSError:
-        return False
-    # A symlink is no copy: what it points to can change or go away. Sizes first: reading bytes
-    # is for the rare candidate of the same size. A symlinked photo was copied from the file it
-    # names, so that file is what the copy is compared with.
-    original = Path(os.path.realpath(source))
-    return stat.S_ISREG(info.st_mode) and info.st_size == size and same_content(original, candidate)
 
 
 def _without_path(message: str, path: Path) -> str:

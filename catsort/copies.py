@@ -1,0 +1,81 @@
+"""Finding the copy an earlier --copy run made of a photo, so that copying again changes nothing."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Optional
+
+from catsort.sort import same_content, split_name
+
+# Per label folder: (stem, extension) -> {(counter, name)}, e.g. ("x", ".png") -> {(0, "x.png"),
+# (1, "x (1).png")}.
+_Groups = dict[tuple[str, str], set[tuple[int, str]]]
+
+
+class EarlierCopies:
+    """The names in each label folder, listed once a run and grouped by stem and extension.
+
+    Finding a photo's earlier copy then looks at its own few candidate names, not at a listing of
+    a folder of thousands of photos for every photo.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, _Groups] = {}
+
+    def find(self, source: Path, folder: Path) -> Optional[Path]:
+        """The copy an earlier run made of ``source`` in ``folder``, if it is there unchanged.
+
+        It may have any of the names ``source`` could have been given, past gaps in the numbering
+        too: the user may have deleted a copy in the middle, or undone the run that made it.
+        """
+        if os.path.realpath(source.parent) == os.path.realpath(folder):
+            return None  # already in its folder, where plan() leaves it
+        try:
+            size = os.stat(source).st_size
+        except OSError:
+            return None  # placing it says what is wrong
+        for candidate in self._variants(folder, source.name):
+            if _is_copy(candidate, source, size):
+                return candidate
+        return None
+
+    def add(self, path: Path) -> None:
+        """Count a file this run put in its folder."""
+        _group(self._groups(path.parent), path.name)
+
+    def _variants(self, folder: Path, name: str) -> list[Path]:
+        """``name`` and the `` (n)`` names unique_target moves on to, those in ``folder``."""
+        stem, counter, ext = split_name(name)
+        found = self._groups(folder).get((stem, ext), set())
+        return [folder / other for n, other in sorted(found) if n >= counter]
+
+    def _groups(self, folder: Path) -> _Groups:
+        if folder not in self._folders:
+            try:
+                listing = os.listdir(folder)
+            except OSError:
+                listing = []  # not made yet; if it cannot be read, placing the photo says so
+            self._folders[folder] = {}
+            for name in listing:
+                _group(self._folders[folder], name)
+        return self._folders[folder]
+
+
+def _group(groups: _Groups, name: str) -> None:
+    stem, counter, ext = split_name(name)
+    groups.setdefault((stem, ext), set()).add((counter, name))
+
+
+def _is_copy(candidate: Path, source: Path, size: int) -> bool:
+    """Whether ``candidate`` is a regular file of ``size`` bytes holding those of ``source``."""
+    try:
+        info = os.lstat(candidate)
+    except OSError:
+        return False
+    # A symlink is no copy: what it points to can change or go away. Sizes first: reading bytes
+    # is for the rare candidate of the same size. A symlinked photo was copied from the file it
+    # names, so that file is what the copy is compared with.
+    original = Path(os.path.realpath(source))
+    return stat.S_ISREG(info.st_mode) and info.st_size == size and same_content(original, candidate)
