@@ -59,9 +59,19 @@ def unique_target(directory: Path, name: str, reserved: set[Path] | None = None)
     stem, counter, ext = split_name(name)
     while True:
         counter += 1
-        candidate = directory / f"{stem} ({counter}){ext}"
+        candidate = directory / _numbered(stem, counter, ext)
         if not _taken(candidate, reserved):
             return candidate
+
+
+def _numbered(stem: str, counter: int, ext: str) -> str:
+    """``stem (counter).ext``, the stem shortened where the name would pass 255 bytes."""
+    # 255 bytes is the longest name most file systems take; a photo whose name is that long
+    # must still get a free name beside its namesake.
+    room = 255 - len(os.fsencode(f" ({counter}){ext}"))
+    while len(os.fsencode(stem)) > room and len(stem) > 1:
+        stem = stem[:-1]
+    return f"{stem} ({counter}){ext}"
 
 
 def split_name(name: str) -> tuple[str, int, str]:

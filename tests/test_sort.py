@@ -38,6 +38,15 @@ def test_unique_target_counts_broken_symlinks_and_reserved_names_as_taken(tmp_pa
     assert unique_target(tmp_path, "x.jpg", {tmp_path / "x (1).jpg"}) == tmp_path / "x (2).jpg"
 
 
+def test_a_taken_name_of_255_bytes_gets_a_shortened_free_name(tmp_path, make_files):
+    name = "é" * 124 + "cat.jpg"  # 255 bytes in UTF-8, the longest name most file systems take
+    make_files(tmp_path, {f"in/{name}": b"new", f"cat/{name}": b"taken"})
+    target = place(plan(tmp_path / "in" / name, tmp_path / "cat", MOVE))
+    assert len(os.fsencode(target.name)) <= 255
+    assert target.name.startswith("é" * 100) and target.name.endswith(" (1).jpg")
+    assert target.read_bytes() == b"new" and (tmp_path / "cat" / name).read_bytes() == b"taken"
+
+
 def test_plan_reserves_names_so_a_dry_run_never_plans_one_target_twice(tmp_path, make_files):
     make_files(tmp_path, {"a/x.jpg": b"1", "b/x.jpg": b"2", "cat/x.jpg": b"0"})
     reserved: set[Path] = set()
