@@ -268,28 +268,20 @@ def test_undo_refuses_where_the_original_place_is_taken_again(tmp_path, make_fil
     assert read_tree(tmp_path) == {"a/x.jpg": b"new photo", "b.jpg": b"b", "cat/x.jpg": b"old"}
 
 
-def test_undo_never_deletes_a_moved_photo_for_a_symlink_at_its_old_place(
-        tmp_path, make_files, read_tree):
+@pytest.mark.parametrize(("action", "reason"), [
+    (MOVE, "not moved back, {old} is taken again"),
+    (COPY, "kept, its original {old} is a symlink now"),
+])
+def test_undo_never_deletes_a_photo_for_a_symlink_at_its_old_place(
+        tmp_path, make_files, read_tree, action, reason):
     make_files(tmp_path, {"a.jpg": b"a"})
-    path = move_all([tmp_path / "a.jpg"], tmp_path)
+    path = move_all([tmp_path / "a.jpg"], tmp_path, action)
+    if action == COPY:
+        (tmp_path / "a.jpg").unlink()  # the original replaced by a link to its copy
     (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
     result = undo(path)
-    assert result.restored == []
-    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: not moved back, "
-                              f"{tmp_path / 'a.jpg'} is taken again"]
-    assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
-
-
-def test_undo_never_deletes_a_copy_whose_original_became_a_symlink_to_it(
-        tmp_path, make_files, read_tree):
-    make_files(tmp_path, {"a.jpg": b"a"})
-    path = move_all([tmp_path / "a.jpg"], tmp_path, COPY)
-    (tmp_path / "a.jpg").unlink()
-    (tmp_path / "a.jpg").symlink_to(Path("cat") / "a.jpg")
-    result = undo(path)
-    assert result.removed == []
-    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: kept, its original "
-                              f"{tmp_path / 'a.jpg'} is a symlink now"]
+    assert result.restored == [] and result.removed == []
+    assert result.skipped == [f"{tmp_path / 'cat/a.jpg'}: " + reason.format(old=tmp_path / "a.jpg")]
     assert read_tree(tmp_path) == {"a.jpg": b"-> cat/a.jpg", "cat/a.jpg": b"a"}
 
 
