@@ -74,8 +74,10 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     say(f"Stage 1: frozen base, new head (Adam {config.learning_rate:g}, {config.epochs} epochs)")
     recipe.compile_model(model, num_classes, keras.optimizers.Adam(config.learning_rate))
     stage1 = recipe.parameter_counts(model)
+    # shuffle=False: the dataset shuffles itself each epoch; Keras' own flag would only print a
+    # warning that it ignores it.
     history1 = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                         callbacks=_progress(config), verbose=0)
+                         callbacks=_progress(config), verbose=0, shuffle=False)
 
     fine_rate = config.learning_rate / 10
     say(f"Stage 2: fine-tune from layer {config.fine_tune_at} (RMSprop {fine_rate:g}, "
@@ -85,7 +87,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     stage2 = recipe.parameter_counts(model)
     history2 = model.fit(train_ds, validation_data=val_ds,
                          epochs=config.epochs + config.fine_tune_epochs,
-                         initial_epoch=len(history1.epoch), callbacks=_progress(config), verbose=0)
+                         initial_epoch=len(history1.epoch), callbacks=_progress(config), verbose=0,
+                         shuffle=False)
     history = {key: history1.history[key] + history2.history.get(key, [])
                for key in history1.history}
 
