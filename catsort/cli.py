@@ -193,8 +193,9 @@ def undo(
                           f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
                           highlight=False)
         if result.skipped:
-            err_console.print(f"Once the places named above are free, run catsort undo "
-                              f"{_quoted(journal)} again: it retries only what was left alone.",
+            err_console.print(f"Once the problems above are dealt with (a place taken, a copy "
+                              f"changed), run catsort undo {_quoted(journal)} again: it retries "
+                              "only what it left alone.",
                               highlight=False, soft_wrap=True, markup=False)
     raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
 

@@ -73,16 +73,21 @@ def undo_copy(entry: Entry, result: UndoResult) -> bool:
     if not os.path.lexists(target):
         result.notes.append(f"{target}: copy already removed")
         return True
-    if not os.path.lexists(source):
+    if not os.path.exists(source):  # gone, or a link to nothing
         result.skipped.append(f"{target}: kept, its original {source} is gone")
-    elif os.path.islink(source):
-        result.skipped.append(f"{target}: kept, its original {source} is a symlink now")
-    elif not same_content(source, target):
+    elif os.path.samefile(source, target):
+        result.skipped.append(f"{target}: kept, its original {source} is now a link to it")
+    elif not same_content(_followed(source), target):
         result.skipped.append(f"{target}: kept, it differs from {source} now")
     elif _remove(target, result):
         result.removed.append(target)
         return True
     return False
+
+
+def _followed(path: Path) -> Path:
+    """The file a path leads to: for a symlinked photo, the file it names (what was copied)."""
+    return Path(os.path.realpath(path))
 
 
 def _remove(path: Path, result: UndoResult) -> bool:
@@ -99,7 +104,7 @@ def settle_entry(entry: Entry) -> tuple[str, str]:
     source, target = entry.source, entry.target
     has_source, has_target = os.path.lexists(source), os.path.lexists(target)
     if has_source and has_target:
-        if not same_content(source, target):
+        if not same_content(_followed(source), target):
             return "aborted", f"{source}: left in place, {target} is another file"
         if entry.op == COPY:
             return "done", f"{source}: copy to {target} was complete"

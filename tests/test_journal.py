@@ -179,6 +179,26 @@ def test_recover_settles_an_interrupted_copy(tmp_path, read_tree, make_state, st
     assert not list((tmp_path / "cat").glob(".*"))
 
 
+def test_a_copy_of_a_symlinked_photo_is_settled_and_undone_like_any_copy(tmp_path, read_tree):
+    # --copy copies the photo a link names; that copy is the link's, not "another file".
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "real.jpg").write_bytes(b"photo bytes")
+    source = tmp_path / "x.jpg"
+    source.symlink_to(Path("store") / "real.jpg")
+    before = read_tree(tmp_path)
+    placement = plan(source, tmp_path / "cat", COPY)
+    journal = Journal.create(tmp_path)
+    journal.begin(placement)
+    placement.target.parent.mkdir()
+    shutil.copy2(source, placement.target)
+    os.close(journal._fd)  # the process dies with the copy made but not marked done
+    recover(tmp_path)
+    assert [r["state"] for r in lines(journal.path) if r.get("n") == 0][-1] == "done"
+    result = undo(journal.path)
+    assert result.removed == [placement.target] and result.skipped == []
+    assert read_tree(tmp_path) == before
+
+
 def test_an_operation_recover_cannot_settle_is_tried_again_next_time(tmp_path, monkeypatch):
     crashed(tmp_path, MOVE, linked)
 
@@ -270,7 +290,7 @@ def test_undo_refuses_where_the_original_place_is_taken_again(tmp_path, make_fil
 
 @pytest.mark.parametrize(("action", "reason"), [
     (MOVE, "not moved back, {old} is taken again"),
-    (COPY, "kept, its original {old} is a symlink now"),
+    (COPY, "kept, its original {old} is now a link to it"),
 ])
 def test_undo_never_deletes_a_photo_for_a_symlink_at_its_old_place(
         tmp_path, make_files, read_tree, action, reason):
