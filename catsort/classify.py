@@ -84,19 +84,16 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
     for folder, option in ((plan.dest, "--dest"), (plan.other_dest, "--other-dest")):
         if folder is not None and os.path.exists(folder) and not os.path.isdir(folder):
             raise CatsortError(f"{option} {folder}: is a file, not a folder")
-    # The walk never enters the folders a run fills, so an input inside one would be skipped
+    # The walk never enters the folders a run fills, so an input that is one would be skipped
     # without a word.
     filled = {os.path.realpath(folder): folder for folder in plan.folders(labels)}
     for path in paths:
-        if not os.path.isdir(path):
-            continue
-        real = os.path.realpath(path)
-        for filled_real, folder in filled.items():
-            if real == filled_real or real.startswith(filled_real.rstrip(os.sep) + os.sep):
-                raise CatsortError(
-                    f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
-                    "would be classified; choose another --dest or --other-dest"
-                )
+        folder = filled.get(os.path.realpath(path)) if os.path.isdir(path) else None
+        if folder is not None:
+            raise CatsortError(
+                f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
+                "would be classified; choose another --dest or --other-dest"
+            )
 
 
 @dataclass(frozen=True)

@@ -116,7 +116,8 @@ def classify(
         "--quiet", "-q", help="No progress bar or summary; only problems.")] = False,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
-    from catsort.classify import RunSettings, find_inputs, make_plan, run_classify
+    from catsort.classify import (RunSettings, check_plan, find_inputs, make_plan,
+                                  run_classify)
     from catsort.display import RunDisplay, summary_table
     from catsort.model import load_model
     from catsort.pipeline import split_threads
@@ -140,6 +141,7 @@ def classify(
                                gate_threshold=gate_threshold, batch_size=batch_size,
                                workers=workers)
         labels = classifier.metadata.labels
+        check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
         with open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer, \
                 RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:
             display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))

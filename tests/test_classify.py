@@ -267,23 +267,29 @@ def test_missing_input_is_a_usage_error(tmp_path, classifier):
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("dest", "other_dest", "inside"), [
-    (None, ".", "."),            # --other-dest: the folder being sorted
-    ("..", None, "."),           # classify photos/cat --dest photos: cat/ is a label folder
-    (None, "elsewhere", "elsewhere/2019"),
+@pytest.mark.parametrize(("dest", "other_dest"), [
+    (None, "."),   # --other-dest: the folder being sorted
+    ("..", None),  # classify photos/cat --dest photos: cat/ is a label folder
 ])
-def test_an_input_inside_a_folder_the_run_fills_is_a_usage_error(photos, classifier, read_tree,
-                                                                  dest, other_dest, inside):
+def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(photos, classifier, read_tree,
+                                                                   dest, other_dest):
+    # The walk never enters a folder the run fills: without the error it would find nothing.
     source = photos / "cat" if dest == ".." else photos
     source.mkdir(exist_ok=True)
-    (photos / "elsewhere" / "2019").mkdir(parents=True)
     before = read_tree(photos)
-    plan = make_plan([source / inside], MOVE, None if dest is None else source / dest,
+    plan = make_plan([source], MOVE, None if dest is None else source / dest,
                      None if other_dest is None else source / other_dest)
     with pytest.raises(CatsortError, match="is where this run puts sorted photos") as info:
-        run_classify([source / inside], classifier, plan)
+        run_classify([source], classifier, plan)
     assert info.value.exit_code == 2
-    assert read_tree(photos) == before  # the photos were not quietly skipped: nothing ran
+    assert read_tree(photos) == before
+
+
+def test_a_folder_inside_a_label_folder_is_sorted(photos, classifier, make_photo):
+    new = photos / "cat" / "new"
+    make_photo(new / "puss.jpg", BLUE)  # a dog filed with the cats
+    _, results = _run([new], classifier, make_plan([new], MOVE, photos))
+    assert results["puss.jpg"].destination == photos / "dog" / "puss.jpg"
 
 
 @pytest.mark.parametrize("option", ["--dest", "--other-dest"])

@@ -315,6 +315,15 @@ def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
     assert sorted(p.name for p in root.iterdir()) == [".catsort", "cat", "dog"]
 
 
+def test_a_usage_error_leaves_an_earlier_csv_alone(photos, tiny_model, tmp_path):
+    earlier = tmp_path / "results.csv"
+    assert classify(tiny_model, photos, "--csv", earlier).exit_code == 0
+    rows = earlier.read_bytes()
+    result = classify(tiny_model, photos, "--move", "--other-dest", photos, "--csv", earlier)
+    assert result.exit_code == 2 and "is where this run puts sorted photos" in result.stderr
+    assert earlier.read_bytes() == rows
+
+
 def test_a_reader_that_stops_early_stops_a_move_with_word_of_it(tmp_path, tiny_model,
                                                                   make_photo):
     root = _photos_to_move(tmp_path, make_photo)
