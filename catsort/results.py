@@ -88,11 +88,16 @@ def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator
         raise CatsortError(f"{path}: cannot write the CSV ({exc.strerror or exc})") from None
     try:
         yield ResultsWriter(stream, labels, os.fspath(path))
-    finally:
+    except BaseException:
         try:
             stream.close()
-        except OSError:  # its last write failed too, and that is what the user is told
+        except OSError:  # its last write failed too: the error on its way out says so
             pass
+        raise
+    try:
+        stream.close()
+    except OSError as exc:  # a network file system may only report a full disk here
+        raise _write_error(os.fspath(path), exc) from None
 
 
 def _check_overwrite(path: Path) -> None:

@@ -159,3 +159,17 @@ def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
         writer.write(Result(Path("b.jpg"), CAT))
     assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
     assert info.value.exit_code == 1
+
+
+def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):
+    # Network file systems may report a full disk only when the file is closed.
+    class FailsOnClose(io.StringIO):
+        def close(self) -> None:
+            super().close()
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr("catsort.results.open", lambda *args, **kwargs: FailsOnClose(),
+                        raising=False)
+    with pytest.raises(CatsortError, match=r"out.csv: cannot write the CSV \(Input/output error\)"):
+        with open_results(tmp_path / "out.csv", LABELS) as writer:
+            writer.write(Result(Path("a.jpg"), CAT))
