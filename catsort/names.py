@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
+
+# Control characters (an escape sequence could recolour or rewrite the terminal, a newline
+# splits a line), line and paragraph separators, and undecodable bytes (os.fsdecode keeps
+# them as lone surrogates). Other characters print as they are: U+202F in macOS screenshot
+# names, the joiners in emoji and Persian names.
+_ESCAPED = {"Cc", "Zl", "Zp", "Cs"}
 
 
 def shown(path: Path | str) -> str:
@@ -10,7 +17,8 @@ def shown(path: Path | str) -> str:
     text = str(path)
     if text.isprintable():
         return text
-    return "".join(char if char.isprintable() else _escaped(char) for char in text)
+    return "".join(_escaped(char) if unicodedata.category(char) in _ESCAPED else char
+                   for char in text)
 
 
 def _escaped(char: str) -> str:
