@@ -32,7 +32,7 @@ from corpora import image_files  # noqa: E402
 
 
 def main() -> None:
-    """Print the three profiles for the folder."""
+    """Print the four profiles for the folder."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--model", type=Path, default=REPO / "exported" / "catsort.json")

@@ -119,12 +119,14 @@ def classify(
     from catsort.classify import (RunSettings, check_plan, find_inputs, make_plan,
                                   run_classify)
     from catsort.display import RunDisplay, summary_table
+    from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
     from catsort.results import open_results
     from catsort.sort import COPY, MOVE
     from catsort.walk import check_inputs
 
+    quiet_pillow_warnings()
     plan = None
     seen = 0  # results so far: an error after the first one stopped a run part way
     try:
@@ -263,7 +265,10 @@ def report(
 def _write_report_page(results, summary, out: Path, limit: int):
     from rich.progress import Progress
 
+    from catsort.images import quiet_pillow_warnings
     from catsort.report_html import build_grids, write_html
+
+    quiet_pillow_warnings()
 
     todo = sum(len(grid.rows) for grid in build_grids(results, limit))
     with Progress(console=err_console, transient=True) as progress:
@@ -315,6 +320,9 @@ def train(
         )
         if ship not in ("int8", "float32"):
             raise CatsortError(f"--ship {ship}: use int8 or float32")
+        from catsort.images import quiet_pillow_warnings
+
+        quiet_pillow_warnings()
         result = run_training(config, say=lambda message: err_console.print(message, highlight=False))
     except CatsortError as exc:
         raise fail(exc) from None

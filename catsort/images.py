@@ -57,31 +57,26 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     """
     height, width = size
     try:
-        with warnings.catch_warnings():
-            # Pillow's own bomb limit raises; its softer warning is no reason to stop, nor are
-            # its warnings about damaged metadata (EXIF) in a photo it could decode.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            with Image.open(path) as img:
-                _check_frames(img, path)
-                if img.format == "JPEG":
-                    # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
-                    # a 12-megapixel photo decodes several times faster this way.
-                    side = max(height, width)
-                    img.draft("RGB", (side, side))
-                img = upright(img)
-                if min(img.size) < MIN_SIDE:
-                    raise CatsortError(
-                        f"{path}: image too small ({img.width}x{img.height} pixels)"
-                    )
-                rgb = to_rgb(img)
-                rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
-                return np.asarray(rgb, dtype=np.uint8)
+        with Image.open(path) as img:
+            _check_frames(img, path)
+            if img.format == "JPEG":
+                # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
+                # a 12-megapixel photo decodes several times faster this way.
+                side = max(height, width)
+                img.draft("RGB", (side, side))
+            img = upright(img)
+            if min(img.size) < MIN_SIDE:
+                raise CatsortError(
+                    f"{path}: image too small ({img.width}x{img.height} pixels)"
+                )
+            rgb = to_rgb(img)
+            rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
+            return np.asarray(rgb, dtype=np.uint8)
     except CatsortError:
         raise
     except FileNotFoundError:
         if os.path.islink(path):
-            target = os.readlink(path)
+            target = os.path.realpath(path)  # the end of a chain of links: what is missing
             raise CatsortError(f"{path}: broken link (its target {target} does not exist)") from None
         raise CatsortError(f"{path}: file not found (moved or deleted?)") from None
     except IsADirectoryError:
@@ -98,6 +93,13 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
             raise CatsortError(f"{path}: symbolic link loop (it leads back to itself)") from None
         # Truncated or corrupt data surfaces here, from open() or from the decoder.
         raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
+
+
+def quiet_pillow_warnings() -> None:
+    """Keep Pillow's warnings (damaged EXIF in a photo it decodes, big images) off the screen."""
+    # Neither is the user's to act on: Pillow still raises for real bombs and broken files.
+    # Set once for the process: decoding runs in worker threads, where catch_warnings races.
+    warnings.filterwarnings("ignore", module="PIL")
 
 
 def upright(img: Image.Image) -> Image.Image:

@@ -119,6 +119,16 @@ def png_bomb(width: int, height: int) -> bytes:
             + _png_chunk(b"IEND", b""))
 
 
+def damaged_exif_jpeg(path: Path) -> Path:
+    """A red JPEG whose EXIF description claims 200 bytes past the end of the file."""
+    from PIL import Image
+
+    entries = struct.pack("<HHII", 0x0112, 3, 1, 1) + struct.pack("<HHII", 0x010E, 2, 200, 1000)
+    exif = b"Exif\0\0II*\0" + struct.pack("<IH", 8, 2) + entries + struct.pack("<I", 0)
+    Image.new("RGB", (64, 48), RED).save(path, exif=exif)
+    return path
+
+
 @pytest.fixture
 def make_photo():
     """Return a function that writes a solid-colour photo (any Pillow format) and its path."""

@@ -12,11 +12,12 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import BLUE, RED
+from conftest import BLUE, RED, damaged_exif_jpeg
 from typer.testing import CliRunner
 
 from catsort.cli import app
@@ -313,6 +314,15 @@ def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
     result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in root.iterdir()) == [".catsort", "cat", "dog"]
+
+
+def test_a_photo_with_damaged_exif_is_classified_without_python_warnings(tmp_path, tiny_model):
+    damaged_exif_jpeg(tmp_path / "odd.jpg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning classify let through would fail the photo
+        result = classify(tiny_model, tmp_path, "--csv", "-")
+    assert result.exit_code == 0, result.output
+    assert _csv_rows(result.stdout)[0]["label"] == "cat"
 
 
 def test_a_usage_error_leaves_an_earlier_csv_alone(photos, tiny_model, tmp_path):
