@@ -116,6 +116,7 @@ class Summary:
     counts: Counter = field(default_factory=Counter)  # label (incl. uncertain, other) -> files
     errors: int = 0
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
+    earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Optional[Path] = None  # the journal of this run's moves and copies, if any
 
@@ -145,7 +146,10 @@ class Summary:
         elif result.prediction is not None:
             self.counts[result.prediction.label] += 1
         if result.destination is not None and result.error is None:
-            self.placed += 1
+            if result.earlier:
+                self.earlier += 1
+            else:
+                self.placed += 1
 
 
 def find_inputs(paths: Sequence[Path], plan: SortPlan, labels: Sequence[str],
@@ -217,7 +221,7 @@ def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Opti
     if plan.action == COPY:
         earlier = copies.find(result.path, folder)
         if earlier is not None:  # a second --copy run leaves things as they are
-            return replace(result, destination=earlier)
+            return replace(result, destination=earlier, earlier=True)
     placement = plan_placement(result.path, folder, plan.action, reserved)
     try:
         target = place(placement, journal, dry_run=plan.dry_run)

@@ -104,6 +104,8 @@ def summary_table(summary: Summary, action: Optional[str], dry_run: bool,
     if action is not None:
         verb = "moved" if action == MOVE else "copied"
         table.add_row(f"would be {verb}" if dry_run else verb, str(summary.placed))
+        if summary.earlier:
+            table.add_row(f"{verb} before", str(summary.earlier))
     table.add_section()
     table.add_row("total", str(summary.files))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")

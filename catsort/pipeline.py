@@ -23,13 +23,15 @@ from catsort.model import Classifier
 class Result:
     """The outcome for one input file: a prediction, or the one-line reason it failed.
 
-    ``destination`` is where classify moved or copied the file (or would, in a dry run).
+    ``destination`` is where classify moved or copied the file (or would, in a dry run);
+    ``earlier`` says an earlier run had already put it there, so this run did nothing.
     """
 
     path: Path
     prediction: Prediction | None = None
     error: str | None = None
     destination: Path | None = None
+    earlier: bool = False
 
     @property
     def ok(self) -> bool:

@@ -179,6 +179,7 @@ def test_copying_again_finds_the_numbered_copies_of_same_named_photos(tmp_path, 
         assert again == first
         assert read_tree(tmp_path) == after_first
         assert summary.journal is None
+        assert (summary.placed, summary.earlier) == (0, 2)  # nothing is said to be copied again
 
 
 def test_a_dry_run_after_a_copy_predicts_the_earlier_copies(tmp_path, make_photo, classifier,

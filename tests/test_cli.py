@@ -112,12 +112,13 @@ def test_copying_again_adds_no_copies_of_photos_with_the_same_name(tmp_path, mak
                                                                    tiny_model):
     make_photo(tmp_path / "dup" / "2019" / "IMG_0001.jpg", RED)
     make_photo(tmp_path / "dup" / "2020" / "IMG_0001.jpg", RED, size=(30, 20))  # another cat
-    for _ in range(3):
-        result = classify(tiny_model, tmp_path / "dup", "--copy", "--dest", tmp_path / "sorted",
-                          "-q")
+    for run in range(3):
+        result = classify(tiny_model, tmp_path / "dup", "--copy", "--dest", tmp_path / "sorted")
         assert result.exit_code == 0, result.output
         assert sorted(os.listdir(tmp_path / "sorted" / "cat")) == [
             "IMG_0001 (1).jpg", "IMG_0001.jpg"]
+        summary = " ".join(re.sub(r"[│┃|]", " ", result.stderr).split())
+        assert ("copied 0 copied before 2" if run else "copied 2 ") in summary
 
 
 def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tree, tmp_path):
