@@ -159,6 +159,11 @@ def move_file(source: Path, target: Path) -> None:
         raise CatsortError(f"{target}: already exists, not overwritten ({source} not moved)", 1) \
             from None
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            # A move changes both folders: the one it leaves is as often the read-only one.
+            raise CatsortError(f"{source}: cannot move to {target} (permission denied: "
+                               f"{source.parent} and {target.parent} must both be writable)",
+                               1) from None
         if exc.errno != errno.EXDEV:
             raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
     _copy_into_place(source, target)

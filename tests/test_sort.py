@@ -94,6 +94,21 @@ def test_every_rename_fallback_refuses_to_overwrite(tmp_path, make_files, monkey
     assert not (tmp_path / "z.jpg").exists()
 
 
+def test_a_refused_move_names_both_folders(tmp_path, make_files, monkeypatch):
+    # As with a read-only photo folder (root, who runs the tests, may write anywhere).
+    make_files(tmp_path, {"in/x.jpg": b"x"})
+
+    def refuse(source, target):
+        raise PermissionError(errno.EACCES, "Permission denied", os.fspath(source))
+
+    monkeypatch.setattr(sort, "_rename_noreplace", refuse)
+    with pytest.raises(CatsortError) as info:
+        move_file(tmp_path / "in" / "x.jpg", tmp_path / "cat" / "x.jpg")
+    assert f"permission denied: {tmp_path / 'in'} and {tmp_path / 'cat'} must both be writable" \
+        in str(info.value)
+    assert (tmp_path / "in" / "x.jpg").read_bytes() == b"x"
+
+
 def test_move_keeps_bytes_and_modification_time(tmp_path, make_files):
     make_files(tmp_path, {"x.jpg": b"\xff\xd8photo"})
     os.utime(tmp_path / "x.jpg", (OLD, OLD))
