@@ -15,6 +15,8 @@ from catsort.errors import CatsortError
 
 pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
 
+import keras  # noqa: E402
+
 from training import data as datasets  # noqa: E402
 
 runner = CliRunner()
@@ -118,6 +120,52 @@ def test_bad_data_folders_are_one_line_errors(tmp_path: Path, layout: dict, mess
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_checks_that_need_no_training_fail_before_it(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data", per_class=2)
+    (tmp_path / "taken").write_text("a file where the output folder would go")
+    missing_dogs = make_dataset(tmp_path / "data2", per_class=2)
+    for photo in (missing_dogs / "validation" / "dogs").iterdir():
+        photo.write_text("unreadable")
+    for args, message in [
+        (["--data", str(data), "--output", str(tmp_path / "taken")], "taken: is a file"),
+        (["--data", str(tmp_path / "taken")], "taken: is a file; give --data a folder"),
+        (["--data", str(missing_dogs)], "no readable validation images for dog"),
+    ]:
+        result = runner.invoke(app, ["train", "--weights", "none", "--img-size", "32",
+                                     "--output", str(tmp_path / "out"), *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
+        assert not (tmp_path / "out").exists()  # it stopped before training
+
+
+def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    from keras.src.utils import file_utils
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://example.invalid/x.h5: None -- no network")
+
+    monkeypatch.setattr(file_utils, "get_file", offline)
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    data = make_dataset(tmp_path / "data", per_class=2)
+    for args, message in [
+        (["--data", str(data)], "cannot download the ImageNet weights (URL fetch failure"),
+        (["--weights", "none"], "cannot download cats_and_dogs_filtered (URL fetch failure"),
+    ]:
+        result = runner.invoke(app, ["train", "--img-size", "32", "--output",
+                                     str(tmp_path / "out"), *args])
+        assert result.exit_code == 2, result.output
+        assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_val_folder_counts_as_validation(tmp_path: Path) -> None:
+    root = make_dataset(tmp_path / "data", per_class=2)
+    (root / "validation").rename(root / "val")
+    files = datasets.list_files(root)
+    assert files.class_dirs == ["cats", "dogs"]  # not two classes called train and val
+    assert len(files.validation) + len(files.test) == 4
 
 
 def test_wrong_weights_file_is_a_one_line_error(tmp_path: Path) -> None:

@@ -44,8 +44,13 @@ def download_default_dataset() -> Path:
     """Download cats_and_dogs_filtered (cached by Keras) and return its folder."""
     import keras
 
-    archive = Path(keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATASET_URL,
-                                        extract=True))
+    try:
+        archive = Path(keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATASET_URL,
+                                            extract=True))
+    except Exception as exc:  # noqa: BLE001 - Keras reports a failed download as a bare Exception
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CatsortError(f"cannot download cats_and_dogs_filtered ({reason}); pass --data "
+                           "with a folder of class folders") from None
     for candidate in [archive, *archive.parent.rglob("cats_and_dogs_filtered")]:
         if (candidate / "train").is_dir():
             return candidate
@@ -56,17 +61,22 @@ def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.5,
                seed: int = 1337) -> FileLists:
     """Find the class folders under ``root`` and split their files into train/validation/test.
 
-    ``root`` holds either ``train/`` and ``validation/`` folders of class subfolders, or the
-    class subfolders themselves (then ``val_split`` of each class is held out). The test split
-    is a fixed, class-balanced part of the held-out files, disjoint from validation.
+    ``root`` holds either ``train/`` and ``validation/`` (or ``val/``) folders of class
+    subfolders, or the class subfolders themselves (then ``val_split`` of each class is held
+    out). The test split is a fixed, class-balanced part of the held-out files, disjoint from
+    validation.
     """
+    if root.exists() and not root.is_dir():
+        raise CatsortError(f"{root}: is a file; give --data a folder of class folders")
     if not root.is_dir():
         raise CatsortError(f"{root}: data folder not found; give --data a folder of class folders")
     rng = random.Random(seed)
-    if (root / "train").is_dir() and (root / "validation").is_dir():
+    held_out_dir = next((root / name for name in ("validation", "val") if (root / name).is_dir()),
+                        None)
+    if (root / "train").is_dir() and held_out_dir is not None:
         class_dirs = _class_dirs(root / "train")
         train = _files_of(root / "train", class_dirs)
-        held_out = _files_of(root / "validation", class_dirs)
+        held_out = _files_of(held_out_dir, class_dirs)
     else:
         class_dirs = _class_dirs(root)
         train, held_out = [], []

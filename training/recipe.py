@@ -20,8 +20,15 @@ def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
         return keras.applications.MobileNetV2(
             input_shape=(*size, 3), include_top=False, weights=weights
         )
-    except (ValueError, OSError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Keras reports a failed download as a bare Exception
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if weights == "imagenet":
+            raise CatsortError(
+                f"cannot download the ImageNet weights ({reason}); pass --weights with a local "
+                "copy of mobilenet_v2_1.0_224_no_top.h5"
+            ) from None
+        if not isinstance(exc, (ValueError, OSError, KeyError)):
+            raise
         raise CatsortError(
             f"{weights}: not MobileNetV2 (alpha 1.0, no top) weights in Keras layout ({reason})"
         ) from None

@@ -54,18 +54,21 @@ class TrainResult:
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
     """Run the whole recipe and write the exported model, metadata and figures."""
     keras.utils.set_random_seed(config.seed)
+    if config.output.exists() and not config.output.is_dir():
+        raise CatsortError(f"{config.output}: is a file, not a folder; choose another --output")
     root = config.data if config.data is not None else datasets.download_default_dataset()
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
     labels = datasets.default_labels(files.class_dirs, config.labels)
     size = (config.img_size, config.img_size)
+    num_classes = len(labels)
+    # Before decoding the photos (minutes on a real data set): bad or unreachable weights show.
+    model, base = recipe.build_model(size, num_classes, config.weights)
     say(f"Loading images from {root} at {size[0]}x{size[1]} ...")
     train_split, val_split, test_split = load_splits(files, size, say)
-    _check_classes(train_split, labels, root)
+    _check_classes(train_split, labels, root, "training")
+    _check_classes(val_split, labels, root, "validation")
     say(f"{len(train_split)} training, {len(val_split)} validation, {len(test_split)} test images; "
         f"labels {', '.join(labels)}")
-
-    num_classes = len(labels)
-    model, base = recipe.build_model(size, num_classes, config.weights)
     augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
                                 keras.layers.RandomRotation(0.1)], name="augmentation")
     train_ds = _dataset(train_split, num_classes, config.batch_size, augment, config.seed)
@@ -243,11 +246,11 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((export.probabilities(logits).argmax(axis=1) == labels).mean())
 
 
-def _check_classes(split: datasets.Split, labels: tuple[str, ...], root: Path) -> None:
+def _check_classes(split: datasets.Split, labels: tuple[str, ...], root: Path, name: str) -> None:
     counts = np.bincount(split.labels, minlength=len(labels))
     empty = [label for label, count in zip(labels, counts) if count == 0]
     if empty:
-        raise CatsortError(f"{root}: no readable training images for {', '.join(empty)}")
+        raise CatsortError(f"{root}: no readable {name} images for {', '.join(empty)}")
 
 
 def _progress(config: TrainConfig) -> list[keras.callbacks.Callback]:
