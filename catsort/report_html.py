@@ -6,7 +6,6 @@ import base64
 import io
 import os
 import tempfile
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Callable
 from PIL import Image, ImageOps
 
 from catsort.errors import CatsortError
-from catsort.images import to_rgb
+from catsort.images import is_image_name, to_rgb
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.report import (ResultRow, Results, Summary, display_order,
                             error_reason, label_kind, locate_image)
@@ -64,16 +63,14 @@ def thumbnail_uri(path: Path | None, size: int = THUMB_SIZE) -> str | None:
     if path is None:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                if img.format == "JPEG":  # decode at 1/2..1/8 scale: much faster on big photos
-                    img.draft("RGB", (size, size))
-                img = ImageOps.exif_transpose(img) or img
-                thumb = to_rgb(img)
-                thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
-                buffer = io.BytesIO()
-                thumb.save(buffer, "JPEG", quality=72, optimize=True)
+        with Image.open(path) as img:
+            if img.format == "JPEG":  # decode at 1/2..1/8 scale: much faster on big photos
+                img.draft("RGB", (size, size))
+            img = ImageOps.exif_transpose(img) or img
+            thumb = to_rgb(img)
+            thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+            buffer = io.BytesIO()
+            thumb.save(buffer, "JPEG", quality=72, optimize=True)
     except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
         return None  # the page shows a placeholder instead
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -135,6 +132,8 @@ def write_html(
 def _check_target(out: Path, source: Path) -> None:
     if out.is_dir():
         raise CatsortError(f"{out}: is a folder; give a file name for the HTML report")
+    if is_image_name(out):  # a page among the photos would be the next run's bad photo
+        raise CatsortError(f"{out}: named like a photo; give the HTML report a name ending in .html")
     if out.exists():
         if out.resolve() == Path(source).resolve():
             raise CatsortError(f"{out}: this is the results CSV; give another name for the page")

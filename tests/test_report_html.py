@@ -153,6 +153,15 @@ def test_only_an_earlier_report_is_overwritten(tmp_path: Path, photos):
     assert "c1.jpg" in page.read_text(encoding="utf-8")
 
 
+def test_a_page_named_like_a_photo_is_refused(tmp_path: Path, photos):
+    results = read_results(write_csv(tmp_path / "results.csv", [ok(str(photos["c1"]), "cat", 0.9)]))
+    page = photos["c1"].parent / "new.jpg"  # among the photos, the next classify's bad photo
+
+    with pytest.raises(CatsortError, match="named like a photo"):
+        write_html(results, summarize(results), page)
+    assert not page.exists()
+
+
 def test_report_html_option_writes_the_page(tmp_path: Path, photos):
     results = write_csv(tmp_path / "results.csv", [ok(str(photos["c1"]), "cat", 0.9)])
 
