@@ -132,17 +132,21 @@ def read_results(path: Path) -> Results:
 
 def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    labels = tuple(
-        name[len(PROB_PREFIX):] for name in header
-        if name.startswith(PROB_PREFIX) and len(name) > len(PROB_PREFIX)
-    )
+    # The labels are the p_<label> columns classify writes right after "confidence": a column
+    # added later by hand, such as p_value, is not one.
+    first = header.index("confidence") + 1 if "confidence" in header else len(header)
+    labels: list[str] = []
+    for name in header[first:]:
+        if not (name.startswith(PROB_PREFIX) and len(name) > len(PROB_PREFIX)):
+            break
+        labels.append(name[len(PROB_PREFIX):])
     if len(labels) < 2:
         missing.append("p_<label> for each model label")
     if missing:
         raise CatsortError(
             f"{path}: not a catsort results CSV (missing columns: {', '.join(missing)})"
         )
-    return labels
+    return tuple(labels)
 
 
 def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> ResultRow:

@@ -280,6 +280,12 @@ def test_paths_that_look_like_markup_are_printed_as_they_are(tmp_path: Path):
     assert "[red]x[/red].jpg" in result.output
 
 
+def test_a_column_added_by_hand_is_not_taken_for_a_label(tmp_path: Path):
+    rows = [row + ["0.01"] for row in KNOWN_ROWS]
+    results = read_results(write_csv(tmp_path / "results.csv", rows, HEADER + ["p_value"]))
+    assert results.labels == ("cat", "dog")
+
+
 def test_control_characters_in_file_names_never_reach_the_terminal(tmp_path: Path):
     # A name holding an escape sequence would recolour (or rewrite) the user's terminal.
     results = write_csv(tmp_path / "results.csv", [ok("esc\x1b[31mred.jpg", "cat", 0.6),
