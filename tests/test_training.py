@@ -160,6 +160,20 @@ def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path,
         assert message in result.output and "Traceback" not in result.output
 
 
+def test_too_few_held_out_photos_for_a_test_set_is_said(tmp_path: Path, monkeypatch) -> None:
+    import training.train
+
+    def stop(*args, **kwargs):  # the message comes before training; no need to train
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training.train, "_dataset", stop)
+    root = make_dataset(tmp_path / "data", per_class=1)  # one held-out photo per class
+    result = runner.invoke(app, ["train", "--data", str(root), "--weights", "none",
+                                 "--img-size", "32", "--output", str(tmp_path / "out")])
+    assert "stopped before training" in result.output
+    assert "no separate test images (too few held out" in " ".join(result.output.split())
+
+
 def test_a_val_folder_counts_as_validation(tmp_path: Path) -> None:
     root = make_dataset(tmp_path / "data", per_class=2)
     (root / "validation").rename(root / "val")

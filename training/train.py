@@ -67,7 +67,9 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     train_split, val_split, test_split = load_splits(files, size, say)
     _check_classes(train_split, labels, root, "training")
     _check_classes(val_split, labels, root, "validation")
-    say(f"{len(train_split)} training, {len(val_split)} validation, {len(test_split)} test images; "
+    tested = (f"{len(test_split)} test images" if test_split is not val_split else
+              "no separate test images (too few held out: test figures use the validation ones)")
+    say(f"{len(train_split)} training, {len(val_split)} validation, {tested}; "
         f"labels {', '.join(labels)}")
     augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
                                 keras.layers.RandomRotation(0.1)], name="augmentation")
