@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Optional
 
@@ -32,12 +31,12 @@ class EarlierCopies:
         """
         if os.path.realpath(source.parent) == os.path.realpath(folder):
             return None  # already in its folder, where plan() leaves it
-        try:
-            size = os.stat(source).st_size
-        except OSError:
-            return None  # placing it says what is wrong
+        # A symlinked photo was copied from the file it names, so that is what a copy matches;
+        # a symlink in the folder is no copy (same_content compares regular files only, sizes
+        # first, so only a candidate of the same size is read).
+        original = Path(os.path.realpath(source))
         for candidate in self._variants(folder, source.name):
-            if _is_copy(candidate, source, size):
+            if same_content(original, candidate):
                 return candidate
         return None
 
@@ -66,16 +65,3 @@ class EarlierCopies:
 def _group(groups: _Groups, name: str) -> None:
     stem, counter, ext = split_name(name)
     groups.setdefault((stem, ext), set()).add((counter, name))
-
-
-def _is_copy(candidate: Path, source: Path, size: int) -> bool:
-    """Whether ``candidate`` is a regular file of ``size`` bytes holding those of ``source``."""
-    try:
-        info = os.lstat(candidate)
-    except OSError:
-        return False
-    # A symlink is no copy: what it points to can change or go away. Sizes first: reading bytes
-    # is for the rare candidate of the same size. A symlinked photo was copied from the file it
-    # names, so that file is what the copy is compared with.
-    original = Path(os.path.realpath(source))
-    return stat.S_ISREG(info.st_mode) and info.st_size == size and same_content(original, candidate)
