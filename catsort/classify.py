@@ -10,14 +10,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-from catsort.copies import EarlierCopies
+from catsort.sorting.copies import EarlierCopies
 from catsort.errors import CatsortError
-from catsort.journal import Journal, recover
+from catsort.sorting.journal import Journal, recover
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
-from catsort.pipeline import Result, classify_paths
-from catsort.sort import COPY, MOVE, place
-from catsort.sort import plan as plan_placement
+from catsort.pipeline import PhotoResult, classify_paths
+from catsort.sorting.place import COPY, MOVE, place
+from catsort.sorting.place import plan as plan_placement
 from catsort.walk import check_inputs, find_images
 
 
@@ -109,7 +109,7 @@ class RunSettings:
 
 
 @dataclass
-class Summary:
+class RunSummary:
     """What a run did; the exit code comes from it."""
 
     labels: tuple[str, ...]
@@ -139,7 +139,7 @@ class Summary:
         """(label, count) for the model's labels, then uncertain and other."""
         return [(label, self.counts[label]) for label in (*self.labels, UNCERTAIN, OTHER)]
 
-    def add(self, result: Result) -> None:
+    def add(self, result: PhotoResult) -> None:
         """Count one result."""
         if result.error is not None:
             self.errors += 1
@@ -165,16 +165,16 @@ def run_classify(
     classifier: Classifier,
     plan: SortPlan,
     settings: RunSettings = RunSettings(),
-    on_result: Optional[Callable[[Result], None]] = None,
+    on_result: Optional[Callable[[PhotoResult], None]] = None,
     on_note: Optional[Callable[[str], None]] = None,
-) -> Summary:
+) -> RunSummary:
     """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
     check_inputs(paths)
     metadata = classifier.metadata
     check_plan(plan, paths, metadata.labels)
     if settings.gate_threshold is not None and not classifier.has_gate:
         raise CatsortError(f"{classifier.path}: this model has no pet gate (--gate-threshold)")
-    summary = Summary(labels=metadata.labels)
+    summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
     writing = plan.action is not None and not plan.dry_run
     if writing:
@@ -182,9 +182,9 @@ def run_classify(
         for message in recover(plan.dest):
             if on_note is not None:
                 on_note(message)
-    walk_errors: list[Result] = []
+    walk_errors: list[PhotoResult] = []
     walk = find_inputs(paths, plan, metadata.labels, settings.recursive,
-                       on_error=lambda path, reason: walk_errors.append(Result(path, error=reason)))
+                       on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)))
     reserved: Optional[set[Path]] = set() if plan.dry_run else None
     copies = EarlierCopies()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
@@ -210,8 +210,8 @@ def run_classify(
     return summary
 
 
-def _placed(result: Result, plan: SortPlan, labels: Sequence[str], journal: Optional[Journal],
-            reserved: Optional[set[Path]], copies: EarlierCopies) -> Result:
+def _placed(result: PhotoResult, plan: SortPlan, labels: Sequence[str], journal: Optional[Journal],
+            reserved: Optional[set[Path]], copies: EarlierCopies) -> PhotoResult:
     """Move or copy one classified photo per the plan; return the result with its destination."""
     if result.prediction is None or plan.action is None:
         return result

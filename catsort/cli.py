@@ -40,8 +40,8 @@ def _interrupted(plan: SortPlan | None) -> typer.Exit:
 
 def _left_behind(plan: SortPlan | None) -> list[str]:
     """What a run that stopped part way leaves, and how to finish or undo it (if it sorted)."""
-    from catsort.journal import JOURNAL_DIR
-    from catsort.sort import MOVE
+    from catsort.sorting.journal import JOURNAL_DIR
+    from catsort.sorting.place import MOVE
 
     if plan is None or plan.action is None or plan.dry_run:
         return []
@@ -122,8 +122,8 @@ def classify(
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
-    from catsort.results import open_results
-    from catsort.sort import COPY, MOVE
+    from catsort.csv_out import open_results
+    from catsort.sorting.place import COPY, MOVE
     from catsort.walk import check_inputs
 
     quiet_pillow_warnings()
@@ -184,7 +184,7 @@ def undo(
 ) -> None:
     """Put the photos of a --move or --copy run back where they were."""
     from catsort.names import shown
-    from catsort.journal import undo as undo_journal
+    from catsort.sorting.journal import undo as undo_journal
 
     try:
         result = undo_journal(journal)
@@ -239,7 +239,7 @@ def report(
     import json
 
     from catsort.names import shown
-    from catsort.report import read_results, summarize
+    from catsort.report.summary import read_results, summarize
 
     try:
         if truth not in (None, "folders"):
@@ -252,7 +252,7 @@ def report(
     if json_output:
         print(json.dumps(summary.to_dict(), indent=2))
     else:
-        from catsort.report_text import render_summary
+        from catsort.report.text import render_summary
 
         Console(highlight=False).print(render_summary(summary))
     if page is not None:
@@ -266,7 +266,7 @@ def _write_report_page(results, summary, out: Path, limit: int):
     from rich.progress import Progress
 
     from catsort.images import quiet_pillow_warnings
-    from catsort.report_html import build_grids, write_html
+    from catsort.report.html import build_grids, write_html
 
     quiet_pillow_warnings()
 
@@ -304,8 +304,8 @@ def train(
 ) -> None:
     """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
     try:
-        from training.train import TrainConfig
-        from training.train import train as run_training
+        from catsort.training.train import TrainConfig
+        from catsort.training.train import train as run_training
     except ImportError as exc:
         err_console.print(f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
                           'install it with: pip install "catsort[train]"')

@@ -20,11 +20,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from catsort.classify import Summary
+from catsort.classify import RunSummary
 from catsort.metadata import OTHER
 from catsort.names import shown
-from catsort.pipeline import Result
-from catsort.sort import MOVE
+from catsort.pipeline import PhotoResult
+from catsort.sorting.place import MOVE
 
 
 class _RateColumn(ProgressColumn):
@@ -71,7 +71,7 @@ class RunDisplay:
 
         threading.Thread(target=count, name="catsort-count", daemon=True).start()
 
-    def result(self, result: Result) -> None:
+    def result(self, result: PhotoResult) -> None:
         """Show one finished file: a line if it failed (or in a dry run), and the bar moves on."""
         if result.error is not None:
             self._print(Text.assemble(("error ", "red"), f"{shown(result.path)}: {result.error}"))
@@ -91,7 +91,7 @@ class RunDisplay:
         target.print(text, soft_wrap=True, highlight=False)
 
 
-def summary_table(summary: Summary, action: Optional[str], dry_run: bool,
+def summary_table(summary: RunSummary, action: Optional[str], dry_run: bool,
                   has_gate: bool) -> Table:
     """The end-of-run table: files per label, uncertain, other, errors, time and speed."""
     table = Table(title="catsort classify", title_justify="left")

@@ -20,7 +20,7 @@ from catsort.model import Classifier
 
 
 @dataclass(frozen=True)
-class Result:
+class PhotoResult:
     """The outcome for one input file: a prediction, or the one-line reason it failed.
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
@@ -68,8 +68,8 @@ def classify_paths(
     threshold: float | None = None,
     gate_threshold: float | None = None,
     use_gate: bool = True,
-) -> Iterator[Result]:
-    """Yield one Result per path, in input order; files that fail to decode give error Results.
+) -> Iterator[PhotoResult]:
+    """Yield one PhotoResult per path, in input order; files that fail to decode give error results.
 
     Each worker thread takes the next batch of paths, decodes it and runs its own copy of the
     model on it. Load the classifier with the model threads ``split_threads()`` gives (one on
@@ -84,7 +84,7 @@ def classify_paths(
     spare: SimpleQueue[Classifier] = SimpleQueue()
     spare.put(classifier)
 
-    def run(batch: list[Path]) -> list[Result]:
+    def run(batch: list[Path]) -> list[PhotoResult]:
         try:
             model = spare.get_nowait()
         except Empty:  # every copy so far is busy: this worker needs its own
@@ -95,7 +95,7 @@ def classify_paths(
             spare.put(model)
 
     source = iter(paths)
-    pending: deque[Future[list[Result]]] = deque()
+    pending: deque[Future[list[PhotoResult]]] = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="catsort-worker")
 
     def top_up() -> None:
@@ -122,7 +122,7 @@ def _classify_batch(
     threshold: float | None,
     gate_threshold: float | None,
     use_gate: bool,
-) -> list[Result]:
+) -> list[PhotoResult]:
     """Decode a batch of files and run the model once on those that decoded."""
     size = model.metadata.input_size
     decoded = [_decode(path, size) for path in paths]
@@ -132,7 +132,7 @@ def _classify_batch(
     row = 0
     for path, item in zip(paths, decoded):
         if isinstance(item, str):
-            results.append(Result(path, error=item))
+            results.append(PhotoResult(path, error=item))
             continue
         assert outputs is not None  # there was at least this image
         pet = None if outputs.pet_score is None else outputs.pet_score[row]
@@ -141,7 +141,7 @@ def _classify_batch(
             threshold=threshold, gate_threshold=gate_threshold, use_gate=use_gate,
         )
         row += 1
-        results.append(Result(path, prediction))
+        results.append(PhotoResult(path, prediction))
     return results
 
 

@@ -11,7 +11,7 @@ from catsort.classify import RunSettings, SortPlan, default_dest, make_plan, run
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import load_model
-from catsort.sort import COPY, MOVE
+from catsort.sorting.place import COPY, MOVE
 
 LABELS = ("cat", "dog")
 

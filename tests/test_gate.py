@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from catsort.metadata import OTHER
-from training import gate
+from catsort.training import gate
 
 
 def two_blobs(rng: np.random.Generator, n: int = 400, d: int = 16) -> tuple[np.ndarray, np.ndarray]:

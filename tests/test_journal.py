@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 import catsort
-from catsort import journal as journal_module
-from catsort import sort
+from catsort.sorting import journal as journal_module
+from catsort.sorting import place as sort
 from catsort.errors import CatsortError
-from catsort.journal import JOURNAL_DIR, Journal, recover, undo
-from catsort.sort import COPY, MOVE, Placement, place, place_all, plan
+from catsort.sorting.journal import JOURNAL_DIR, Journal, recover, undo
+from catsort.sorting.place import COPY, MOVE, Placement, place, place_all, plan
 
 
 def move_all(files: list[Path], dest: Path, action: str = MOVE) -> Path:
@@ -382,8 +382,8 @@ def test_a_bad_journal_path_is_a_usage_error(tmp_path, what):
 MOVER = textwrap.dedent("""
     import errno, sys
     from pathlib import Path
-    from catsort import sort
-    from catsort.journal import Journal
+    from catsort.sorting import place as sort
+    from catsort.sorting.journal import Journal
     from catsort.walk import find_images
 
     photos, across = Path(sys.argv[1]), sys.argv[2] == "across"

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.errors import CatsortError
-from catsort.report import read_results, summarize
-from catsort.truth import truth_from_folders
+from catsort.report.summary import read_results, summarize
+from catsort.report.truth import truth_from_folders
 
 runner = CliRunner()
 

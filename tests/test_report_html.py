@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.errors import CatsortError
-from catsort.report import read_results, summarize
-from catsort.report_html import thumbnail_uri, write_html
+from catsort.report.summary import read_results, summarize
+from catsort.report.html import thumbnail_uri, write_html
 from test_report import failed, ok, write_csv
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ pytest.importorskip("tensorflow", reason="training needs the [train] extra (Tens
 
 import keras  # noqa: E402
 
-from training import data as datasets  # noqa: E402
+from catsort.training import data as datasets  # noqa: E402
 
 runner = CliRunner()
 COLOURS = {"cats": (200, 60, 50), "dogs": (50, 60, 200)}
@@ -37,7 +37,7 @@ def make_dataset(root: Path, per_class: int = 6, size: int = 40) -> Path:
 
 
 def test_recipe_parameter_counts_at_160() -> None:
-    from training import recipe
+    from catsort.training import recipe
 
     model, base = recipe.build_model((160, 160), 2, weights=None)
     stage1 = recipe.parameter_counts(model)
@@ -80,7 +80,7 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
 
     # The run can be exported again from its model.keras without training, here without the gate.
     from catsort.model import load_model
-    from training.convert import convert_run
+    from catsort.training.convert import convert_run
 
     again = tmp_path / "again"
     convert_run(out, again, with_gate=False)
@@ -161,12 +161,12 @@ def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path,
 
 
 def test_too_few_held_out_photos_for_a_test_set_is_said(tmp_path: Path, monkeypatch) -> None:
-    import training.train
+    import catsort.training.train as training_train
 
     def stop(*args, **kwargs):  # the message comes before training; no need to train
         raise CatsortError("stopped before training")
 
-    monkeypatch.setattr(training.train, "_dataset", stop)
+    monkeypatch.setattr(training_train, "_dataset", stop)
     root = make_dataset(tmp_path / "data", per_class=1)  # one held-out photo per class
     result = runner.invoke(app, ["train", "--data", str(root), "--weights", "none",
                                  "--img-size", "32", "--output", str(tmp_path / "out")])
@@ -210,7 +210,7 @@ def test_held_out_split_is_fixed_and_disjoint(tmp_path: Path) -> None:
 
 
 def test_confidence_threshold_keeps_the_confident_predictions_right() -> None:
-    from training.export import confidence_threshold, probabilities
+    from catsort.training.export import confidence_threshold, probabilities
 
     probs = probabilities(np.array([[3.0], [-3.0], [0.1], [5.0]]))
     labels = np.array([1, 0, 0, 1])  # the third prediction (p(dog) = 0.52) is wrong

@@ -1,4 +1,4 @@
-"""Export a trained model again, without training again: ``python -m training.convert RUN``.
+"""Export a trained model again, without training again: ``python -m catsort.training.convert RUN``.
 
 RUN is the output folder of ``catsort train`` (it holds ``model.keras`` and ``catsort.json``).
 The same data splits are rebuilt from the settings in the metadata and checked against its data
@@ -17,8 +17,8 @@ from pathlib import Path
 import keras
 
 from catsort.errors import CatsortError
-from training import data as datasets
-from training.train import TrainConfig, export_trained, load_splits, test_predictions_figure
+from . import data as datasets
+from .train import TrainConfig, export_trained, load_splits, test_predictions_figure
 
 #: Files of a run that stay valid when only the export changes.
 CARRIED_OVER = ("history.json", "learning_curves.png", "training_photos.jpg", "augmentation.jpg")

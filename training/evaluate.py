@@ -1,6 +1,6 @@
 """Check an exported model's pet gate on pets, non-pet photos and synthetic non-photos.
 
-    python -m training.evaluate --model exported --pets DIR --others DIR
+    python -m catsort.training.evaluate --model exported --pets DIR --others DIR
 
 Runs through catsort's own runtime (no TensorFlow) and prints, per set, how many photos are
 gated out as ``other`` and how many would be sorted as a pet.

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from catsort.errors import CatsortError
-from training.gate import NeighbourGate
+from .gate import NeighbourGate
 
 
 def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:

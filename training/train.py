@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from catsort.errors import CatsortError
-from training import data as datasets
-from training import export, gate, recipe
+from . import data as datasets
+from . import export, gate, recipe
 
 
 @dataclass
@@ -98,7 +98,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
                for key in history1.history}
 
     config.output.mkdir(parents=True, exist_ok=True)
-    model.save(config.output / "model.keras")  # so `python -m training.convert` can export again
+    model.save(config.output / "model.keras")  # so `python -m catsort.training.convert` can export again
     (config.output / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     info = {
         "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
@@ -265,7 +265,7 @@ def _progress(config: TrainConfig) -> list[keras.callbacks.Callback]:
 
 def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
              augment: keras.Model, labels: tuple[str, ...]) -> None:
-    from training import figures
+    from . import figures
 
     out = config.output
     figures.learning_curves(history, config.epochs, out / "learning_curves.png")
@@ -282,7 +282,7 @@ def test_predictions_figure(output: Path, test_split: datasets.Split,
                             labels: tuple[str, ...]) -> None:
     """A grid of test photos with the exported model's labels, mistakes marked."""
     from catsort.model import load_model
-    from training import figures
+    from . import figures
 
     classifier = load_model(output / "catsort.json")
     picks = test_split.images[:16]

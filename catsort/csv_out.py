@@ -14,7 +14,7 @@ from typing import Iterator, TextIO
 
 from catsort.errors import CatsortError
 from catsort.images import is_image_name
-from catsort.pipeline import Result
+from catsort.pipeline import PhotoResult
 
 ENCODING = "utf-8"
 # Non-UTF-8 bytes in file names (as os.fsdecode keeps them) are written back as the same bytes.
@@ -28,7 +28,7 @@ def columns(labels: tuple[str, ...]) -> list[str]:
             "pet_score", "status", "error", "destination"]
 
 
-def row(result: Result, labels: tuple[str, ...]) -> list[str]:
+def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
     """One CSV row for a result, in the order of ``columns``."""
     prediction = result.prediction
     if prediction is None:
@@ -59,7 +59,7 @@ class ResultsWriter:
         self._csv = csv.writer(stream)
         self._write(columns(labels))
 
-    def write(self, result: Result) -> None:
+    def write(self, result: PhotoResult) -> None:
         """Write one row and flush it, so an interrupted run keeps every finished row."""
         self._write(row(result, self.labels))
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from catsort.metadata import OTHER, UNCERTAIN
 
 if TYPE_CHECKING:
-    from catsort.report import ResultRow
+    from catsort.report.summary import CsvRow
 
 _SEPARATORS = re.compile(r"[\\/]")
 
@@ -80,7 +80,7 @@ def truth_from_folders(path: str, labels: list[str]) -> str | None:
     return None
 
 
-def evaluate(rows: list[ResultRow], labels: list[str]) -> Evaluation:
+def evaluate(rows: list[CsvRow], labels: list[str]) -> Evaluation:
     """Compare labels with the truth folders: accuracy, coverage, precision, recall, confusion."""
     columns = [*labels, UNCERTAIN, OTHER]
     extra = sorted({row.label for row in rows if row.ok} - set(columns))

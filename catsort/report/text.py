@@ -1,4 +1,4 @@
-"""The report in the terminal: Rich tables built from a Summary (printing is the caller's)."""
+"""The report in the terminal: Rich tables built from a ReportSummary (printing is the caller's)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 
 from catsort.names import shown
-from catsort.report import Histogram, Summary
-from catsort.truth import Evaluation
+from catsort.report.summary import Histogram, ReportSummary
+from catsort.report.truth import Evaluation
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 _STYLES = {"model": "green", "uncertain": "yellow", "other": "magenta",
@@ -16,7 +16,7 @@ _STYLES = {"model": "green", "uncertain": "yellow", "other": "magenta",
 _BAR_WIDTH = 30
 
 
-def render_summary(summary: Summary) -> RenderableType:
+def render_summary(summary: ReportSummary) -> RenderableType:
     """Return everything the terminal report shows, as one Rich renderable."""
     parts: list[RenderableType] = [
         Text.assemble(
@@ -46,7 +46,7 @@ def _spaced(parts: list[RenderableType]) -> list[RenderableType]:
     return spaced[:-1]
 
 
-def counts_table(summary: Summary) -> Table:
+def counts_table(summary: ReportSummary) -> Table:
     """Photos per label, uncertain, other and errors, with percentages and a bar."""
     table = Table(title="Photos per label", title_justify="left", box=None, padding=(0, 2))
     table.add_column("label")
@@ -88,7 +88,7 @@ def histogram_table(histograms: list[Histogram]) -> Table:
     return table
 
 
-def lowest_table(summary: Summary) -> Table:
+def lowest_table(summary: ReportSummary) -> Table:
     """The least confident photos, the first ones worth a look."""
     table = Table(title=f"{len(summary.lowest)} least confident", title_justify="left",
                   box=None, padding=(0, 2))
@@ -101,7 +101,7 @@ def lowest_table(summary: Summary) -> Table:
     return table
 
 
-def errors_table(summary: Summary) -> Table:
+def errors_table(summary: ReportSummary) -> Table:
     """Failed photos grouped by reason, with example paths."""
     table = Table(title="Errors", title_justify="left", box=None, padding=(0, 2))
     table.add_column("photos", justify="right", style="red")

@@ -12,7 +12,7 @@ from typing import Any
 
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.truth import Evaluation, evaluate
+from catsort.report.truth import Evaluation, evaluate
 
 #: Columns every catsort results CSV has besides the p_<label> ones.
 REQUIRED_COLUMNS = ("path", "label", "confidence", "status", "error", "destination")
@@ -23,7 +23,7 @@ ERROR_EXAMPLES = 3
 
 
 @dataclass(frozen=True)
-class ResultRow:
+class CsvRow:
     """One photo's line in a results CSV, with numbers parsed (None where empty)."""
 
     path: str
@@ -41,12 +41,12 @@ class ResultRow:
 
 
 @dataclass(frozen=True)
-class Results:
+class ResultsCsv:
     """A parsed results CSV: the model's labels (from the p_<label> columns) and the rows."""
 
     source: Path
     labels: tuple[str, ...]
-    rows: list[ResultRow]
+    rows: list[CsvRow]
 
 
 @dataclass
@@ -88,7 +88,7 @@ class ErrorGroup:
 
 
 @dataclass
-class Summary:
+class ReportSummary:
     """Everything the terminal, JSON and HTML reports show."""
 
     source: str
@@ -106,7 +106,7 @@ class Summary:
         return asdict(self)
 
 
-def read_results(path: Path) -> Results:
+def read_results(path: Path) -> ResultsCsv:
     """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
@@ -127,7 +127,7 @@ def read_results(path: Path) -> Results:
         raise CatsortError(f"{path}: unreadable CSV ({exc})") from None
     if not rows:
         raise CatsortError(f"{path}: no photos in this results CSV (only a header)")
-    return Results(source=Path(path), labels=labels, rows=rows)
+    return ResultsCsv(source=Path(path), labels=labels, rows=rows)
 
 
 def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
@@ -149,8 +149,8 @@ def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
     return tuple(labels)
 
 
-def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> ResultRow:
-    """Turn one csv.DictReader row into a ResultRow, tolerating empty or odd cells."""
+def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
+    """Turn one csv.DictReader row into a CsvRow, tolerating empty or odd cells."""
     def cell(name: str) -> str:
         value = raw.get(name)
         return value.strip() if isinstance(value, str) else ""
@@ -159,7 +159,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> ResultRow:
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
     probs = {name: p for name in labels if (p := _number(cell(PROB_PREFIX + name))) is not None}
-    return ResultRow(
+    return CsvRow(
         path=cell("path"),
         label="" if error else label,
         confidence=None if error else _number(cell("confidence")),
@@ -178,10 +178,10 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def summarize(results: Results, lowest: int = 10, truth: bool = False) -> Summary:
+def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> ReportSummary:
     """Compute the summary of a results CSV; ``truth`` adds the folder-based evaluation."""
     rows, labels = results.rows, list(results.labels)
-    return Summary(
+    return ReportSummary(
         source=str(results.source),
         total=len(rows),
         labels=labels,
@@ -194,7 +194,7 @@ def summarize(results: Results, lowest: int = 10, truth: bool = False) -> Summar
     )
 
 
-def display_order(rows: list[ResultRow], labels: list[str]) -> list[str]:
+def display_order(rows: list[CsvRow], labels: list[str]) -> list[str]:
     """Return the labels in report order: model labels, uncertain, other, then any unknown."""
     seen = {row.label for row in rows if row.ok}
     known = [*labels, UNCERTAIN, OTHER]
@@ -208,7 +208,7 @@ def label_kind(label: str, labels: list[str]) -> str:
     return label if label in (UNCERTAIN, OTHER) else "unknown"
 
 
-def count_labels(rows: list[ResultRow], labels: list[str]) -> list[LabelCount]:
+def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
     """Count photos per label, uncertain, other and errors, with percentages of all rows."""
     counts = Counter(row.label if row.ok else None for row in rows)
     total = len(rows) or 1
@@ -223,7 +223,7 @@ def count_labels(rows: list[ResultRow], labels: list[str]) -> list[LabelCount]:
 
 
 def confidence_histograms(
-    rows: list[ResultRow], labels: list[str], bins: int = HISTOGRAM_BINS
+    rows: list[CsvRow], labels: list[str], bins: int = HISTOGRAM_BINS
 ) -> list[Histogram]:
     """Bin each label's confidences from 1/K (the lowest a max probability can be) to 1."""
     low, high = 1 / len(labels), 1.0
@@ -239,7 +239,7 @@ def confidence_histograms(
     return histograms
 
 
-def least_confident(rows: list[ResultRow], n: int) -> list[LowConfidence]:
+def least_confident(rows: list[CsvRow], n: int) -> list[LowConfidence]:
     """Return the n photos the model was least sure of.
 
     Photos labelled other are left out: the pet gate decided those, not the confidence.
@@ -251,7 +251,7 @@ def least_confident(rows: list[ResultRow], n: int) -> list[LowConfidence]:
     return [LowConfidence(row.path, row.label, row.confidence) for row in candidates[:n]]
 
 
-def error_reason(row: ResultRow) -> str:
+def error_reason(row: CsvRow) -> str:
     """Return the error message without its leading "<path>: ", so equal reasons group."""
     for prefix in (row.path, os.path.basename(row.path)):
         if prefix and row.error.startswith(prefix + ": "):
@@ -259,7 +259,7 @@ def error_reason(row: ResultRow) -> str:
     return row.error
 
 
-def group_errors(rows: list[ResultRow], examples: int = ERROR_EXAMPLES) -> list[ErrorGroup]:
+def group_errors(rows: list[CsvRow], examples: int = ERROR_EXAMPLES) -> list[ErrorGroup]:
     """Group failed rows by reason, most frequent first, with a few example paths each."""
     groups: dict[str, list[str]] = {}
     for row in rows:
@@ -269,7 +269,7 @@ def group_errors(rows: list[ResultRow], examples: int = ERROR_EXAMPLES) -> list[
     return [ErrorGroup(reason, len(paths), paths[:examples]) for reason, paths in ordered]
 
 
-def locate_image(row: ResultRow, csv_path: Path) -> Path | None:
+def locate_image(row: CsvRow, csv_path: Path) -> Path | None:
     """Find where a photo is now: its destination if it exists there, else its original path.
 
     Relative paths are tried from the current folder, then from the CSV's folder.

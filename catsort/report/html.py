@@ -18,10 +18,10 @@ from PIL import Image, ImageOps
 from catsort.errors import CatsortError
 from catsort.images import is_image_name, to_rgb
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.report import (ResultRow, Results, Summary, display_order,
+from catsort.report.summary import (CsvRow, ResultsCsv, ReportSummary, display_order,
                             error_reason, label_kind, locate_image)
-from catsort.report_html_summary import dot, h, summary_html
-from catsort.truth import truth_from_folders
+from catsort.report.html_summary import dot, h, summary_html
+from catsort.report.truth import truth_from_folders
 
 THUMB_SIZE = 160
 DEFAULT_LIMIT = 500
@@ -35,7 +35,7 @@ class Grid:
 
     title: str
     kind: str
-    rows: list[ResultRow]
+    rows: list[CsvRow]
     left_out: int = 0
     note: str = ""
 
@@ -44,7 +44,7 @@ class Grid:
 class Tile:
     """A photo on the page: its row, its thumbnail (None if unreadable), whether it is gone."""
 
-    row: ResultRow
+    row: CsvRow
     uri: str | None
     missing: bool
 
@@ -76,7 +76,7 @@ def thumbnail_uri(path: Path | None, size: int = THUMB_SIZE) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def build_grids(results: Results, limit: int = DEFAULT_LIMIT) -> list[Grid]:
+def build_grids(results: ResultsCsv, limit: int = DEFAULT_LIMIT) -> list[Grid]:
     """Split rows into grids: model labels, uncertain, other, unknown labels, then errors.
 
     Least confident first; other by pet score, most pet-like first (the likeliest mistakes
@@ -105,8 +105,8 @@ def build_grids(results: Results, limit: int = DEFAULT_LIMIT) -> list[Grid]:
 
 
 def write_html(
-    results: Results,
-    summary: Summary,
+    results: ResultsCsv,
+    summary: ReportSummary,
     out: Path,
     limit: int = DEFAULT_LIMIT,
     progress: Callable[[int], None] | None = None,
@@ -163,13 +163,13 @@ def _write_atomically(out: Path, page: str) -> None:
 
 
 def render_page(
-    summary: Summary,
+    summary: ReportSummary,
     grids: list[Grid],
     tiles: dict[int, Tile],
     labels: list[str],
 ) -> str:
     """Return the whole page as one string; ``tiles`` maps id(row) to its Tile."""
-    css = files("catsort").joinpath("report.css").read_text(encoding="utf-8")
+    css = files("catsort.report").joinpath("report.css").read_text(encoding="utf-8")
     nav = "".join(
         f'<a href="#g{i}">{dot(_colour_key(grid), labels)} {h(grid.title)} '
         f"({len(grid.rows) + grid.left_out})</a>"
@@ -235,7 +235,7 @@ def _tile_html(tile: Tile, labels: list[str], truth: bool) -> str:
     )
 
 
-def _meter_html(row: ResultRow, num_labels: int) -> str:
+def _meter_html(row: CsvRow, num_labels: int) -> str:
     if row.label == OTHER and row.pet_score is not None:
         text, scaled = f"pet {row.pet_score:.2f}", row.pet_score
     elif row.confidence is not None:

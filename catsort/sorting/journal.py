@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.restore import Entry, UndoResult, settle_entry, temp_files, undo_copy, undo_move
-from catsort.sort import COPY, MOVE, Placement
+from catsort.sorting.restore import Entry, UndoResult, settle_entry, temp_files, undo_copy, undo_move
+from catsort.sorting.place import COPY, MOVE, Placement
 
 try:
     import fcntl

@@ -5,8 +5,8 @@ from __future__ import annotations
 from html import escape
 
 from catsort.names import shown
-from catsort.report import Histogram, LabelCount, Summary
-from catsort.truth import Evaluation
+from catsort.report.summary import Histogram, LabelCount, ReportSummary
+from catsort.report.truth import Evaluation
 
 _KIND_COLOURS = {"uncertain": "#d69e2e", "other": "#805ad5", "unknown": "#718096",
                  "error": "#c53030"}
@@ -35,7 +35,7 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f} %"
 
 
-def summary_html(summary: Summary) -> str:
+def summary_html(summary: ReportSummary) -> str:
     """Return the summary card, plus evaluation and error cards where there is something."""
     parts = [
         '<section class="card"><div class="cols">',
@@ -50,7 +50,7 @@ def summary_html(summary: Summary) -> str:
     return "".join(parts)
 
 
-def _counts_html(summary: Summary) -> str:
+def _counts_html(summary: ReportSummary) -> str:
     stack = "".join(
         f'<span style="width:{item.percent:.2f}%;background:{_item_colour(item, summary)}" '
         f'title="{h(item.label)}: {item.count}"></span>'
@@ -73,7 +73,7 @@ def _counts_html(summary: Summary) -> str:
     )
 
 
-def _item_colour(item: LabelCount, summary: Summary) -> str:
+def _item_colour(item: LabelCount, summary: ReportSummary) -> str:
     return colour("error" if item.kind == "error" else item.label, summary.labels)
 
 
@@ -138,7 +138,7 @@ def _evaluation_html(evaluation: Evaluation) -> str:
     )
 
 
-def _errors_html(summary: Summary) -> str:
+def _errors_html(summary: ReportSummary) -> str:
     items = []
     for group in summary.errors:
         examples = "<br>".join(f"<code>{h(path)}</code>" for path in group.examples)

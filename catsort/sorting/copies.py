@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from catsort.sort import same_content, split_name
+from catsort.sorting.place import same_content, split_name
 
 # Per label folder: (stem, extension) -> {(counter, name)}, e.g. ("x", ".png") -> {(0, "x.png"),
 # (1, "x (1).png")}.

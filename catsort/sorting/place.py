@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from catsort.errors import CatsortError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from catsort.journal import Journal
+    from catsort.sorting.journal import Journal
 
 MOVE = "move"
 COPY = "copy"

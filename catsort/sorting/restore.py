@@ -1,6 +1,6 @@
 """Putting files back: settling operations a crash interrupted, and reversing finished ones.
 
-The journal (catsort.journal) decides which operations to look at; these helpers look at the
+The journal (catsort.sorting.journal) decides which operations to look at; these helpers look at the
 disk and act on one operation each, never overwriting anything.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sort import COPY, MOVE, TEMP_PREFIX, move_file, same_content
+from catsort.sorting.place import COPY, MOVE, TEMP_PREFIX, move_file, same_content
 
 
 @dataclass

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from catsort.decision import Prediction
-from catsort.pipeline import Result
+from catsort.pipeline import PhotoResult
 from catsort.errors import CatsortError
-from catsort.results import ResultsWriter, columns, open_results
+from catsort.csv_out import ResultsWriter, columns, open_results
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
@@ -35,9 +35,9 @@ def test_header_follows_the_contract():
 def test_ok_and_error_rows(tmp_path):
     target = tmp_path / "results.csv"
     with open_results(target, LABELS) as writer:
-        writer.write(Result(Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg")))
-        writer.write(Result(Path("b.jpg"), error="empty file"))
-        writer.write(Result(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5},
+        writer.write(PhotoResult(Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg")))
+        writer.write(PhotoResult(Path("b.jpg"), error="empty file"))
+        writer.write(PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5},
                                                       None)))
     header, ok, bad, uncertain = _read(target)
     assert dict(zip(header, ok)) == {
@@ -59,7 +59,7 @@ def test_awkward_paths_round_trip_through_csv_reader(tmp_path, name):
     target = tmp_path / "results.csv"
     path = Path("photos") / name
     with open_results(target, LABELS) as writer:
-        writer.write(Result(path, CAT))
+        writer.write(PhotoResult(path, CAT))
     _, row = _read(target)
     assert row[0] == os.fspath(path)
     assert os.fsencode(row[0]) == os.fsencode(path)
@@ -68,9 +68,9 @@ def test_awkward_paths_round_trip_through_csv_reader(tmp_path, name):
 def test_each_row_is_on_disk_before_the_next(tmp_path):
     target = tmp_path / "results.csv"
     with open_results(target, LABELS) as writer:
-        writer.write(Result(Path("a.jpg"), CAT))
+        writer.write(PhotoResult(Path("a.jpg"), CAT))
         assert len(_read(target)) == 2  # an interrupted run keeps this row
-        writer.write(Result(Path("b.jpg"), CAT))
+        writer.write(PhotoResult(Path("b.jpg"), CAT))
         assert len(_read(target)) == 3
 
 
@@ -79,7 +79,7 @@ def test_dash_writes_to_stdout_with_surrogates_kept(monkeypatch):
     fake = io.TextIOWrapper(buffer, encoding="ascii")  # a terminal that cannot show them
     monkeypatch.setattr(sys, "stdout", fake)
     with open_results("-", LABELS) as writer:
-        writer.write(Result(Path(os.fsdecode(b"caf\xe9.jpg")), CAT))
+        writer.write(PhotoResult(Path(os.fsdecode(b"caf\xe9.jpg")), CAT))
     assert not fake.closed
     lines = buffer.getvalue().split(b"\r\n")
     assert lines[0].startswith(b"path,label,")
@@ -124,9 +124,9 @@ def test_an_earlier_csv_or_an_empty_file_is_replaced(tmp_path, before):
         target.write_bytes(before)
     else:
         with open_results(target, LABELS) as writer:  # a first run
-            writer.write(Result(Path("old.jpg"), CAT))
+            writer.write(PhotoResult(Path("old.jpg"), CAT))
     with open_results(target, LABELS) as writer:
-        writer.write(Result(Path("new.jpg"), CAT))
+        writer.write(PhotoResult(Path("new.jpg"), CAT))
     assert [row[0] for row in _read(target)] == ["path", "new.jpg"]
 
 
@@ -154,9 +154,9 @@ class _FailingStream(io.StringIO):
 ])
 def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
     writer = ResultsWriter(_FailingStream(code, rows_before=2), LABELS, "out.csv")
-    writer.write(Result(Path("a.jpg"), CAT))
+    writer.write(PhotoResult(Path("a.jpg"), CAT))
     with pytest.raises(CatsortError) as info:
-        writer.write(Result(Path("b.jpg"), CAT))
+        writer.write(PhotoResult(Path("b.jpg"), CAT))
     assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
     assert info.value.exit_code == 1
 
@@ -168,8 +168,8 @@ def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):
             super().close()
             raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr("catsort.results.open", lambda *args, **kwargs: FailsOnClose(),
+    monkeypatch.setattr("catsort.csv_out.open", lambda *args, **kwargs: FailsOnClose(),
                         raising=False)
     with pytest.raises(CatsortError, match=r"out.csv: cannot write the CSV \(Input/output error\)"):
         with open_results(tmp_path / "out.csv", LABELS) as writer:
-            writer.write(Result(Path("a.jpg"), CAT))
+            writer.write(PhotoResult(Path("a.jpg"), CAT))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from catsort import sort
+from catsort.sorting import place as sort
 from catsort.errors import CatsortError
-from catsort.sort import COPY, MOVE, Placement, copy_file, move_file, place, plan, unique_target
+from catsort.sorting.place import COPY, MOVE, Placement, copy_file, move_file, place, plan, unique_target
 
 OLD = 1_500_000_000  # a modification time well in the past, in seconds
 

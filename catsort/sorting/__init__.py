@@ -1,0 +1,1 @@
+"""Moving and copying photos safely: placements, the journal, undo and earlier copies."""
