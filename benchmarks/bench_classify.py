@@ -43,8 +43,9 @@ def main() -> int:
     size, quantization = read_model(model)
     programs = make_programs(args, model, size)
     catsort = next(p for p in programs if not p.baseline)
-    sources, tag = corpora.source_photos(args.validation if args.validation.is_dir() else None,
-                                         REPO / "samples")
+    sources, tag = corpora.source_photos(
+        args.validation if args.validation.is_dir() else None, REPO / "samples"
+    )
     busy = cpu_busy()
     conditions = {
         "started": time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -54,8 +55,10 @@ def main() -> int:
         "catsort options": catsort_options(args) or "defaults",
     }
     if busy is not None and busy > BUSY:
-        print(f"Note: {busy:.0%} of the CPU was in use before starting; the figures will be "
-              "noisy. Final figures need an otherwise idle machine.")
+        print(
+            f"Note: {busy:.0%} of the CPU was in use before starting; the figures will be "
+            "noisy. Final figures need an otherwise idle machine."
+        )
 
     rows: list[Row] = []
     checks: list[Check] = []
@@ -64,8 +67,16 @@ def main() -> int:
         warm_up(programs, corpora.small_files(1, sources, tag), work)
         if "a" in args.corpus:
             if args.validation.is_dir():
-                throughput("a", "a: validation photos", args.validation, programs,
-                           args.repeats, work, rows, checks)
+                throughput(
+                    "a",
+                    "a: validation photos",
+                    args.validation,
+                    programs,
+                    args.repeats,
+                    work,
+                    rows,
+                    checks,
+                )
             else:
                 print(f"Skipping corpus a: {args.validation} not found (needs ../shared).")
         if "b" in args.corpus:
@@ -93,31 +104,50 @@ def _percent(share: float | None) -> str:
 
 def parse_args() -> argparse.Namespace:
     """Read the command line."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", default=",".join(CORPORA),
-                        help=f"comma-separated, from {','.join(CORPORA)} (default: all)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--corpus",
+        default=",".join(CORPORA),
+        help=f"comma-separated, from {','.join(CORPORA)} (default: all)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per program (median)")
-    parser.add_argument("--model", default=str(DEFAULT_MODEL),
-                        help="catsort model: folder, metadata .json or .tflite "
-                        "(default: exported/catsort.json)")
-    parser.add_argument("--variant", default=None,
-                        help="second model to compare (default: catsort-float32.json beside an "
-                        "int8 model, or catsort.json beside a float32 one; 'none' to skip)")
-    parser.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
-                        help="MobileNetV2 no-top .h5 for the baseline (or 'imagenet')")
-    parser.add_argument("--validation", type=Path, default=DEFAULT_VALIDATION,
-                        help="corpus a folder")
+    parser.add_argument(
+        "--model",
+        default=str(DEFAULT_MODEL),
+        help="catsort model: folder, metadata .json or .tflite (default: exported/catsort.json)",
+    )
+    parser.add_argument(
+        "--variant",
+        default=None,
+        help="second model to compare (default: catsort-float32.json beside an "
+        "int8 model, or catsort.json beside a float32 one; 'none' to skip)",
+    )
+    parser.add_argument(
+        "--weights",
+        default=str(DEFAULT_WEIGHTS),
+        help="MobileNetV2 no-top .h5 for the baseline (or 'imagenet')",
+    )
+    parser.add_argument(
+        "--validation", type=Path, default=DEFAULT_VALIDATION, help="corpus a folder"
+    )
     parser.add_argument("--big-count", type=int, default=100, help="12 MP photos in corpus b")
-    parser.add_argument("--flat-counts", default="1000,10000",
-                        help="two file counts for the memory check")
+    parser.add_argument(
+        "--flat-counts", default="1000,10000", help="two file counts for the memory check"
+    )
     parser.add_argument("--threads", type=int, default=None, help="passed to catsort --threads")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="passed to catsort --batch-size")
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="passed to catsort --batch-size"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="time catsort only")
-    parser.add_argument("--markdown", default=None, metavar="PATH",
-                        help="write the results between the bench markers of this file "
-                        "(docs/performance.md), or into a new file")
+    parser.add_argument(
+        "--markdown",
+        default=None,
+        metavar="PATH",
+        help="write the results between the bench markers of this file "
+        "(docs/performance.md), or into a new file",
+    )
     args = parser.parse_args()
     args.corpus = [c.strip() for c in args.corpus.split(",") if c.strip()]
     unknown = set(args.corpus) - set(CORPORA)
@@ -145,8 +175,9 @@ def read_model(path: Path) -> tuple[tuple[int, int], str]:
         data = json.loads(metadata_file(path).read_text(encoding="utf-8"))
         size = (int(data["input"]["height"]), int(data["input"]["width"]))
     except FileNotFoundError:
-        sys.exit(f"{metadata_file(path)}: model metadata not found; train a model or pass "
-                 "--model PATH")
+        sys.exit(
+            f"{metadata_file(path)}: model metadata not found; train a model or pass --model PATH"
+        )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         sys.exit(f"{metadata_file(path)}: not a catsort model metadata file ({exc})")
     return size, str(data.get("quantization", "float32"))
@@ -163,12 +194,20 @@ def make_programs(args: argparse.Namespace, model: Path, size: tuple[int, int]) 
         print(f"Skipping the baseline: weights {args.weights} not found (pass --weights).")
     else:
         script = str(Path(__file__).with_name("keras_baseline.py"))
-        programs.append(Program("Keras baseline", [sys.executable, script],
-                                ["--size", str(size[0]), str(size[1]), "--weights", args.weights],
-                                baseline=True))
+        programs.append(
+            Program(
+                "Keras baseline",
+                [sys.executable, script],
+                ["--size", str(size[0]), str(size[1]), "--weights", args.weights],
+                baseline=True,
+            )
+        )
     catsort = [sys.executable, "-m", "catsort", "classify"]
-    variant = find_variant(model) if args.variant is None else (
-        None if args.variant == "none" else Path(args.variant))
+    variant = (
+        find_variant(model)
+        if args.variant is None
+        else (None if args.variant == "none" else Path(args.variant))
+    )
     for path in [model] + ([variant] if variant is not None else []):
         _, kind = read_model(path)
         name = f"catsort {kind}"

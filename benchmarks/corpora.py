@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from itertools import cycle, islice
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageChops, ImageOps
@@ -53,8 +53,9 @@ def source_photos(validation: Path | None, samples: Path) -> tuple[list[Path], s
     return photos, "samples"
 
 
-def big_photos(count: int, sources: list[Path], tag: str,
-               say: Callable[[str], None] = print) -> Path:
+def big_photos(
+    count: int, sources: list[Path], tag: str, say: Callable[[str], None] = print
+) -> Path:
     """A folder of ``count`` 12 MP JPEGs upscaled from ``sources``, with sensor-like noise."""
     width, height = BIG_SIZE
     name = f"big-{count}-{width}x{height}-q{BIG_QUALITY}-noise{NOISE_SIGMA:g}-{tag}-v{VERSION}"
@@ -77,16 +78,19 @@ def big_photos(count: int, sources: list[Path], tag: str,
             dx, dy = (index * 7) % 64, (index * 13) % 64
             grain = noise.crop((dx, dy, dx + width, dy + height))
             photo = ImageChops.add(big, grain, 1.0, -128)
-            photo.save(folder / f"IMG_{index:04d}.jpg", "JPEG", quality=BIG_QUALITY,
-                       exif=exif.tobytes())
+            photo.save(
+                folder / f"IMG_{index:04d}.jpg", "JPEG", quality=BIG_QUALITY, exif=exif.tobytes()
+            )
 
     return _cached(name, build)
 
 
 def small_files(count: int, sources: list[Path], tag: str) -> Path:
     """A folder of ``count`` small photos: hard links to (or copies of) a hundred real ones."""
-    originals = _cached(f"small-sources-{SMALL_SOURCES}-{tag}-v{VERSION}",
-                        lambda folder: _copy_sources(sources[:SMALL_SOURCES], folder))
+    originals = _cached(
+        f"small-sources-{SMALL_SOURCES}-{tag}-v{VERSION}",
+        lambda folder: _copy_sources(sources[:SMALL_SOURCES], folder),
+    )
     photos = image_files(originals)
 
     def build(folder: Path) -> None:

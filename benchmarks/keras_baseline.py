@@ -37,7 +37,11 @@ def main() -> None:
     model = keras.Model(inputs, keras.layers.Dense(1)(x))
 
     dataset = keras.utils.image_dataset_from_directory(
-        args.folder, labels=None, image_size=(height, width), batch_size=32, shuffle=False,
+        args.folder,
+        labels=None,
+        image_size=(height, width),
+        batch_size=32,
+        shuffle=False,
         verbose=False,
     )
     logits = model.predict(dataset, verbose=0)

@@ -56,9 +56,15 @@ def run_measured(command: list[str], cwd: Path | None = None) -> Run:
         report = Path(scratch) / "report"
         stderr_path = Path(scratch) / "stderr"
         with open(stderr_path, "wb") as stderr:
-            subprocess.run([sys.executable, "-I", "-S", "-c", _WRAPPER, str(report), *command],
-                           cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL, stderr=stderr, check=False)
+            subprocess.run(
+                [sys.executable, "-I", "-S", "-c", _WRAPPER, str(report), *command],
+                cwd=cwd,
+                env=child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                check=False,
+            )
         tail = stderr_path.read_bytes()[-2000:].decode(errors="replace")
         try:
             seconds, cpu, peak, code = report.read_text().split()
@@ -83,6 +89,7 @@ def cpu_busy(seconds: float = 2.0) -> float | None:
     Unlike the load average, which trails by a minute, this says whether something else is
     running right now.
     """
+
     def sample() -> tuple[int, int]:
         with open("/proc/stat") as stat:
             values = [int(v) for v in stat.readline().split()[1:]]

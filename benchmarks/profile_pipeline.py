@@ -25,10 +25,11 @@ from PIL import Image, ImageOps
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from corpora import image_files  # noqa: E402
+
 from catsort.images import load_image, to_rgb  # noqa: E402
 from catsort.model import load_model  # noqa: E402
 from catsort.pipeline import classify_paths  # noqa: E402
-from corpora import image_files  # noqa: E402
 
 
 def main() -> None:
@@ -46,13 +47,18 @@ def main() -> None:
         path.read_bytes()  # page cache
     classifier = load_model(args.model, 1)
     size = classifier.metadata.input_size
-    print(f"{len(paths)} photos from {args.folder}; model {args.model} "
-          f"({classifier.metadata.quantization}, {size[0]}x{size[1]})\n")
+    print(
+        f"{len(paths)} photos from {args.folder}; model {args.model} "
+        f"({classifier.metadata.quantization}, {size[0]}x{size[1]})\n"
+    )
 
     print("1. Decoding, one thread (ms per photo):")
-    for name, step in (("full decode", _full_decode), ("draft decode", _draft_decode),
-                       ("draft decode + exif + rgb + resize", _decode_and_resize),
-                       ("load_image", lambda p, s: load_image(p, s))):
+    for name, step in (
+        ("full decode", _full_decode),
+        ("draft decode", _draft_decode),
+        ("draft decode + exif + rgb + resize", _decode_and_resize),
+        ("load_image", lambda p, s: load_image(p, s)),
+    ):
         print(f"   {name:36s} {_per_item_ms(step, paths, size):7.2f}")
 
     print("\n2. The model alone (ms per photo, batches of 32):")
@@ -69,8 +75,10 @@ def main() -> None:
     for workers, batch_size in itertools.product(_ints(args.workers), _ints(args.batch_sizes)):
         model = load_model(args.model, 1)  # as catsort classify does: one thread per worker
         started = time.perf_counter()
-        done = sum(result.ok for result in classify_paths(
-            paths, model, batch_size=batch_size, workers=workers))
+        done = sum(
+            result.ok
+            for result in classify_paths(paths, model, batch_size=batch_size, workers=workers)
+        )
         rate = done / (time.perf_counter() - started)
         print(f"   workers={workers} batch={batch_size:3d}: {rate:7.1f}")
 
@@ -107,7 +115,7 @@ def _decode_and_resize(path: Path, size: tuple[int, int]) -> None:
 
 def _model_only_rate(model_path: Path, pixels: np.ndarray, workers: int) -> float:
     """Photos per second of the model alone: one single-threaded copy per worker thread."""
-    batches = [pixels[start:start + 8] for start in range(0, len(pixels), 8)]
+    batches = [pixels[start : start + 8] for start in range(0, len(pixels), 8)]
     models = [load_model(model_path, 1) for _ in range(workers)]
     for model in models:
         model.predict(batches[0])  # first call allocates
@@ -116,8 +124,10 @@ def _model_only_rate(model_path: Path, pixels: np.ndarray, workers: int) -> floa
         for batch in share:
             model.predict(batch)
 
-    threads = [threading.Thread(target=work, args=(model, batches[index::workers]))
-               for index, model in enumerate(models)]
+    threads = [
+        threading.Thread(target=work, args=(model, batches[index::workers]))
+        for index, model in enumerate(models)
+    ]
     started = time.perf_counter()
     for thread in threads:
         thread.start()

@@ -48,8 +48,16 @@ def warm_up(programs: list[Program], folder: Path, work: Path) -> None:
             sys.exit(f"{program.name} failed on one photo: {problem}\n{run.stderr_tail}")
 
 
-def throughput(key: str, label: str, folder: Path, programs: list[Program], repeats: int,
-               work: Path, rows: list[Row], checks: list[Check]) -> None:
+def throughput(
+    key: str,
+    label: str,
+    folder: Path,
+    programs: list[Program],
+    repeats: int,
+    work: Path,
+    rows: list[Row],
+    checks: list[Check],
+) -> None:
     """Time every program on the folder, interleaved, and check catsort's ratio to the baseline."""
     images = len(corpora.image_files(folder))
     each = corpora.read_all(folder) / images
@@ -59,9 +67,11 @@ def throughput(key: str, label: str, folder: Path, programs: list[Program], repe
     for repeat in range(repeats):
         for program in programs:  # interleaved, so drift in the machine's load hits all alike
             run, problem = measure(program, folder, work / f"{key}.csv", images)
-            print(f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s (CPU "
-                  f"{run.cpu_seconds:.1f} s), {run.peak_rss_mb:.0f} MB"
-                  f"{'  ' + problem if problem else ''}")
+            print(
+                f"  {key} #{repeat + 1} {program.name}: {run.seconds:.1f} s (CPU "
+                f"{run.cpu_seconds:.1f} s), {run.peak_rss_mb:.0f} MB"
+                f"{'  ' + problem if problem else ''}"
+            )
             if problem:
                 print(run.stderr_tail)
                 failed.add(program.name)
@@ -69,49 +79,80 @@ def throughput(key: str, label: str, folder: Path, programs: list[Program], repe
     baseline = next((p for p in programs if p.baseline), None)
     base_runs = None if baseline is None else runs[baseline.name]
     for program in programs:  # the baseline first, then the shipped model, then the variant
-        rows.append(Row.of(label, program.name, images, runs[program.name],
-                           None if program.baseline else base_runs,
-                           failed=program.name in failed))
-    catsort = next((row for row in rows[-len(programs):] if row.vs_baseline is not None), None)
+        rows.append(
+            Row.of(
+                label,
+                program.name,
+                images,
+                runs[program.name],
+                None if program.baseline else base_runs,
+                failed=program.name in failed,
+            )
+        )
+    catsort = next((row for row in rows[-len(programs) :] if row.vs_baseline is not None), None)
     target = RATIO_TARGETS[key]
     if catsort is None:
-        checks.append(Check(f"{key}: catsort >= {target}x the baseline's images/s", "no baseline",
-                            None))
+        checks.append(
+            Check(f"{key}: catsort >= {target}x the baseline's images/s", "no baseline", None)
+        )
     else:
         assert catsort.vs_baseline is not None and catsort.cpu_vs_baseline is not None
         valid = not (catsort.failed or failed & {p.name for p in programs if p.baseline})
-        checks.append(Check(f"{key}: {catsort.program} >= {target}x the baseline's images/s",
-                            f"{catsort.vs_baseline:.2f}x (CPU time {catsort.cpu_vs_baseline:.2f}x)"
-                            if valid else "a run failed",
-                            valid and catsort.vs_baseline >= target))
+        checks.append(
+            Check(
+                f"{key}: {catsort.program} >= {target}x the baseline's images/s",
+                f"{catsort.vs_baseline:.2f}x (CPU time {catsort.cpu_vs_baseline:.2f}x)"
+                if valid
+                else "a run failed",
+                valid and catsort.vs_baseline >= target,
+            )
+        )
 
 
-def flat(catsort: Program, counts: list[int], sources: list[Path], tag: str, work: Path,
-         rows: list[Row], checks: list[Check]) -> None:
+def flat(
+    catsort: Program,
+    counts: list[int],
+    sources: list[Path],
+    tag: str,
+    work: Path,
+    rows: list[Row],
+    checks: list[Check],
+) -> None:
     """Peak memory of one catsort run per file count: it must stay low and not grow."""
     peaks, valid = [], True
     for count in counts:
         folder = corpora.small_files(count, sources, tag)
         corpora.read_all(folder)
         run, problem = measure(catsort, folder, work / "flat.csv", count)
-        print(f"  flat {count} {catsort.name}: {run.seconds:.1f} s (CPU {run.cpu_seconds:.1f} s), "
-              f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}")
-        rows.append(Row.of(f"flat: {count:,} small files", catsort.name, count, [run],
-                           failed=bool(problem)))
+        print(
+            f"  flat {count} {catsort.name}: {run.seconds:.1f} s (CPU {run.cpu_seconds:.1f} s), "
+            f"{run.peak_rss_mb:.0f} MB{'  ' + problem if problem else ''}"
+        )
+        rows.append(
+            Row.of(f"flat: {count:,} small files", catsort.name, count, [run], failed=bool(problem))
+        )
         peaks.append(run.peak_rss_mb)
         valid = valid and not problem
     ratio = peaks[1] / peaks[0]
-    checks.append(Check(f"peak RSS < {RSS_TARGET_MB:.0f} MB at {counts[1]:,} files",
-                        f"{peaks[1]:.0f} MB" if valid else "a run failed",
-                        valid and peaks[1] < RSS_TARGET_MB))
-    checks.append(Check(f"peak RSS flat: {counts[1]:,} vs {counts[0]:,} files <= "
-                        f"{FLAT_TOLERANCE:.2f}x",
-                        f"{peaks[0]:.0f} -> {peaks[1]:.0f} MB, {ratio:.2f}x" if valid
-                        else "a run failed", valid and ratio <= FLAT_TOLERANCE))
+    checks.append(
+        Check(
+            f"peak RSS < {RSS_TARGET_MB:.0f} MB at {counts[1]:,} files",
+            f"{peaks[1]:.0f} MB" if valid else "a run failed",
+            valid and peaks[1] < RSS_TARGET_MB,
+        )
+    )
+    checks.append(
+        Check(
+            f"peak RSS flat: {counts[1]:,} vs {counts[0]:,} files <= {FLAT_TOLERANCE:.2f}x",
+            f"{peaks[0]:.0f} -> {peaks[1]:.0f} MB, {ratio:.2f}x" if valid else "a run failed",
+            valid and ratio <= FLAT_TOLERANCE,
+        )
+    )
 
 
-def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[Row],
-           checks: list[Check]) -> None:
+def single(
+    catsort: Program, photo: Path, repeats: int, work: Path, rows: list[Row], checks: list[Check]
+) -> None:
     """Wall time for one photo, and the proof that this path imports no TensorFlow."""
     out = work / "single.csv"
     runs, failed = [], False
@@ -124,13 +165,21 @@ def single(catsort: Program, photo: Path, repeats: int, work: Path, rows: list[R
     print(f"  single {catsort.name}: " + ", ".join(f"{r.seconds:.2f}" for r in runs) + " s")
     rows.append(Row.of("single: one 12 MP photo", catsort.name, 1, runs, failed=failed))
     seconds = median([r.seconds for r in runs])
-    checks.append(Check(f"single photo < {SINGLE_TARGET_S:.1f} s",
-                        "a run failed" if failed else f"{seconds:.2f} s",
-                        not failed and seconds < SINGLE_TARGET_S))
+    checks.append(
+        Check(
+            f"single photo < {SINGLE_TARGET_S:.1f} s",
+            "a run failed" if failed else f"{seconds:.2f} s",
+            not failed and seconds < SINGLE_TARGET_S,
+        )
+    )
     heavy = heavy_imports([catsort.base[0], "-X", "importtime", *catsort.command(photo, out)[1:]])
-    checks.append(Check("single photo imports no TensorFlow/Keras",
-                        "the run failed" if heavy is None else
-                        ", ".join(sorted(heavy)) or "none imported", heavy == set()))
+    checks.append(
+        Check(
+            "single photo imports no TensorFlow/Keras",
+            "the run failed" if heavy is None else ", ".join(sorted(heavy)) or "none imported",
+            heavy == set(),
+        )
+    )
 
 
 def heavy_imports(command: list[str]) -> set[str] | None:
@@ -138,8 +187,11 @@ def heavy_imports(command: list[str]) -> set[str] | None:
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return None
-    names = {line.rsplit("|", 1)[-1].strip().split(".")[0]
-             for line in done.stderr.splitlines() if line.startswith("import time:")}
+    names = {
+        line.rsplit("|", 1)[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     return names & HEAVY_MODULES
 
 

@@ -32,8 +32,15 @@ class Row:
         return self.images / self.seconds
 
     @classmethod
-    def of(cls, corpus: str, program: str, images: int, runs: list[Run],
-           baseline: list[Run] | None = None, failed: bool = False) -> Row:
+    def of(
+        cls,
+        corpus: str,
+        program: str,
+        images: int,
+        runs: list[Run],
+        baseline: list[Run] | None = None,
+        failed: bool = False,
+    ) -> Row:
         """Summarise the runs of one program against the baseline's runs on the same photos.
 
         The ratios pair each run with the baseline's run of the same repeat (they ran one
@@ -44,9 +51,18 @@ class Row:
         if baseline:
             ratio = median([b.seconds / r.seconds for b, r in zip(baseline, runs)])
             cpu_ratio = median([b.cpu_seconds / r.cpu_seconds for b, r in zip(baseline, runs)])
-        return cls(corpus, program, images, len(runs), median([run.seconds for run in runs]),
-                   median([run.cpu_seconds for run in runs]),
-                   max(run.peak_rss_mb for run in runs), ratio, cpu_ratio, failed)
+        return cls(
+            corpus,
+            program,
+            images,
+            len(runs),
+            median([run.seconds for run in runs]),
+            median([run.cpu_seconds for run in runs]),
+            max(run.peak_rss_mb for run in runs),
+            ratio,
+            cpu_ratio,
+            failed,
+        )
 
 
 @dataclass(frozen=True)
@@ -63,30 +79,60 @@ class Check:
         return {True: "PASS", False: "FAIL", None: "SKIP"}[self.passed]
 
 
-def render(rows: list[Row], checks: list[Check], machine: dict[str, str],
-           conditions: dict[str, str]) -> str:
+def render(
+    rows: list[Row], checks: list[Check], machine: dict[str, str], conditions: dict[str, str]
+) -> str:
     """The results as Markdown: machine, conditions, the table, and the targets."""
-    lines = ["**Machine:** " + "; ".join(f"{k} {v}" for k, v in machine.items()), "",
-             "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()), ""]
-    table = [["Corpus", "Program", "Images", "Runs", "Median time", "Images/s",
-              "vs baseline", "CPU time", "CPU vs baseline", "Peak RSS"]]
+    lines = [
+        "**Machine:** " + "; ".join(f"{k} {v}" for k, v in machine.items()),
+        "",
+        "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()),
+        "",
+    ]
+    table = [
+        [
+            "Corpus",
+            "Program",
+            "Images",
+            "Runs",
+            "Median time",
+            "Images/s",
+            "vs baseline",
+            "CPU time",
+            "CPU vs baseline",
+            "Peak RSS",
+        ]
+    ]
     for row in rows:
-        table.append([
-            row.corpus, row.program + (" (FAILED)" if row.failed else ""), f"{row.images:,}",
-            str(row.runs), f"{row.seconds:.2f} s", f"{row.per_second:.1f}",
-            _ratio(row.vs_baseline), f"{row.cpu_seconds:.1f} s", _ratio(row.cpu_vs_baseline),
-            f"{row.peak_rss_mb:.0f} MB",
-        ])
+        table.append(
+            [
+                row.corpus,
+                row.program + (" (FAILED)" if row.failed else ""),
+                f"{row.images:,}",
+                str(row.runs),
+                f"{row.seconds:.2f} s",
+                f"{row.per_second:.1f}",
+                _ratio(row.vs_baseline),
+                f"{row.cpu_seconds:.1f} s",
+                _ratio(row.cpu_vs_baseline),
+                f"{row.peak_rss_mb:.0f} MB",
+            ]
+        )
     lines += _table(table, right=range(2, 10))
-    lines += ["", "Median time: wall clock from launch to exit, median of the runs. Images/s: "
-              "from the median time. vs baseline: how many times faster than the baseline, the "
-              "median over the repeats of each run against the baseline's run of the same "
-              "repeat. CPU time: user + system seconds of the process, all threads (median); "
-              "CPU vs baseline: how many times less CPU time, paired the same way. Peak RSS: "
-              "the highest of the runs."]
+    lines += [
+        "",
+        "Median time: wall clock from launch to exit, median of the runs. Images/s: "
+        "from the median time. vs baseline: how many times faster than the baseline, the "
+        "median over the repeats of each run against the baseline's run of the same "
+        "repeat. CPU time: user + system seconds of the process, all threads (median); "
+        "CPU vs baseline: how many times less CPU time, paired the same way. Peak RSS: "
+        "the highest of the runs.",
+    ]
     lines += ["", "Targets:", ""]
-    lines += _table([["Target", "Measured", "Result"]]
-                    + [[c.target, c.measured, c.verdict] for c in checks], right=())
+    lines += _table(
+        [["Target", "Measured", "Result"]] + [[c.target, c.measured, c.verdict] for c in checks],
+        right=(),
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +146,7 @@ def write_markdown(path: Path, text: str) -> None:
     start, end = old.find(BEGIN), old.find(END)
     if start < 0 or end < start:
         raise SystemExit(f"{path}: no {BEGIN} ... {END} markers; not overwriting it")
-    path.write_text(old[:start] + block + old[end + len(END):], encoding="utf-8")
+    path.write_text(old[:start] + block + old[end + len(END) :], encoding="utf-8")
 
 
 def _ratio(value: float | None) -> str:
@@ -112,9 +158,20 @@ def _table(cells: list[list[str]], right) -> list[str]:
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
 
     def line(row: list[str]) -> str:
-        return "| " + " | ".join(cell.rjust(w) if i in right else cell.ljust(w)
-                                 for i, (cell, w) in enumerate(zip(row, widths))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                cell.rjust(w) if i in right else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(row, widths))
+            )
+            + " |"
+        )
 
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i in right else "-" * (w + 2)
-                          for i, w in enumerate(widths)) + "|"
+    rule = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if i in right else "-" * (w + 2) for i, w in enumerate(widths)
+        )
+        + "|"
+    )
     return [line(cells[0]), rule, *map(line, cells[1:])]

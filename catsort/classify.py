@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence
 
-from catsort.sorting.copies import EarlierCopies
 from catsort.errors import CatsortError
-from catsort.sorting.journal import Journal, recover
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult, classify_paths
+from catsort.sorting.copies import EarlierCopies
+from catsort.sorting.journal import Journal, recover
 from catsort.sorting.place import COPY, MOVE, place
 from catsort.sorting.place import plan as plan_placement
 from catsort.walk import check_inputs, find_images
@@ -25,12 +25,12 @@ from catsort.walk import check_inputs, find_images
 class SortPlan:
     """Where classified photos go: ``<dest>/<label>/``, ``other`` to ``other_dest`` if given."""
 
-    action: Optional[str] = None  # MOVE, COPY, or None to leave every photo where it is
-    dest: Optional[Path] = None
-    other_dest: Optional[Path] = None
+    action: str | None = None  # MOVE, COPY, or None to leave every photo where it is
+    dest: Path | None = None
+    other_dest: Path | None = None
     dry_run: bool = False
 
-    def folder_for(self, label: str, labels: Sequence[str]) -> Optional[Path]:
+    def folder_for(self, label: str, labels: Sequence[str]) -> Path | None:
         """The folder a photo with this label goes to, or None when it stays where it is."""
         if self.action is None or self.dest is None:
             return None
@@ -50,15 +50,18 @@ class SortPlan:
 
 def make_plan(
     paths: Sequence[Path],
-    action: Optional[str] = None,
-    dest: Optional[Path] = None,
-    other_dest: Optional[Path] = None,
+    action: str | None = None,
+    dest: Path | None = None,
+    other_dest: Path | None = None,
     dry_run: bool = False,
 ) -> SortPlan:
     """Check the sorting options together and fill in the default destination."""
     if action is None:
-        for given, option in ((dest, "--dest"), (other_dest, "--other-dest"),
-                              (dry_run or None, "--dry-run")):
+        for given, option in (
+            (dest, "--dest"),
+            (other_dest, "--other-dest"),
+            (dry_run or None, "--dry-run"),
+        ):
             if given is not None:
                 raise CatsortError(f"{option} needs --move or --copy")
         return SortPlan()
@@ -101,11 +104,11 @@ class RunSettings:
     """How to walk and decide: the classify options that are not about sorting."""
 
     recursive: bool = True
-    threshold: Optional[float] = None
+    threshold: float | None = None
     use_gate: bool = True
-    gate_threshold: Optional[float] = None
+    gate_threshold: float | None = None
     batch_size: int = 8
-    workers: Optional[int] = None
+    workers: int | None = None
 
 
 @dataclass
@@ -118,7 +121,7 @@ class RunSummary:
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
-    journal: Optional[Path] = None  # the journal of this run's moves and copies, if any
+    journal: Path | None = None  # the journal of this run's moves and copies, if any
 
     @property
     def files(self) -> int:
@@ -152,12 +155,17 @@ class RunSummary:
                 self.placed += 1
 
 
-def find_inputs(paths: Sequence[Path], plan: SortPlan, labels: Sequence[str],
-                recursive: bool = True,
-                on_error: Optional[Callable[[Path, str], None]] = None) -> Iterator[Path]:
+def find_inputs(
+    paths: Sequence[Path],
+    plan: SortPlan,
+    labels: Sequence[str],
+    recursive: bool = True,
+    on_error: Callable[[Path, str], None] | None = None,
+) -> Iterator[Path]:
     """The photos a run looks at: the walk, leaving out the folders the plan fills."""
-    return find_images(paths, recursive=recursive, skip_dirs=plan.folders(labels),
-                       on_error=on_error)
+    return find_images(
+        paths, recursive=recursive, skip_dirs=plan.folders(labels), on_error=on_error
+    )
 
 
 def run_classify(
@@ -165,8 +173,8 @@ def run_classify(
     classifier: Classifier,
     plan: SortPlan,
     settings: RunSettings = RunSettings(),
-    on_result: Optional[Callable[[PhotoResult], None]] = None,
-    on_note: Optional[Callable[[str], None]] = None,
+    on_result: Callable[[PhotoResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
     check_inputs(paths)
@@ -183,15 +191,24 @@ def run_classify(
             if on_note is not None:
                 on_note(message)
     walk_errors: list[PhotoResult] = []
-    walk = find_inputs(paths, plan, metadata.labels, settings.recursive,
-                       on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)))
-    reserved: Optional[set[Path]] = set() if plan.dry_run else None
+    walk = find_inputs(
+        paths,
+        plan,
+        metadata.labels,
+        settings.recursive,
+        on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
+    )
+    reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
         results = classify_paths(
-            walk, classifier, batch_size=settings.batch_size,
-            workers=settings.workers, threshold=settings.threshold,
-            gate_threshold=settings.gate_threshold, use_gate=settings.use_gate,
+            walk,
+            classifier,
+            batch_size=settings.batch_size,
+            workers=settings.workers,
+            threshold=settings.threshold,
+            gate_threshold=settings.gate_threshold,
+            use_gate=settings.use_gate,
         )
         for result in results:
             placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
@@ -210,8 +227,14 @@ def run_classify(
     return summary
 
 
-def _placed(result: PhotoResult, plan: SortPlan, labels: Sequence[str], journal: Optional[Journal],
-            reserved: Optional[set[Path]], copies: EarlierCopies) -> PhotoResult:
+def _placed(
+    result: PhotoResult,
+    plan: SortPlan,
+    labels: Sequence[str],
+    journal: Journal | None,
+    reserved: set[Path] | None,
+    copies: EarlierCopies,
+) -> PhotoResult:
     """Move or copy one classified photo per the plan; return the result with its destination."""
     if result.prediction is None or plan.action is None:
         return result
@@ -234,4 +257,4 @@ def _placed(result: PhotoResult, plan: SortPlan, labels: Sequence[str], journal:
 
 def _without_path(message: str, path: Path) -> str:
     prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -50,8 +50,11 @@ def _left_behind(plan: SortPlan | None) -> list[str]:
         state = "Every photo is whole, in its old place or its new one."
     else:
         state = "The copies made so far are whole; the originals are untouched."
-    return [state, "Run the same command again to finish, or put back what this run did with "
-            f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}"]
+    return [
+        state,
+        "Run the same command again to finish, or put back what this run did with "
+        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}",
+    ]
 
 
 def _version(value: bool) -> None:
@@ -62,7 +65,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Optional[bool] = typer.Option(
+    version: bool | None = typer.Option(
         None, "--version", callback=_version, is_eager=True, help="Show the version and exit."
     ),
 ) -> None:
@@ -72,7 +75,7 @@ def main(
 # --- classify / undo -------------------------------------------------------------------------
 
 
-def _not_nan(value: Optional[float]) -> Optional[float]:
+def _not_nan(value: float | None) -> float | None:
     # The range check lets NaN through (every comparison with it is false).
     if value is not None and value != value:
         raise typer.BadParameter("must be a number from 0 to 1, not nan")
@@ -81,48 +84,87 @@ def _not_nan(value: Optional[float]) -> Optional[float]:
 
 @app.command()
 def classify(
-    paths: Annotated[list[Path], typer.Argument(
-        metavar="PATHS", show_default=False,
-        help="Photos and folders of photos (folders are walked).")],
-    csv_path: Annotated[Optional[str], typer.Option(
-        "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout).")] = None,
-    move: Annotated[bool, typer.Option(
-        "--move", help="Move each photo into <dest>/<label>/.")] = False,
-    copy: Annotated[bool, typer.Option(
-        "--copy", help="Copy each photo into <dest>/<label>/.")] = False,
-    dest: Annotated[Optional[Path], typer.Option(
-        help="Where the label folders go (default: the folder given).")] = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Show where --move/--copy would put each photo; touch nothing.")] = False,
-    model: Annotated[Optional[Path], typer.Option(
-        help="Model folder, metadata .json or .tflite (default: the shipped model).")] = None,
-    threshold: Annotated[Optional[float], typer.Option(
-        min=0.0, max=1.0, callback=_not_nan, help="Confidence below which a photo is 'uncertain' "
-        "(default: the model's).")] = None,
-    gate: Annotated[bool, typer.Option(
-        "--gate/--no-gate", help="Label photos that look like neither pet 'other'.")] = True,
-    gate_threshold: Annotated[Optional[float], typer.Option(
-        min=0.0, max=1.0, callback=_not_nan, help="Pet score below which a photo is 'other' "
-        "(default: the model's).")] = None,
-    other_dest: Annotated[Optional[Path], typer.Option(
-        help="Also move/copy 'other' photos, into this folder.")] = None,
-    recursive: Annotated[bool, typer.Option(
-        "--recursive/--no-recursive", help="Walk into subfolders.")] = True,
-    threads: Annotated[Optional[int], typer.Option(
-        min=1, help="Threads to use (default: one per core): up to 4 workers, each decoding "
-        "photos and running its own copy of the model.")] = None,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATHS",
+            show_default=False,
+            help="Photos and folders of photos (folders are walked).",
+        ),
+    ],
+    csv_path: Annotated[
+        str | None,
+        typer.Option(
+            "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout)."
+        ),
+    ] = None,
+    move: Annotated[
+        bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")
+    ] = False,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")
+    ] = False,
+    dest: Annotated[
+        Path | None, typer.Option(help="Where the label folders go (default: the folder given).")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Show where --move/--copy would put each photo; touch nothing."
+        ),
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            callback=_not_nan,
+            help="Confidence below which a photo is 'uncertain' (default: the model's).",
+        ),
+    ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option("--gate/--no-gate", help="Label photos that look like neither pet 'other'."),
+    ] = True,
+    gate_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            callback=_not_nan,
+            help="Pet score below which a photo is 'other' (default: the model's).",
+        ),
+    ] = None,
+    other_dest: Annotated[
+        Path | None, typer.Option(help="Also move/copy 'other' photos, into this folder.")
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive/--no-recursive", help="Walk into subfolders.")
+    ] = True,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Threads to use (default: one per core): up to 4 workers, each decoding "
+            "photos and running its own copy of the model.",
+        ),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress bar or summary; only problems.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary; only problems.")
+    ] = False,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
-    from catsort.classify import (RunSettings, check_plan, find_inputs, make_plan,
-                                  run_classify)
+    from catsort.classify import RunSettings, check_plan, find_inputs, make_plan, run_classify
+    from catsort.csv_out import open_results
     from catsort.display import RunDisplay, summary_table
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
-    from catsort.csv_out import open_results
     from catsort.sorting.place import COPY, MOVE
     from catsort.walk import check_inputs
 
@@ -139,13 +181,20 @@ def classify(
         classifier = load_model(model, model_threads)
         if gate_threshold is not None and not gate:
             raise CatsortError("--gate-threshold and --no-gate cannot be used together")
-        settings = RunSettings(recursive=recursive, threshold=threshold, use_gate=gate,
-                               gate_threshold=gate_threshold, batch_size=batch_size,
-                               workers=workers)
+        settings = RunSettings(
+            recursive=recursive,
+            threshold=threshold,
+            use_gate=gate,
+            gate_threshold=gate_threshold,
+            batch_size=batch_size,
+            workers=workers,
+        )
         labels = classifier.metadata.labels
         check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
-        with open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer, \
-                RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display:
+        with (
+            open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer,
+            RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display,
+        ):
             display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))
 
             def on_result(result) -> None:
@@ -169,18 +218,28 @@ def classify(
             err_console.print("No photos found.", highlight=False)
         err_console.print(summary_table(summary, action, dry_run, classifier.has_gate))
         if summary.journal is not None:
-            err_console.print(f"Journal: {summary.journal}", highlight=False, soft_wrap=True,
-                              markup=False)
-            err_console.print(f"To put everything back: catsort undo {_quoted(summary.journal)}",
-                              highlight=False, soft_wrap=True, markup=False)
+            err_console.print(
+                f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False
+            )
+            err_console.print(
+                f"To put everything back: catsort undo {_quoted(summary.journal)}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     raise typer.Exit(summary.exit_code)
 
 
 @app.command()
 def undo(
-    journal: Annotated[Path, typer.Argument(
-        metavar="JOURNAL", show_default=False,
-        help="The journal file a --move or --copy run printed.")],
+    journal: Annotated[
+        Path,
+        typer.Argument(
+            metavar="JOURNAL",
+            show_default=False,
+            help="The journal file a --move or --copy run printed.",
+        ),
+    ],
 ) -> None:
     """Put the photos of a --move or --copy run back where they were."""
     from catsort.names import shown
@@ -193,14 +252,20 @@ def undo(
     for message in [*result.notes, *result.skipped]:
         err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
     if not result.already_undone:
-        err_console.print(f"Put back {len(result.restored)} files, removed "
-                          f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
-                          highlight=False)
+        err_console.print(
+            f"Put back {len(result.restored)} files, removed "
+            f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
+            highlight=False,
+        )
         if result.skipped:
-            err_console.print(f"Once the problems above are dealt with (a place taken, a copy "
-                              f"changed), run catsort undo {_quoted(journal)} again: it retries "
-                              "only what it left alone.",
-                              highlight=False, soft_wrap=True, markup=False)
+            err_console.print(
+                f"Once the problems above are dealt with (a place taken, a copy "
+                f"changed), run catsort undo {_quoted(journal)} again: it retries "
+                "only what it left alone.",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
 
 
@@ -221,19 +286,36 @@ def _quoted(path: Path) -> str:
 
 @app.command()
 def report(
-    csv: Annotated[Path, typer.Argument(
-        metavar="CSV", show_default=False, help="Results CSV written by catsort classify.")],
-    lowest: Annotated[int, typer.Option(
-        min=0, help="How many of the least confident photos to list.")] = 10,
-    truth: Annotated[Optional[str], typer.Option(
-        metavar="folders", help="Check the labels against true classes. 'folders': the nearest "
-        "folder in each photo's original path named after a label (cats/, Dog/, dogs/).")] = None,
-    html: Annotated[Optional[Path], typer.Option(
-        help="Also write a self-contained HTML page with thumbnails to this file.")] = None,
-    html_limit: Annotated[int, typer.Option(
-        min=0, help="Most photos per label on the page, least confident first (0 = all).")] = 500,
-    json_output: Annotated[bool, typer.Option(
-        "--json", help="Print the summary as JSON instead of tables.")] = False,
+    csv: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CSV", show_default=False, help="Results CSV written by catsort classify."
+        ),
+    ],
+    lowest: Annotated[
+        int, typer.Option(min=0, help="How many of the least confident photos to list.")
+    ] = 10,
+    truth: Annotated[
+        str | None,
+        typer.Option(
+            metavar="folders",
+            help="Check the labels against true classes. 'folders': the nearest "
+            "folder in each photo's original path named after a label (cats/, Dog/, dogs/).",
+        ),
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write a self-contained HTML page with thumbnails to this file."),
+    ] = None,
+    html_limit: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Most photos per label on the page, least confident first (0 = all)."
+        ),
+    ] = 500,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")
+    ] = False,
 ) -> None:
     """Summarise a results CSV: counts, confidence, errors; accuracy and a page on request."""
     import json
@@ -256,10 +338,16 @@ def report(
 
         Console(highlight=False).print(render_summary(summary))
     if page is not None:
-        left_out = "".join(f"; {count} more {label} not shown (--html-limit)"
-                           for label, count in page.left_out.items())
-        err_console.print(f"Wrote {shown(str(page.path))} ({page.shown} photos{left_out})",
-                          highlight=False, markup=False, soft_wrap=True)
+        left_out = "".join(
+            f"; {count} more {label} not shown (--html-limit)"
+            for label, count in page.left_out.items()
+        )
+        err_console.print(
+            f"Wrote {shown(str(page.path))} ({page.shown} photos{left_out})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def _write_report_page(results, summary, out: Path, limit: int):
@@ -273,8 +361,9 @@ def _write_report_page(results, summary, out: Path, limit: int):
     todo = sum(len(grid.rows) for grid in build_grids(results, limit))
     with Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("Thumbnails", total=todo)
-        return write_html(results, summary, out, limit,
-                          progress=lambda done: progress.advance(task, done))
+        return write_html(
+            results, summary, out, limit, progress=lambda done: progress.advance(task, done)
+        )
 
 
 # --- train -----------------------------------------------------------------------------------
@@ -282,23 +371,46 @@ def _write_report_page(results, summary, out: Path, limit: int):
 
 @app.command()
 def train(
-    data: Annotated[Optional[Path], typer.Option(
-        help="Folder with train/ and validation/ class folders, or class folders to split. "
-             "Default: download cats_and_dogs_filtered.")] = None,
-    output: Annotated[Path, typer.Option(help="Where to write the model and its figures.")] = Path("exported"),
-    weights: Annotated[str, typer.Option(
-        help="'imagenet' (Keras download), a MobileNetV2 no-top .h5 file, or 'none'.")] = "imagenet",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder with train/ and validation/ class folders, or class folders to split. "
+            "Default: download cats_and_dogs_filtered."
+        ),
+    ] = None,
+    output: Annotated[Path, typer.Option(help="Where to write the model and its figures.")] = Path(
+        "exported"
+    ),
+    weights: Annotated[
+        str,
+        typer.Option(help="'imagenet' (Keras download), a MobileNetV2 no-top .h5 file, or 'none'."),
+    ] = "imagenet",
     img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 160,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (frozen base).")] = 10,
     fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Stage 2 epochs.")] = 10,
-    learning_rate: Annotated[float, typer.Option(help="Stage 1 Adam rate; stage 2 uses a tenth.")] = 3e-4,
-    fine_tune_at: Annotated[int, typer.Option(min=0, help="First base layer unfrozen in stage 2.")] = 100,
-    val_split: Annotated[float, typer.Option(
-        min=0.01, max=0.9, help="Share held out when --data has no validation/ folder.")] = 0.2,
-    labels: Annotated[Optional[str], typer.Option(
-        help="Folder-to-label mapping, e.g. 'cats=cat,dogs=dog'. Default: singular folder names.")] = None,
-    ship: Annotated[str, typer.Option(help="Variant written as catsort.tflite: int8 or float32.")] = "int8",
+    learning_rate: Annotated[
+        float, typer.Option(help="Stage 1 Adam rate; stage 2 uses a tenth.")
+    ] = 3e-4,
+    fine_tune_at: Annotated[
+        int, typer.Option(min=0, help="First base layer unfrozen in stage 2.")
+    ] = 100,
+    val_split: Annotated[
+        float,
+        typer.Option(
+            min=0.01, max=0.9, help="Share held out when --data has no validation/ folder."
+        ),
+    ] = 0.2,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder-to-label mapping, e.g. 'cats=cat,dogs=dog'. "
+            "Default: singular folder names."
+        ),
+    ] = None,
+    ship: Annotated[
+        str, typer.Option(help="Variant written as catsort.tflite: int8 or float32.")
+    ] = "int8",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
 ) -> None:
@@ -307,36 +419,51 @@ def train(
         from catsort.training.train import TrainConfig
         from catsort.training.train import train as run_training
     except ImportError as exc:
-        err_console.print(f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
-                          'install it with: pip install "catsort[train]"')
+        err_console.print(
+            f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
+            'install it with: pip install "catsort[train]"'
+        )
         raise typer.Exit(2) from None
     try:
         config = TrainConfig(
-            data=data, output=output, weights=None if weights.lower() == "none" else weights,
-            img_size=img_size, batch_size=batch_size, epochs=epochs,
-            fine_tune_epochs=fine_tune_epochs, learning_rate=learning_rate,
-            fine_tune_at=fine_tune_at, val_split=val_split, labels=_parse_labels(labels),
-            ship=ship, figures=figures, seed=seed,
+            data=data,
+            output=output,
+            weights=None if weights.lower() == "none" else weights,
+            img_size=img_size,
+            batch_size=batch_size,
+            epochs=epochs,
+            fine_tune_epochs=fine_tune_epochs,
+            learning_rate=learning_rate,
+            fine_tune_at=fine_tune_at,
+            val_split=val_split,
+            labels=_parse_labels(labels),
+            ship=ship,
+            figures=figures,
+            seed=seed,
         )
         if ship not in ("int8", "float32"):
             raise CatsortError(f"--ship {ship}: use int8 or float32")
         from catsort.images import quiet_pillow_warnings
 
         quiet_pillow_warnings()
-        result = run_training(config, say=lambda message: err_console.print(message, highlight=False))
+        result = run_training(
+            config, say=lambda message: err_console.print(message, highlight=False)
+        )
     except CatsortError as exc:
         raise fail(exc) from None
     _print_training_summary(result)
 
 
-def _parse_labels(text: Optional[str]) -> Optional[dict[str, str]]:
+def _parse_labels(text: str | None) -> dict[str, str] | None:
     if not text:
         return None
     mapping = {}
     for pair in text.split(","):
         folder, sep, label = pair.partition("=")
         if not sep or not folder.strip() or not label.strip():
-            raise CatsortError(f"--labels {text!r}: expected folder=label pairs, e.g. cats=cat,dogs=dog")
+            raise CatsortError(
+                f"--labels {text!r}: expected folder=label pairs, e.g. cats=cat,dogs=dog"
+            )
         mapping[folder.strip()] = label.strip()
     return mapping
 
@@ -348,5 +475,7 @@ def _print_training_summary(result) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():
-        table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
+        table.add_row(
+            key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
+        )
     err_console.print(table)

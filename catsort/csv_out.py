@@ -8,9 +8,10 @@ import io
 import os
 import stat
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 from catsort.errors import CatsortError
 from catsort.images import is_image_name
@@ -24,8 +25,16 @@ STDOUT = "-"
 
 def columns(labels: tuple[str, ...]) -> list[str]:
     """The CSV header for a model with these labels."""
-    return ["path", "label", "confidence", *(f"p_{label}" for label in labels),
-            "pet_score", "status", "error", "destination"]
+    return [
+        "path",
+        "label",
+        "confidence",
+        *(f"p_{label}" for label in labels),
+        "pet_score",
+        "status",
+        "error",
+        "destination",
+    ]
 
 
 def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
@@ -83,7 +92,8 @@ def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator
     path = Path(target)
     _check_overwrite(path)
     try:
-        stream = open(path, "w", encoding=ENCODING, errors=ERRORS, newline="")
+        # Not a with block: the stream outlives this try, closed below with its own errors.
+        stream = open(path, "w", encoding=ENCODING, errors=ERRORS, newline="")  # noqa: SIM115
     except OSError as exc:
         raise CatsortError(f"{path}: cannot write the CSV ({exc.strerror or exc})") from None
     try:
@@ -137,8 +147,9 @@ def _write_error(name: str, exc: OSError) -> CatsortError:
     else:
         reason = exc.strerror or str(exc)
     where = "standard output" if name == STDOUT else name
-    return CatsortError(f"{where}: cannot write the CSV ({reason}); the run stopped there",
-                        exit_code=1)
+    return CatsortError(
+        f"{where}: cannot write the CSV ({reason}); the run stopped there", exit_code=1
+    )
 
 
 @contextmanager
@@ -149,8 +160,9 @@ def _stdout_text() -> Iterator[TextIO]:
     if buffer is None:  # already a plain text stream (some embedders): use it as it is
         yield sys.stdout
         return
-    stream = io.TextIOWrapper(buffer, encoding=ENCODING, errors=ERRORS, newline="",
-                              write_through=True)
+    stream = io.TextIOWrapper(
+        buffer, encoding=ENCODING, errors=ERRORS, newline="", write_through=True
+    )
     try:
         yield stream
     finally:

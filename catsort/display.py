@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Callable, Iterable, Optional
 
 from rich.console import Console
 from rich.progress import (
@@ -40,21 +40,27 @@ class RunDisplay:
         self.console = console
         self.quiet = quiet
         self.dry_run = dry_run
-        self._progress: Optional[Progress] = None
+        self._progress: Progress | None = None
         self._task = None
 
     def __enter__(self) -> RunDisplay:
         if not self.quiet:
             self._progress = Progress(
-                TextColumn("classifying"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                TimeRemainingColumn(), console=self.console, transient=True,
+                TextColumn("classifying"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
             )
             self._progress.start()
             self._task = self._progress.add_task("classify", total=None)
         return self
 
-    def __exit__(self, kind: Optional[type], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         if self._progress is not None:
             self._progress.stop()
 
@@ -91,8 +97,7 @@ class RunDisplay:
         target.print(text, soft_wrap=True, highlight=False)
 
 
-def summary_table(summary: RunSummary, action: Optional[str], dry_run: bool,
-                  has_gate: bool) -> Table:
+def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_gate: bool) -> Table:
     """The end-of-run table: files per label, uncertain, other, errors, time and speed."""
     table = Table(title="catsort classify", title_justify="left")
     table.add_column("result")

@@ -21,8 +21,21 @@ except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
 
 #: File name extensions classify looks at when it walks a folder (lower case).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff",
-     ".webp", ".heic", ".heif", ".avif"}
+    {
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".heic",
+        ".heif",
+        ".avif",
+    }
 )
 
 #: Images smaller than this on either side carry no usable picture.
@@ -66,9 +79,7 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
                 img.draft("RGB", (side, side))
             img = upright(img)
             if min(img.size) < MIN_SIDE:
-                raise CatsortError(
-                    f"{path}: image too small ({img.width}x{img.height} pixels)"
-                )
+                raise CatsortError(f"{path}: image too small ({img.width}x{img.height} pixels)")
             rgb = to_rgb(img)
             rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(rgb, dtype=np.uint8)
@@ -77,7 +88,9 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     except FileNotFoundError:
         if os.path.islink(path):
             target = os.path.realpath(path)  # the end of a chain of links: what is missing
-            raise CatsortError(f"{path}: broken link (its target {target} does not exist)") from None
+            raise CatsortError(
+                f"{path}: broken link (its target {target} does not exist)"
+            ) from None
         raise CatsortError(f"{path}: file not found (moved or deleted?)") from None
     except IsADirectoryError:
         raise CatsortError(f"{path}: is a folder, not an image") from None

@@ -88,8 +88,17 @@ def metadata_from_dict(data: dict[str, Any], source: str = "metadata") -> ModelM
         raise CatsortError(f"{source}: unknown activation {activation!r}")
     if activation == "sigmoid" and len(labels) != 2:
         raise CatsortError(f"{source}: a sigmoid model needs exactly two labels")
-    known = {"format", "format_version", "model_file", "labels", "activation", "input",
-             "preprocessing", "threshold", "quantization"}
+    known = {
+        "format",
+        "format_version",
+        "model_file",
+        "labels",
+        "activation",
+        "input",
+        "preprocessing",
+        "threshold",
+        "quantization",
+    }
     return ModelMetadata(
         labels=labels,
         input_size=size,

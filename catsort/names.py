@@ -17,8 +17,9 @@ def shown(path: Path | str) -> str:
     text = str(path)
     if text.isprintable():
         return text
-    return "".join(_escaped(char) if unicodedata.category(char) in _ESCAPED else char
-                   for char in text)
+    return "".join(
+        _escaped(char) if unicodedata.category(char) in _ESCAPED else char for char in text
+    )
 
 
 def _escaped(char: str) -> str:

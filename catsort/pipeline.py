@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, SimpleQueue
-from typing import Iterable, Iterator, Union
 
 import numpy as np
 
@@ -40,7 +40,7 @@ class PhotoResult:
 
 
 # A decoded image, or the one-line reason (without the path) it could not be decoded.
-_Decoded = Union[np.ndarray, str]
+_Decoded = np.ndarray | str
 
 
 # Each worker holds its own copy of the model's working memory (about 40 MB), so on bigger
@@ -137,8 +137,12 @@ def _classify_batch(
         assert outputs is not None  # there was at least this image
         pet = None if outputs.pet_score is None else outputs.pet_score[row]
         prediction = decide(
-            outputs.logits[row], pet, model.metadata,
-            threshold=threshold, gate_threshold=gate_threshold, use_gate=use_gate,
+            outputs.logits[row],
+            pet,
+            model.metadata,
+            threshold=threshold,
+            gate_threshold=gate_threshold,
+            use_gate=use_gate,
         )
         row += 1
         results.append(PhotoResult(path, prediction))
@@ -151,7 +155,7 @@ def _decode(path: Path, size: tuple[int, int]) -> _Decoded:
         return load_image(path, size)
     except CatsortError as exc:
         return _reason(path, str(exc))
-    except Exception as exc:  # noqa: BLE001 - a decoder bug on one file must not end the run
+    except Exception as exc:
         return _reason(path, f"unexpected error while reading ({type(exc).__name__}: {exc})")
 
 
@@ -159,5 +163,5 @@ def _reason(path: Path, message: str) -> str:
     """The message without its leading "<path>: ", on one line."""
     prefix = f"{path}: "
     if message.startswith(prefix):
-        message = message[len(prefix):]
+        message = message[len(prefix) :]
     return " ".join(message.split())

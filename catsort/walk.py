@@ -126,8 +126,11 @@ class _Walker:
                     yield path  # the loader reports "is a folder, not an image"
                 if not self.recursive:
                     continue
-                real = (os.path.realpath(path) if entry.is_symlink()
-                        else os.path.join(folder_real, entry.name))
+                real = (
+                    os.path.realpath(path)
+                    if entry.is_symlink()
+                    else os.path.join(folder_real, entry.name)
+                )
                 if st is not None and self.enter(real, st):
                     listing = self.listing(path)
                     if listing is not None:

@@ -79,8 +79,10 @@ def _build_tiny_models(folder: Path) -> dict[str, Path]:
         "softmax": (
             convert(Softmax()),
             ModelMetadata(
-                labels=("red", "green", "blue"), input_size=TINY_SIZE,
-                activation="softmax", threshold=0.5,
+                labels=("red", "green", "blue"),
+                input_size=TINY_SIZE,
+                activation="softmax",
+                threshold=0.5,
             ),
         ),
     }
@@ -115,8 +117,12 @@ def png_bomb(width: int, height: int) -> bytes:
     """A PNG of a few hundred bytes claiming a huge picture (a decompression bomb)."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\0" * 1000)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", pixels)
-            + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", pixels)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def damaged_exif_jpeg(path: Path) -> Path:
@@ -176,8 +182,9 @@ def _read_tree(root: Path) -> dict[str, bytes]:
         for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
             path = Path(folder, name)
             key = path.relative_to(root).as_posix()
-            tree[key] = (b"-> " + os.fsencode(os.readlink(path)) if path.is_symlink()
-                         else path.read_bytes())
+            tree[key] = (
+                b"-> " + os.fsencode(os.readlink(path)) if path.is_symlink() else path.read_bytes()
+            )
     return tree
 
 

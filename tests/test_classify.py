@@ -35,8 +35,9 @@ def test_label_folders_go_under_dest(tmp_path):
     assert plan.folder_for("cat", LABELS) == tmp_path / "cat"
     assert plan.folder_for(UNCERTAIN, LABELS) is None
     assert plan.folder_for(OTHER, LABELS) is None
-    assert SortPlan(MOVE, tmp_path, tmp_path / "misc").folder_for(OTHER, LABELS) == \
-        tmp_path / "misc"
+    assert (
+        SortPlan(MOVE, tmp_path, tmp_path / "misc").folder_for(OTHER, LABELS) == tmp_path / "misc"
+    )
     assert SortPlan().folder_for("cat", LABELS) is None
 
 
@@ -48,8 +49,9 @@ def test_dest_defaults_to_the_folder_given(tmp_path):
     assert default_dest([tmp_path / "x.jpg", tmp_path / "y.jpg"]) == tmp_path
     with pytest.raises(CatsortError, match="--dest"):
         default_dest([tmp_path / "a", tmp_path / "x.jpg"])
-    assert make_plan([tmp_path / "a", tmp_path], COPY, dest=tmp_path / "out").dest == \
-        tmp_path / "out"
+    assert (
+        make_plan([tmp_path / "a", tmp_path], COPY, dest=tmp_path / "out").dest == tmp_path / "out"
+    )
 
 
 @pytest.mark.parametrize("option", ["dest", "other_dest", "dry_run"])
@@ -68,7 +70,11 @@ def test_classify_only_touches_nothing(photos, classifier, read_tree):
     summary, results = _run([photos], classifier, SortPlan())
     assert read_tree(photos) == before
     assert {name: r.prediction.label for name, r in results.items()} == {
-        "kitty.jpg": "cat", "rex.png": "dog", "blur.png": UNCERTAIN, "tree.png": OTHER}
+        "kitty.jpg": "cat",
+        "rex.png": "dog",
+        "blur.png": UNCERTAIN,
+        "tree.png": OTHER,
+    }
     assert all(r.destination is None for r in results.values())
     assert summary.rows() == [("cat", 1), ("dog", 1), (UNCERTAIN, 1), (OTHER, 1)]
     assert summary.exit_code == 0 and summary.journal is None
@@ -96,8 +102,9 @@ def test_no_gate_sorts_what_the_gate_would_keep(photos, classifier):
     assert results["tree.png"].prediction.label != OTHER
 
 
-def test_dry_run_plans_distinct_names_and_touches_nothing(tmp_path, make_photo, classifier,
-                                                         read_tree):
+def test_dry_run_plans_distinct_names_and_touches_nothing(
+    tmp_path, make_photo, classifier, read_tree
+):
     make_photo(tmp_path / "a" / "x.png", RED)
     make_photo(tmp_path / "b" / "x.png", RED)
     make_photo(tmp_path / "cat" / "x.png", BLUE)  # already there from before
@@ -115,12 +122,19 @@ def test_dry_run_destinations_are_the_ones_a_real_run_uses(tmp_path, make_photo,
     make_photo(tmp_path / "cat" / "x.png", BLUE)
     inputs = [tmp_path / "a", tmp_path / "b"]
     dry: list = []
-    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=tmp_path, dry_run=True),
-                 on_result=dry.append)
+    run_classify(
+        inputs,
+        classifier,
+        make_plan(inputs, MOVE, dest=tmp_path, dry_run=True),
+        on_result=dry.append,
+    )
     real: list = []
     run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=tmp_path), on_result=real.append)
-    assert [r.destination for r in dry] == [r.destination for r in real] == [
-        tmp_path / "cat" / "x (1).png", tmp_path / "cat" / "x (2).png"]
+    assert (
+        [r.destination for r in dry]
+        == [r.destination for r in real]
+        == [tmp_path / "cat" / "x (1).png", tmp_path / "cat" / "x (2).png"]
+    )
 
 
 @pytest.mark.parametrize("action", [MOVE, COPY])
@@ -135,7 +149,8 @@ def test_second_run_changes_nothing(photos, classifier, read_tree, action):
 
 
 def test_a_second_copy_run_counts_a_file_as_the_earlier_copy_never_a_symlink(
-        photos, classifier, make_photo, tmp_path):
+    photos, classifier, make_photo, tmp_path
+):
     (photos / "puss.jpg").symlink_to(make_photo(tmp_path / "elsewhere" / "puss.jpg", RED))
     sorted_cats = tmp_path / "sorted" / "cat"
     plan = make_plan([photos], COPY, dest=tmp_path / "sorted")
@@ -149,7 +164,10 @@ def test_a_second_copy_run_counts_a_file_as_the_earlier_copy_never_a_symlink(
     # A symlinked photo was copied from the file it names: that copy still counts.
     assert results["puss.jpg"].destination == sorted_cats / "puss.jpg"
     assert sorted(p.name for p in sorted_cats.iterdir()) == [
-        "kitty (1).jpg", "kitty.jpg", "puss.jpg"]
+        "kitty (1).jpg",
+        "kitty.jpg",
+        "puss.jpg",
+    ]
 
 
 def _copy(tmp_path, classifier, dry_run=False):
@@ -167,8 +185,9 @@ def _cats_named_x(tmp_path, make_photo, folders):
         make_photo(tmp_path / "photos" / folder / "x.png", RED, size=(24 + 6 * i, 16))
 
 
-def test_copying_again_finds_the_numbered_copies_of_same_named_photos(tmp_path, make_photo,
-                                                                      classifier, read_tree):
+def test_copying_again_finds_the_numbered_copies_of_same_named_photos(
+    tmp_path, make_photo, classifier, read_tree
+):
     _cats_named_x(tmp_path, make_photo, ["2019", "2020"])
     _, first = _copy(tmp_path, classifier)
     cat = tmp_path / "sorted" / "cat"
@@ -182,8 +201,9 @@ def test_copying_again_finds_the_numbered_copies_of_same_named_photos(tmp_path, 
         assert (summary.placed, summary.earlier) == (0, 2)  # nothing is said to be copied again
 
 
-def test_a_dry_run_after_a_copy_predicts_the_earlier_copies(tmp_path, make_photo, classifier,
-                                                           read_tree):
+def test_a_dry_run_after_a_copy_predicts_the_earlier_copies(
+    tmp_path, make_photo, classifier, read_tree
+):
     _cats_named_x(tmp_path, make_photo, ["2019", "2020"])
     _, first = _copy(tmp_path, classifier)
     before = read_tree(tmp_path)
@@ -192,8 +212,9 @@ def test_a_dry_run_after_a_copy_predicts_the_earlier_copies(tmp_path, make_photo
     assert read_tree(tmp_path) == before
 
 
-def test_copying_again_looks_past_a_copy_deleted_from_the_middle(tmp_path, make_photo,
-                                                                classifier, read_tree):
+def test_copying_again_looks_past_a_copy_deleted_from_the_middle(
+    tmp_path, make_photo, classifier, read_tree
+):
     _cats_named_x(tmp_path, make_photo, ["a", "b", "c"])
     _, first = _copy(tmp_path, classifier)
     cat = tmp_path / "sorted" / "cat"
@@ -205,8 +226,11 @@ def test_copying_again_looks_past_a_copy_deleted_from_the_middle(tmp_path, make_
     c = first["c"].read_bytes()
     _, again = _copy(tmp_path, classifier)
     assert again == {"a": cat / "x.png", "c": cat / "x (2).png", "d": cat / "x (1).png"}
-    assert read_tree(cat) == {"x.png": (tmp_path / "photos" / "a" / "x.png").read_bytes(),
-                              "x (1).png": d, "x (2).png": c}
+    assert read_tree(cat) == {
+        "x.png": (tmp_path / "photos" / "a" / "x.png").read_bytes(),
+        "x (1).png": d,
+        "x (2).png": c,
+    }
 
 
 def test_a_symlink_in_the_label_folder_is_not_a_copy(tmp_path, make_photo, classifier):
@@ -268,18 +292,26 @@ def test_missing_input_is_a_usage_error(tmp_path, classifier):
     assert info.value.exit_code == 2
 
 
-@pytest.mark.parametrize(("dest", "other_dest"), [
-    (None, "."),   # --other-dest: the folder being sorted
-    ("..", None),  # classify photos/cat --dest photos: cat/ is a label folder
-])
-def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(photos, classifier, read_tree,
-                                                                   dest, other_dest):
+@pytest.mark.parametrize(
+    ("dest", "other_dest"),
+    [
+        (None, "."),  # --other-dest: the folder being sorted
+        ("..", None),  # classify photos/cat --dest photos: cat/ is a label folder
+    ],
+)
+def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(
+    photos, classifier, read_tree, dest, other_dest
+):
     # The walk never enters a folder the run fills: without the error it would find nothing.
     source = photos / "cat" if dest == ".." else photos
     source.mkdir(exist_ok=True)
     before = read_tree(photos)
-    plan = make_plan([source], MOVE, None if dest is None else source / dest,
-                     None if other_dest is None else source / other_dest)
+    plan = make_plan(
+        [source],
+        MOVE,
+        None if dest is None else source / dest,
+        None if other_dest is None else source / other_dest,
+    )
     with pytest.raises(CatsortError, match="is where this run puts sorted photos") as info:
         run_classify([source], classifier, plan)
     assert info.value.exit_code == 2

@@ -40,7 +40,11 @@ def test_csv_file_gets_one_row_per_photo(photos, tiny_model, tmp_path, read_tree
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert {Path(r["path"]).name: r["label"] for r in rows} == {
-        "kitty.jpg": "cat", "rex.png": "dog", "blur.png": "uncertain", "tree.png": "other"}
+        "kitty.jpg": "cat",
+        "rex.png": "dog",
+        "blur.png": "uncertain",
+        "tree.png": "other",
+    }
     assert all(r["status"] == "ok" and r["destination"] == "" for r in rows)
     assert read_tree(photos) == before  # without --move/--copy nothing is touched
     assert result.stdout == ""
@@ -64,8 +68,9 @@ def test_quiet_prints_only_problems(photos, tiny_model):
     (photos / "bad.jpg").write_text("text")
     result = classify(tiny_model, photos, "-q")
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [f"error {photos / 'bad.jpg'}: not an image "
-                                                  "Pillow can read"]
+    assert result.stderr.strip().splitlines() == [
+        f"error {photos / 'bad.jpg'}: not an image Pillow can read"
+    ]
 
 
 def test_move_then_undo_restores_the_tree(photos, tiny_model, read_tree):
@@ -82,7 +87,8 @@ def test_move_then_undo_restores_the_tree(photos, tiny_model, read_tree):
 
 
 def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
-        photos, tiny_model, read_tree):
+    photos, tiny_model, read_tree
+):
     before = read_tree(photos)
     assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
     journal = next((photos / ".catsort").glob("*.jsonl"))
@@ -99,8 +105,15 @@ def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
 
 
 def test_copy_keeps_originals(photos, tiny_model, tmp_path):
-    result = classify(tiny_model, photos, "--copy", "--dest", tmp_path / "sorted",
-                      "--other-dest", tmp_path / "misc")
+    result = classify(
+        tiny_model,
+        photos,
+        "--copy",
+        "--dest",
+        tmp_path / "sorted",
+        "--other-dest",
+        tmp_path / "misc",
+    )
     assert result.exit_code == 0, result.output
     assert (photos / "kitty.jpg").is_file()
     assert (tmp_path / "sorted" / "cat" / "kitty.jpg").is_file()
@@ -108,15 +121,18 @@ def test_copy_keeps_originals(photos, tiny_model, tmp_path):
     assert not (tmp_path / "sorted" / "uncertain").exists()
 
 
-def test_copying_again_adds_no_copies_of_photos_with_the_same_name(tmp_path, make_photo,
-                                                                   tiny_model):
+def test_copying_again_adds_no_copies_of_photos_with_the_same_name(
+    tmp_path, make_photo, tiny_model
+):
     make_photo(tmp_path / "dup" / "2019" / "IMG_0001.jpg", RED)
     make_photo(tmp_path / "dup" / "2020" / "IMG_0001.jpg", RED, size=(30, 20))  # another cat
     for run in range(3):
         result = classify(tiny_model, tmp_path / "dup", "--copy", "--dest", tmp_path / "sorted")
         assert result.exit_code == 0, result.output
         assert sorted(os.listdir(tmp_path / "sorted" / "cat")) == [
-            "IMG_0001 (1).jpg", "IMG_0001.jpg"]
+            "IMG_0001 (1).jpg",
+            "IMG_0001.jpg",
+        ]
         summary = " ".join(re.sub(r"[│┃|]", " ", result.stderr).split())
         assert ("copied 0 copied before 2" if run else "copied 2 ") in summary
 
@@ -167,12 +183,13 @@ def test_shipped_model_sorts_the_sample_photos(tmp_path):
 
 
 def test_awkward_file_names_round_trip_through_the_csv(tmp_path, tiny_model, make_photo):
-    name = os.fsdecode(b"new\nline, \"quoted\" caf\xe9.png")
+    name = os.fsdecode(b'new\nline, "quoted" caf\xe9.png')
     path = make_photo(tmp_path / "in" / name, RED)
     result = classify(tiny_model, tmp_path / "in", "--csv", tmp_path / "out.csv")
     assert result.exit_code == 0, result.output
-    with open(tmp_path / "out.csv", newline="", encoding="utf-8",
-              errors="surrogateescape") as stream:
+    with open(
+        tmp_path / "out.csv", newline="", encoding="utf-8", errors="surrogateescape"
+    ) as stream:
         [row] = list(csv.DictReader(stream))
     assert row["path"] == str(path) and row["label"] == "cat"
 
@@ -209,8 +226,7 @@ def test_bad_model_file_exits_2(photos, tmp_path):
 
 @pytest.mark.parametrize("option", ["--threshold", "--gate-threshold"])
 @pytest.mark.parametrize("value", ["1.5", "-0.1", "nan"])
-def test_out_of_range_threshold_is_a_usage_error(photos, tiny_model, read_tree, option,
-                                                  value):
+def test_out_of_range_threshold_is_a_usage_error(photos, tiny_model, read_tree, option, value):
     # nan would pass a range check: with it every photo counts as confident (or the gate is off)
     before = read_tree(photos)
     result = classify(tiny_model, photos, option, value, "--move")
@@ -245,15 +261,17 @@ def test_help_and_version_stay_light():
         heavy = {"numpy", "PIL", "ai_edge_litert", "tensorflow", "keras"}
         print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
 
 def _hashes(root: Path) -> Counter:
-    return Counter(hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
-                   if p.is_file() and ".catsort" not in p.parts)
+    return Counter(
+        hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and ".catsort" not in p.parts
+    )
 
 
 def _photos_to_move(tmp_path: Path, make_photo) -> Path:
@@ -265,11 +283,27 @@ def _photos_to_move(tmp_path: Path, make_photo) -> Path:
 
 def _move_part_way(root: Path, model: Path, *args: str) -> subprocess.Popen:
     """Start `catsort classify --move` in another process; return once 20 photos have moved."""
-    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
-               "--model", str(model), "--batch-size", "1", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "catsort",
+        "classify",
+        str(root),
+        "--move",
+        "--quiet",
+        "--model",
+        str(model),
+        "--batch-size",
+        "1",
+        *args,
+    ]
     process = subprocess.Popen(  # Ctrl-C's default action, even where this shell ignores it
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and process.poll() is None:
         if (root / "cat").is_dir() and len(os.listdir(root / "cat")) >= 20:
@@ -278,8 +312,7 @@ def _move_part_way(root: Path, model: Path, *args: str) -> subprocess.Popen:
     return process
 
 
-def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_photo,
-                                                     read_tree):
+def test_killed_move_loses_nothing_and_undo_restores(tmp_path, tiny_model, make_photo, read_tree):
     root = _photos_to_move(tmp_path, make_photo)
     before, hashes = read_tree(root), _hashes(root)
     process = _move_part_way(root, tiny_model, "--threads", "1")
@@ -335,12 +368,24 @@ def test_a_usage_error_leaves_an_earlier_csv_alone(photos, tiny_model, tmp_path)
     assert earlier.read_bytes() == rows
 
 
-def test_a_reader_that_stops_early_stops_a_move_with_word_of_it(tmp_path, tiny_model,
-                                                                  make_photo):
+def test_a_reader_that_stops_early_stops_a_move_with_word_of_it(tmp_path, tiny_model, make_photo):
     root = _photos_to_move(tmp_path, make_photo)
     hashes = _hashes(root)
-    command = [sys.executable, "-m", "catsort", "classify", str(root), "--move", "--quiet",
-               "--model", str(tiny_model), "--batch-size", "1", "--csv", "-"]
+    command = [
+        sys.executable,
+        "-m",
+        "catsort",
+        "classify",
+        str(root),
+        "--move",
+        "--quiet",
+        "--model",
+        str(tiny_model),
+        "--batch-size",
+        "1",
+        "--csv",
+        "-",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stdout is not None
     process.stdout.readline()
@@ -348,8 +393,9 @@ def test_a_reader_that_stops_early_stops_a_move_with_word_of_it(tmp_path, tiny_m
     process.stdout.close()  # as `| head -2` does
     stderr = process.stderr.read().decode()
     assert process.wait(timeout=60) == 1
-    assert stderr.startswith("Error: standard output: cannot write the CSV (the program "
-                             "reading it stopped)")
+    assert stderr.startswith(
+        "Error: standard output: cannot write the CSV (the program reading it stopped)"
+    )
     assert "Every photo is whole" in stderr and "Traceback" not in stderr
     assert _hashes(root) == hashes
 

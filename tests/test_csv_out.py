@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from catsort.decision import Prediction
-from catsort.pipeline import PhotoResult
-from catsort.errors import CatsortError
 from catsort.csv_out import ResultsWriter, columns, open_results
+from catsort.decision import Prediction
+from catsort.errors import CatsortError
+from catsort.pipeline import PhotoResult
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
@@ -27,7 +27,14 @@ def _read(path: Path) -> list[list[str]]:
 
 def test_header_follows_the_contract():
     assert columns(LABELS) == [
-        "path", "label", "confidence", "p_cat", "p_dog", "pet_score", "status", "error",
+        "path",
+        "label",
+        "confidence",
+        "p_cat",
+        "p_dog",
+        "pet_score",
+        "status",
+        "error",
         "destination",
     ]
 
@@ -37,12 +44,19 @@ def test_ok_and_error_rows(tmp_path):
     with open_results(target, LABELS) as writer:
         writer.write(PhotoResult(Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg")))
         writer.write(PhotoResult(Path("b.jpg"), error="empty file"))
-        writer.write(PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5},
-                                                      None)))
+        writer.write(
+            PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5}, None))
+        )
     header, ok, bad, uncertain = _read(target)
     assert dict(zip(header, ok)) == {
-        "path": "a.jpg", "label": "cat", "confidence": "0.9123", "p_cat": "0.9123",
-        "p_dog": "0.0877", "pet_score": "0.8765", "status": "ok", "error": "",
+        "path": "a.jpg",
+        "label": "cat",
+        "confidence": "0.9123",
+        "p_cat": "0.9123",
+        "p_dog": "0.0877",
+        "pet_score": "0.8765",
+        "status": "ok",
+        "error": "",
         "destination": os.path.join("out", "cat", "a.jpg"),
     }
     assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", ""]
@@ -52,8 +66,14 @@ def test_ok_and_error_rows(tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    ["with, comma.jpg", 'quote " inside.jpg', "new\nline.jpg", "ünïcødé 猫.jpg",
-     os.fsdecode(b"latin1-\xe9t\xe9.jpg"), "trailing space .jpg"],
+    [
+        "with, comma.jpg",
+        'quote " inside.jpg',
+        "new\nline.jpg",
+        "ünïcødé 猫.jpg",
+        os.fsdecode(b"latin1-\xe9t\xe9.jpg"),
+        "trailing space .jpg",
+    ],
 )
 def test_awkward_paths_round_trip_through_csv_reader(tmp_path, name):
     target = tmp_path / "results.csv"
@@ -96,9 +116,8 @@ def test_unwritable_csv_is_a_usage_error(tmp_path):
 def test_csv_never_overwrites_a_photo(tmp_path):
     photo = tmp_path / "cat.jpg"
     photo.write_bytes(b"precious")
-    with pytest.raises(CatsortError, match="refusing"):
-        with open_results(photo, LABELS):
-            pass
+    with pytest.raises(CatsortError, match="refusing"), open_results(photo, LABELS):
+        pass
     assert photo.read_bytes() == b"precious"
 
 
@@ -148,10 +167,13 @@ class _FailingStream(io.StringIO):
         self.left -= 1
 
 
-@pytest.mark.parametrize(("code", "reason"), [
-    (errno.ENOSPC, "No space left on device"),
-    (errno.EPIPE, "the program reading it stopped"),
-])
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "No space left on device"),
+        (errno.EPIPE, "the program reading it stopped"),
+    ],
+)
 def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
     writer = ResultsWriter(_FailingStream(code, rows_before=2), LABELS, "out.csv")
     writer.write(PhotoResult(Path("a.jpg"), CAT))
@@ -168,8 +190,9 @@ def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):
             super().close()
             raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr("catsort.csv_out.open", lambda *args, **kwargs: FailsOnClose(),
-                        raising=False)
+    monkeypatch.setattr(
+        "catsort.csv_out.open", lambda *args, **kwargs: FailsOnClose(), raising=False
+    )
     with pytest.raises(CatsortError, match=r"out.csv: cannot write the CSV \(Input/output error\)"):
         with open_results(tmp_path / "out.csv", LABELS) as writer:
             writer.write(PhotoResult(Path("a.jpg"), CAT))

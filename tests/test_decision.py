@@ -11,7 +11,10 @@ from catsort.decision import decide
 from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
 
 SIGMOID = ModelMetadata(
-    labels=("cat", "dog"), input_size=(8, 8), activation="sigmoid", threshold=0.7,
+    labels=("cat", "dog"),
+    input_size=(8, 8),
+    activation="sigmoid",
+    threshold=0.7,
     gate_threshold=0.4,
 )
 SOFTMAX = ModelMetadata(
@@ -74,6 +77,7 @@ def test_gate_threshold_argument_overrides_metadata():
 
 
 def test_model_without_gate_threshold_never_gates():
-    ungated = ModelMetadata(labels=("cat", "dog"), input_size=(8, 8), activation="sigmoid",
-                            threshold=0.7)
+    ungated = ModelMetadata(
+        labels=("cat", "dog"), input_size=(8, 8), activation="sigmoid", threshold=0.7
+    )
     assert decide(np.array([6.0]), 0.0, ungated).label == "dog"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from catsort.training import gate
 from PIL import Image, ImageDraw
 
 from catsort.metadata import OTHER
-from catsort.training import gate
 
 
 def two_blobs(rng: np.random.Generator, n: int = 400, d: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -26,8 +26,9 @@ def test_scores_are_the_cosine_similarity_to_the_kth_nearest_training_photo() ->
     fitted = gate.fit_gate(features, labels)
     assert fitted.k == 4 and fitted.bank.shape == features.shape
     probe = rng.uniform(0, 1, size=(5, features.shape[1]))
-    cosines = (probe @ features.T) / np.outer(np.linalg.norm(probe, axis=1),
-                                              np.linalg.norm(features, axis=1))
+    cosines = (probe @ features.T) / np.outer(
+        np.linalg.norm(probe, axis=1), np.linalg.norm(features, axis=1)
+    )
     np.testing.assert_allclose(fitted.scores(probe), np.sort(cosines, axis=1)[:, -4], rtol=1e-9)
 
 
@@ -59,8 +60,10 @@ def test_a_large_training_set_keeps_a_balanced_sample_of_photos() -> None:
     assert fitted.bank.shape == (100, features.shape[1]) and fitted.k == 1
     np.testing.assert_allclose(np.linalg.norm(fitted.bank, axis=1), 1.0)
     kept = {tuple(np.round(row, 9)) for row in fitted.bank}
-    per_class = [sum(tuple(np.round(row, 9)) in kept for row in gate.unit_rows(features[labels == c]))
-                 for c in (0, 1)]
+    per_class = [
+        sum(tuple(np.round(row, 9)) in kept for row in gate.unit_rows(features[labels == c]))
+        for c in (0, 1)
+    ]
     assert per_class == [50, 50]
 
 
@@ -90,8 +93,11 @@ def non_photo(name: str) -> Image.Image:
         draw = ImageDraw.Draw(text)
         draw.rectangle([0, 0, 900, 40], fill=(40, 90, 200))
         for line in range(28):
-            draw.text((10, 50 + 19 * line), "Meeting notes: budget, invoice 2026, total 42.00",
-                      fill=(220, 220, 220) if dark else "black")
+            draw.text(
+                (10, 50 + 19 * line),
+                "Meeting notes: budget, invoice 2026, total 42.00",
+                fill=(220, 220, 220) if dark else "black",
+            )
         return text
     colours = {"black": "black", "red": (200, 30, 30), "blue": (30, 60, 200)}
     if name == "white-page":
@@ -99,10 +105,18 @@ def non_photo(name: str) -> Image.Image:
     return Image.new("RGB", (300, 300), colours[name])
 
 
-@pytest.mark.parametrize("name", [
-    "black", "red", "blue", "white-page", "noise",
-    "screenshot", "dark-screenshot",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "black",
+        "red",
+        "blue",
+        "white-page",
+        "noise",
+        "screenshot",
+        "dark-screenshot",
+    ],
+)
 def test_shipped_model_calls_non_photos_other(tmp_path: Path, name: str) -> None:
     from catsort.model import load_model
     from catsort.pipeline import classify_paths

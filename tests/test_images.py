@@ -134,8 +134,11 @@ def _truncated_jpeg(path: Path) -> None:
         ("anim.gif", _animated_gif, "animated"),
         ("folder.jpg", lambda p: p.mkdir(), "is a folder"),
         ("gone.jpg", lambda p: None, "not found"),
-        ("dangling.jpg", lambda p: p.symlink_to(p.parent / "nowhere.jpg"),
-         "broken link .*nowhere.jpg does not exist"),
+        (
+            "dangling.jpg",
+            lambda p: p.symlink_to(p.parent / "nowhere.jpg"),
+            "broken link .*nowhere.jpg does not exist",
+        ),
         ("loop.jpg", lambda p: p.symlink_to(p), "symbolic link loop"),
     ],
 )

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import catsort
+from catsort.errors import CatsortError
 from catsort.sorting import journal as journal_module
 from catsort.sorting import place as sort
-from catsort.errors import CatsortError
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover, undo
 from catsort.sorting.place import COPY, MOVE, Placement, place, place_all, plan
 
@@ -38,7 +38,8 @@ def lines(path: Path) -> list[dict]:
 
 
 def test_each_operation_is_on_disk_before_it_happens_and_marked_done_after(
-        tmp_path, make_files, monkeypatch):
+    tmp_path, make_files, monkeypatch
+):
     make_files(tmp_path, {"x.jpg": b"x"})
     seen = []
     real_move = sort.move_file
@@ -52,11 +53,15 @@ def test_each_operation_is_on_disk_before_it_happens_and_marked_done_after(
     source, target = str(tmp_path / "x.jpg"), str(tmp_path / "cat" / "x.jpg")
     assert seen == [{"n": 0, "op": "move", "source": source, "target": target, "state": "begin"}]
     assert [(r.get("n"), r["state"]) for r in lines(path)[1:]] == [
-        (0, "begin"), (0, "done"), (None, "closed")]
+        (0, "begin"),
+        (0, "done"),
+        (None, "closed"),
+    ]
 
 
 def test_a_batch_is_recorded_with_one_disk_sync_and_a_failed_file_is_marked(
-        tmp_path, make_files, monkeypatch):
+    tmp_path, make_files, monkeypatch
+):
     make_files(tmp_path, {"a.jpg": b"a", "b.jpg": b"b", "c.jpg": b"c", "cat/b.jpg": b"other"})
     placements = [Placement(tmp_path / n, tmp_path / "cat" / n, MOVE) for n in ("a.jpg", "b.jpg")]
     placements.append(plan(tmp_path / "c.jpg", tmp_path, MOVE))  # already where it belongs
@@ -70,7 +75,12 @@ def test_a_batch_is_recorded_with_one_disk_sync_and_a_failed_file_is_marked(
     assert isinstance(results[1], CatsortError) and "already exists" in str(results[1])
     assert len(syncs) == 1
     assert [(r.get("n"), r["state"]) for r in lines(journal.path)[1:]] == [
-        (0, "begin"), (1, "begin"), (0, "done"), (1, "aborted"), (None, "closed")]
+        (0, "begin"),
+        (1, "begin"),
+        (0, "done"),
+        (1, "aborted"),
+        (None, "closed"),
+    ]
 
 
 def test_journal_names_never_collide(tmp_path, monkeypatch, make_files):
@@ -90,7 +100,7 @@ def test_a_journal_that_recorded_nothing_is_removed(tmp_path):
     assert not (tmp_path / JOURNAL_DIR).exists()
 
 
-@pytest.mark.parametrize("raw_name", [b"caf\xe9.jpg", "na\"me,\nwith\u00e9\U0001f431.jpg".encode()])
+@pytest.mark.parametrize("raw_name", [b"caf\xe9.jpg", 'na"me,\nwith\u00e9\U0001f431.jpg'.encode()])
 def test_odd_and_non_utf8_names_round_trip_through_the_journal(tmp_path, raw_name, read_tree):
     name = os.fsdecode(raw_name)
     try:
@@ -154,13 +164,12 @@ def symlinked(source, target):
         (moved, {"cat/x.jpg": b"photo bytes"}, "was moved to"),
         (linked, {"cat/x.jpg": b"photo bytes"}, "finished moving to"),
         (copied_across, {"cat/x.jpg": b"photo bytes"}, "finished moving to"),
-        (someone_elses, {"x.jpg": b"photo bytes", "cat/x.jpg": b"another photo"},
-         "left in place"),
+        (someone_elses, {"x.jpg": b"photo bytes", "cat/x.jpg": b"another photo"}, "left in place"),
         (symlinked, {"x.jpg": b"photo bytes", "cat/x.jpg": b"-> ../x.jpg"}, "left in place"),
     ],
 )
 def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, where, message):
-    journal_path, source, target = crashed(tmp_path, MOVE, make_state)
+    journal_path, source, _target = crashed(tmp_path, MOVE, make_state)
     messages = recover(tmp_path)
     assert any(message in m and str(source) in m for m in messages), messages
     assert read_tree(tmp_path) == where, "each file once, no partial copy left"
@@ -172,7 +181,7 @@ def test_recover_settles_an_interrupted_move(tmp_path, read_tree, make_state, wh
 
 @pytest.mark.parametrize(("make_state", "state"), [(nothing, "aborted"), (copied_across, "done")])
 def test_recover_settles_an_interrupted_copy(tmp_path, read_tree, make_state, state):
-    journal_path, source, target = crashed(tmp_path, COPY, make_state)
+    journal_path, source, _target = crashed(tmp_path, COPY, make_state)
     recover(tmp_path)
     assert source.read_bytes() == b"photo bytes"
     assert [r["state"] for r in lines(journal_path) if r.get("n") == 0][-1] == state
@@ -213,7 +222,8 @@ def test_an_operation_recover_cannot_settle_is_tried_again_next_time(tmp_path, m
 
 
 def test_an_interrupted_move_undo_cannot_settle_is_left_for_undo_run_again(
-        tmp_path, monkeypatch, read_tree):
+    tmp_path, monkeypatch, read_tree
+):
     journal_path, source, target = crashed(tmp_path, MOVE, linked)
 
     def refuse(entry):
@@ -223,7 +233,8 @@ def test_an_interrupted_move_undo_cannot_settle_is_left_for_undo_run_again(
         patch.setattr(journal_module, "settle_entry", refuse)
         result = undo(journal_path)
     assert result.skipped == [
-        f"{source}: not put back, its interrupted move to {target} could not be settled"]
+        f"{source}: not put back, its interrupted move to {target} could not be settled"
+    ]
     result = undo(journal_path)
     assert result.restored == [source] and result.skipped == []
     assert read_tree(tmp_path) == {"x.jpg": b"photo bytes"}
@@ -256,8 +267,12 @@ def test_a_torn_last_line_is_ignored_and_not_joined(tmp_path, make_files):
 
 
 PHOTOS = {
-    "a/x.jpg": b"ax", "b/x.jpg": b"bx", "b/deep/y.png": b"by", "z.jpg": b"z",
-    "cat/x.jpg": b"was already there", "w.jpg": b"w",
+    "a/x.jpg": b"ax",
+    "b/x.jpg": b"bx",
+    "b/deep/y.png": b"by",
+    "z.jpg": b"z",
+    "cat/x.jpg": b"was already there",
+    "w.jpg": b"w",
 }
 
 
@@ -283,17 +298,22 @@ def test_undo_refuses_where_the_original_place_is_taken_again(tmp_path, make_fil
     make_files(tmp_path, {"a/x.jpg": b"new photo"})
     result = undo(path)
     assert result.restored == [tmp_path / "b.jpg"]
-    assert result.skipped == [f"{tmp_path / 'cat/x.jpg'}: not moved back, "
-                              f"{tmp_path / 'a/x.jpg'} is taken again"]
+    assert result.skipped == [
+        f"{tmp_path / 'cat/x.jpg'}: not moved back, {tmp_path / 'a/x.jpg'} is taken again"
+    ]
     assert read_tree(tmp_path) == {"a/x.jpg": b"new photo", "b.jpg": b"b", "cat/x.jpg": b"old"}
 
 
-@pytest.mark.parametrize(("action", "reason"), [
-    (MOVE, "not moved back, {old} is taken again"),
-    (COPY, "kept, its original {old} is now a link to it"),
-])
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        (MOVE, "not moved back, {old} is taken again"),
+        (COPY, "kept, its original {old} is now a link to it"),
+    ],
+)
 def test_undo_never_deletes_a_photo_for_a_symlink_at_its_old_place(
-        tmp_path, make_files, read_tree, action, reason):
+    tmp_path, make_files, read_tree, action, reason
+):
     make_files(tmp_path, {"a.jpg": b"a"})
     path = move_all([tmp_path / "a.jpg"], tmp_path, action)
     if action == COPY:
@@ -306,7 +326,8 @@ def test_undo_never_deletes_a_photo_for_a_symlink_at_its_old_place(
 
 
 def test_undo_run_again_once_the_place_is_free_puts_back_what_it_left_alone(
-        tmp_path, make_files, read_tree):
+    tmp_path, make_files, read_tree
+):
     make_files(tmp_path, {"a/x.jpg": b"old", "b.jpg": b"b"})
     path = move_all([tmp_path / "a/x.jpg", tmp_path / "b.jpg"], tmp_path)
     make_files(tmp_path, {"a/x.jpg": b"new photo"})
@@ -337,14 +358,19 @@ def test_undo_removes_copies_only_while_they_match_their_original(tmp_path, make
     (tmp_path / "c.jpg").unlink()
     result = undo(path)
     assert result.removed == [tmp_path / "cat/a.jpg"]
-    assert [s.split(":")[0] for s in result.skipped] == [str(tmp_path / "cat/c.jpg"),
-                                                           str(tmp_path / "dog/b.jpg")]
-    assert read_tree(tmp_path) == {"a.jpg": b"a", "b.jpg": b"b", "cat/c.jpg": b"c",
-                                   "dog/b.jpg": b"edited"}
+    assert [s.split(":")[0] for s in result.skipped] == [
+        str(tmp_path / "cat/c.jpg"),
+        str(tmp_path / "dog/b.jpg"),
+    ]
+    assert read_tree(tmp_path) == {
+        "a.jpg": b"a",
+        "b.jpg": b"b",
+        "cat/c.jpg": b"c",
+        "dog/b.jpg": b"edited",
+    }
 
 
-def test_a_file_already_moved_back_by_hand_is_a_note_not_a_failure(tmp_path, make_files,
-                                                                   read_tree):
+def test_a_file_already_moved_back_by_hand_is_a_note_not_a_failure(tmp_path, make_files, read_tree):
     make_files(tmp_path, {"a.jpg": b"a", "b.jpg": b"b"})
     path = move_all([tmp_path / "a.jpg", tmp_path / "b.jpg"], tmp_path)
     os.rename(tmp_path / "cat" / "a.jpg", tmp_path / "a.jpg")
@@ -361,7 +387,8 @@ def test_undo_reports_files_gone_since_instead_of_failing(tmp_path, make_files):
     result = undo(path)
     assert result.restored == [tmp_path / "b.jpg"]
     assert result.skipped == [
-        f"{tmp_path / 'cat/a.jpg'}: missing, cannot put back {tmp_path / 'a.jpg'}"]
+        f"{tmp_path / 'cat/a.jpg'}: missing, cannot put back {tmp_path / 'a.jpg'}"
+    ]
 
 
 @pytest.mark.parametrize("what", ["missing", "folder", "not a journal"])
@@ -406,8 +433,9 @@ MOVER = textwrap.dedent("""
 
 def run_mover(photos: Path, mode: str, kill_after: int | None = None, delay: float = 0.0) -> Path:
     env = dict(os.environ, PYTHONPATH=str(Path(catsort.__file__).parent.parent))
-    proc = subprocess.Popen([sys.executable, "-c", MOVER, str(photos), mode],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MOVER, str(photos), mode], stdout=subprocess.PIPE, text=True, env=env
+    )
     journal_path = Path(proc.stdout.readline().strip())
     if kill_after is None:
         assert proc.wait(timeout=60) == 0
@@ -429,16 +457,23 @@ def hashes(tree: dict[str, bytes]) -> Counter:
 
 @pytest.mark.parametrize("mode", ["same", "across"])
 def test_a_run_killed_part_way_loses_nothing_and_can_be_finished_and_undone(
-        tmp_path, make_files, read_tree, mode):
-    photos = make_files(tmp_path / "photos", {
-        f"{folder}/img{i:03d}.jpg": os.urandom(2000 + i * 100)
-        for i, folder in zip(range(200), ["a", "b", "a/c", "d"] * 50)})
+    tmp_path, make_files, read_tree, mode
+):
+    photos = make_files(
+        tmp_path / "photos",
+        {
+            f"{folder}/img{i:03d}.jpg": os.urandom(2000 + i * 100)
+            for i, folder in zip(range(200), ["a", "b", "a/c", "d"] * 50)
+        },
+    )
     before = read_tree(photos)
     first = run_mover(photos, mode, kill_after=20, delay=0.003)
 
     def where(tree):  # original hash -> places now
-        return {h: [k for k, v in tree.items() if hashlib.sha256(v).hexdigest() == h]
-                for h in hashes(before)}
+        return {
+            h: [k for k, v in tree.items() if hashlib.sha256(v).hexdigest() == h]
+            for h in hashes(before)
+        }
 
     visible = {k: v for k, v in read_tree(photos).items() if not Path(k).name.startswith(".")}
     moved = [k for k in visible if k.split("/")[0] in ("cat", "dog")]

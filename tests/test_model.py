@@ -19,7 +19,6 @@ from catsort.errors import CatsortError
 from catsort.metadata import OTHER
 from catsort.model import find_default_model, load_model
 
-
 # --- load_model ---------------------------------------------------------------------------------
 
 
@@ -58,7 +57,7 @@ def test_file_that_is_not_tflite_is_refused(tiny_model, tmp_path):
 
 def test_other_file_types_are_refused(tmp_path):
     (tmp_path / "model.h5").write_bytes(b"x")
-    with pytest.raises(CatsortError, match="expected a folder, a .json or a .tflite"):
+    with pytest.raises(CatsortError, match=r"expected a folder, a \.json or a \.tflite"):
         load_model(tmp_path / "model.h5")
 
 
@@ -104,8 +103,10 @@ def test_predict_scores_each_image(tiny_models, variant):
     assert outputs.logits[0, 0] < -5 and outputs.logits[1, 0] > 5  # red: cat, blue: dog
     assert outputs.pet_score.shape == (3,)
     assert outputs.pet_score[2] < 0.3 < outputs.pet_score[0]  # green is gated out
-    labels = [decide(row, pet, classifier.metadata).label
-              for row, pet in zip(outputs.logits, outputs.pet_score)]
+    labels = [
+        decide(row, pet, classifier.metadata).label
+        for row, pet in zip(outputs.logits, outputs.pet_score)
+    ]
     assert labels == ["cat", "dog", OTHER]
 
 
@@ -126,8 +127,7 @@ def test_copies_run_at_the_same_time_and_score_alike(tiny_model):
     expected = [classifier.predict(batch).logits for batch in batches]
     for _ in range(5):  # each copy on its own thread, on batches of different sizes
         with ThreadPoolExecutor(3) as pool:
-            got = list(pool.map(lambda pair: pair[0].predict(pair[1]).logits,
-                                zip(copies, batches)))
+            got = list(pool.map(lambda pair: pair[0].predict(pair[1]).logits, zip(copies, batches)))
         for logits, want in zip(got, expected):
             np.testing.assert_allclose(logits, want)
     assert copies[1].metadata is classifier.metadata and copies[1].threads == 1
@@ -138,7 +138,9 @@ def test_softmax_model_gives_one_column_per_label(tiny_models):
     outputs = classifier.predict(_batch(RED, GREEN, BLUE))
     assert outputs.logits.shape == (3, 3) and outputs.pet_score is None
     assert [decide(row, None, classifier.metadata).label for row in outputs.logits] == [
-        "red", "green", "blue"
+        "red",
+        "green",
+        "blue",
     ]
 
 
@@ -153,8 +155,7 @@ def test_inference_never_imports_tensorflow(tiny_model):
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras"))
         print(heavy)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
     assert "INFO: Created TensorFlow Lite XNNPACK" not in done.stderr

@@ -27,8 +27,9 @@ def _labels(results) -> list[str]:
 def test_results_come_in_input_order_across_batches(tmp_path, make_photo, classifier):
     colours = {"cat": RED, "dog": BLUE, OTHER: GREEN, UNCERTAIN: GREY}
     expected = [list(colours)[i * 7 % 4] for i in range(23)]
-    paths = [make_photo(tmp_path / f"{i:02}.png", colours[label])
-             for i, label in enumerate(expected)]
+    paths = [
+        make_photo(tmp_path / f"{i:02}.png", colours[label]) for i, label in enumerate(expected)
+    ]
     results = list(classify_paths(paths, classifier, batch_size=4, workers=3))
     assert [r.path for r in results] == paths
     assert _labels(results) == expected
@@ -47,8 +48,9 @@ def test_any_number_of_workers_gives_the_same_results(tmp_path, make_photo, clas
     assert [r.path for r in one] == paths and one[9].error == "empty file"
 
 
-def test_each_worker_loads_at_most_one_copy_of_the_model(tmp_path, make_photo, classifier,
-                                                         monkeypatch):
+def test_each_worker_loads_at_most_one_copy_of_the_model(
+    tmp_path, make_photo, classifier, monkeypatch
+):
     copies = []
     original = Classifier.copy
     monkeypatch.setattr(Classifier, "copy", lambda self: copies.append(1) or original(self))
@@ -153,8 +155,17 @@ def test_only_error_files_give_only_error_results(tmp_path, classifier):
 
 @pytest.mark.parametrize(
     ("name", "args"),
-    [("a.jpg", {}), ("a.png", {}), ("a.gif", {}), ("a.bmp", {}), ("a.tif", {}),
-     ("a.webp", {}), ("a.heic", {}), ("a.png", {"mode": "CMYK"}), ("a.png", {"mode": "P"})],
+    [
+        ("a.jpg", {}),
+        ("a.png", {}),
+        ("a.gif", {}),
+        ("a.bmp", {}),
+        ("a.tif", {}),
+        ("a.webp", {}),
+        ("a.heic", {}),
+        ("a.png", {"mode": "CMYK"}),
+        ("a.png", {"mode": "P"}),
+    ],
 )
 def test_formats_classify_the_same(tmp_path, make_photo, classifier, name, args):
     if args.get("mode") == "CMYK":

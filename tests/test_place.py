@@ -8,9 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from catsort.sorting import place as sort
 from catsort.errors import CatsortError
-from catsort.sorting.place import COPY, MOVE, Placement, copy_file, move_file, place, plan, unique_target
+from catsort.sorting import place as sort
+from catsort.sorting.place import (
+    COPY,
+    MOVE,
+    Placement,
+    copy_file,
+    move_file,
+    place,
+    plan,
+    unique_target,
+)
 
 OLD = 1_500_000_000  # a modification time well in the past, in seconds
 
@@ -83,14 +92,19 @@ def test_every_rename_fallback_refuses_to_overwrite(tmp_path, make_files, monkey
     if fallback != "renameat2":
         monkeypatch.setattr(sort, "_renameat2", None)
     if fallback == "rename":
+
         def no_links(*args, **kwargs):
             raise OSError(errno.EPERM, "Operation not permitted")
+
         monkeypatch.setattr(os, "link", no_links)
     with pytest.raises(CatsortError, match="already exists"):
         move_file(tmp_path / "x.jpg", tmp_path / "y.jpg")
     move_file(tmp_path / "z.jpg", tmp_path / "sub" / "z.jpg")
     assert {p.name: p.read_bytes() for p in tmp_path.rglob("*.jpg")} == {
-        "x.jpg": b"mine", "y.jpg": b"theirs", "z.jpg": b"z"}
+        "x.jpg": b"mine",
+        "y.jpg": b"theirs",
+        "z.jpg": b"z",
+    }
     assert not (tmp_path / "z.jpg").exists()
 
 
@@ -104,8 +118,10 @@ def test_a_refused_move_names_both_folders(tmp_path, make_files, monkeypatch):
     monkeypatch.setattr(sort, "_rename_noreplace", refuse)
     with pytest.raises(CatsortError) as info:
         move_file(tmp_path / "in" / "x.jpg", tmp_path / "cat" / "x.jpg")
-    assert f"permission denied: {tmp_path / 'in'} and {tmp_path / 'cat'} must both be writable" \
+    assert (
+        f"permission denied: {tmp_path / 'in'} and {tmp_path / 'cat'} must both be writable"
         in str(info.value)
+    )
     assert (tmp_path / "in" / "x.jpg").read_bytes() == b"x"
 
 
@@ -183,7 +199,7 @@ def test_copy_keeps_the_original_and_the_modification_time(tmp_path, make_files)
 
 def test_a_missing_source_is_a_one_line_error(tmp_path):
     for operation in (move_file, copy_file):
-        with pytest.raises(CatsortError, match="gone.jpg: cannot") as info:
+        with pytest.raises(CatsortError, match=r"gone\.jpg: cannot") as info:
             operation(tmp_path / "gone.jpg", tmp_path / "cat" / "gone.jpg")
         assert "\n" not in str(info.value)
 
@@ -193,4 +209,7 @@ def test_place_carries_out_moves_and_copies(tmp_path, make_files):
     place(Placement(tmp_path / "a.jpg", tmp_path / "cat" / "a.jpg", MOVE))
     place(Placement(tmp_path / "b.jpg", tmp_path / "dog" / "b.jpg", COPY))
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jpg")) == [
-        "b.jpg", "cat/a.jpg", "dog/b.jpg"]
+        "b.jpg",
+        "cat/a.jpg",
+        "dog/b.jpg",
+    ]

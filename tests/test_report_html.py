@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from test_report import failed, ok, write_csv
 from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.errors import CatsortError
-from catsort.report.summary import read_results, summarize
 from catsort.report.html import thumbnail_uri, write_html
-from test_report import failed, ok, write_csv
+from catsort.report.summary import read_results, summarize
 
 runner = CliRunner()
 WEIRD_NAME = '<script>&"x".jpg'
@@ -52,10 +52,15 @@ def photos(tmp_path: Path, make_photo) -> dict[str, Path]:
 
 
 def test_the_page_is_self_contained(tmp_path: Path, photos: dict[str, Path]):
-    page = make_report(tmp_path, [
-        ok(str(photos["c1"]), "cat", 0.9), ok(str(photos["c2"]), "cat", 0.8),
-        ok(str(photos["d1"]), "dog", 0.95), ok(str(photos["car"]), "other", 0.7, pet=0.1),
-    ])
+    page = make_report(
+        tmp_path,
+        [
+            ok(str(photos["c1"]), "cat", 0.9),
+            ok(str(photos["c2"]), "cat", 0.8),
+            ok(str(photos["d1"]), "dog", 0.95),
+            ok(str(photos["car"]), "other", 0.7, pet=0.1),
+        ],
+    )
 
     assert "http://" not in page and "https://" not in page
     assert "<link" not in page and "<script" not in page
@@ -79,8 +84,10 @@ def test_thumbnails_are_small_upright_jpegs(tmp_path: Path):
 
 
 def test_file_names_are_escaped(tmp_path: Path, photos: dict[str, Path]):
-    page = make_report(tmp_path, [ok(str(photos["weird"]), "cat", 0.9),
-                                  failed(str(tmp_path / WEIRD_NAME), "empty file")])
+    page = make_report(
+        tmp_path,
+        [ok(str(photos["weird"]), "cat", 0.9), failed(str(tmp_path / WEIRD_NAME), "empty file")],
+    )
 
     assert WEIRD_NAME not in page
     assert "&lt;script&gt;&amp;&quot;x&quot;.jpg" in page
@@ -90,11 +97,14 @@ def test_file_names_are_escaped(tmp_path: Path, photos: dict[str, Path]):
 def test_missing_and_unreadable_photos_show_a_placeholder(tmp_path: Path, photos):
     text_file = tmp_path / "in" / "notes.jpg"
     text_file.write_text("not a picture")
-    page = make_report(tmp_path, [
-        ok(str(photos["c1"]), "cat", 0.9),
-        ok(str(tmp_path / "in" / "cats" / "deleted.jpg"), "cat", 0.8),
-        failed(str(text_file), "not an image Pillow can read"),
-    ])
+    page = make_report(
+        tmp_path,
+        [
+            ok(str(photos["c1"]), "cat", 0.9),
+            ok(str(tmp_path / "in" / "cats" / "deleted.jpg"), "cat", 0.8),
+            failed(str(text_file), "not an image Pillow can read"),
+        ],
+    )
 
     cat, errors = sections(page)["cat"], sections(page)["errors"]
     assert "deleted.jpg" in cat and "image no longer here" in cat
@@ -104,10 +114,15 @@ def test_missing_and_unreadable_photos_show_a_placeholder(tmp_path: Path, photos
 
 
 def test_other_has_its_own_grid_and_grids_go_least_confident_first(tmp_path, photos):
-    page = make_report(tmp_path, [
-        ok(str(photos["c1"]), "cat", 0.97), ok(str(photos["c2"]), "cat", 0.62),
-        ok(str(photos["d1"]), "uncertain", 0.55), ok(str(photos["car"]), "other", 0.9, pet=0.1),
-    ])
+    page = make_report(
+        tmp_path,
+        [
+            ok(str(photos["c1"]), "cat", 0.97),
+            ok(str(photos["c2"]), "cat", 0.62),
+            ok(str(photos["d1"]), "uncertain", 0.55),
+            ok(str(photos["car"]), "other", 0.9, pet=0.1),
+        ],
+    )
 
     grids = sections(page)
     assert list(grids) == ["cat", "dog", "uncertain", "other"]
@@ -117,8 +132,9 @@ def test_other_has_its_own_grid_and_grids_go_least_confident_first(tmp_path, pho
 
 
 def test_truth_marks_the_photos_in_the_wrong_folder(tmp_path: Path, photos):
-    page = make_report(tmp_path, [ok(str(photos["c1"]), "cat", 0.9),
-                                  ok(str(photos["d1"]), "cat", 0.8)], truth=True)
+    page = make_report(
+        tmp_path, [ok(str(photos["c1"]), "cat", 0.9), ok(str(photos["d1"]), "cat", 0.8)], truth=True
+    )
 
     assert page.count('class="tile wrong"') == 1
     assert "true: dog" in page

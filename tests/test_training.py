@@ -15,9 +15,8 @@ from catsort.errors import CatsortError
 
 pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
 
-import keras  # noqa: E402
-
-from catsort.training import data as datasets  # noqa: E402
+import keras
+from catsort.training import data as datasets
 
 runner = CliRunner()
 COLOURS = {"cats": (200, 60, 50), "dogs": (50, 60, 200)}
@@ -51,10 +50,25 @@ def test_recipe_parameter_counts_at_160() -> None:
 def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "data")
     out = tmp_path / "model"
-    result = runner.invoke(app, [
-        "train", "--data", str(data), "--output", str(out), "--weights", "none",
-        "--img-size", "32", "--epochs", "1", "--fine-tune-epochs", "1", "--no-figures",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--output",
+            str(out),
+            "--weights",
+            "none",
+            "--img-size",
+            "32",
+            "--epochs",
+            "1",
+            "--fine-tune-epochs",
+            "1",
+            "--no-figures",
+        ],
+    )
     assert result.exit_code == 0, result.output
     metadata = json.loads((out / "catsort.json").read_text())
     assert metadata["labels"] == ["cat", "dog"]
@@ -71,16 +85,25 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert len(history["loss"]) == 2  # one epoch per stage, counted on
 
     csv_path = tmp_path / "results.csv"
-    classified = runner.invoke(app, [
-        "classify", str(data / "validation"), "--model", str(out), "--csv", str(csv_path),
-        "--quiet",
-    ])
+    classified = runner.invoke(
+        app,
+        [
+            "classify",
+            str(data / "validation"),
+            "--model",
+            str(out),
+            "--csv",
+            str(csv_path),
+            "--quiet",
+        ],
+    )
     assert classified.exit_code == 0, classified.output
     assert len(csv_path.read_text().splitlines()) == 1 + 12
 
     # The run can be exported again from its model.keras without training, here without the gate.
-    from catsort.model import load_model
     from catsort.training.convert import convert_run
+
+    from catsort.model import load_model
 
     again = tmp_path / "again"
     convert_run(out, again, with_gate=False)
@@ -115,8 +138,9 @@ def test_bad_data_folders_are_one_line_errors(tmp_path: Path, layout: dict, mess
         (root / folder).mkdir(parents=True)
         for index in range(count):
             Image.new("RGB", (16, 16)).save(root / folder / f"{index}.jpg")
-    result = runner.invoke(app, ["train", "--data", str(root), "--weights", "none",
-                                 "--output", str(tmp_path / "out")])
+    result = runner.invoke(
+        app, ["train", "--data", str(root), "--weights", "none", "--output", str(tmp_path / "out")]
+    )
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
@@ -133,15 +157,25 @@ def test_checks_that_need_no_training_fail_before_it(tmp_path: Path) -> None:
         (["--data", str(tmp_path / "taken")], "taken: is a file; give --data a folder"),
         (["--data", str(missing_dogs)], "no readable validation images for dog"),
     ]:
-        result = runner.invoke(app, ["train", "--weights", "none", "--img-size", "32",
-                                     "--output", str(tmp_path / "out"), *args])
+        result = runner.invoke(
+            app,
+            [
+                "train",
+                "--weights",
+                "none",
+                "--img-size",
+                "32",
+                "--output",
+                str(tmp_path / "out"),
+                *args,
+            ],
+        )
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
         assert not (tmp_path / "out").exists()  # it stopped before training
 
 
-def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path,
-                                                                monkeypatch) -> None:
+def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path, monkeypatch) -> None:
     from keras.src.utils import file_utils
 
     def offline(*args, **kwargs):
@@ -154,8 +188,9 @@ def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path,
         (["--data", str(data)], "cannot download the ImageNet weights (URL fetch failure"),
         (["--weights", "none"], "cannot download cats_and_dogs_filtered (URL fetch failure"),
     ]:
-        result = runner.invoke(app, ["train", "--img-size", "32", "--output",
-                                     str(tmp_path / "out"), *args])
+        result = runner.invoke(
+            app, ["train", "--img-size", "32", "--output", str(tmp_path / "out"), *args]
+        )
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
 
@@ -168,8 +203,20 @@ def test_too_few_held_out_photos_for_a_test_set_is_said(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(training_train, "_dataset", stop)
     root = make_dataset(tmp_path / "data", per_class=1)  # one held-out photo per class
-    result = runner.invoke(app, ["train", "--data", str(root), "--weights", "none",
-                                 "--img-size", "32", "--output", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(root),
+            "--weights",
+            "none",
+            "--img-size",
+            "32",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+    )
     assert "stopped before training" in result.output
     assert "no separate test images (too few held out" in " ".join(result.output.split())
 
@@ -186,8 +233,20 @@ def test_wrong_weights_file_is_a_one_line_error(tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "data", per_class=2)
     bogus = tmp_path / "weights.h5"
     bogus.write_bytes(b"not an HDF5 file")
-    result = runner.invoke(app, ["train", "--data", str(data), "--weights", str(bogus),
-                                 "--img-size", "32", "--output", str(tmp_path / "out")])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--data",
+            str(data),
+            "--weights",
+            str(bogus),
+            "--img-size",
+            "32",
+            "--output",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "weights.h5" in result.output and "MobileNetV2" in result.output
 

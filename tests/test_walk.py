@@ -16,10 +16,18 @@ def names(root: Path, paths) -> list[str]:
 
 
 def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make_files):
-    make_files(tmp_path, {
-        "b.png": b"", "a.JPG": b"", "notes.txt": b"", "c/z.jpeg": b"", "c/a.webp": b"",
-        "B/x.heic": b"", "raw.cr2": b"",
-    })
+    make_files(
+        tmp_path,
+        {
+            "b.png": b"",
+            "a.JPG": b"",
+            "notes.txt": b"",
+            "c/z.jpeg": b"",
+            "c/a.webp": b"",
+            "B/x.heic": b"",
+            "raw.cr2": b"",
+        },
+    )
     found = names(tmp_path, find_images([tmp_path]))
     assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg"]
     assert found == names(tmp_path, find_images([tmp_path])), "the order must be stable"
@@ -31,9 +39,15 @@ def test_no_recursive_stays_in_the_folder(tmp_path, make_files):
 
 
 def test_hidden_files_and_folders_are_skipped(tmp_path, make_files):
-    make_files(tmp_path, {
-        ".hidden.jpg": b"", ".thumbs/t.jpg": b"", "sub/.x.jpg": b"", "sub/ok.jpg": b"",
-    })
+    make_files(
+        tmp_path,
+        {
+            ".hidden.jpg": b"",
+            ".thumbs/t.jpg": b"",
+            "sub/.x.jpg": b"",
+            "sub/ok.jpg": b"",
+        },
+    )
     assert names(tmp_path, find_images([tmp_path])) == ["sub/ok.jpg"]
 
 
@@ -126,8 +140,12 @@ def test_a_fifo_named_on_the_command_line_is_reported_not_yielded(tmp_path, make
     os.mkfifo(tmp_path / "pipe.jpg")  # opening it to decode would wait forever for a writer
     make_files(tmp_path, {"x.jpg": b""})
     errors = []
-    found = list(find_images([tmp_path / "pipe.jpg", tmp_path / "x.jpg"],
-                             on_error=lambda p, why: errors.append((p, why))))
+    found = list(
+        find_images(
+            [tmp_path / "pipe.jpg", tmp_path / "x.jpg"],
+            on_error=lambda p, why: errors.append((p, why)),
+        )
+    )
     assert found == [tmp_path / "x.jpg"]
     assert errors == [(tmp_path / "pipe.jpg", "not a regular file, skipped")]
 
@@ -146,6 +164,6 @@ def test_check_inputs_names_a_missing_path(tmp_path):
     (tmp_path / "here.jpg").write_bytes(b"")
     (tmp_path / "broken.jpg").symlink_to(tmp_path / "nowhere")
     check_inputs([tmp_path, tmp_path / "here.jpg", tmp_path / "broken.jpg"])
-    with pytest.raises(CatsortError, match="missing.jpg: no such file or folder") as info:
+    with pytest.raises(CatsortError, match=r"missing\.jpg: no such file or folder") as info:
         check_inputs([tmp_path, tmp_path / "missing.jpg"])
     assert info.value.exit_code == 2

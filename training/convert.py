@@ -17,6 +17,7 @@ from pathlib import Path
 import keras
 
 from catsort.errors import CatsortError
+
 from . import data as datasets
 from .train import TrainConfig, export_trained, load_splits, test_predictions_figure
 
@@ -24,8 +25,13 @@ from .train import TrainConfig, export_trained, load_splits, test_predictions_fi
 CARRIED_OVER = ("history.json", "learning_curves.png", "training_photos.jpg", "augmentation.jpg")
 
 
-def convert_run(run: Path, output: Path, data: Path | None = None, ship: str | None = None,
-                with_gate: bool = True) -> dict:
+def convert_run(
+    run: Path,
+    output: Path,
+    data: Path | None = None,
+    ship: str | None = None,
+    with_gate: bool = True,
+) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics."""
     metadata_path = run / "catsort.json"
     if not (run / "model.keras").is_file() or not metadata_path.is_file():
@@ -33,12 +39,22 @@ def convert_run(run: Path, output: Path, data: Path | None = None, ship: str | N
     info = json.loads(metadata_path.read_text())  # settings and data sit beside classify's keys
     known = {f.name for f in fields(TrainConfig)}
     settings = {k: v for k, v in info["training"].items() if k in known}
-    config = TrainConfig(**{**settings, "data": Path(data or info["data"]["root"]),
-                            "output": output, "ship": ship or settings.get("ship", "int8")})
+    config = TrainConfig(
+        **{
+            **settings,
+            "data": Path(data or info["data"]["root"]),
+            "output": output,
+            "ship": ship or settings.get("ship", "int8"),
+        }
+    )
     files = datasets.list_files(config.data, config.val_split, config.test_fraction, config.seed)
-    if datasets.fingerprint(files.train + files.validation + files.test,
-                            config.data) != info["data"]["fingerprint"]:
-        raise CatsortError(f"{config.data}: not the data {run} was trained on (fingerprint differs)")
+    if (
+        datasets.fingerprint(files.train + files.validation + files.test, config.data)
+        != info["data"]["fingerprint"]
+    ):
+        raise CatsortError(
+            f"{config.data}: not the data {run} was trained on (fingerprint differs)"
+        )
     labels = datasets.default_labels(files.class_dirs, config.labels)
     splits = load_splits(files, (config.img_size, config.img_size))
     model = keras.models.load_model(run / "model.keras")
@@ -59,12 +75,14 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=None, help="default: the run folder")
     parser.add_argument("--data", type=Path, default=None, help="default: the run's data folder")
     parser.add_argument("--ship", choices=("int8", "float32"), default=None)
-    parser.add_argument("--no-gate", action="store_true",
-                        help="leave the pet gate out (to measure what it costs)")
+    parser.add_argument(
+        "--no-gate", action="store_true", help="leave the pet gate out (to measure what it costs)"
+    )
     args = parser.parse_args()
     try:
-        metrics = convert_run(args.run, args.output or args.run, args.data, args.ship,
-                              with_gate=not args.no_gate)
+        metrics = convert_run(
+            args.run, args.output or args.run, args.data, args.ship, with_gate=not args.no_gate
+        )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None
     print(json.dumps(metrics, indent=1))

@@ -45,20 +45,24 @@ def download_default_dataset() -> Path:
     import keras
 
     try:
-        archive = Path(keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATASET_URL,
-                                            extract=True))
-    except Exception as exc:  # noqa: BLE001 - Keras reports a failed download as a bare Exception
+        archive = Path(
+            keras.utils.get_file("cats_and_dogs_filtered.zip", origin=DATASET_URL, extract=True)
+        )
+    except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CatsortError(f"cannot download cats_and_dogs_filtered ({reason}); pass --data "
-                           "with a folder of class folders") from None
+        raise CatsortError(
+            f"cannot download cats_and_dogs_filtered ({reason}); pass --data "
+            "with a folder of class folders"
+        ) from None
     for candidate in [archive, *archive.parent.rglob("cats_and_dogs_filtered")]:
         if (candidate / "train").is_dir():
             return candidate
     raise CatsortError(f"{archive}: download did not contain a train/ folder")
 
 
-def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.5,
-               seed: int = 1337) -> FileLists:
+def list_files(
+    root: Path, val_split: float = 0.2, test_fraction: float = 0.5, seed: int = 1337
+) -> FileLists:
     """Find the class folders under ``root`` and split their files into train/validation/test.
 
     ``root`` holds either ``train/`` and ``validation/`` (or ``val/``) folders of class
@@ -71,8 +75,9 @@ def list_files(root: Path, val_split: float = 0.2, test_fraction: float = 0.5,
     if not root.is_dir():
         raise CatsortError(f"{root}: data folder not found; give --data a folder of class folders")
     rng = random.Random(seed)
-    held_out_dir = next((root / name for name in ("validation", "val") if (root / name).is_dir()),
-                        None)
+    held_out_dir = next(
+        (root / name for name in ("validation", "val") if (root / name).is_dir()), None
+    )
     if (root / "train").is_dir() and held_out_dir is not None:
         class_dirs = _class_dirs(root / "train")
         train = _files_of(root / "train", class_dirs)
@@ -107,16 +112,22 @@ def default_labels(class_dirs: list[str], mapping: dict[str, str] | None = None)
     labels = list(class_dirs)
     if all(name.lower().endswith("s") and not name.lower().endswith("ss") for name in class_dirs):
         # Folders are usually plural ("cats"), but a label names one photo ("cat").
-        labels = [name[:-3] + "y" if name.lower().endswith("ies") else name[:-1]
-                  for name in class_dirs]
+        labels = [
+            name[:-3] + "y" if name.lower().endswith("ies") else name[:-1] for name in class_dirs
+        ]
     labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, labels))
     validate_labels(labels, "class folders")
     return labels
 
 
-def load_split(files: list[tuple[Path, int]], size: tuple[int, int],
-               warn: Callable[[str], None] = print, workers: int = 4) -> Split:
+def load_split(
+    files: list[tuple[Path, int]],
+    size: tuple[int, int],
+    warn: Callable[[str], None] = print,
+    workers: int = 4,
+) -> Split:
     """Decode files with catsort.images.load_image, skipping (and naming) unreadable ones."""
+
     def load(item: tuple[Path, int]) -> np.ndarray | None:
         try:
             return load_image(item[0], size)
@@ -159,10 +170,16 @@ def _class_dirs(folder: Path) -> list[str]:
 def _images_in(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*")
-                  if is_image_name(p) and p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if is_image_name(p) and p.is_file() and not p.name.startswith(".")
+    )
 
 
 def _files_of(split_dir: Path, class_dirs: list[str]) -> list[tuple[Path, int]]:
-    return [(path, index) for index, name in enumerate(class_dirs)
-            for path in _images_in(split_dir / name)]
+    return [
+        (path, index)
+        for index, name in enumerate(class_dirs)
+        for path in _images_in(split_dir / name)
+    ]

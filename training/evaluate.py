@@ -23,8 +23,11 @@ from catsort.model import Classifier, load_model
 
 def gate_rates(scores: np.ndarray, gate_threshold: float) -> dict[str, float]:
     """Share of photos gated out (pet score below the threshold) and their median score."""
-    return {"photos": len(scores), "gated_out": float((scores < gate_threshold).mean()),
-            "median_score": float(np.median(scores))}
+    return {
+        "photos": len(scores),
+        "gated_out": float((scores < gate_threshold).mean()),
+        "median_score": float(np.median(scores)),
+    }
 
 
 def pet_scores(classifier: Classifier, paths: list[Path], batch_size: int = 32) -> np.ndarray:
@@ -55,14 +58,36 @@ def synthetic_non_photos(folder: Path, size: int = 800) -> dict[str, list[Path]]
         image.save(path)
         made.setdefault(kind, []).append(path)
 
-    for colour in [(0, 0, 0), (255, 255, 255), (200, 30, 30), (30, 160, 60), (40, 60, 200),
-                   (128, 128, 128), (250, 220, 120), (90, 60, 30)]:
+    for colour in [
+        (0, 0, 0),
+        (255, 255, 255),
+        (200, 30, 30),
+        (30, 160, 60),
+        (40, 60, 200),
+        (128, 128, 128),
+        (250, 220, 120),
+        (90, 60, 30),
+    ]:
         save("solid", Image.new("RGB", (size, size), colour))
     for sigma in (10, 40, 90):
         for _ in range(3):
             noise = rng.normal(128, sigma, (size, size, 3)).clip(0, 255).astype(np.uint8)
             save("noise", Image.fromarray(noise))
-    words = "the quick brown fox jumps over the lazy dog meeting notes invoice total".split()
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "the",
+        "lazy",
+        "dog",
+        "meeting",
+        "notes",
+        "invoice",
+        "total",
+    ]
     for page in range(6):
         image = Image.new("RGB", (size * 3 // 2, size), "white" if page % 2 == 0 else "#1e1e1e")
         draw = ImageDraw.Draw(image)
@@ -135,8 +160,10 @@ def main() -> None:
     print(f"gate threshold {threshold:.4f} ({classifier.path})")
     print(f"{'set':45} {'photos':>7} {'gated out':>10} {'accepted':>9} {'median score':>13}")
     for name, rate in rows:
-        print(f"{name:45} {rate['photos']:7d} {rate['gated_out']:10.1%} "
-              f"{1 - rate['gated_out']:9.1%} {rate['median_score']:13.3f}")
+        print(
+            f"{name:45} {rate['photos']:7d} {rate['gated_out']:10.1%} "
+            f"{1 - rate['gated_out']:9.1%} {rate['median_score']:13.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -12,11 +12,17 @@ import tensorflow as tf
 
 from catsort.errors import CatsortError
 
-
 #: Ops kept in float32 in the int8 model: the pet gate's (FULLY_CONNECTED also covers the
 #: classifier's one dense layer, MUL the input scaling). Everything else is int8.
-GATE_FLOAT_OPS = ["MUL", "L2_NORMALIZATION", "FULLY_CONNECTED", "TOPK_V2", "STRIDED_SLICE",
-                  "MINIMUM", "RELU"]
+GATE_FLOAT_OPS = [
+    "MUL",
+    "L2_NORMALIZATION",
+    "FULLY_CONNECTED",
+    "TOPK_V2",
+    "STRIDED_SLICE",
+    "MINIMUM",
+    "RELU",
+]
 
 
 def convert(model: keras.Model, quantization: str, calibration: np.ndarray | None = None) -> bytes:
@@ -45,12 +51,14 @@ def convert(model: keras.Model, quantization: str, calibration: np.ndarray | Non
     # float: a 1,280 x 2,000 matrix product per photo, about 1 % of the network's work.
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_ops=GATE_FLOAT_OPS)
     debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=representative, debug_options=options)
+        converter=converter, debug_dataset=representative, debug_options=options
+    )
     return debugger.get_nondebug_quantized_model()
 
 
-def run_tflite(model_path: Path, images: np.ndarray, batch_size: int = 32,
-               threads: int | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
+def run_tflite(
+    model_path: Path, images: np.ndarray, batch_size: int = 32, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     """Run a saved TFLite model through catsort's own runtime: (logits, pet scores, s/image)."""
     from catsort.model import load_model
 
@@ -58,7 +66,7 @@ def run_tflite(model_path: Path, images: np.ndarray, batch_size: int = 32,
     logits, scores = [], []
     start = time.perf_counter()
     for first in range(0, len(images), batch_size):
-        out = classifier.predict(images[first:first + batch_size])
+        out = classifier.predict(images[first : first + batch_size])
         logits.append(np.asarray(out.logits, dtype=np.float32))
         if out.pet_score is not None:
             scores.append(np.asarray(out.pet_score, dtype=np.float32).reshape(-1))

@@ -8,8 +8,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def learning_curves(history: dict[str, list[float]], fine_tune_epoch: int, path: Path) -> None:
@@ -28,8 +28,13 @@ def learning_curves(history: dict[str, list[float]], fine_tune_epoch: int, path:
     _save(fig, path)
 
 
-def photo_grid(images: np.ndarray, titles: Sequence[str], path: Path,
-               wrong: Sequence[bool] | None = None, columns: int = 4) -> None:
+def photo_grid(
+    images: np.ndarray,
+    titles: Sequence[str],
+    path: Path,
+    wrong: Sequence[bool] | None = None,
+    columns: int = 4,
+) -> None:
     """A grid of photos with a title each; titles of ``wrong`` photos are red."""
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3.2 * rows))
@@ -42,8 +47,9 @@ def photo_grid(images: np.ndarray, titles: Sequence[str], path: Path,
     _save(fig, path)
 
 
-def augmentation_grid(image: np.ndarray, augment: Callable[[np.ndarray], np.ndarray],
-                      path: Path, count: int = 9) -> None:
+def augmentation_grid(
+    image: np.ndarray, augment: Callable[[np.ndarray], np.ndarray], path: Path, count: int = 9
+) -> None:
     """One photo and its augmented variants."""
     variants = [image] + [augment(image) for _ in range(count - 1)]
     photo_grid(np.stack(variants), ["original"] + ["augmented"] * (count - 1), path, columns=3)

@@ -44,8 +44,9 @@ def neighbours_for(bank_size: int) -> int:
     return int(min(max(bank_size // 100, 1), 20))
 
 
-def fit_gate(features: np.ndarray, labels: np.ndarray, max_bank: int = MAX_BANK,
-             seed: int = 0) -> NeighbourGate:
+def fit_gate(
+    features: np.ndarray, labels: np.ndarray, max_bank: int = MAX_BANK, seed: int = 0
+) -> NeighbourGate:
     """Keep the training photos' unit features, a class-balanced sample when there are many."""
     features = np.asarray(features, dtype=np.float64)
     labels = np.asarray(labels)
@@ -54,8 +55,9 @@ def fit_gate(features: np.ndarray, labels: np.ndarray, max_bank: int = MAX_BANK,
         rng = np.random.default_rng(seed)
         classes = np.unique(labels)
         per_class = max_bank // len(classes)
-        keep = np.concatenate([
-            rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes])
+        keep = np.concatenate(
+            [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in classes]
+        )
     bank = unit_rows(features[np.sort(keep)])
     return NeighbourGate(bank=bank, k=neighbours_for(len(bank)))
 
@@ -79,5 +81,7 @@ def auroc(positives: np.ndarray, negatives: np.ndarray) -> float:
         tied = values == value
         ranks[tied] = ranks[tied].mean()
     positive_ranks = ranks[: len(positives)].sum()
-    return float((positive_ranks - len(positives) * (len(positives) + 1) / 2)
-                 / (len(positives) * len(negatives)))
+    return float(
+        (positive_ranks - len(positives) * (len(positives) + 1) / 2)
+        / (len(positives) * len(negatives))
+    )

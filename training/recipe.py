@@ -9,18 +9,21 @@ import numpy as np
 import tensorflow as tf
 
 from catsort.errors import CatsortError
+
 from .gate import NeighbourGate
 
 
 def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
     """MobileNetV2 without its top; ``weights`` is "imagenet", a .h5 path or None."""
     if weights not in (None, "imagenet") and not Path(weights).is_file():
-        raise CatsortError(f"{weights}: weights file not found; pass --weights imagenet or a .h5 file")
+        raise CatsortError(
+            f"{weights}: weights file not found; pass --weights imagenet or a .h5 file"
+        )
     try:
         return keras.applications.MobileNetV2(
             input_shape=(*size, 3), include_top=False, weights=weights
         )
-    except Exception as exc:  # noqa: BLE001 - Keras reports a failed download as a bare Exception
+    except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if weights == "imagenet":
             raise CatsortError(
@@ -34,8 +37,9 @@ def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
         ) from None
 
 
-def build_model(size: tuple[int, int], num_classes: int, weights: str | None
-                ) -> tuple[keras.Model, keras.Model]:
+def build_model(
+    size: tuple[int, int], num_classes: int, weights: str | None
+) -> tuple[keras.Model, keras.Model]:
     """Return (model, base): uint8-range pixels in, logits out; the base starts frozen.
 
     Scaling to [-1, 1] is part of the graph, so classify feeds load_image's pixels as they are.
@@ -51,8 +55,9 @@ def build_model(size: tuple[int, int], num_classes: int, weights: str | None
     return keras.Model(inputs, logits, name="catsort"), base
 
 
-def compile_model(model: keras.Model, num_classes: int, optimizer: keras.optimizers.Optimizer
-                  ) -> None:
+def compile_model(
+    model: keras.Model, num_classes: int, optimizer: keras.optimizers.Optimizer
+) -> None:
     """Compile with the recipe's from-logits loss and accuracy."""
     if num_classes == 2:
         loss = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -79,8 +84,11 @@ def parameter_counts(model: keras.Model) -> dict[str, int]:
     """Trainable and frozen parameter counts and the number of trainable variables."""
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
-    return {"trainable": trainable, "frozen": frozen,
-            "trainable_variables": len(model.trainable_weights)}
+    return {
+        "trainable": trainable,
+        "frozen": frozen,
+        "trainable_variables": len(model.trainable_weights),
+    }
 
 
 class PetScore(keras.layers.Layer):

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from catsort.errors import CatsortError
+
 from . import data as datasets
 from . import export, gate, recipe
 
@@ -67,12 +68,19 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     train_split, val_split, test_split = load_splits(files, size, say)
     _check_classes(train_split, labels, root, "training")
     _check_classes(val_split, labels, root, "validation")
-    tested = (f"{len(test_split)} test images" if test_split is not val_split else
-              "no separate test images (too few held out: test figures use the validation ones)")
-    say(f"{len(train_split)} training, {len(val_split)} validation, {tested}; "
-        f"labels {', '.join(labels)}")
-    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
-                                keras.layers.RandomRotation(0.1)], name="augmentation")
+    tested = (
+        f"{len(test_split)} test images"
+        if test_split is not val_split
+        else "no separate test images (too few held out: test figures use the validation ones)"
+    )
+    say(
+        f"{len(train_split)} training, {len(val_split)} validation, {tested}; "
+        f"labels {', '.join(labels)}"
+    )
+    augment = keras.Sequential(
+        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomRotation(0.1)],
+        name="augmentation",
+    )
     train_ds = _dataset(train_split, num_classes, config.batch_size, augment, config.seed)
     val_ds = _dataset(val_split, num_classes, config.batch_size)
 
@@ -81,47 +89,72 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     stage1 = recipe.parameter_counts(model)
     # shuffle=False: the dataset shuffles itself each epoch; Keras' own flag would only print a
     # warning that it ignores it.
-    history1 = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                         callbacks=_progress(config), verbose=0, shuffle=False)
+    history1 = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        callbacks=_progress(config),
+        verbose=0,
+        shuffle=False,
+    )
 
     fine_rate = config.learning_rate / 10
-    say(f"Stage 2: fine-tune from layer {config.fine_tune_at} (RMSprop {fine_rate:g}, "
-        f"{config.fine_tune_epochs} more epochs)")
+    say(
+        f"Stage 2: fine-tune from layer {config.fine_tune_at} (RMSprop {fine_rate:g}, "
+        f"{config.fine_tune_epochs} more epochs)"
+    )
     recipe.unfreeze_from(base, config.fine_tune_at)
     recipe.compile_model(model, num_classes, keras.optimizers.RMSprop(fine_rate))
     stage2 = recipe.parameter_counts(model)
-    history2 = model.fit(train_ds, validation_data=val_ds,
-                         epochs=config.epochs + config.fine_tune_epochs,
-                         initial_epoch=len(history1.epoch), callbacks=_progress(config), verbose=0,
-                         shuffle=False)
-    history = {key: history1.history[key] + history2.history.get(key, [])
-               for key in history1.history}
+    history2 = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs + config.fine_tune_epochs,
+        initial_epoch=len(history1.epoch),
+        callbacks=_progress(config),
+        verbose=0,
+        shuffle=False,
+    )
+    history = {
+        key: history1.history[key] + history2.history.get(key, []) for key in history1.history
+    }
 
     config.output.mkdir(parents=True, exist_ok=True)
-    model.save(config.output / "model.keras")  # so `python -m catsort.training.convert` can export again
+    model.save(
+        config.output / "model.keras"
+    )  # so `python -m catsort.training.convert` can export again
     (config.output / "history.json").write_text(json.dumps(history, indent=1) + "\n")
     info = {
-        "training": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-                     if k not in ("output", "verbose", "figures")},
+        "training": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(config).items()
+            if k not in ("output", "verbose", "figures")
+        },
         "parameters": {"stage1": stage1, "stage2": stage2},
-        "data": {"root": str(root), "class_folders": files.class_dirs,
-                 "train_images": len(train_split), "validation_images": len(val_split),
-                 "test_images": len(test_split),
-                 "fingerprint": datasets.fingerprint(files.train + files.validation + files.test,
-                                                     root)},
+        "data": {
+            "root": str(root),
+            "class_folders": files.class_dirs,
+            "train_images": len(train_split),
+            "validation_images": len(val_split),
+            "test_images": len(test_split),
+            "fingerprint": datasets.fingerprint(files.train + files.validation + files.test, root),
+        },
     }
     shipped = export_trained(model, labels, (train_split, val_split, test_split), config, info, say)
     if config.figures:
         _figures(config, history, train_split, augment, labels)
         test_predictions_figure(config.output, test_split, labels)
-    return TrainResult(model_path=config.output / "catsort.tflite",
-                       metadata_path=config.output / "catsort.json",
-                       metrics=shipped, parameters={"stage1": stage1, "stage2": stage2})
+    return TrainResult(
+        model_path=config.output / "catsort.tflite",
+        metadata_path=config.output / "catsort.json",
+        metrics=shipped,
+        parameters={"stage1": stage1, "stage2": stage2},
+    )
 
 
-def load_splits(files: datasets.FileLists, size: tuple[int, int],
-                say: Callable[[str], None] = print
-                ) -> tuple[datasets.Split, datasets.Split, datasets.Split]:
+def load_splits(
+    files: datasets.FileLists, size: tuple[int, int], say: Callable[[str], None] = print
+) -> tuple[datasets.Split, datasets.Split, datasets.Split]:
     """Decode the training, validation and test images (test falls back to validation)."""
     warn = lambda message: say(f"warning: {message}")  # noqa: E731
     train_split = datasets.load_split(files.train, size, warn)
@@ -130,10 +163,15 @@ def load_splits(files: datasets.FileLists, size: tuple[int, int],
     return train_split, val_split, test_split
 
 
-def export_trained(model: keras.Model, labels: tuple[str, ...],
-                   splits: tuple[datasets.Split, datasets.Split, datasets.Split],
-                   config: TrainConfig, info: dict, say: Callable[[str], None] = print,
-                   with_gate: bool = True) -> dict:
+def export_trained(
+    model: keras.Model,
+    labels: tuple[str, ...],
+    splits: tuple[datasets.Split, datasets.Split, datasets.Split],
+    config: TrainConfig,
+    info: dict,
+    say: Callable[[str], None] = print,
+    with_gate: bool = True,
+) -> dict:
     """Fit the pet gate, convert to int8 and float32 TFLite, check them; return shipped metrics.
 
     ``with_gate=False`` leaves the gate out (only to measure what it costs).
@@ -146,20 +184,29 @@ def export_trained(model: keras.Model, labels: tuple[str, ...],
     pet_gate = None
     if with_gate:
         say("Fitting the pet gate on the training photos' features ...")
-        pet_gate = gate.fit_gate(_predict(recipe.feature_model(model), train_split.images,
-                                          config.batch_size), train_split.labels, seed=config.seed)
+        pet_gate = gate.fit_gate(
+            _predict(recipe.feature_model(model), train_split.images, config.batch_size),
+            train_split.labels,
+            seed=config.seed,
+        )
     exported = recipe.export_model(model, pet_gate)
     rng = np.random.default_rng(config.seed)
     calibration = train_split.images[
-        rng.choice(len(train_split), min(config.calibration_images, len(train_split)), replace=False)
+        rng.choice(
+            len(train_split), min(config.calibration_images, len(train_split)), replace=False
+        )
     ]
     common = {
         **info,
-        "gate": None if pet_gate is None else {
+        "gate": None
+        if pet_gate is None
+        else {
             "method": "cosine similarity of unit-length pooled MobileNetV2 features to the "
-                      f"k-th most similar of {len(pet_gate.bank)} training photos",
-            "k": pet_gate.k, "bank": len(pet_gate.bank),
-            "calibrated_reject_rate": config.gate_reject_rate},
+            f"k-th most similar of {len(pet_gate.bank)} training photos",
+            "k": pet_gate.k,
+            "bank": len(pet_gate.bank),
+            "calibrated_reject_rate": config.gate_reject_rate,
+        },
         "versions": _versions(),
     }
     config.output.mkdir(parents=True, exist_ok=True)
@@ -169,34 +216,53 @@ def export_trained(model: keras.Model, labels: tuple[str, ...],
         say(f"Converting to TensorFlow Lite ({quantization}) ...")
         path = config.output / f"{name}.tflite"
         path.write_bytes(export.convert(exported, quantization, calibration))
-        variants[quantization] = _finish_variant(path, quantization, labels, size, common,
-                                                 val_split, test_split, keras_test, config)
+        variants[quantization] = _finish_variant(
+            path, quantization, labels, size, common, val_split, test_split, keras_test, config
+        )
     for quantization, metrics in variants.items():
-        say(f"{quantization}: test accuracy {metrics['tflite_test_accuracy']:.2%} "
+        say(
+            f"{quantization}: test accuracy {metrics['tflite_test_accuracy']:.2%} "
             f"(Keras {keras_test:.2%}), {metrics['size_bytes'] / 1e6:.1f} MB, "
-            f"{metrics['ms_per_image']:.1f} ms/image")
+            f"{metrics['ms_per_image']:.1f} ms/image"
+        )
     return variants[config.ship]
 
 
-def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
-                    size: tuple[int, int], common: dict, val_split: datasets.Split,
-                    test_split: datasets.Split, keras_test: float, config: TrainConfig) -> dict:
+def _finish_variant(
+    path: Path,
+    quantization: str,
+    labels: tuple[str, ...],
+    size: tuple[int, int],
+    common: dict,
+    val_split: datasets.Split,
+    test_split: datasets.Split,
+    keras_test: float,
+    config: TrainConfig,
+) -> dict:
     """Calibrate thresholds on the TFLite model itself, check parity, write its metadata."""
     from catsort.metadata import ModelMetadata
 
     activation = "sigmoid" if len(labels) == 2 else "softmax"
-    provisional = ModelMetadata(labels=labels, input_size=size, activation=activation,
-                                threshold=0.5, model_file=path.name,
-                                gate_threshold=0.0 if common.get("gate") else None,
-                                quantization=quantization)
+    provisional = ModelMetadata(
+        labels=labels,
+        input_size=size,
+        activation=activation,
+        threshold=0.5,
+        model_file=path.name,
+        gate_threshold=0.0 if common.get("gate") else None,
+        quantization=quantization,
+    )
     provisional.save(path.with_suffix(".json"))
     val_logits, val_scores, _ = export.run_tflite(path, val_split.images)
     test_logits, test_scores, seconds = export.run_tflite(path, test_split.images, threads=1)
     val_probs = export.probabilities(val_logits)
     test_probs = export.probabilities(test_logits)
     threshold = export.confidence_threshold(val_probs, val_split.labels, config.confidence_target)
-    gate_threshold = (None if val_scores is None
-                      else round(gate.score_threshold(val_scores, config.gate_reject_rate), 6))
+    gate_threshold = (
+        None
+        if val_scores is None
+        else round(gate.score_threshold(val_scores, config.gate_reject_rate), 6)
+    )
     test_accuracy = _accuracy(test_logits, test_split.labels)
     confident = test_probs.max(axis=1) >= threshold
     metrics = {
@@ -204,17 +270,28 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
         "tflite_test_accuracy": round(test_accuracy, 4),
         "tflite_validation_accuracy": round(_accuracy(val_logits, val_split.labels), 4),
         "test_confident_share": round(float(confident.mean()), 4),
-        "test_confident_accuracy": round(float(
-            (test_probs.argmax(1) == test_split.labels)[confident].mean()) if confident.any()
-            else 0.0, 4),
-        "test_gated_out_share": (None if gate_threshold is None
-                                 else round(float((test_scores < gate_threshold).mean()), 4)),
+        "test_confident_accuracy": round(
+            float((test_probs.argmax(1) == test_split.labels)[confident].mean())
+            if confident.any()
+            else 0.0,
+            4,
+        ),
+        "test_gated_out_share": (
+            None
+            if gate_threshold is None
+            else round(float((test_scores < gate_threshold).mean()), 4)
+        ),
         "size_bytes": path.stat().st_size,
         "ms_per_image": round(seconds * 1000, 2),
     }
     metadata = ModelMetadata(
-        labels=labels, input_size=size, activation=activation, threshold=round(threshold, 6),
-        model_file=path.name, gate_threshold=gate_threshold, quantization=quantization,
+        labels=labels,
+        input_size=size,
+        activation=activation,
+        threshold=round(threshold, 6),
+        model_file=path.name,
+        gate_threshold=gate_threshold,
+        quantization=quantization,
         info={**common, "metrics": metrics, "created": _now()},
     )
     metadata.save(path.with_suffix(".json"))
@@ -222,12 +299,18 @@ def _finish_variant(path: Path, quantization: str, labels: tuple[str, ...],
         raise CatsortError(
             f"{path}: TFLite test accuracy {test_accuracy:.2%} is more than 0.5 points from "
             f"Keras {keras_test:.2%}; the conversion is not faithful (try --ship float32)",
-            exit_code=1)
+            exit_code=1,
+        )
     return metrics
 
 
-def _dataset(split: datasets.Split, num_classes: int, batch_size: int,
-             augment: keras.Model | None = None, seed: int = 0) -> tf.data.Dataset:
+def _dataset(
+    split: datasets.Split,
+    num_classes: int,
+    batch_size: int,
+    augment: keras.Model | None = None,
+    seed: int = 0,
+) -> tf.data.Dataset:
     """Batches of float pixels and labels; shuffled and augmented when ``augment`` is given."""
     labels = split.labels.astype(np.float32 if num_classes == 2 else np.int64)
     ds = tf.data.Dataset.from_tensor_slices((split.images, labels))
@@ -235,8 +318,9 @@ def _dataset(split: datasets.Split, num_classes: int, batch_size: int,
         ds = ds.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
     if augment is not None:
-        ds = ds.map(lambda x, y: (augment(x, training=True), y),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -263,41 +347,57 @@ def _progress(config: TrainConfig) -> list[keras.callbacks.Callback]:
     return [TqdmCallback(verbose=1, leave=False)]
 
 
-def _figures(config: TrainConfig, history: dict, train_split: datasets.Split,
-             augment: keras.Model, labels: tuple[str, ...]) -> None:
+def _figures(
+    config: TrainConfig,
+    history: dict,
+    train_split: datasets.Split,
+    augment: keras.Model,
+    labels: tuple[str, ...],
+) -> None:
     from . import figures
 
     out = config.output
     figures.learning_curves(history, config.epochs, out / "learning_curves.png")
     first = train_split.images[:12]
-    figures.photo_grid(first, [labels[i] for i in train_split.labels[:12]],
-                       out / "training_photos.jpg")
+    figures.photo_grid(
+        first, [labels[i] for i in train_split.labels[:12]], out / "training_photos.jpg"
+    )
     figures.augmentation_grid(
         train_split.images[0],
         lambda image: np.clip(augment(image[None].astype(np.float32), training=True)[0], 0, 255),
-        out / "augmentation.jpg")
+        out / "augmentation.jpg",
+    )
 
 
-def test_predictions_figure(output: Path, test_split: datasets.Split,
-                            labels: tuple[str, ...]) -> None:
+def test_predictions_figure(
+    output: Path, test_split: datasets.Split, labels: tuple[str, ...]
+) -> None:
     """A grid of test photos with the exported model's labels, mistakes marked."""
     from catsort.model import load_model
+
     from . import figures
 
     classifier = load_model(output / "catsort.json")
     picks = test_split.images[:16]
     predicted = export.probabilities(classifier.predict(picks).logits).argmax(axis=1)
     truth = test_split.labels[:16]
-    figures.photo_grid(picks, [labels[p] + ("" if p == t else f" (is {labels[t]})")
-                               for p, t in zip(predicted, truth)],
-                       output / "test_predictions.jpg", wrong=list(predicted != truth))
+    figures.photo_grid(
+        picks,
+        [labels[p] + ("" if p == t else f" (is {labels[t]})") for p, t in zip(predicted, truth)],
+        output / "test_predictions.jpg",
+        wrong=list(predicted != truth),
+    )
 
 
 def _versions() -> dict[str, str]:
     import catsort
 
-    return {"catsort": catsort.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__}
+    return {
+        "catsort": catsort.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
 
 
 def _now() -> str:

@@ -6,21 +6,28 @@ import base64
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image, ImageOps
 
 from catsort.errors import CatsortError
 from catsort.images import is_image_name, to_rgb
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.report.summary import (CsvRow, ResultsCsv, ReportSummary, display_order,
-                            error_reason, label_kind, locate_image)
 from catsort.report.html_summary import dot, h, summary_html
+from catsort.report.summary import (
+    CsvRow,
+    ReportSummary,
+    ResultsCsv,
+    display_order,
+    error_reason,
+    label_kind,
+    locate_image,
+)
 from catsort.report.truth import truth_from_folders
 
 THUMB_SIZE = 160
@@ -90,8 +97,9 @@ def build_grids(results: ResultsCsv, limit: int = DEFAULT_LIMIT) -> list[Grid]:
             members.sort(key=lambda row: (-(row.pet_score or 0.0), row.path))
             note = "most pet-like first"
         else:
-            members.sort(key=lambda row: (row.confidence if row.confidence is not None else 2,
-                                          row.path))
+            members.sort(
+                key=lambda row: (row.confidence if row.confidence is not None else 2, row.path)
+            )
             note = "least confident first"
         if members or label_kind(label, labels) == "model":
             grids.append(Grid(label, label_kind(label, labels), members, note=note))
@@ -133,7 +141,9 @@ def _check_target(out: Path, source: Path) -> None:
     if out.is_dir():
         raise CatsortError(f"{out}: is a folder; give a file name for the HTML report")
     if is_image_name(out):  # a page among the photos would be the next run's bad photo
-        raise CatsortError(f"{out}: named like a photo; give the HTML report a name ending in .html")
+        raise CatsortError(
+            f"{out}: named like a photo; give the HTML report a name ending in .html"
+        )
     if out.exists():
         if out.resolve() == Path(source).resolve():
             raise CatsortError(f"{out}: this is the results CSV; give another name for the page")
@@ -176,16 +186,14 @@ def render_page(
         for i, grid in enumerate(grids)
     )
     truth = summary.evaluation is not None
-    sections = "".join(
-        _grid_html(i, grid, tiles, labels, truth) for i, grid in enumerate(grids)
-    )
+    sections = "".join(_grid_html(i, grid, tiles, labels, truth) for i, grid in enumerate(grids))
     when = datetime.now().strftime("%Y-%m-%d %H:%M")
     return (
         f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{GENERATOR}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>catsort report · {h(Path(summary.source).name)}</title>"
         f"<style>{css}</style></head><body>"
-        f"<h1>catsort report</h1><p class=\"sub\">{h(summary.source)} · "
+        f'<h1>catsort report</h1><p class="sub">{h(summary.source)} · '
         f"{summary.total} photos · made {when}</p>"
         f"{summary_html(summary)}<nav>{nav}</nav>{sections}</body></html>\n"
     )
@@ -195,13 +203,16 @@ def _grid_html(
     index: int, grid: Grid, tiles: dict[int, Tile], labels: list[str], truth: bool
 ) -> str:
     figures = "".join(_tile_html(tiles[id(row)], labels, truth) for row in grid.rows)
-    more = (f'<p class="more">{grid.left_out} more not shown here (the page shows '
-            f"{len(grid.rows)} per label; use --html-limit 0 for all).</p>"
-            if grid.left_out else "")
+    more = (
+        f'<p class="more">{grid.left_out} more not shown here (the page shows '
+        f"{len(grid.rows)} per label; use --html-limit 0 for all).</p>"
+        if grid.left_out
+        else ""
+    )
     empty = "" if grid.rows else '<p class="note">No photos.</p>'
     return (
         f'<section class="card" id="g{index}"><div class="section-head">'
-        f'{dot(_colour_key(grid), labels)}<h2>{h(grid.title)}</h2>'
+        f"{dot(_colour_key(grid), labels)}<h2>{h(grid.title)}</h2>"
         f'<span class="note">{len(grid.rows) + grid.left_out} photos · {h(grid.note)}</span>'
         f'</div><div class="grid">{figures}</div>{empty}{more}</section>'
     )
@@ -245,5 +256,7 @@ def _meter_html(row: CsvRow, num_labels: int) -> str:
         return ""
     scaled = min(max(scaled, 0.0), 1.0)
     tone = "lo" if scaled < 0.34 else "mid" if scaled < 0.67 else "hi"
-    return (f'<div class="meter"><div class="bar"><span class="{tone}" '
-            f'style="width:{100 * scaled:.0f}%"></span></div>{h(text)}</div>')
+    return (
+        f'<div class="meter"><div class="bar"><span class="{tone}" '
+        f'style="width:{100 * scaled:.0f}%"></span></div>{h(text)}</div>'
+    )

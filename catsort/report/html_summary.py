@@ -8,8 +8,12 @@ from catsort.names import shown
 from catsort.report.summary import Histogram, LabelCount, ReportSummary
 from catsort.report.truth import Evaluation
 
-_KIND_COLOURS = {"uncertain": "#d69e2e", "other": "#805ad5", "unknown": "#718096",
-                 "error": "#c53030"}
+_KIND_COLOURS = {
+    "uncertain": "#d69e2e",
+    "other": "#805ad5",
+    "unknown": "#718096",
+    "error": "#c53030",
+}
 #: Model labels take these in order, so cat and dog differ in the bar and the histograms.
 _MODEL_COLOURS = ("#2b6cb0", "#2f855a", "#0f766e", "#b83280", "#c05621", "#4c51bf")
 
@@ -54,7 +58,8 @@ def _counts_html(summary: ReportSummary) -> str:
     stack = "".join(
         f'<span style="width:{item.percent:.2f}%;background:{_item_colour(item, summary)}" '
         f'title="{h(item.label)}: {item.count}"></span>'
-        for item in summary.counts if item.count
+        for item in summary.counts
+        if item.count
     )
     legend = "".join(
         f'<span class="dot" style="background:{_item_colour(item, summary)}"></span>'
@@ -64,7 +69,9 @@ def _counts_html(summary: ReportSummary) -> str:
     )
     missing = (
         f'<p class="warn">{summary.missing_images:,} photo(s) are no longer at their path or '
-        "destination; they show as empty boxes.</p>" if summary.missing_images else ""
+        "destination; they show as empty boxes.</p>"
+        if summary.missing_images
+        else ""
     )
     return (
         f'<h3>Photos</h3><div class="total">{summary.total:,} <small>photos in '
@@ -87,22 +94,29 @@ def _histograms_html(histograms: list[Histogram], labels: list[str]) -> str:
         fill = colour(histogram.label, labels)
         bins = "".join(
             f'<span style="height:{100 * count / peak:.0f}%;background:{fill}" '
-            f'title="{count}"></span>' for count in histogram.counts
+            f'title="{count}"></span>'
+            for count in histogram.counts
         )
-        rows.append(f'<span class="lab">{h(histogram.label)}</span><div class="bins">{bins}'
-                    f'</div><span class="n">{total:,}</span>')
+        rows.append(
+            f'<span class="lab">{h(histogram.label)}</span><div class="bins">{bins}'
+            f'</div><span class="n">{total:,}</span>'
+        )
     if not rows:
-        return "<h3>Confidence</h3><p class=\"note\">No labelled photos.</p>"
+        return '<h3>Confidence</h3><p class="note">No labelled photos.</p>'
     low = histograms[0].low
-    axis = (f'<span></span><div class="axis"><span>{low:.2f}</span><span>confidence</span>'
-            "<span>1.00</span></div><span></span>")
+    axis = (
+        f'<span></span><div class="axis"><span>{low:.2f}</span><span>confidence</span>'
+        "<span>1.00</span></div><span></span>"
+    )
     return f'<h3>Confidence</h3><div class="hist">{"".join(rows)}{axis}</div>'
 
 
 def _evaluation_html(evaluation: Evaluation) -> str:
     if not evaluation.evaluated:
-        return ('<section class="card"><h3>Against truth folders</h3><p class="note">No photo '
-                "sits in a folder named after a label (such as cats/ or dog/).</p></section>")
+        return (
+            '<section class="card"><h3>Against truth folders</h3><p class="note">No photo '
+            "sits in a folder named after a label (such as cats/ or dog/).</p></section>"
+        )
     left_out = []
     if evaluation.no_truth:
         left_out.append(f"{evaluation.no_truth:,} without a truth folder")
@@ -122,10 +136,13 @@ def _evaluation_html(evaluation: Evaluation) -> str:
     )
     header = "".join(f"<th>{h(column)}</th>" for column in evaluation.columns)
     matrix = "".join(
-        f"<tr><td>{h(true)}</td>" + "".join(
+        f"<tr><td>{h(true)}</td>"
+        + "".join(
             f'<td class="{"hit" if column == true else "miss" if counts[column] else "zero"}">'
-            f"{counts[column]:,}</td>" for column in evaluation.columns
-        ) + "</tr>"
+            f"{counts[column]:,}</td>"
+            for column in evaluation.columns
+        )
+        + "</tr>"
         for true, counts in evaluation.confusion.items()
     )
     return (
@@ -142,7 +159,10 @@ def _errors_html(summary: ReportSummary) -> str:
     items = []
     for group in summary.errors:
         examples = "<br>".join(f"<code>{h(path)}</code>" for path in group.examples)
-        more = f" <span class=\"note\">and {group.count - len(group.examples):,} more</span>" \
-            if group.count > len(group.examples) else ""
+        more = (
+            f' <span class="note">and {group.count - len(group.examples):,} more</span>'
+            if group.count > len(group.examples)
+            else ""
+        )
         items.append(f"<li><b>{group.count:,}</b> · {h(group.reason)}<br>{examples}{more}</li>")
     return f'<section class="card errors"><h3>Errors</h3><ul>{"".join(items)}</ul></section>'

@@ -139,7 +139,7 @@ def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
     for name in header[first:]:
         if not (name.startswith(PROB_PREFIX) and len(name) > len(PROB_PREFIX)):
             break
-        labels.append(name[len(PROB_PREFIX):])
+        labels.append(name[len(PROB_PREFIX) :])
     if len(labels) < 2:
         missing.append("p_<label> for each model label")
     if missing:
@@ -151,6 +151,7 @@ def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
 
 def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
     """Turn one csv.DictReader row into a CsvRow, tolerating empty or odd cells."""
+
     def cell(name: str) -> str:
         value = raw.get(name)
         return value.strip() if isinstance(value, str) else ""
@@ -216,8 +217,10 @@ def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
     def item(label: str, kind: str, count: int) -> LabelCount:
         return LabelCount(label, kind, count, round(100 * count / total, 2))
 
-    result = [item(label, label_kind(label, labels), counts[label])
-              for label in display_order(rows, labels)]
+    result = [
+        item(label, label_kind(label, labels), counts[label])
+        for label in display_order(rows, labels)
+    ]
     result.append(item("errors", ERROR_KIND, counts[None]))
     return result
 
@@ -255,7 +258,7 @@ def error_reason(row: CsvRow) -> str:
     """Return the error message without its leading "<path>: ", so equal reasons group."""
     for prefix in (row.path, os.path.basename(row.path)):
         if prefix and row.error.startswith(prefix + ": "):
-            return row.error[len(prefix) + 2:]
+            return row.error[len(prefix) + 2 :]
     return row.error
 
 

@@ -11,8 +11,13 @@ from catsort.report.summary import Histogram, ReportSummary
 from catsort.report.truth import Evaluation
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
-_STYLES = {"model": "green", "uncertain": "yellow", "other": "magenta",
-           "unknown": "cyan", "error": "red"}
+_STYLES = {
+    "model": "green",
+    "uncertain": "yellow",
+    "other": "magenta",
+    "unknown": "cyan",
+    "error": "red",
+}
 _BAR_WIDTH = 30
 
 
@@ -20,16 +25,22 @@ def render_summary(summary: ReportSummary) -> RenderableType:
     """Return everything the terminal report shows, as one Rich renderable."""
     parts: list[RenderableType] = [
         Text.assemble(
-            ("catsort report", "bold"), " · ", (shown(summary.source), "cyan"),
+            ("catsort report", "bold"),
+            " · ",
+            (shown(summary.source), "cyan"),
             f" · {summary.total} photo{'s' if summary.total != 1 else ''}",
         ),
         counts_table(summary),
         histogram_table(summary.histograms),
     ]
     if summary.missing_images:
-        parts.append(Text(
-            f"{summary.missing_images} photo(s) are no longer at their path or destination "
-            "(moved or deleted since).", style="yellow"))
+        parts.append(
+            Text(
+                f"{summary.missing_images} photo(s) are no longer at their path or destination "
+                "(moved or deleted since).",
+                style="yellow",
+            )
+        )
     if summary.lowest:
         parts.append(lowest_table(summary))
     if summary.errors:
@@ -56,8 +67,12 @@ def counts_table(summary: ReportSummary) -> Table:
     for item in summary.counts:
         style = _STYLES.get(item.kind, "")
         bar = "█" * round(item.percent / 100 * _BAR_WIDTH) or ("▏" if item.count else "")
-        table.add_row(Text(shown(item.label), style=style), str(item.count),
-                      f"{item.percent:.1f} %", Text(bar, style=style))
+        table.add_row(
+            Text(shown(item.label), style=style),
+            str(item.count),
+            f"{item.percent:.1f} %",
+            Text(bar, style=style),
+        )
     return table
 
 
@@ -83,21 +98,27 @@ def histogram_table(histograms: list[Histogram]) -> Table:
     for histogram in histograms:
         total = sum(histogram.counts)
         if total:
-            table.add_row(shown(histogram.label),
-                          Text(sparkline(histogram.counts), style="on grey15"), str(total))
+            table.add_row(
+                shown(histogram.label),
+                Text(sparkline(histogram.counts), style="on grey15"),
+                str(total),
+            )
     return table
 
 
 def lowest_table(summary: ReportSummary) -> Table:
     """The least confident photos, the first ones worth a look."""
-    table = Table(title=f"{len(summary.lowest)} least confident", title_justify="left",
-                  box=None, padding=(0, 2))
+    table = Table(
+        title=f"{len(summary.lowest)} least confident",
+        title_justify="left",
+        box=None,
+        padding=(0, 2),
+    )
     table.add_column("confidence", justify="right")
     table.add_column("label")
     table.add_column("path", overflow="fold")
     for item in summary.lowest:
-        table.add_row(f"{item.confidence:.4f}", Text(shown(item.label)),
-                      Text(shown(item.path)))
+        table.add_row(f"{item.confidence:.4f}", Text(shown(item.label)), Text(shown(item.path)))
     return table
 
 
@@ -108,10 +129,16 @@ def errors_table(summary: ReportSummary) -> Table:
     table.add_column("reason", overflow="fold")
     table.add_column("for example", overflow="fold")
     for group in summary.errors:
-        more = f"\n… and {group.count - len(group.examples)} more" if group.count > len(
-            group.examples) else ""
-        table.add_row(str(group.count), Text(shown(group.reason)),
-                      Text("\n".join(shown(p) for p in group.examples) + more))
+        more = (
+            f"\n… and {group.count - len(group.examples)} more"
+            if group.count > len(group.examples)
+            else ""
+        )
+        table.add_row(
+            str(group.count),
+            Text(shown(group.reason)),
+            Text("\n".join(shown(p) for p in group.examples) + more),
+        )
     return table
 
 
@@ -122,10 +149,16 @@ def _percent(value: float | None) -> str:
 def evaluation_parts(evaluation: Evaluation) -> list[RenderableType]:
     """Accuracy line, precision/recall table and confusion matrix against truth folders."""
     if not evaluation.evaluated:
-        return [Text("Truth from folders: no photo sits in a folder named after a label "
-                     "(such as cats/ or dog/), so there is nothing to compare.", style="yellow")]
+        return [
+            Text(
+                "Truth from folders: no photo sits in a folder named after a label "
+                "(such as cats/ or dog/), so there is nothing to compare.",
+                style="yellow",
+            )
+        ]
     headline = Text.assemble(
-        ("Accuracy ", "bold"), (_percent(evaluation.accuracy), "bold green"),
+        ("Accuracy ", "bold"),
+        (_percent(evaluation.accuracy), "bold green"),
         f" of {evaluation.decided} sorted photos · coverage {_percent(evaluation.coverage)} "
         f"of {evaluation.evaluated} (uncertain and other are not sorted) · "
         f"{_percent(evaluation.accuracy_all)} counting those as wrong",
@@ -143,17 +176,32 @@ def evaluation_parts(evaluation: Evaluation) -> list[RenderableType]:
     for name in ("class", "photos", "labelled", "precision", "recall"):
         scores.add_column(name, justify="left" if name == "class" else "right")
     for score in evaluation.classes:
-        scores.add_row(shown(score.label), str(score.support), str(score.predicted),
-                       _percent(score.precision), _percent(score.recall))
+        scores.add_row(
+            shown(score.label),
+            str(score.support),
+            str(score.predicted),
+            _percent(score.precision),
+            _percent(score.recall),
+        )
 
-    matrix = Table(title="Confusion: true class (rows) × label given (columns)",
-                   title_justify="left", box=None, padding=(0, 2))
+    matrix = Table(
+        title="Confusion: true class (rows) × label given (columns)",
+        title_justify="left",
+        box=None,
+        padding=(0, 2),
+    )
     matrix.add_column("true \\ label")
     for column in evaluation.columns:
         matrix.add_column(shown(column), justify="right")
     for true, counts in evaluation.confusion.items():
-        matrix.add_row(shown(true), *(
-            Text(str(counts[column]), style="bold green" if column == true
-                 else ("red" if counts[column] else "dim"))
-            for column in evaluation.columns))
+        matrix.add_row(
+            shown(true),
+            *(
+                Text(
+                    str(counts[column]),
+                    style="bold green" if column == true else ("red" if counts[column] else "dim"),
+                )
+                for column in evaluation.columns
+            ),
+        )
     return [Group(*parts), scores, matrix]

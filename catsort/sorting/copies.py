@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
 
 from catsort.sorting.place import same_content, split_name
 
@@ -23,7 +22,7 @@ class EarlierCopies:
     def __init__(self) -> None:
         self._folders: dict[Path, _Groups] = {}
 
-    def find(self, source: Path, folder: Path) -> Optional[Path]:
+    def find(self, source: Path, folder: Path) -> Path | None:
         """The copy an earlier run made of ``source`` in ``folder``, if it is there unchanged.
 
         It may have any of the names ``source`` could have been given, past gaps in the numbering

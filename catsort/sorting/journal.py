@@ -15,8 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sorting.restore import Entry, UndoResult, settle_entry, temp_files, undo_copy, undo_move
 from catsort.sorting.place import COPY, MOVE, Placement
+from catsort.sorting.restore import (
+    Entry,
+    UndoResult,
+    settle_entry,
+    temp_files,
+    undo_copy,
+    undo_move,
+)
 
 try:
     import fcntl
@@ -73,8 +80,9 @@ class Journal:
             raise
         journal = cls(path, fd)
         journal._created = True
-        journal._write({"journal": _HEADER, "version": _VERSION,
-                        "dest": os.path.abspath(dest)}, sync=True)
+        journal._write(
+            {"journal": _HEADER, "version": _VERSION, "dest": os.path.abspath(dest)}, sync=True
+        )
         return journal
 
     @classmethod
@@ -132,8 +140,11 @@ class Journal:
             if self._created and self._next == 0:
                 os.unlink(self.path)
                 _rmdir_if_empty(self.path.parent)
-            elif not (self._pending or self.undone
-                      or any(e.state == "begin" for e in self.entries.values())):
+            elif not (
+                self._pending
+                or self.undone
+                or any(e.state == "begin" for e in self.entries.values())
+            ):
                 self._write({"state": "closed"}, sync=True)
         finally:
             os.close(self._fd)
@@ -155,8 +166,10 @@ class Journal:
             try:
                 state, message = settle_entry(entry)
             except OSError as exc:
-                messages.append(f"{entry.source}: cannot settle an interrupted {entry.op} "
-                                f"to {entry.target} ({exc.strerror})")
+                messages.append(
+                    f"{entry.source}: cannot settle an interrupted {entry.op} "
+                    f"to {entry.target} ({exc.strerror})"
+                )
                 continue
             self._set_state(entry, state, sync=True)
             messages.append(message)
@@ -181,15 +194,23 @@ class Journal:
         self.undone = True
 
     def _set_state(self, entry: Entry, state: str, sync: bool = False) -> None:
-        self._write({"n": entry.n, "op": entry.op, "source": os.fspath(entry.source),
-                     "target": os.fspath(entry.target), "state": state}, sync=sync)
+        self._write(
+            {
+                "n": entry.n,
+                "op": entry.op,
+                "source": os.fspath(entry.source),
+                "target": os.fspath(entry.target),
+                "state": state,
+            },
+            sync=sync,
+        )
         entry.state = state
 
     def _write(self, *records: dict, sync: bool = False) -> None:
         # ensure_ascii keeps non-UTF-8 file names (lone surrogates) as \udcxx escapes.
         data = "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in records).encode("ascii")
         while data:
-            data = data[os.write(self._fd, data):]
+            data = data[os.write(self._fd, data) :]
         if sync:
             os.fsync(self._fd)
 
@@ -223,10 +244,14 @@ class Journal:
             return
         if n in self.entries:
             self.entries[n].state = state
-        elif state == "begin" and record.get("op") in (MOVE, COPY) and all(
-                isinstance(record.get(key), str) for key in ("source", "target")):
-            self.entries[n] = Entry(n, record["op"], Path(record["source"]),
-                                    Path(record["target"]), state)
+        elif (
+            state == "begin"
+            and record.get("op") in (MOVE, COPY)
+            and all(isinstance(record.get(key), str) for key in ("source", "target"))
+        ):
+            self.entries[n] = Entry(
+                n, record["op"], Path(record["source"]), Path(record["target"]), state
+            )
         self._next = max(self._next, n + 1)
 
 
@@ -253,14 +278,17 @@ def undo(journal_path: Path) -> UndoResult:
     """Put every file of a journal back where it was, newest first, never overwriting."""
     with Journal.open(journal_path) as journal:
         if journal.undone:
-            return UndoResult(skipped=[f"{journal.path}: already undone, nothing changed"],
-                              already_undone=True)
+            return UndoResult(
+                skipped=[f"{journal.path}: already undone, nothing changed"], already_undone=True
+            )
         result = UndoResult(notes=journal.settle())
         folders = set()
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
             if entry.state == "begin":
-                result.skipped.append(f"{entry.source}: not put back, its interrupted "
-                                      f"{entry.op} to {entry.target} could not be settled")
+                result.skipped.append(
+                    f"{entry.source}: not put back, its interrupted "
+                    f"{entry.op} to {entry.target} could not be settled"
+                )
             if entry.state != "done":
                 continue  # never carried out, undone by an earlier undo, or not settled
             if (undo_move if entry.op == MOVE else undo_copy)(entry, result):
@@ -275,8 +303,13 @@ def undo(journal_path: Path) -> UndoResult:
 
 
 def _record(n: int, placement: Placement, state: str) -> dict:
-    return {"n": n, "op": placement.action, "source": os.path.abspath(placement.source),
-            "target": os.path.abspath(placement.target), "state": state}
+    return {
+        "n": n,
+        "op": placement.action,
+        "source": os.path.abspath(placement.source),
+        "target": os.path.abspath(placement.target),
+        "state": state,
+    }
 
 
 def _lock(fd: int, path: Path) -> None:

@@ -87,8 +87,9 @@ def _taken(path: Path, reserved: set[Path]) -> bool:
     return path in reserved or os.path.lexists(path)
 
 
-def plan(source: Path, directory: Path, action: str,
-         reserved: set[Path] | None = None) -> Placement:
+def plan(
+    source: Path, directory: Path, action: str, reserved: set[Path] | None = None
+) -> Placement:
     """Plan moving or copying ``source`` into ``directory`` under a free name, reserving it.
 
     A file already in ``directory`` stays where it is: its placement has target == source.
@@ -115,8 +116,9 @@ def place(placement: Placement, journal: Journal | None = None, dry_run: bool = 
     return result
 
 
-def place_all(placements: Sequence[Placement], journal: Journal | None = None,
-              dry_run: bool = False) -> list[Path | CatsortError]:
+def place_all(
+    placements: Sequence[Placement], journal: Journal | None = None, dry_run: bool = False
+) -> list[Path | CatsortError]:
     """Carry out a batch of placements, all recorded with one disk sync first.
 
     Returns, in order, each target or the CatsortError saying why that file stayed put.
@@ -133,7 +135,8 @@ def place_all(placements: Sequence[Placement], journal: Journal | None = None,
             continue
         try:
             (move_file if placement.action == MOVE else copy_file)(
-                placement.source, placement.target)
+                placement.source, placement.target
+            )
         except CatsortError as exc:
             if journal is not None:
                 journal.abort(placement)
@@ -156,14 +159,17 @@ def move_file(source: Path, target: Path) -> None:
         _rename_noreplace(source, target)
         return
     except FileExistsError:
-        raise CatsortError(f"{target}: already exists, not overwritten ({source} not moved)", 1) \
-            from None
+        raise CatsortError(
+            f"{target}: already exists, not overwritten ({source} not moved)", 1
+        ) from None
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
             # A move changes both folders: the one it leaves is as often the read-only one.
-            raise CatsortError(f"{source}: cannot move to {target} (permission denied: "
-                               f"{source.parent} and {target.parent} must both be writable)",
-                               1) from None
+            raise CatsortError(
+                f"{source}: cannot move to {target} (permission denied: "
+                f"{source.parent} and {target.parent} must both be writable)",
+                1,
+            ) from None
         if exc.errno != errno.EXDEV:
             raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
     _copy_into_place(source, target)
@@ -228,12 +234,14 @@ def _copy_into_place(source: Path, target: Path) -> None:
                 written = os.fstat(dst.fileno()).st_size
         if written != expected:
             raise CatsortError(
-                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", 1)
+                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", 1
+            )
         _rename_noreplace(temp, target)
     except FileExistsError:
         _remove_quietly(temp)
-        raise CatsortError(f"{target}: already exists, not overwritten ({source} not copied)", 1) \
-            from None
+        raise CatsortError(
+            f"{target}: already exists, not overwritten ({source} not copied)", 1
+        ) from None
     except OSError as exc:
         _remove_quietly(temp)
         raise CatsortError(f"{source}: cannot copy to {target} ({_reason(exc)})", 1) from None
@@ -297,8 +305,9 @@ def _rename_noreplace(source: Path, target: Path) -> None:
     OSError with errno EXDEV when the two are on different file systems.
     """
     if _renameat2 is not None:
-        result = _renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target),
-                            _RENAME_NOREPLACE)
+        result = _renameat2(
+            _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE
+        )
         if result == 0:
             return
         err = ctypes.get_errno()
@@ -314,8 +323,9 @@ def _rename_noreplace(source: Path, target: Path) -> None:
         # No hard links here (FAT, some network shares): check, then rename. A small race
         # remains only on such file systems.
         if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(target)) \
-                from None
+            raise FileExistsError(
+                errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(target)
+            ) from None
         os.rename(source, target)
         return
     try:
