@@ -14,6 +14,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
 )
@@ -41,7 +42,7 @@ class RunDisplay:
         self.quiet = quiet
         self.dry_run = dry_run
         self._progress: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> RunDisplay:
         if not self.quiet:

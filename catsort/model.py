@@ -138,13 +138,13 @@ def _interpreter_class() -> Any:
     else:
         return Interpreter
     try:
-        from tflite_runtime.interpreter import Interpreter  # type: ignore[import-not-found]
+        from tflite_runtime.interpreter import Interpreter
     except ImportError:
         pass
     else:
         return Interpreter
     try:
-        import tensorflow as tf  # type: ignore[import-not-found]
+        import tensorflow as tf
     except ImportError:
         raise CatsortError(
             "no TFLite runtime installed: pip install ai-edge-litert (or tensorflow on Windows)"

@@ -120,7 +120,7 @@ class _Walker:
             if entry.name.startswith("."):
                 continue
             path = folder / entry.name
-            kind, st = self.kind(entry, path)
+            kind, entry_stat = self.kind(entry, path)
             if kind == "dir":
                 if is_image_name(entry.name):
                     yield path  # the loader reports "is a folder, not an image"
@@ -131,12 +131,12 @@ class _Walker:
                     if entry.is_symlink()
                     else os.path.join(folder_real, entry.name)
                 )
-                if st is not None and self.enter(real, st):
+                if entry_stat is not None and self.enter(real, entry_stat):
                     listing = self.listing(path)
                     if listing is not None:
                         stack.append((path, real, listing))
             elif kind == "file":
-                if is_image_name(entry.name) and not self.is_explicit(entry, st):
+                if is_image_name(entry.name) and not self.is_explicit(entry, entry_stat):
                     yield path
             elif kind == "special" and is_image_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.

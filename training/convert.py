@@ -39,17 +39,18 @@ def convert_run(
     info = json.loads(metadata_path.read_text())  # settings and data sit beside classify's keys
     known = {f.name for f in fields(TrainConfig)}
     settings = {k: v for k, v in info["training"].items() if k in known}
+    root = Path(data or info["data"]["root"])
     config = TrainConfig(
         **{
             **settings,
-            "data": Path(data or info["data"]["root"]),
+            "data": root,
             "output": output,
             "ship": ship or settings.get("ship", "int8"),
         }
     )
-    files = datasets.list_files(config.data, config.val_split, config.test_fraction, config.seed)
+    files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
     if (
-        datasets.fingerprint(files.train + files.validation + files.test, config.data)
+        datasets.fingerprint(files.train + files.validation + files.test, root)
         != info["data"]["fingerprint"]
     ):
         raise CatsortError(

@@ -86,12 +86,13 @@ def list_files(
         class_dirs = _class_dirs(root)
         train, held_out = [], []
         for index, name in enumerate(class_dirs):
-            files = _images_in(root / name)
-            rng.shuffle(files)
-            cut = max(1, round(len(files) * val_split))
-            held_out += [(path, index) for path in files[:cut]]
-            train += [(path, index) for path in files[cut:]]
-    validation, test = [], []
+            photos = _images_in(root / name)
+            rng.shuffle(photos)
+            cut = max(1, round(len(photos) * val_split))
+            held_out += [(path, index) for path in photos[:cut]]
+            train += [(path, index) for path in photos[cut:]]
+    validation: list[tuple[Path, int]] = []
+    test: list[tuple[Path, int]] = []
     for index in range(len(class_dirs)):
         files = [item for item in held_out if item[1] == index]
         rng.shuffle(files)
@@ -109,13 +110,13 @@ def default_labels(class_dirs: list[str], mapping: dict[str, str] | None = None)
     unknown = set(mapping) - set(class_dirs)
     if unknown:
         raise CatsortError(f"--labels names unknown class folders: {', '.join(sorted(unknown))}")
-    labels = list(class_dirs)
+    names = list(class_dirs)
     if all(name.lower().endswith("s") and not name.lower().endswith("ss") for name in class_dirs):
         # Folders are usually plural ("cats"), but a label names one photo ("cat").
-        labels = [
+        names = [
             name[:-3] + "y" if name.lower().endswith("ies") else name[:-1] for name in class_dirs
         ]
-    labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, labels))
+    labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, names))
     validate_labels(labels, "class folders")
     return labels
 

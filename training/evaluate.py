@@ -30,6 +30,13 @@ def gate_rates(scores: np.ndarray, gate_threshold: float) -> dict[str, float]:
     }
 
 
+def _pet_score(classifier: Classifier, batch: list[np.ndarray]) -> np.ndarray:
+    score = classifier.predict(np.stack(batch)).pet_score
+    if score is None:
+        raise CatsortError(f"{classifier.path}: this model has no pet gate to evaluate")
+    return score
+
+
 def pet_scores(classifier: Classifier, paths: list[Path], batch_size: int = 32) -> np.ndarray:
     """Pet scores of readable images, in order (unreadable ones are left out)."""
     size = classifier.metadata.input_size
@@ -41,10 +48,10 @@ def pet_scores(classifier: Classifier, paths: list[Path], batch_size: int = 32) 
         except CatsortError:
             continue
         if len(batch) == batch_size:
-            scores.append(classifier.predict(np.stack(batch)).pet_score)
+            scores.append(_pet_score(classifier, batch))
             batch = []
     if batch:
-        scores.append(classifier.predict(np.stack(batch)).pet_score)
+        scores.append(_pet_score(classifier, batch))
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
@@ -96,8 +103,8 @@ def synthetic_non_photos(folder: Path, size: int = 800) -> dict[str, list[Path]]
             draw.text((20, 10 + 19 * line), text, fill="black" if page % 2 == 0 else "#dddddd")
         save("text", image)
     for _ in range(3):
-        page = Image.new("RGB", (size * 3 // 4, size), "white")
-        save("white-page", page.filter(ImageFilter.GaussianBlur(2)))
+        blank = Image.new("RGB", (size * 3 // 4, size), "white")
+        save("white-page", blank.filter(ImageFilter.GaussianBlur(2)))
     for _ in range(4):
         ramp = np.linspace(0, 255, size)[None, :, None] * rng.uniform(0.2, 1, (1, 1, 3))
         save("gradient", Image.fromarray(np.broadcast_to(ramp, (size, size, 3)).astype(np.uint8)))

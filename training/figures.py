@@ -57,5 +57,8 @@ def augmentation_grid(
 
 def _save(fig: plt.Figure, path: Path) -> None:
     fig.tight_layout()
-    fig.savefig(path, dpi=80, **({"pil_kwargs": {"quality": 80}} if path.suffix == ".jpg" else {}))
+    if path.suffix == ".jpg":
+        fig.savefig(path, dpi=80, pil_kwargs={"quality": 80})
+    else:
+        fig.savefig(path, dpi=80)
     plt.close(fig)

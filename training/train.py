@@ -278,7 +278,7 @@ def _finish_variant(
         ),
         "test_gated_out_share": (
             None
-            if gate_threshold is None
+            if gate_threshold is None or test_scores is None
             else round(float((test_scores < gate_threshold).mean()), 4)
         ),
         "size_bytes": path.stat().st_size,

@@ -250,8 +250,8 @@ def least_confident(rows: list[CsvRow], n: int) -> list[LowConfidence]:
     candidates = [
         row for row in rows if row.ok and row.label != OTHER and row.confidence is not None
     ]
-    candidates.sort(key=lambda row: (row.confidence, row.path))
-    return [LowConfidence(row.path, row.label, row.confidence) for row in candidates[:n]]
+    candidates.sort(key=lambda row: (row.confidence or 0.0, row.path))
+    return [LowConfidence(row.path, row.label, row.confidence or 0.0) for row in candidates[:n]]
 
 
 def error_reason(row: CsvRow) -> str:

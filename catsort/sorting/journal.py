@@ -237,6 +237,8 @@ class Journal:
 
     def _apply(self, record: dict) -> None:
         state = record.get("state")
+        if not isinstance(state, str):
+            return
         if state == "undone":
             self.undone = True
         n = record.get("n")
