@@ -1,9 +1,23 @@
-"""catsort: sort the cats from the dogs in a folder of photos."""
+"""catsort: sort the cats from the dogs in a folder of photos.
+
+The public API, documented in README's "Python API" section::
+
+    import catsort
+
+    model = catsort.load_model()
+    for result in catsort.classify("samples", model):
+        print(result.path, result.label, result.confidence)
+
+Names are imported on first use, so ``import catsort`` stays cheap and the command line
+starts fast; importing catsort never imports Typer or Rich.
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("catsort")
@@ -17,3 +31,63 @@ if not os.path.isdir(os.path.join(__path__[0], "training")) and os.path.isfile(
     os.path.join(_checkout, "training", "__init__.py")
 ):
     __path__.append(_checkout)
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "load_model": "catsort.api",
+    "classify": "catsort.api",
+    "sort_photos": "catsort.api",
+    "undo": "catsort.api",
+    "Classifier": "catsort.model",
+    "PhotoResult": "catsort.pipeline",
+    "Prediction": "catsort.decision",
+    "RunSettings": "catsort.run",
+    "RunSummary": "catsort.run",
+    "UndoResult": "catsort.sorting.restore",
+    "read_results": "catsort.report.read",
+    "summarize": "catsort.report.summary",
+    "CatsortError": "catsort.errors",
+}
+
+__all__ = [
+    "CatsortError",
+    "Classifier",
+    "PhotoResult",
+    "Prediction",
+    "RunSettings",
+    "RunSummary",
+    "UndoResult",
+    "__version__",
+    "classify",
+    "load_model",
+    "read_results",
+    "sort_photos",
+    "summarize",
+    "undo",
+]
+
+if TYPE_CHECKING:
+    from catsort.api import classify, load_model, sort_photos, undo
+    from catsort.decision import Prediction
+    from catsort.errors import CatsortError
+    from catsort.model import Classifier
+    from catsort.pipeline import PhotoResult
+    from catsort.report.read import read_results
+    from catsort.report.summary import summarize
+    from catsort.run import RunSettings, RunSummary
+    from catsort.sorting.restore import UndoResult
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name the first time it is used."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'catsort' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """List the public names with the module's own."""
+    return sorted({*globals(), *__all__})

@@ -13,7 +13,7 @@ from catsort import __version__
 from catsort.errors import CatsortError
 
 if TYPE_CHECKING:
-    from catsort.classify import SortPlan
+    from catsort.run import SortPlan
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
@@ -159,12 +159,12 @@ def classify(
     ] = False,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
-    from catsort.classify import RunSettings, check_plan, find_inputs, make_plan, run_classify
     from catsort.csv_out import open_results
     from catsort.display import RunDisplay, summary_table
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
+    from catsort.run import RunSettings, check_plan, find_inputs, make_plan, run_classify
     from catsort.sorting.place import COPY, MOVE
     from catsort.walk import check_inputs
 
@@ -321,7 +321,8 @@ def report(
     import json
 
     from catsort.names import shown
-    from catsort.report.summary import read_results, summarize
+    from catsort.report.read import read_results
+    from catsort.report.summary import summarize
 
     try:
         if truth not in (None, "folders"):

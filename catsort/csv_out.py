@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
+from catsort import columns
 from catsort.errors import CatsortError
 from catsort.images import is_image_name
 from catsort.pipeline import PhotoResult
@@ -21,20 +22,6 @@ ENCODING = "utf-8"
 # Non-UTF-8 bytes in file names (as os.fsdecode keeps them) are written back as the same bytes.
 ERRORS = "surrogateescape"
 STDOUT = "-"
-
-
-def columns(labels: tuple[str, ...]) -> list[str]:
-    """The CSV header for a model with these labels."""
-    return [
-        "path",
-        "label",
-        "confidence",
-        *(f"p_{label}" for label in labels),
-        "pet_score",
-        "status",
-        "error",
-        "destination",
-    ]
 
 
 def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
@@ -52,7 +39,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
     return [
         os.fspath(result.path),
         *scores,
-        "ok" if result.error is None else "error",
+        result.status,
         result.error or "",
         "" if result.destination is None else os.fspath(result.destination),
     ]
@@ -66,7 +53,7 @@ class ResultsWriter:
         self.name = name
         self._stream = stream
         self._csv = csv.writer(stream)
-        self._write(columns(labels))
+        self._write(columns.header(labels))
 
     def write(self, result: PhotoResult) -> None:
         """Write one row and flush it, so an interrupted run keeps every finished row."""

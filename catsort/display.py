@@ -21,10 +21,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from catsort.classify import RunSummary
 from catsort.metadata import OTHER
 from catsort.names import shown
 from catsort.pipeline import PhotoResult
+from catsort.run import RunSummary
 from catsort.sorting.place import MOVE
 
 

@@ -38,6 +38,31 @@ class PhotoResult:
         """Tell whether the file was classified."""
         return self.error is None
 
+    @property
+    def status(self) -> str:
+        """``ok`` for a classified photo, ``error`` for one that could not be read."""
+        return "ok" if self.error is None else "error"
+
+    @property
+    def label(self) -> str | None:
+        """The label given (a model label, ``uncertain`` or ``other``); None after an error."""
+        return None if self.prediction is None else self.prediction.label
+
+    @property
+    def confidence(self) -> float | None:
+        """The highest label probability; None after an error."""
+        return None if self.prediction is None else self.prediction.confidence
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        """Each model label's probability; empty after an error."""
+        return {} if self.prediction is None else self.prediction.probabilities
+
+    @property
+    def pet_score(self) -> float | None:
+        """How much the photo looks like a pet (the gate's score); None without a gate."""
+        return None if self.prediction is None else self.prediction.pet_score
+
 
 # A decoded image, or the one-line reason (without the path) it could not be decoded.
 _Decoded = np.ndarray | str

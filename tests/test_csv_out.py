@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from catsort.csv_out import ResultsWriter, columns, open_results
+from catsort.columns import header as columns
+from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
 from catsort.errors import CatsortError
 from catsort.pipeline import PhotoResult

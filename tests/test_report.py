@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.errors import CatsortError
-from catsort.report.summary import read_results, summarize
+from catsort.report.read import read_results
+from catsort.report.summary import summarize
 from catsort.report.truth import truth_from_folders
 
 runner = CliRunner()

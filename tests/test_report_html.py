@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from catsort.cli import app
 from catsort.errors import CatsortError
 from catsort.report.html import thumbnail_uri, write_html
-from catsort.report.summary import read_results, summarize
+from catsort.report.read import read_results
+from catsort.report.summary import summarize
 
 runner = CliRunner()
 WEIRD_NAME = '<script>&"x".jpg'

@@ -19,10 +19,9 @@ from catsort.errors import CatsortError
 from catsort.images import is_image_name, to_rgb
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.report.html_summary import dot, h, summary_html
+from catsort.report.read import CsvRow, ResultsCsv
 from catsort.report.summary import (
-    CsvRow,
     ReportSummary,
-    ResultsCsv,
     display_order,
     error_reason,
     label_kind,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections import Counter
@@ -10,43 +9,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
+from catsort.report.read import CsvRow, ResultsCsv
 from catsort.report.truth import Evaluation, evaluate
 
-#: Columns every catsort results CSV has besides the p_<label> ones.
-REQUIRED_COLUMNS = ("path", "label", "confidence", "status", "error", "destination")
-PROB_PREFIX = "p_"
 ERROR_KIND = "error"
 HISTOGRAM_BINS = 10
 ERROR_EXAMPLES = 3
-
-
-@dataclass(frozen=True)
-class CsvRow:
-    """One photo's line in a results CSV, with numbers parsed (None where empty)."""
-
-    path: str
-    label: str  # a model label, "uncertain", "other"; "" for errors
-    confidence: float | None
-    probs: dict[str, float]
-    pet_score: float | None
-    error: str  # "" when ok
-    destination: str
-
-    @property
-    def ok(self) -> bool:
-        """Whether classify gave this photo a label."""
-        return not self.error
-
-
-@dataclass(frozen=True)
-class ResultsCsv:
-    """A parsed results CSV: the model's labels (from the p_<label> columns) and the rows."""
-
-    source: Path
-    labels: tuple[str, ...]
-    rows: list[CsvRow]
 
 
 @dataclass
@@ -104,79 +73,6 @@ class ReportSummary:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
         return asdict(self)
-
-
-def read_results(path: Path) -> ResultsCsv:
-    """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable."""
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
-            reader = csv.DictReader(file)
-            header = [name.lstrip("\ufeff").strip() for name in reader.fieldnames or []]
-            if not header:
-                raise CatsortError(f"{path}: empty file, not a catsort results CSV")
-            reader.fieldnames = header
-            labels = _check_header(path, header)
-            rows = [parse_row(raw, labels) for raw in reader]
-    except FileNotFoundError:
-        raise CatsortError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise CatsortError(f"{path}: is a folder, not a results CSV") from None
-    except PermissionError:
-        raise CatsortError(f"{path}: permission denied") from None
-    except (csv.Error, OSError) as exc:
-        raise CatsortError(f"{path}: unreadable CSV ({exc})") from None
-    if not rows:
-        raise CatsortError(f"{path}: no photos in this results CSV (only a header)")
-    return ResultsCsv(source=Path(path), labels=labels, rows=rows)
-
-
-def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
-    # The labels are the p_<label> columns classify writes right after "confidence": a column
-    # added later by hand, such as p_value, is not one.
-    first = header.index("confidence") + 1 if "confidence" in header else len(header)
-    labels: list[str] = []
-    for name in header[first:]:
-        if not (name.startswith(PROB_PREFIX) and len(name) > len(PROB_PREFIX)):
-            break
-        labels.append(name[len(PROB_PREFIX) :])
-    if len(labels) < 2:
-        missing.append("p_<label> for each model label")
-    if missing:
-        raise CatsortError(
-            f"{path}: not a catsort results CSV (missing columns: {', '.join(missing)})"
-        )
-    return tuple(labels)
-
-
-def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
-    """Turn one csv.DictReader row into a CsvRow, tolerating empty or odd cells."""
-
-    def cell(name: str) -> str:
-        value = raw.get(name)
-        return value.strip() if isinstance(value, str) else ""
-
-    label, error = cell("label"), cell("error")
-    if not error and (cell("status") != "ok" or not label):
-        error = "no label in the results CSV" if cell("status") == "ok" else "failed"
-    probs = {name: p for name in labels if (p := _number(cell(PROB_PREFIX + name))) is not None}
-    return CsvRow(
-        path=cell("path"),
-        label="" if error else label,
-        confidence=None if error else _number(cell("confidence")),
-        probs=probs,
-        pet_score=_number(cell("pet_score")),
-        error=error,
-        destination=cell("destination"),
-    )
-
-
-def _number(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> ReportSummary:

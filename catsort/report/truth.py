@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from catsort.metadata import OTHER, UNCERTAIN
-
-if TYPE_CHECKING:
-    from catsort.report.summary import CsvRow
+from catsort.report.read import CsvRow
 
 _SEPARATORS = re.compile(r"[\\/]")
 

@@ -18,12 +18,9 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from catsort.errors import CatsortError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from catsort.sorting.journal import Journal
 
 MOVE = "move"
 COPY = "copy"
@@ -41,6 +38,19 @@ class Placement:
     source: Path
     target: Path
     action: str  # MOVE or COPY
+
+
+class Journal(Protocol):
+    """Where placements are recorded before they happen (catsort.sorting.journal.Journal)."""
+
+    def begin_many(self, placements: Sequence[Placement]) -> None:
+        """Record that these placements are about to happen."""
+
+    def done(self, placement: Placement) -> None:
+        """Record that a placement happened."""
+
+    def abort(self, placement: Placement) -> None:
+        """Record that a placement failed and changed nothing."""
 
 
 def unique_target(directory: Path, name: str, reserved: set[Path] | None = None) -> Path:

@@ -7,10 +7,10 @@ import os
 import pytest
 from conftest import BLUE, RED
 
-from catsort.classify import RunSettings, SortPlan, default_dest, make_plan, run_classify
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import load_model
+from catsort.run import RunSettings, SortPlan, default_dest, make_plan, run_classify
 from catsort.sorting.place import COPY, MOVE
 
 LABELS = ("cat", "dog")

@@ -1,0 +1,111 @@
+"""The Python API: load a model, classify photos, sort them, undo a sort.
+
+``catsort/__init__.py`` re-exports these names; the command line is one client of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Literal
+
+from catsort.model import Classifier
+from catsort.model import load_model as _load_model
+from catsort.pipeline import PhotoResult, classify_paths, split_threads
+from catsort.run import RunSettings, RunSummary, make_plan, run_classify
+from catsort.sorting.journal import undo as _undo
+from catsort.sorting.place import COPY, MOVE
+from catsort.sorting.restore import UndoResult
+from catsort.walk import check_inputs, find_images
+
+Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def load_model(path: str | os.PathLike[str] | None = None) -> Classifier:
+    """Load a model once: the shipped one, or a folder, ``.json`` or ``.tflite`` you name.
+
+    The model runs one thread per worker, the way ``classify`` and ``sort_photos`` use it.
+    """
+    return _load_model(None if path is None else Path(path), split_threads()[1])
+
+
+def classify(
+    paths: Paths,
+    model: Classifier | None = None,
+    *,
+    recursive: bool = True,
+    threshold: float | None = None,
+    use_gate: bool = True,
+    gate_threshold: float | None = None,
+) -> Iterator[PhotoResult]:
+    """Yield one PhotoResult per photo under ``paths`` (files, or folders walked), in order.
+
+    Nothing is moved. A file that cannot be read is a result with ``status == "error"`` and a
+    one-line ``error``; the iteration goes on. Raises CatsortError for a path that does not
+    exist.
+    """
+    inputs = _as_paths(paths)
+    check_inputs(inputs)
+    classifier = model if model is not None else load_model()
+    walk_errors: list[PhotoResult] = []
+    photos = find_images(
+        inputs,
+        recursive=recursive,
+        on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
+    )
+    results = classify_paths(
+        photos,
+        classifier,
+        threshold=threshold,
+        gate_threshold=gate_threshold,
+        use_gate=use_gate,
+    )
+    for result in results:
+        yield from walk_errors
+        walk_errors.clear()
+        yield result
+    yield from walk_errors
+
+
+def sort_photos(
+    paths: Paths,
+    action: Literal["move", "copy"],
+    model: Classifier | None = None,
+    *,
+    dest: str | os.PathLike[str] | None = None,
+    other_dest: str | os.PathLike[str] | None = None,
+    dry_run: bool = False,
+    settings: RunSettings | None = None,
+    on_result: Callable[[PhotoResult], None] | None = None,
+) -> RunSummary:
+    """Classify the photos under ``paths`` and move or copy each into ``<dest>/<label>/``.
+
+    ``dest`` defaults to the one folder given. Every move is journaled first (the summary's
+    ``journal``), so ``undo(summary.journal)`` puts everything back; ``dry_run`` plans the same
+    destinations and touches nothing. ``on_result`` is called with each photo's result.
+    """
+    if action not in (MOVE, COPY):
+        raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
+    inputs = _as_paths(paths)
+    check_inputs(inputs)
+    plan = make_plan(
+        inputs,
+        action,
+        None if dest is None else Path(dest),
+        None if other_dest is None else Path(other_dest),
+        dry_run,
+    )
+    classifier = model if model is not None else load_model()
+    return run_classify(inputs, classifier, plan, settings or RunSettings(), on_result)
+
+
+def undo(journal: str | os.PathLike[str]) -> UndoResult:
+    """Put back every file a ``sort_photos`` run (or ``catsort classify --move``) moved."""
+    return _undo(Path(journal))
+
+
+def _as_paths(paths: Paths) -> list[Path]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(path) for path in paths]

@@ -1,0 +1,43 @@
+"""The results CSV's columns: what classify writes and report reads, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+PROBABILITY_PREFIX = "p_"
+
+#: Columns every results CSV has besides the p_<label> ones, which follow "confidence".
+REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
+
+
+def probability(label: str) -> str:
+    """The name of a label's probability column: ``p_cat``."""
+    return PROBABILITY_PREFIX + label
+
+
+def header(labels: Sequence[str]) -> list[str]:
+    """The CSV header for a model with these labels."""
+    return [
+        "path",
+        "label",
+        "confidence",
+        *(probability(label) for label in labels),
+        "pet_score",
+        "status",
+        "error",
+        "destination",
+    ]
+
+
+def labels_in(names: Sequence[str]) -> tuple[str, ...]:
+    """The model labels a header names: its p_<label> columns right after ``confidence``.
+
+    A column added later by hand, such as p_value, is not one of them.
+    """
+    first = list(names).index("confidence") + 1 if "confidence" in names else len(names)
+    labels: list[str] = []
+    for name in names[first:]:
+        if not (name.startswith(PROBABILITY_PREFIX) and len(name) > len(PROBABILITY_PREFIX)):
+            break
+        labels.append(name[len(PROBABILITY_PREFIX) :])
+    return tuple(labels)
