@@ -1,0 +1,106 @@
+"""The Python API: README's example runs as written, every public name is documented."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import catsort
+
+REPO = Path(__file__).resolve().parent.parent
+README = (REPO / "README.md").read_text(encoding="utf-8")
+API_SECTION = re.search(r"^## Python API\n(.*?)^## ", README, re.S | re.M)
+
+
+def test_readme_example_classifies_the_samples_as_written(tmp_path: Path) -> None:
+    assert API_SECTION is not None, "README has no '## Python API' section"
+    example = re.search(r"```python\n(.*?)```", API_SECTION.group(1), re.S)
+    assert example is not None, "the Python API section has no python example"
+    shutil.copytree(REPO / "samples", tmp_path / "samples")
+    script = tmp_path / "example.py"
+    script.write_text(example.group(1), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if ".jpg " in line)
+    assert lines["cat.2043.jpg"].startswith("cat ")
+    assert lines["dog.2114.jpg"].startswith("dog ")
+    assert lines["car.jpg"].startswith("other ")
+    assert not (tmp_path / "sorted").exists()  # the dry run touched nothing
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == sorted(
+        p.name for p in (REPO / "samples").iterdir()
+    )
+
+
+@pytest.mark.parametrize("name", [name for name in catsort.__all__ if name != "__version__"])
+def test_every_public_name_has_a_docstring_and_a_place_in_readme(name: str) -> None:
+    value = getattr(catsort, name)
+    assert inspect.getdoc(value), f"catsort.{name} has no docstring"
+    assert API_SECTION is not None
+    assert f"`{name}" in API_SECTION.group(1), f"README's Python API section omits {name}"
+
+
+def test_importing_catsort_loads_neither_typer_nor_rich() -> None:
+    code = (
+        "import sys, catsort; catsort.classify; catsort.sort_photos; "
+        "print(sorted(m for m in ('typer', 'rich', 'tensorflow') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+def test_a_training_package_in_the_current_folder_is_not_taken_for_catsorts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "training").mkdir()
+    (tmp_path / "training" / "__init__.py").write_text("raise ImportError('the wrong training')")
+    code = "import catsort.training as t; print(t.__file__)"
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert Path(run.stdout.strip()).parent.parent != tmp_path
+    assert Path(run.stdout.strip()).name == "__init__.py"
+
+
+def test_classify_yields_typed_results_and_error_rows(tmp_path: Path, make_photo, tiny_model):
+    model = catsort.load_model(tiny_model)
+    make_photo(tmp_path / "a-cat.jpg", (230, 20, 20))
+    (tmp_path / "b-broken.jpg").write_bytes(b"not a photo")
+    results = list(catsort.classify(tmp_path, model))
+    assert [r.path.name for r in results] == ["a-cat.jpg", "b-broken.jpg"]
+    cat, broken = results
+    assert (cat.status, cat.label, cat.error) == ("ok", "cat", None)
+    assert cat.probabilities["cat"] == cat.confidence > 0.6
+    assert (broken.status, broken.label, broken.probabilities) == ("error", None, {})
+    assert broken.error and "\n" not in broken.error
+
+
+def test_sort_photos_moves_and_undo_puts_back(tmp_path: Path, make_photo, tiny_model, read_tree):
+    model = catsort.load_model(tiny_model)
+    make_photo(tmp_path / "photos" / "red.jpg", (230, 20, 20))
+    make_photo(tmp_path / "photos" / "blue.jpg", (20, 20, 230))
+    before = read_tree(tmp_path / "photos")
+    summary = catsort.sort_photos(tmp_path / "photos", "move", model)
+    assert summary.exit_code == 0 and summary.placed == 2
+    assert sorted(read_tree(tmp_path / "photos")) == ["cat/red.jpg", "dog/blue.jpg"]
+    assert summary.journal is not None
+    undone = catsort.undo(summary.journal)
+    assert len(undone.restored) == 2 and not undone.skipped
+    assert read_tree(tmp_path / "photos") == before
+
+
+def test_sort_photos_refuses_an_unknown_action(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'move' or 'copy'"):
+        catsort.sort_photos(tmp_path, "delete")  # type: ignore[arg-type]
+
+
+def test_a_missing_path_is_a_catsort_error(tmp_path: Path) -> None:
+    with pytest.raises(catsort.CatsortError, match="no such file or folder"):
+        list(catsort.classify(tmp_path / "nowhere"))
