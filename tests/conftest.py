@@ -1,8 +1,9 @@
-"""Shared test set-up: a fixed terminal for Rich, and tiny generated TFLite models."""
+"""Shared test set-up: a fixed terminal for Rich, tiny TFLite models, photos and file trees."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -21,86 +22,29 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 # --- tiny models --------------------------------------------------------------------------------
 #
-# The tiny models look at mean colours of an 8x8 image (values scaled to 0..1 as r, g, b):
+# The tiny models in tests/models/ (made by tests/models/make_tiny_models.py with TensorFlow, and
+# committed, so the tests need only LiteRT) look at mean colours of an 8x8 image (values scaled to
+# 0..1 as r, g, b):
 #   logits    = 8 * (b - r)   -> red photos are "cat", blue photos are "dog", grey is uncertain
 #   pet_score = 1 - g         -> green photos fall below the gate and become "other"
 # so tests can make photos with a known answer with a single colour.
 
 TINY_SIZE = (8, 8)
-TINY_LABELS = ("cat", "dog")
+TINY_MODELS = Path(__file__).parent / "models"
 RED, BLUE, GREEN, GREY = (230, 20, 20), (20, 20, 230), (20, 230, 20), (128, 128, 128)
-
-
-def _build_tiny_models(folder: Path) -> dict[str, Path]:
-    """Convert three tiny models with TensorFlow: float sigmoid+gate, int8, softmax (3 labels)."""
-    import numpy as np
-    import tensorflow as tf
-
-    from catsort.metadata import ModelMetadata
-
-    spec = tf.TensorSpec([None, *TINY_SIZE, 3], tf.float32, name="image")
-
-    class Tiny(tf.Module):
-        @tf.function(input_signature=[spec])
-        def serve(self, image):
-            rgb = tf.reduce_mean(image / 255.0, axis=[1, 2])
-            logits = 8.0 * (rgb[:, 2:3] - rgb[:, 0:1])
-            return {"logits": logits, "pet_score": 1.0 - rgb[:, 1:2]}
-
-    class Softmax(tf.Module):
-        @tf.function(input_signature=[spec])
-        def serve(self, image):
-            return {"logits": 8.0 * tf.reduce_mean(image / 255.0, axis=[1, 2])}
-
-    def representative():
-        rng = np.random.default_rng(0)
-        for i in range(64):  # solid colours, so calibration sees the full range of scores
-            colour = rng.choice([0.0, 255.0], size=3) if i % 2 else rng.uniform(0, 255, 3)
-            yield [np.broadcast_to(colour, (1, *TINY_SIZE, 3)).astype(np.float32)]
-
-    def convert(module, quantize=False):
-        function = module.serve.get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([function], module)
-        if quantize:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = representative
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8
-            converter.inference_output_type = tf.int8
-        return converter.convert()
-
-    base = dict(input_size=TINY_SIZE, activation="sigmoid", threshold=0.6, gate_threshold=0.3)
-    variants = {
-        "float": (convert(Tiny()), ModelMetadata(labels=TINY_LABELS, **base)),
-        "int8": (
-            convert(Tiny(), quantize=True),
-            ModelMetadata(labels=TINY_LABELS, quantization="int8", **base),
-        ),
-        "softmax": (
-            convert(Softmax()),
-            ModelMetadata(
-                labels=("red", "green", "blue"),
-                input_size=TINY_SIZE,
-                activation="softmax",
-                threshold=0.5,
-            ),
-        ),
-    }
-    models = {}
-    for name, (flatbuffer, metadata) in variants.items():
-        target = folder / name
-        target.mkdir()
-        (target / metadata.model_file).write_bytes(flatbuffer)
-        metadata.save(target / "catsort.json")
-        models[name] = target
-    return models
 
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Folders holding tiny exported models ("float", "int8", "softmax"), built once a session."""
-    pytest.importorskip("tensorflow", reason="TensorFlow builds the test models (test extra)")
-    return _build_tiny_models(tmp_path_factory.mktemp("models"))
+    """Folders holding tiny exported models ("float", "int8", "softmax").
+
+    Copies of the committed ones, so that no test can change the repository's.
+    """
+    folder = tmp_path_factory.mktemp("models")
+    models = {}
+    for name in ("float", "int8", "softmax"):
+        models[name] = Path(shutil.copytree(TINY_MODELS / name, folder / name))
+    return models
 
 
 @pytest.fixture(scope="session")

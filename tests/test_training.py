@@ -13,10 +13,14 @@ from typer.testing import CliRunner
 from catsort.cli import app
 from catsort.errors import CatsortError
 
-pytest.importorskip("tensorflow", reason="training needs the [train] extra (TensorFlow)")
+pytest.importorskip(
+    "tensorflow", reason="training tests need TensorFlow: pip install 'catsort[train]'"
+)
 
 import keras
 from catsort.training import data as datasets
+
+pytestmark = pytest.mark.training
 
 runner = CliRunner()
 COLOURS = {"cats": (200, 60, 50), "dogs": (50, 60, 200)}
