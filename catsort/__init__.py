@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import importlib
 import os
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("catsort")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (hatch's version
+# source), and a literal costs nothing at start-up, unlike importlib.metadata.
+__version__ = "0.1.0"
 
 # The wheel installs the training code as catsort/training; a source checkout keeps it beside
 # the package, in training/ at the top of the repository, so look there too.
