@@ -378,14 +378,21 @@ def train(
             "Default: download cats_and_dogs_filtered."
         ),
     ] = None,
-    output: Annotated[Path, typer.Option(help="Where to write the model and its figures.")] = Path(
-        "exported"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the model and its figures. Default: a new folder "
+            "runs/<YYYYmmdd-HHMMSS>."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into a folder that already holds a model.")
+    ] = False,
     weights: Annotated[
         str,
         typer.Option(help="'imagenet' (Keras download), a MobileNetV2 no-top .h5 file, or 'none'."),
     ] = "imagenet",
-    img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 160,
+    img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 224,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (frozen base).")] = 10,
     fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Stage 2 epochs.")] = 10,
@@ -416,6 +423,7 @@ def train(
 ) -> None:
     """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
     try:
+        from catsort.training.runs import new_run_folder
         from catsort.training.train import TrainConfig
         from catsort.training.train import train as run_training
     except ImportError as exc:
@@ -427,7 +435,8 @@ def train(
     try:
         config = TrainConfig(
             data=data,
-            output=output,
+            output=output if output is not None else new_run_folder(),
+            overwrite=overwrite,
             weights=None if weights.lower() == "none" else weights,
             img_size=img_size,
             batch_size=batch_size,

@@ -276,3 +276,82 @@ def test_confidence_threshold_keeps_the_confident_predictions_right() -> None:
     threshold = confidence_threshold(probs, labels, target=0.995)
     assert probs[2].max() < threshold <= probs[:2].max(axis=1).min()
     assert confidence_threshold(probs, np.array([0, 1, 1, 0])) == 1.0  # nothing is right
+
+
+@pytest.mark.parametrize("held", ["catsort.json", "catsort.tflite", "model.keras"])
+def test_an_output_folder_with_a_model_needs_overwrite(tmp_path: Path, held: str) -> None:
+    data = make_dataset(tmp_path / "data", per_class=2)
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / held).write_text("a model someone ships")
+    args = ["train", "--data", str(data), "--weights", "none", "--img-size", "32"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 2, result.output
+    line = " ".join(result.output.split())
+    assert f"{out}: already holds a model ({held})" in line
+    assert "pass --overwrite" in line and "another --output" in line
+    assert "Loading images" not in result.output  # it stopped before training
+    assert sorted(p.name for p in out.iterdir()) == [held]
+
+
+def test_overwrite_lets_training_into_a_folder_with_a_model(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    def stop(*args, **kwargs):  # past the output check; no need to train
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "_dataset", stop)
+    data = make_dataset(tmp_path / "data", per_class=2)
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "catsort.json").write_text("{}")
+    args = ["train", "--data", str(data), "--weights", "none", "--img-size", "32"]
+    result = runner.invoke(app, [*args, "--output", str(out), "--overwrite"])
+    assert "stopped before training" in result.output
+
+
+def test_default_output_is_a_new_runs_folder(tmp_path: Path, monkeypatch) -> None:
+    from datetime import datetime
+
+    from catsort.training import runs
+    from catsort.training.train import TrainConfig
+
+    monkeypatch.chdir(tmp_path)
+    when = datetime(2026, 12, 3, 9, 5, 7)
+    assert runs.new_run_folder(now=when) == Path("runs/20261203-090507")
+    Path("runs/20261203-090507").mkdir(parents=True)
+    assert runs.new_run_folder(now=when) == Path("runs/20261203-090507-2")
+    config = TrainConfig()
+    assert config.output.parent == Path("runs") and not config.output.exists()
+    assert config.img_size == 224 and config.output != Path("exported")
+
+
+def test_the_train_command_defaults_to_224_and_a_runs_folder(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    seen = {}
+
+    def fake_train(config, say):
+        seen["config"] = config
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "--weights", "none"])
+    assert "stopped before training" in result.output
+    config = seen["config"]
+    assert config.img_size == 224 and not config.overwrite
+    assert config.output.parent == Path("runs") and not config.output.exists()
+
+
+def test_convert_will_not_write_over_a_model_without_overwrite(tmp_path: Path) -> None:
+    from catsort.training.convert import convert_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_text("stand-in")
+    (run / "catsort.json").write_text("{}")
+    with pytest.raises(CatsortError, match=r"already holds a model .* pass --overwrite"):
+        convert_run(run, run)
+    before = (run / "catsort.json").read_text()
+    assert before == "{}"

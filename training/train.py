@@ -14,7 +14,7 @@ import tensorflow as tf
 from catsort.errors import CatsortError
 
 from . import data as datasets
-from . import export, gate, recipe
+from . import export, gate, recipe, runs
 
 
 @dataclass
@@ -22,9 +22,10 @@ class TrainConfig:
     """Every setting of a training run; the defaults are the recipe's."""
 
     data: Path | None = None  # None: download cats_and_dogs_filtered
-    output: Path = Path("exported")
+    output: Path = field(default_factory=runs.new_run_folder)  # runs/<YYYYmmdd-HHMMSS>
+    overwrite: bool = False  # write into a folder that already holds a model
     weights: str | None = "imagenet"
-    img_size: int = 160
+    img_size: int = 224
     batch_size: int = 32
     epochs: int = 10
     fine_tune_epochs: int = 10
@@ -54,9 +55,8 @@ class TrainResult:
 
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
     """Run the whole recipe and write the exported model, metadata and figures."""
+    runs.check_output(config.output, config.overwrite)
     keras.utils.set_random_seed(config.seed)
-    if config.output.exists() and not config.output.is_dir():
-        raise CatsortError(f"{config.output}: is a file, not a folder; choose another --output")
     root = config.data if config.data is not None else datasets.download_default_dataset()
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
     labels = datasets.default_labels(files.class_dirs, config.labels)
@@ -128,7 +128,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         "training": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(config).items()
-            if k not in ("output", "verbose", "figures")
+            if k not in ("output", "overwrite", "verbose", "figures")
         },
         "parameters": {"stage1": stage1, "stage2": stage2},
         "data": {
