@@ -427,9 +427,12 @@ def train(
         from catsort.training.train import TrainConfig
         from catsort.training.train import train as run_training
     except ImportError as exc:
+        # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install "catsort").
         err_console.print(
-            f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
-            'install it with: pip install "catsort[train]"'
+            f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is missing); "
+            + escape('install it with: pip install "catsort[train]"'),
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2) from None
     try:
@@ -456,7 +459,11 @@ def train(
 
         quiet_pillow_warnings()
         result = run_training(
-            config, say=lambda message: err_console.print(message, highlight=False)
+            config,
+            # Not markup: the messages hold paths, such as "photos [best]".
+            say=lambda message: err_console.print(
+                message, highlight=False, markup=False, soft_wrap=True
+            ),
         )
     except CatsortError as exc:
         raise fail(exc) from None
@@ -479,8 +486,9 @@ def _parse_labels(text: str | None) -> dict[str, str] | None:
 
 def _print_training_summary(result) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Exported {result.model_path}")
+    table = Table(title=Text(f"Exported {result.model_path}"))  # a Text: the path is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():

@@ -355,3 +355,20 @@ def test_convert_will_not_write_over_a_model_without_overwrite(tmp_path: Path) -
         convert_run(run, run)
     before = (run / "catsort.json").read_text()
     assert before == "{}"
+
+
+def test_paths_with_brackets_survive_in_the_training_messages(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    def stop(*args, **kwargs):  # the messages come before training; no need to train
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "_dataset", stop)
+    # Rich takes [best] (not [2020]: a tag starts with a letter) for markup unless escaped.
+    data = make_dataset(tmp_path / "photos [2020] [best]", per_class=2)
+    args = ["train", "--weights", "none", "--img-size", "32", "--output", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--data", str(data)])
+    assert f"Loading images from {data} at 32x32" in " ".join(result.output.split())
+    missing = tmp_path / "gone [2020] [best]"
+    result = runner.invoke(app, [*args, "--data", str(missing)])
+    assert result.exit_code == 2 and f"{missing}" in " ".join(result.output.split())
