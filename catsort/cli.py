@@ -488,6 +488,8 @@ def _print_training_summary(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from catsort.training.runs import chance_warning
+
     table = Table(title=Text(f"Exported {result.model_path}"))  # a Text: the path is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -496,3 +498,6 @@ def _print_training_summary(result) -> None:
             key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
         )
     err_console.print(table)
+    warning = chance_warning(result.metrics, len(result.labels))
+    if warning is not None:
+        err_console.print(Text(warning, style="bold red"), soft_wrap=True)

@@ -372,3 +372,44 @@ def test_paths_with_brackets_survive_in_the_training_messages(tmp_path: Path, mo
     missing = tmp_path / "gone [2020] [best]"
     result = runner.invoke(app, [*args, "--data", str(missing)])
     assert result.exit_code == 2 and f"{missing}" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "num_classes", "warned"),
+    [(0.5, 2, True), (0.59, 2, True), (0.6, 2, False), (0.97, 2, False), (0.4, 3, True)],
+)
+def test_a_model_near_chance_is_flagged(accuracy: float, num_classes: int, warned: bool) -> None:
+    from catsort.training.runs import chance_warning
+
+    warning = chance_warning({"tflite_test_accuracy": accuracy}, num_classes)
+    assert (warning is not None) == warned
+    if warned:
+        assert "barely better than guessing" in warning and "do not ship" in warning
+
+
+@pytest.mark.parametrize(("accuracy", "warned"), [(0.52, True), (0.97, False)])
+def test_the_training_summary_warns_of_a_model_near_chance(
+    tmp_path: Path, monkeypatch, accuracy: float, warned: bool
+) -> None:
+    import catsort.training.train as training_train
+
+    out = tmp_path / "runs [best]"
+    metrics = {"keras_test_accuracy": accuracy, "tflite_test_accuracy": accuracy}
+
+    def fake_train(config, say):  # the metrics of a finished run, without training
+        return training_train.TrainResult(
+            model_path=out / "catsort.tflite",
+            metadata_path=out / "catsort.json",
+            metrics=metrics,
+            labels=("cat", "dog"),
+        )
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    result = runner.invoke(app, ["train", "--weights", "none", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    title = "".join(f"Exported {out / 'catsort.tflite'}".split())  # wrapped to the table's width
+    assert title in "".join(result.output.split())  # the title's brackets survive
+    assert ("barely better than guessing" in text) == warned
+    if warned:
+        assert "test accuracy 52.0% is barely better" in text and "do not ship" in text

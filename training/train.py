@@ -51,6 +51,7 @@ class TrainResult:
     metadata_path: Path
     metrics: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
 
 
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
@@ -149,6 +150,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         metadata_path=config.output / "catsort.json",
         metrics=shipped,
         parameters={"stage1": stage1, "stage2": stage2},
+        labels=labels,
     )
 
 
