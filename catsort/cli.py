@@ -420,8 +420,15 @@ def train(
     ] = "int8",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show TensorFlow's own log lines and warnings.")
+    ] = False,
 ) -> None:
     """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
+    if not verbose:
+        from catsort.training.logs import quiet_tensorflow
+
+        quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads the setting then
     try:
         from catsort.training.runs import new_run_folder
         from catsort.training.train import TrainConfig
@@ -452,6 +459,7 @@ def train(
             ship=ship,
             figures=figures,
             seed=seed,
+            tensorflow_logs=verbose,
         )
         if ship not in ("int8", "float32"):
             raise CatsortError(f"--ship {ship}: use int8 or float32")

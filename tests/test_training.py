@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -413,3 +414,29 @@ def test_the_training_summary_warns_of_a_model_near_chance(
     assert ("barely better than guessing" in text) == warned
     if warned:
         assert "test accuracy 52.0% is barely better" in text and "do not ship" in text
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_tensorflow_logs_are_hidden_unless_verbose(monkeypatch, verbose: bool) -> None:
+    import catsort.training.train as training_train
+
+    seen = {}
+
+    def fake_train(config, say):
+        seen["config"] = config
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    runner.invoke(app, ["train", "--weights", "none", *(["--verbose"] if verbose else [])])
+    assert seen["config"].tensorflow_logs == verbose
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == (None if verbose else "3")
+
+
+def test_quiet_conversion_drops_what_keras_prints(capfd) -> None:
+    from catsort.training import export, recipe
+
+    model, _ = recipe.build_model((32, 32), 2, weights=None)
+    capfd.readouterr()
+    assert export.convert(model, "float32", quiet=True)
+    assert "Saved artifact" not in capfd.readouterr().out

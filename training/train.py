@@ -40,7 +40,8 @@ class TrainConfig:
     gate_reject_rate: float = 0.01
     figures: bool = True
     seed: int = 1337
-    verbose: bool = True
+    verbose: bool = True  # progress bars
+    tensorflow_logs: bool = True  # False: the converter's printout of each export is dropped
 
 
 @dataclass
@@ -129,7 +130,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         "training": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(config).items()
-            if k not in ("output", "overwrite", "verbose", "figures")
+            if k not in ("output", "overwrite", "verbose", "tensorflow_logs", "figures")
         },
         "parameters": {"stage1": stage1, "stage2": stage2},
         "data": {
@@ -217,7 +218,9 @@ def export_trained(
         name = "catsort" if quantization == config.ship else f"catsort-{quantization}"
         say(f"Converting to TensorFlow Lite ({quantization}) ...")
         path = config.output / f"{name}.tflite"
-        path.write_bytes(export.convert(exported, quantization, calibration))
+        path.write_bytes(
+            export.convert(exported, quantization, calibration, quiet=not config.tensorflow_logs)
+        )
         variants[quantization] = _finish_variant(
             path, quantization, labels, size, common, val_split, test_split, keras_test, config
         )
