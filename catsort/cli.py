@@ -379,14 +379,21 @@ def train(
             "Default: download cats_and_dogs_filtered."
         ),
     ] = None,
-    output: Annotated[Path, typer.Option(help="Where to write the model and its figures.")] = Path(
-        "exported"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the model and its figures. Default: a new folder "
+            "runs/<YYYYmmdd-HHMMSS>."
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Write into a folder that already holds a model.")
+    ] = False,
     weights: Annotated[
         str,
         typer.Option(help="'imagenet' (Keras download), a MobileNetV2 no-top .h5 file, or 'none'."),
     ] = "imagenet",
-    img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 160,
+    img_size: Annotated[int, typer.Option(min=32, help="Input size in pixels (square).")] = 224,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     epochs: Annotated[int, typer.Option(min=0, help="Stage 1 epochs (frozen base).")] = 10,
     fine_tune_epochs: Annotated[int, typer.Option(min=0, help="Stage 2 epochs.")] = 10,
@@ -414,21 +421,33 @@ def train(
     ] = "int8",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show TensorFlow's own log lines and warnings.")
+    ] = False,
 ) -> None:
     """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
+    if not verbose:
+        from catsort.training.logs import quiet_tensorflow
+
+        quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads the setting then
     try:
+        from catsort.training.runs import new_run_folder
         from catsort.training.train import TrainConfig
         from catsort.training.train import train as run_training
     except ImportError as exc:
+        # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install "catsort").
         err_console.print(
-            f"[red]Error:[/red] training needs TensorFlow ({exc.name} is missing); "
-            'install it with: pip install "catsort[train]"'
+            f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is missing); "
+            + escape('install it with: pip install "catsort[train]"'),
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(2) from None
     try:
         config = TrainConfig(
             data=data,
-            output=output,
+            output=output if output is not None else new_run_folder(),
+            overwrite=overwrite,
             weights=None if weights.lower() == "none" else weights,
             img_size=img_size,
             batch_size=batch_size,
@@ -441,6 +460,7 @@ def train(
             ship=ship,
             figures=figures,
             seed=seed,
+            tensorflow_logs=verbose,
         )
         if ship not in ("int8", "float32"):
             raise CatsortError(f"--ship {ship}: use int8 or float32")
@@ -448,7 +468,11 @@ def train(
 
         quiet_pillow_warnings()
         result = run_training(
-            config, say=lambda message: err_console.print(message, highlight=False)
+            config,
+            # Not markup: the messages hold paths, such as "photos [best]".
+            say=lambda message: err_console.print(
+                message, highlight=False, markup=False, soft_wrap=True
+            ),
         )
     except CatsortError as exc:
         raise fail(exc) from None
@@ -471,8 +495,11 @@ def _parse_labels(text: str | None) -> dict[str, str] | None:
 
 def _print_training_summary(result) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"Exported {result.model_path}")
+    from catsort.training.runs import chance_warning
+
+    table = Table(title=Text(f"Exported {result.model_path}"))  # a Text: the path is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in result.metrics.items():
@@ -480,3 +507,6 @@ def _print_training_summary(result) -> None:
             key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
         )
     err_console.print(table)
+    warning = chance_warning(result.metrics, len(result.labels))
+    if warning is not None:
+        err_console.print(Text(warning, style="bold red"), soft_wrap=True)

@@ -105,7 +105,7 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
     table.add_column("files", justify="right")
     for label, count in summary.rows():
         if label != OTHER or has_gate or count:
-            table.add_row(label, str(count))
+            table.add_row(Text(label), str(count))  # a Text: labels are not markup
     table.add_row("errors", str(summary.errors), style="red" if summary.errors else None)
     if action is not None:
         verb = "moved" if action == MOVE else "copied"

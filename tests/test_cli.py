@@ -404,3 +404,44 @@ def test_error_messages_keep_brackets_in_file_names(tmp_path, tiny_model):
     result = classify(tiny_model, tmp_path / "[2020] [red]trip")
     assert result.exit_code == 2
     assert "[2020] [red]trip: no such file or folder" in result.stderr
+
+
+def test_train_without_tensorflow_prints_the_install_hint_whole(monkeypatch):
+    # None in sys.modules makes the import raise ImportError, as when TensorFlow is missing.
+    monkeypatch.setitem(sys.modules, "catsort.training.train", None)
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 2, result.output
+    assert 'pip install "catsort[train]"' in result.output
+
+
+def _rendered(renderable) -> str:
+    from rich.console import Console
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_labels_with_brackets_survive_in_the_run_and_report_tables(tmp_path):
+    from catsort.classify import RunSummary
+    from catsort.display import summary_table
+    from catsort.report.summary import read_results, summarize
+    from catsort.report.text import render_summary
+
+    labels = ("[big]cat", "dog")
+    summary = RunSummary(labels=labels, counts=Counter({"[big]cat": 2, "dog": 1}))
+    assert "[big]cat" in _rendered(summary_table(summary, None, False, False))
+
+    results = tmp_path / "photos" / "results.csv"
+    results.parent.mkdir()
+    header = ["path", "label", "confidence", "p_[big]cat", "p_dog", "pet_score", "status"]
+    with open(results, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([*header, "error", "destination"])
+        writer.writerow(["[big]cat/a.jpg", "[big]cat", "0.9", "0.9", "0.1", "0.9", "ok", "", ""])
+        writer.writerow(["dog/b.jpg", "dog", "0.8", "0.2", "0.8", "0.9", "ok", "", ""])
+    text = _rendered(render_summary(summarize(read_results(results), truth=True)))
+    confidence = text.split("Confidence", 1)[1].split("least confident", 1)[0]
+    assert "[big]cat" in confidence  # the histogram's label
+    per_class = text.split("Per class", 1)[1]
+    assert per_class.count("[big]cat") >= 3  # per-class row, confusion column and row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -280,3 +281,166 @@ def test_confidence_threshold_keeps_the_confident_predictions_right() -> None:
     threshold = confidence_threshold(probs, labels, target=0.995)
     assert probs[2].max() < threshold <= probs[:2].max(axis=1).min()
     assert confidence_threshold(probs, np.array([0, 1, 1, 0])) == 1.0  # nothing is right
+
+
+@pytest.mark.parametrize("held", ["catsort.json", "catsort.tflite", "model.keras"])
+def test_an_output_folder_with_a_model_needs_overwrite(tmp_path: Path, held: str) -> None:
+    data = make_dataset(tmp_path / "data", per_class=2)
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / held).write_text("a model someone ships")
+    args = ["train", "--data", str(data), "--weights", "none", "--img-size", "32"]
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 2, result.output
+    line = " ".join(result.output.split())
+    assert f"{out}: already holds a model ({held})" in line
+    assert "pass --overwrite" in line and "another --output" in line
+    assert "Loading images" not in result.output  # it stopped before training
+    assert sorted(p.name for p in out.iterdir()) == [held]
+
+
+def test_overwrite_lets_training_into_a_folder_with_a_model(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    def stop(*args, **kwargs):  # past the output check; no need to train
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "_dataset", stop)
+    data = make_dataset(tmp_path / "data", per_class=2)
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "catsort.json").write_text("{}")
+    args = ["train", "--data", str(data), "--weights", "none", "--img-size", "32"]
+    result = runner.invoke(app, [*args, "--output", str(out), "--overwrite"])
+    assert "stopped before training" in result.output
+
+
+def test_default_output_is_a_new_runs_folder(tmp_path: Path, monkeypatch) -> None:
+    from datetime import datetime
+
+    from catsort.training import runs
+    from catsort.training.train import TrainConfig
+
+    monkeypatch.chdir(tmp_path)
+    when = datetime(2026, 12, 3, 9, 5, 7)
+    assert runs.new_run_folder(now=when) == Path("runs/20261203-090507")
+    Path("runs/20261203-090507").mkdir(parents=True)
+    assert runs.new_run_folder(now=when) == Path("runs/20261203-090507-2")
+    config = TrainConfig()
+    assert config.output.parent == Path("runs") and not config.output.exists()
+    assert config.img_size == 224 and config.output != Path("exported")
+
+
+def test_the_train_command_defaults_to_224_and_a_runs_folder(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    seen = {}
+
+    def fake_train(config, say):
+        seen["config"] = config
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", "--weights", "none"])
+    assert "stopped before training" in result.output
+    config = seen["config"]
+    assert config.img_size == 224 and not config.overwrite
+    assert config.output.parent == Path("runs") and not config.output.exists()
+
+
+def test_convert_will_not_write_over_a_model_without_overwrite(tmp_path: Path) -> None:
+    from catsort.training.convert import convert_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_text("stand-in")
+    (run / "catsort.json").write_text("{}")
+    with pytest.raises(CatsortError, match=r"already holds a model .* pass --overwrite"):
+        convert_run(run, run)
+    before = (run / "catsort.json").read_text()
+    assert before == "{}"
+
+
+def test_paths_with_brackets_survive_in_the_training_messages(tmp_path: Path, monkeypatch) -> None:
+    import catsort.training.train as training_train
+
+    def stop(*args, **kwargs):  # the messages come before training; no need to train
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "_dataset", stop)
+    # Rich takes [best] (not [2020]: a tag starts with a letter) for markup unless escaped.
+    data = make_dataset(tmp_path / "photos [2020] [best]", per_class=2)
+    args = ["train", "--weights", "none", "--img-size", "32", "--output", str(tmp_path / "o")]
+    result = runner.invoke(app, [*args, "--data", str(data)])
+    assert f"Loading images from {data} at 32x32" in " ".join(result.output.split())
+    missing = tmp_path / "gone [2020] [best]"
+    result = runner.invoke(app, [*args, "--data", str(missing)])
+    assert result.exit_code == 2 and f"{missing}" in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "num_classes", "warned"),
+    [(0.5, 2, True), (0.59, 2, True), (0.6, 2, False), (0.97, 2, False), (0.4, 3, True)],
+)
+def test_a_model_near_chance_is_flagged(accuracy: float, num_classes: int, warned: bool) -> None:
+    from catsort.training.runs import chance_warning
+
+    warning = chance_warning({"tflite_test_accuracy": accuracy}, num_classes)
+    assert (warning is not None) == warned
+    if warned:
+        assert "barely better than guessing" in warning and "do not ship" in warning
+
+
+@pytest.mark.parametrize(("accuracy", "warned"), [(0.52, True), (0.97, False)])
+def test_the_training_summary_warns_of_a_model_near_chance(
+    tmp_path: Path, monkeypatch, accuracy: float, warned: bool
+) -> None:
+    import catsort.training.train as training_train
+
+    out = tmp_path / "runs [best]"
+    metrics = {"keras_test_accuracy": accuracy, "tflite_test_accuracy": accuracy}
+
+    def fake_train(config, say):  # the metrics of a finished run, without training
+        return training_train.TrainResult(
+            model_path=out / "catsort.tflite",
+            metadata_path=out / "catsort.json",
+            metrics=metrics,
+            labels=("cat", "dog"),
+        )
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    result = runner.invoke(app, ["train", "--weights", "none", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    title = "".join(f"Exported {out / 'catsort.tflite'}".split())  # wrapped to the table's width
+    assert title in "".join(result.output.split())  # the title's brackets survive
+    assert ("barely better than guessing" in text) == warned
+    if warned:
+        assert "test accuracy 52.0% is barely better" in text and "do not ship" in text
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_tensorflow_logs_are_hidden_unless_verbose(monkeypatch, verbose: bool) -> None:
+    import catsort.training.train as training_train
+
+    seen = {}
+
+    def fake_train(config, say):
+        seen["config"] = config
+        raise CatsortError("stopped before training")
+
+    monkeypatch.setattr(training_train, "train", fake_train)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    runner.invoke(app, ["train", "--weights", "none", *(["--verbose"] if verbose else [])])
+    assert seen["config"].tensorflow_logs == verbose
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == (None if verbose else "3")
+
+
+def test_quiet_conversion_drops_what_keras_prints(capfd) -> None:
+    from catsort.training import export, recipe
+
+    model, _ = recipe.build_model((32, 32), 2, weights=None)
+    capfd.readouterr()
+    assert export.convert(model, "float32", quiet=True)
+    assert "Saved artifact" not in capfd.readouterr().out

@@ -1,6 +1,8 @@
 """Export a trained model again, without training again: ``python -m catsort.training.convert RUN``.
 
 RUN is the output folder of ``catsort train`` (it holds ``model.keras`` and ``catsort.json``).
+The new export goes to a new ``runs/<YYYYmmdd-HHMMSS>/`` folder unless ``--output`` says where;
+a folder that already holds a model (RUN itself among them) needs ``--overwrite``.
 The same data splits are rebuilt from the settings in the metadata and checked against its data
 fingerprint; then the pet gate is fitted and both TFLite variants are written and checked, as at
 the end of training. Useful after a change to the export or the gate.
@@ -19,6 +21,7 @@ import keras
 from catsort.errors import CatsortError
 
 from . import data as datasets
+from . import runs
 from .train import TrainConfig, export_trained, load_splits, test_predictions_figure
 
 #: Files of a run that stay valid when only the export changes.
@@ -31,11 +34,16 @@ def convert_run(
     data: Path | None = None,
     ship: str | None = None,
     with_gate: bool = True,
+    overwrite: bool = False,
 ) -> dict:
-    """Export RUN's model.keras into ``output``; return the shipped variant's metrics."""
+    """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
+
+    ``output`` may not hold a model already (RUN itself does) unless ``overwrite`` is given.
+    """
     metadata_path = run / "catsort.json"
     if not (run / "model.keras").is_file() or not metadata_path.is_file():
         raise CatsortError(f"{run}: needs model.keras and catsort.json from a catsort train run")
+    runs.check_output(output, overwrite)
     info = json.loads(metadata_path.read_text())  # settings and data sit beside classify's keys
     known = {f.name for f in fields(TrainConfig)}
     settings = {k: v for k, v in info["training"].items() if k in known}
@@ -73,7 +81,14 @@ def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="output folder of a catsort train run")
-    parser.add_argument("--output", type=Path, default=None, help="default: the run folder")
+    parser.add_argument(
+        "--output", type=Path, default=None, help="default: a new runs/<YYYYmmdd-HHMMSS> folder"
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder that already holds a model (such as RUN itself)",
+    )
     parser.add_argument("--data", type=Path, default=None, help="default: the run's data folder")
     parser.add_argument("--ship", choices=("int8", "float32"), default=None)
     parser.add_argument(
@@ -82,7 +97,12 @@ def main() -> None:
     args = parser.parse_args()
     try:
         metrics = convert_run(
-            args.run, args.output or args.run, args.data, args.ship, with_gate=not args.no_gate
+            args.run,
+            args.output or runs.new_run_folder(),
+            args.data,
+            args.ship,
+            with_gate=not args.no_gate,
+            overwrite=args.overwrite,
         )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None

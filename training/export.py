@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +27,26 @@ GATE_FLOAT_OPS = [
 ]
 
 
-def convert(model: keras.Model, quantization: str, calibration: np.ndarray | None = None) -> bytes:
+def convert(
+    model: keras.Model,
+    quantization: str,
+    calibration: np.ndarray | None = None,
+    quiet: bool = False,
+) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer, float32 or full-integer int8.
 
     int8 calibrates activation ranges on ``calibration`` images (uint8 pixels); inputs and
     outputs stay float32 so every variant is fed and read the same way, and the pet gate's
-    arithmetic stays float.
+    arithmetic stays float. ``quiet`` drops what Keras prints while it saves the model for the
+    converter (hundreds of lines listing its endpoints and captured tensors).
     """
+    if not quiet:
+        return _convert(model, quantization, calibration)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _convert(model, quantization, calibration)
+
+
+def _convert(model: keras.Model, quantization: str, calibration: np.ndarray | None) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization == "float32":
         return converter.convert()

@@ -14,7 +14,7 @@ import tensorflow as tf
 from catsort.errors import CatsortError
 
 from . import data as datasets
-from . import export, gate, recipe
+from . import export, gate, recipe, runs
 
 
 @dataclass
@@ -22,9 +22,10 @@ class TrainConfig:
     """Every setting of a training run; the defaults are the recipe's."""
 
     data: Path | None = None  # None: download cats_and_dogs_filtered
-    output: Path = Path("exported")
+    output: Path = field(default_factory=runs.new_run_folder)  # runs/<YYYYmmdd-HHMMSS>
+    overwrite: bool = False  # write into a folder that already holds a model
     weights: str | None = "imagenet"
-    img_size: int = 160
+    img_size: int = 224
     batch_size: int = 32
     epochs: int = 10
     fine_tune_epochs: int = 10
@@ -39,7 +40,8 @@ class TrainConfig:
     gate_reject_rate: float = 0.01
     figures: bool = True
     seed: int = 1337
-    verbose: bool = True
+    verbose: bool = True  # progress bars
+    tensorflow_logs: bool = True  # False: the converter's printout of each export is dropped
 
 
 @dataclass
@@ -50,13 +52,13 @@ class TrainResult:
     metadata_path: Path
     metrics: dict = field(default_factory=dict)
     parameters: dict = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
 
 
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
     """Run the whole recipe and write the exported model, metadata and figures."""
+    runs.check_output(config.output, config.overwrite)
     keras.utils.set_random_seed(config.seed)
-    if config.output.exists() and not config.output.is_dir():
-        raise CatsortError(f"{config.output}: is a file, not a folder; choose another --output")
     root = config.data if config.data is not None else datasets.download_default_dataset()
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
     labels = datasets.default_labels(files.class_dirs, config.labels)
@@ -128,7 +130,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         "training": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(config).items()
-            if k not in ("output", "verbose", "figures")
+            if k not in ("output", "overwrite", "verbose", "tensorflow_logs", "figures")
         },
         "parameters": {"stage1": stage1, "stage2": stage2},
         "data": {
@@ -149,6 +151,7 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         metadata_path=config.output / "catsort.json",
         metrics=shipped,
         parameters={"stage1": stage1, "stage2": stage2},
+        labels=labels,
     )
 
 
@@ -215,7 +218,9 @@ def export_trained(
         name = "catsort" if quantization == config.ship else f"catsort-{quantization}"
         say(f"Converting to TensorFlow Lite ({quantization}) ...")
         path = config.output / f"{name}.tflite"
-        path.write_bytes(export.convert(exported, quantization, calibration))
+        path.write_bytes(
+            export.convert(exported, quantization, calibration, quiet=not config.tensorflow_logs)
+        )
         variants[quantization] = _finish_variant(
             path, quantization, labels, size, common, val_split, test_split, keras_test, config
         )

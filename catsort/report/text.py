@@ -99,7 +99,7 @@ def histogram_table(histograms: list[Histogram]) -> Table:
         total = sum(histogram.counts)
         if total:
             table.add_row(
-                shown(histogram.label),
+                Text(shown(histogram.label)),
                 Text(sparkline(histogram.counts), style="on grey15"),
                 str(total),
             )
@@ -177,7 +177,7 @@ def evaluation_parts(evaluation: Evaluation) -> list[RenderableType]:
         scores.add_column(name, justify="left" if name == "class" else "right")
     for score in evaluation.classes:
         scores.add_row(
-            shown(score.label),
+            Text(shown(score.label)),
             str(score.support),
             str(score.predicted),
             _percent(score.precision),
@@ -192,10 +192,10 @@ def evaluation_parts(evaluation: Evaluation) -> list[RenderableType]:
     )
     matrix.add_column("true \\ label")
     for column in evaluation.columns:
-        matrix.add_column(shown(column), justify="right")
+        matrix.add_column(Text(shown(column)), justify="right")
     for true, counts in evaluation.confusion.items():
         matrix.add_row(
-            shown(true),
+            Text(shown(true)),
             *(
                 Text(
                     str(counts[column]),
