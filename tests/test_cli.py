@@ -423,10 +423,11 @@ def _rendered(renderable) -> str:
 
 
 def test_labels_with_brackets_survive_in_the_run_and_report_tables(tmp_path):
-    from catsort.classify import RunSummary
     from catsort.display import summary_table
-    from catsort.report.summary import read_results, summarize
+    from catsort.report.read import read_results
+    from catsort.report.summary import summarize
     from catsort.report.text import render_summary
+    from catsort.run import RunSummary
 
     labels = ("[big]cat", "dog")
     summary = RunSummary(labels=labels, counts=Counter({"[big]cat": 2, "dog": 1}))
