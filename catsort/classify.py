@@ -15,7 +15,8 @@ from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult, classify_paths
 from catsort.sorting.copies import EarlierCopies
-from catsort.sorting.journal import Journal, recover
+from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
+from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, place
 from catsort.sorting.place import plan as plan_placement
 from catsort.walk import check_inputs, find_images
@@ -185,11 +186,28 @@ def run_classify(
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
     writing = plan.action is not None and not plan.dry_run
-    if writing:
-        assert plan.dest is not None
+    if not writing:
+        return _run(paths, classifier, plan, settings, summary, on_result, started)
+    assert plan.dest is not None
+    # One run at a time per destination: a second one would race this one for the same names.
+    with DestinationLock.acquire(plan.dest / JOURNAL_DIR, on_note):
         for message in recover(plan.dest):
             if on_note is not None:
                 on_note(message)
+        return _run(paths, classifier, plan, settings, summary, on_result, started)
+
+
+def _run(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    plan: SortPlan,
+    settings: RunSettings,
+    summary: RunSummary,
+    on_result: Callable[[PhotoResult], None] | None,
+    started: float,
+) -> RunSummary:
+    metadata = classifier.metadata
+    writing = plan.action is not None and not plan.dry_run
     walk_errors: list[PhotoResult] = []
     walk = find_inputs(
         paths,

@@ -404,3 +404,40 @@ def test_error_messages_keep_brackets_in_file_names(tmp_path, tiny_model):
     result = classify(tiny_model, tmp_path / "[2020] [red]trip")
     assert result.exit_code == 2
     assert "[2020] [red]trip: no such file or folder" in result.stderr
+
+
+# --- one run at a time per destination -------------------------------------------------------
+
+
+def test_a_second_run_into_a_busy_destination_exits_2_and_moves_nothing(
+    photos, tiny_model, read_tree
+):
+    from catsort.sorting.lock import DestinationLock
+
+    before = read_tree(photos)
+    with DestinationLock.acquire(photos / ".catsort"):
+        result = classify(tiny_model, photos, "--move")
+        assert result.exit_code == 2, result.output
+        assert read_tree(photos) == before
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"pid {os.getpid()}, started " in result.stderr
+    assert "another catsort run" in result.stderr
+    assert not (photos / ".catsort").exists(), "the lock file goes with the run holding it"
+
+
+def test_a_stale_lock_left_by_a_run_that_is_gone_is_taken_over(photos, tiny_model):
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    pid = int(gone.stdout)
+    (photos / ".catsort").mkdir()
+    (photos / ".catsort" / "lock").write_text(f'{{"pid": {pid}, "started": "2026-01-02 03:04:05"}}')
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 0, result.output
+    assert "took over a stale lock" in result.stderr
+    assert f"pid {pid}, started 2026-01-02 03:04:05" in result.stderr
+    assert (photos / "cat" / "kitty.jpg").exists()
+    assert not (photos / ".catsort" / "lock").exists()
