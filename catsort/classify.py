@@ -119,6 +119,8 @@ class RunSummary:
     labels: tuple[str, ...]
     counts: Counter = field(default_factory=Counter)  # label (incl. uncertain, other) -> files
     errors: int = 0
+    skipped: int = 0  # photos deliberately not classified (too small to tell): not failures
+    reasons: Counter = field(default_factory=Counter)  # error reason (no path) -> files
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
@@ -126,8 +128,8 @@ class RunSummary:
 
     @property
     def files(self) -> int:
-        """Files looked at, failed ones included."""
-        return sum(self.counts.values()) + self.errors
+        """Files looked at, failed and skipped ones included."""
+        return sum(self.counts.values()) + self.errors + self.skipped
 
     @property
     def images_per_second(self) -> float:
@@ -136,7 +138,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was classified (and placed), 1 when some failed."""
+        """0 when every file was classified (and placed) or skipped, 1 when some failed."""
         return 1 if self.errors else 0
 
     def rows(self) -> list[tuple[str, int]]:
@@ -147,6 +149,9 @@ class RunSummary:
         """Count one result."""
         if result.error is not None:
             self.errors += 1
+            self.reasons[result.error] += 1
+        elif result.skipped is not None:
+            self.skipped += 1
         elif result.prediction is not None:
             self.counts[result.prediction.label] += 1
         if result.destination is not None and result.error is None:

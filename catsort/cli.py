@@ -161,7 +161,7 @@ def classify(
     """Classify photos with the model; optionally move or copy them into label folders."""
     from catsort.classify import RunSettings, check_plan, find_inputs, make_plan, run_classify
     from catsort.csv_out import open_results
-    from catsort.display import RunDisplay, summary_table
+    from catsort.display import RunDisplay, error_reasons_table, summary_table
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
@@ -217,6 +217,9 @@ def classify(
         if summary.files == 0:
             err_console.print("No photos found.", highlight=False)
         err_console.print(summary_table(summary, action, dry_run, classifier.has_gate))
+        reasons = error_reasons_table(summary)
+        if reasons is not None:
+            err_console.print(reasons)
         if summary.journal is not None:
             err_console.print(
                 f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False

@@ -52,8 +52,8 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
     return [
         os.fspath(result.path),
         *scores,
-        "ok" if result.error is None else "error",
-        result.error or "",
+        "error" if result.error is not None else "skipped" if result.skipped else "ok",
+        result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
     ]
 

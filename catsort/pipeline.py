@@ -15,13 +15,16 @@ import numpy as np
 
 from catsort.decision import Prediction, decide
 from catsort.errors import CatsortError
-from catsort.images import load_image
+from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
 
 
 @dataclass(frozen=True)
 class PhotoResult:
     """The outcome for one input file: a prediction, or the one-line reason it failed.
+
+    ``skipped`` is the reason catsort deliberately left it unclassified (too small to tell):
+    neither a label nor a failure.
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
@@ -32,11 +35,16 @@ class PhotoResult:
     error: str | None = None
     destination: Path | None = None
     earlier: bool = False
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
         """Tell whether the file was classified."""
-        return self.error is None
+        return self.error is None and self.skipped is None
+
+
+class _Skip(str):
+    """The reason (without the path) an image is deliberately not classified."""
 
 
 # A decoded image, or the one-line reason (without the path) it could not be decoded.
@@ -131,6 +139,9 @@ def _classify_batch(
     results = []
     row = 0
     for path, item in zip(paths, decoded):
+        if isinstance(item, _Skip):
+            results.append(PhotoResult(path, skipped=str(item)))
+            continue
         if isinstance(item, str):
             results.append(PhotoResult(path, error=item))
             continue
@@ -153,6 +164,8 @@ def _decode(path: Path, size: tuple[int, int]) -> _Decoded:
     """Load one image for the model, or return why it cannot be loaded."""
     try:
         return load_image(path, size)
+    except ImageSkipped as exc:
+        return _Skip(_reason(path, str(exc)))
     except CatsortError as exc:
         return _reason(path, str(exc))
     except Exception as exc:

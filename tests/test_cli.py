@@ -441,3 +441,29 @@ def test_a_stale_lock_left_by_a_run_that_is_gone_is_taken_over(photos, tiny_mode
     assert f"pid {pid}, started 2026-01-02 03:04:05" in result.stderr
     assert (photos / "cat" / "kitty.jpg").exists()
     assert not (photos / ".catsort" / "lock").exists()
+
+
+# --- skipped photos, grouped errors ----------------------------------------------------------
+
+
+def test_a_photo_too_small_to_tell_is_skipped_without_failing_the_run(photos, tiny_model):
+    from PIL import Image
+
+    Image.new("RGB", (2, 2)).save(photos / "dot.png")
+    result = classify(tiny_model, photos, "--csv", "-")
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for r in _csv_rows(result.stdout)}
+    assert rows["dot.png"]["status"] == "skipped"
+    assert rows["dot.png"]["error"] == "too small to tell (2x2 pixels)"
+    assert re.search(r"skipped\s+│\s+1", result.stderr), result.stderr
+    assert re.search(r"errors\s+│\s+0", result.stderr), result.stderr
+
+
+def test_the_summary_groups_error_reasons_without_the_paths(photos, tiny_model):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (photos / name).write_bytes(b"")
+    result = classify(tiny_model, photos)
+    assert result.exit_code == 1, result.output
+    table = result.stderr.split("errors by reason", 1)[1]
+    assert re.search(r"empty file\s+│\s+3", table), result.stderr
+    assert "a.jpg" not in table

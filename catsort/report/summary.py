@@ -18,6 +18,7 @@ from catsort.report.truth import Evaluation, evaluate
 REQUIRED_COLUMNS = ("path", "label", "confidence", "status", "error", "destination")
 PROB_PREFIX = "p_"
 ERROR_KIND = "error"
+SKIPPED_KIND = "skipped"
 HISTOGRAM_BINS = 10
 ERROR_EXAMPLES = 3
 
@@ -31,13 +32,14 @@ class CsvRow:
     confidence: float | None
     probs: dict[str, float]
     pet_score: float | None
-    error: str  # "" when ok
+    error: str  # "" when ok or skipped
     destination: str
+    skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
 
     @property
     def ok(self) -> bool:
         """Whether classify gave this photo a label."""
-        return not self.error
+        return not self.error and not self.skipped
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class ResultsCsv:
 
 @dataclass
 class LabelCount:
-    """How many photos got one label; kind is model, uncertain, other, unknown or error."""
+    """How many photos got one label; kind is model, uncertain, other, unknown, skipped or
+    error."""
 
     label: str
     kind: str
@@ -157,6 +160,17 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         return value.strip() if isinstance(value, str) else ""
 
     label, error = cell("label"), cell("error")
+    if cell("status") == SKIPPED_KIND:
+        return CsvRow(
+            path=cell("path"),
+            label="",
+            confidence=None,
+            probs={},
+            pet_score=None,
+            error="",
+            destination=cell("destination"),
+            skipped=error or "skipped",
+        )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
     probs = {name: p for name in labels if (p := _number(cell(PROB_PREFIX + name))) is not None}
@@ -210,8 +224,9 @@ def label_kind(label: str, labels: list[str]) -> str:
 
 
 def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
-    """Count photos per label, uncertain, other and errors, with percentages of all rows."""
-    counts = Counter(row.label if row.ok else None for row in rows)
+    """Count photos per label, uncertain, other, skipped and errors, as shares of all rows."""
+    counts = Counter(row.label if row.ok else None for row in rows if not row.skipped)
+    skipped = sum(1 for row in rows if row.skipped)
     total = len(rows) or 1
 
     def item(label: str, kind: str, count: int) -> LabelCount:
@@ -221,6 +236,8 @@ def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
         item(label, label_kind(label, labels), counts[label])
         for label in display_order(rows, labels)
     ]
+    if skipped:
+        result.append(item("skipped", SKIPPED_KIND, skipped))
     result.append(item("errors", ERROR_KIND, counts[None]))
     return result
 
@@ -266,7 +283,7 @@ def group_errors(rows: list[CsvRow], examples: int = ERROR_EXAMPLES) -> list[Err
     """Group failed rows by reason, most frequent first, with a few example paths each."""
     groups: dict[str, list[str]] = {}
     for row in rows:
-        if not row.ok:
+        if row.error:
             groups.setdefault(error_reason(row), []).append(row.path)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [ErrorGroup(reason, len(paths), paths[:examples]) for reason, paths in ordered]
