@@ -244,8 +244,8 @@ def _run(
             summary.add(item)
             if on_result is not None:
                 on_result(item)
-        if journal is not None and journal.count:
-            summary.journal = journal.path
+        if journal is not None and journal.completed:
+            summary.journal = journal.path  # nothing to put back when every operation failed
     summary.elapsed = time.perf_counter() - started
     return summary
 

@@ -78,16 +78,13 @@ class RunDisplay:
         threading.Thread(target=count, name="catsort-count", daemon=True).start()
 
     def result(self, result: PhotoResult) -> None:
-        """Show one finished file: a line if it failed (or in a dry run), and the bar moves on."""
+        """Show one finished file: a line if it failed or was skipped, and the bar moves on."""
         if result.error is not None:
             self._print(Text.assemble(("error ", "red"), f"{shown(result.path)}: {result.error}"))
         elif result.skipped is not None and not self.quiet:
             self._print(
                 Text.assemble(("skipped ", "yellow"), f"{shown(result.path)}: {result.skipped}")
             )
-        elif self.dry_run and result.destination is not None and not self.quiet:
-            label = result.prediction.label if result.prediction else ""
-            self._print(Text(f"{label}: {shown(result.path)} -> {shown(result.destination)}"))
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 

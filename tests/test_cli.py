@@ -142,7 +142,7 @@ def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tre
     result = classify(tiny_model, photos, "--move", "--dry-run", "--csv", tmp_path / "plan.csv")
     assert result.exit_code == 0, result.output
     assert read_tree(photos) == before and not (photos / ".catsort").exists()
-    assert f"cat: {photos / 'kitty.jpg'} -> {photos / 'cat' / 'kitty.jpg'}" in result.stderr
+    assert f"cat\t{photos / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.jpg'}\n" in result.stdout
     assert "would be moved" in result.stderr
     with open(tmp_path / "plan.csv", newline="") as stream:
         rows = {Path(r["path"]).name: r for r in csv.DictReader(stream)}
@@ -467,3 +467,41 @@ def test_the_summary_groups_error_reasons_without_the_paths(photos, tiny_model):
     table = result.stderr.split("errors by reason", 1)[1]
     assert re.search(r"empty file\s+│\s+3", table), result.stderr
     assert "a.jpg" not in table
+
+
+# --- the dry-run plan on stdout --------------------------------------------------------------
+
+
+def test_the_dry_run_plan_is_on_stdout_one_tab_separated_line_per_photo(photos, tiny_model):
+    result = classify(tiny_model, photos, "--move", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.splitlines()) == [
+        f"cat\t{photos / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.jpg'}",
+        f"dog\t{photos / 'trip' / 'rex.png'}\t{photos / 'dog' / 'rex.png'}",
+    ]
+    assert "would be moved" in result.stderr and "kitty.jpg" not in result.stderr
+    quiet = classify(tiny_model, photos, "--move", "--dry-run", "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == result.stdout and quiet.stderr == ""
+
+
+def test_the_dry_run_plan_with_csv_to_stdout_is_the_csv_alone(photos, tiny_model):
+    result = classify(tiny_model, photos, "--copy", "--dry-run", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r["destination"] for r in _csv_rows(result.stdout)}
+    assert rows["kitty.jpg"] == str(photos / "cat" / "kitty.jpg")
+    assert "\t" not in result.stdout
+
+
+def test_a_move_run_that_moved_nothing_does_not_offer_an_undo(photos, tiny_model, monkeypatch):
+    from catsort.errors import CatsortError
+    from catsort.sorting import place as sort
+
+    def refuse(source, target):
+        raise CatsortError(f"{target}: cannot move here (no space left on device)", 1)
+
+    monkeypatch.setattr(sort, "move_file", refuse)
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 1, result.output
+    assert "moved" in result.stderr
+    assert "catsort undo" not in result.stderr and "Journal:" not in result.stderr

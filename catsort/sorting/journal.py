@@ -50,6 +50,7 @@ class Journal:
         self._base = os.path.abspath(Path(path).parent.parent)  # the destination, as it is now
         self._pending: dict[Placement, int] = {}
         self._next = 0
+        self.completed = 0  # operations this run carried out (marked done)
         self.entries: dict[int, Entry] = {}
         self.undone = False
         self._created = False
@@ -128,6 +129,7 @@ class Journal:
     def done(self, placement: Placement) -> None:
         """Record that a begun operation has completed."""
         self._write(self._record(self._pending.pop(placement), placement, "done"))
+        self.completed += 1
 
     def abort(self, placement: Placement) -> None:
         """Record that a begun operation failed and changed nothing."""
