@@ -110,7 +110,9 @@ def classify(
     dry_run: Annotated[
         bool,
         typer.Option(
-            "--dry-run", help="Show where --move/--copy would put each photo; touch nothing."
+            "--dry-run",
+            help="Print where --move/--copy would put each photo (label, source, destination, "
+            "tab-separated, on stdout); touch nothing.",
         ),
     ] = False,
     model: Annotated[
@@ -159,8 +161,8 @@ def classify(
     ] = False,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
-    from catsort.csv_out import open_results
-    from catsort.display import RunDisplay, summary_table
+    from catsort.csv_out import open_plan, open_results
+    from catsort.display import RunDisplay, error_reasons_table, summary_table
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
@@ -193,6 +195,8 @@ def classify(
         check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
         with (
             open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer,
+            # The plan of a dry run goes to stdout, unless the CSV does.
+            open_plan() if dry_run and csv_path != "-" else _no_csv() as plan_out,
             RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display,
         ):
             display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))
@@ -202,6 +206,8 @@ def classify(
                 seen += 1
                 if writer is not None:
                     writer.write(result)
+                if plan_out is not None:
+                    plan_out.write(result)
                 display.result(result)
 
             summary = run_classify(paths, classifier, plan, settings, on_result, display.note)
@@ -217,7 +223,10 @@ def classify(
         if summary.files == 0:
             err_console.print("No photos found.", highlight=False)
         err_console.print(summary_table(summary, action, dry_run, classifier.has_gate))
-        if summary.journal is not None:
+        reasons = error_reasons_table(summary)
+        if reasons is not None:
+            err_console.print(reasons)
+        if summary.journal is not None:  # only a run that moved or copied something has one
             err_console.print(
                 f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False
             )

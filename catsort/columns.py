@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 PROBABILITY_PREFIX = "p_"
 
+#: The status of a photo catsort deliberately left unclassified (too small to tell).
+SKIPPED = "skipped"
+
 #: Columns every results CSV has besides the p_<label> ones, which follow "confidence".
 REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
 

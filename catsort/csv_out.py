@@ -16,6 +16,7 @@ from typing import TextIO
 from catsort import columns
 from catsort.errors import CatsortError
 from catsort.images import is_image_name
+from catsort.names import shown
 from catsort.pipeline import PhotoResult
 
 ENCODING = "utf-8"
@@ -40,7 +41,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         os.fspath(result.path),
         *scores,
         result.status,
-        result.error or "",
+        result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
     ]
 
@@ -65,6 +66,36 @@ class ResultsWriter:
             self._stream.flush()
         except OSError as exc:  # a full disk, a pipe whose reader stopped
             raise _write_error(self.name, exc) from None
+
+
+class PlanWriter:
+    """Writes a dry run's plan to standard output: ``label<TAB>source<TAB>destination`` lines.
+
+    File names are escaped as on the terminal (a tab or newline in one cannot split a line).
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, result: PhotoResult) -> None:
+        """Write the line of a photo the run would move or copy; other photos have none."""
+        if result.destination is None or result.prediction is None:
+            return
+        line = "\t".join(
+            (shown(result.prediction.label), shown(result.path), shown(result.destination))
+        )
+        try:
+            self._stream.write(line + "\n")
+            self._stream.flush()
+        except OSError as exc:  # a pipe whose reader stopped
+            raise _write_error(STDOUT, exc, "the plan") from None
+
+
+@contextmanager
+def open_plan() -> Iterator[PlanWriter]:
+    """Standard output for a dry run's plan."""
+    with _stdout_text() as stream:
+        yield PlanWriter(stream)
 
 
 @contextmanager
@@ -127,15 +158,15 @@ def _is_results_csv(path: Path) -> bool:
 _HEADER_START = b"path,label,confidence,"
 
 
-def _write_error(name: str, exc: OSError) -> CatsortError:
-    """The one-line error for a CSV that stopped taking rows part way through a run."""
+def _write_error(name: str, exc: OSError, what: str = "the CSV") -> CatsortError:
+    """The one-line error for a CSV (or plan) that stopped taking rows part way through a run."""
     if exc.errno == errno.EPIPE:
         reason = "the program reading it stopped"
     else:
         reason = exc.strerror or str(exc)
     where = "standard output" if name == STDOUT else name
     return CatsortError(
-        f"{where}: cannot write the CSV ({reason}); the run stopped there", exit_code=1
+        f"{where}: cannot write {what} ({reason}); the run stopped there", exit_code=1
     )
 
 

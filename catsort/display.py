@@ -79,12 +79,13 @@ class RunDisplay:
         threading.Thread(target=count, name="catsort-count", daemon=True).start()
 
     def result(self, result: PhotoResult) -> None:
-        """Show one finished file: a line if it failed (or in a dry run), and the bar moves on."""
+        """Show one finished file: a line if it failed or was skipped, and the bar moves on."""
         if result.error is not None:
             self._print(Text.assemble(("error ", "red"), f"{shown(result.path)}: {result.error}"))
-        elif self.dry_run and result.destination is not None and not self.quiet:
-            label = result.prediction.label if result.prediction else ""
-            self._print(Text(f"{label}: {shown(result.path)} -> {shown(result.destination)}"))
+        elif result.skipped is not None and not self.quiet:
+            self._print(
+                Text.assemble(("skipped ", "yellow"), f"{shown(result.path)}: {result.skipped}")
+            )
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
@@ -106,6 +107,8 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
     for label, count in summary.rows():
         if label != OTHER or has_gate or count:
             table.add_row(Text(label), str(count))  # a Text: labels are not markup
+    if summary.skipped:
+        table.add_row("skipped", str(summary.skipped))
     table.add_row("errors", str(summary.errors), style="red" if summary.errors else None)
     if action is not None:
         verb = "moved" if action == MOVE else "copied"
@@ -116,4 +119,16 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
     table.add_row("total", str(summary.files))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     table.add_row("images/s", f"{summary.images_per_second:.1f}")
+    return table
+
+
+def error_reasons_table(summary: RunSummary) -> Table | None:
+    """The run's errors grouped by reason (without the paths), most frequent first."""
+    if not summary.reasons:
+        return None
+    table = Table(title="errors by reason", title_justify="left")
+    table.add_column("reason")
+    table.add_column("files", justify="right")
+    for reason, count in sorted(summary.reasons.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(Text(reason), str(count))
     return table

@@ -38,7 +38,7 @@ IMAGE_EXTENSIONS = frozenset(
     }
 )
 
-#: Images smaller than this on either side carry no usable picture.
+#: Images smaller than this on either side carry no usable picture: they are skipped.
 MIN_SIDE = 8
 
 # EXIF orientation values and the transposition that shows the photo upright.
@@ -52,8 +52,13 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
-# Formats where more than one frame means an animation rather than a photo.
-_ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}
+# Formats where more than one frame means an animation rather than a photo. An animated GIF is
+# classified on its first frame (what Pillow opens it at): many phone "photos" are shared as GIFs.
+_ANIMATED_FORMATS = {"PNG", "WEBP"}
+
+
+class ImageSkipped(CatsortError):
+    """An image catsort deliberately does not classify (too small to tell); not a failure."""
 
 
 def is_image_name(path: str | os.PathLike) -> bool:
@@ -66,7 +71,8 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
 
     The photo is turned upright (EXIF), made RGB from any pixel mode, and resized to ``size``
     (height, width) with bilinear filtering, squashing rather than cropping so nothing at the
-    edges is lost. Raises CatsortError with a one-line reason for anything unreadable.
+    edges is lost. Raises CatsortError with a one-line reason for anything unreadable, and
+    ImageSkipped (a CatsortError) for an image too small to classify.
     """
     height, width = size
     try:
@@ -79,7 +85,7 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
                 img.draft("RGB", (side, side))
             img = upright(img)
             if min(img.size) < MIN_SIDE:
-                raise CatsortError(f"{path}: image too small ({img.width}x{img.height} pixels)")
+                raise ImageSkipped(f"{path}: too small to tell ({img.width}x{img.height} pixels)")
             rgb = to_rgb(img)
             rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
             return np.asarray(rgb, dtype=np.uint8)

@@ -15,13 +15,16 @@ import numpy as np
 
 from catsort.decision import Prediction, decide
 from catsort.errors import CatsortError
-from catsort.images import load_image
+from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
 
 
 @dataclass(frozen=True)
 class PhotoResult:
     """The outcome for one input file: a prediction, or the one-line reason it failed.
+
+    ``skipped`` is the reason catsort deliberately left it unclassified (too small to tell):
+    neither a label nor a failure.
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
@@ -32,36 +35,44 @@ class PhotoResult:
     error: str | None = None
     destination: Path | None = None
     earlier: bool = False
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
         """Tell whether the file was classified."""
-        return self.error is None
+        return self.error is None and self.skipped is None
 
     @property
     def status(self) -> str:
-        """``ok`` for a classified photo, ``error`` for one that could not be read."""
-        return "ok" if self.error is None else "error"
+        """``ok`` for a classified photo, ``error`` for one that could not be read, ``skipped``
+        for one catsort deliberately left unclassified (too small to tell)."""
+        if self.error is not None:
+            return "error"
+        return "ok" if self.skipped is None else "skipped"
 
     @property
     def label(self) -> str | None:
-        """The label given (a model label, ``uncertain`` or ``other``); None after an error."""
+        """The label given (a model label, ``uncertain`` or ``other``); None if not classified."""
         return None if self.prediction is None else self.prediction.label
 
     @property
     def confidence(self) -> float | None:
-        """The highest label probability; None after an error."""
+        """The highest label probability; None after an error or a skip."""
         return None if self.prediction is None else self.prediction.confidence
 
     @property
     def probabilities(self) -> dict[str, float]:
-        """Each model label's probability; empty after an error."""
+        """Each model label's probability; empty after an error or a skip."""
         return {} if self.prediction is None else self.prediction.probabilities
 
     @property
     def pet_score(self) -> float | None:
         """How much the photo looks like a pet (the gate's score); None without a gate."""
         return None if self.prediction is None else self.prediction.pet_score
+
+
+class _Skip(str):
+    """The reason (without the path) an image is deliberately not classified."""
 
 
 # A decoded image, or the one-line reason (without the path) it could not be decoded.
@@ -156,6 +167,9 @@ def _classify_batch(
     results = []
     row = 0
     for path, item in zip(paths, decoded):
+        if isinstance(item, _Skip):
+            results.append(PhotoResult(path, skipped=str(item)))
+            continue
         if isinstance(item, str):
             results.append(PhotoResult(path, error=item))
             continue
@@ -178,6 +192,8 @@ def _decode(path: Path, size: tuple[int, int]) -> _Decoded:
     """Load one image for the model, or return why it cannot be loaded."""
     try:
         return load_image(path, size)
+    except ImageSkipped as exc:
+        return _Skip(_reason(path, str(exc)))
     except CatsortError as exc:
         return _reason(path, str(exc))
     except Exception as exc:

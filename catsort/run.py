@@ -15,7 +15,8 @@ from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult, classify_paths
 from catsort.sorting.copies import EarlierCopies
-from catsort.sorting.journal import Journal, recover
+from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
+from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, place
 from catsort.sorting.place import plan as plan_placement
 from catsort.walk import check_inputs, find_images
@@ -118,6 +119,8 @@ class RunSummary:
     labels: tuple[str, ...]
     counts: Counter = field(default_factory=Counter)  # label (incl. uncertain, other) -> files
     errors: int = 0
+    skipped: int = 0  # photos deliberately not classified (too small to tell): not failures
+    reasons: Counter = field(default_factory=Counter)  # error reason (no path) -> files
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
@@ -125,8 +128,8 @@ class RunSummary:
 
     @property
     def files(self) -> int:
-        """Files looked at, failed ones included."""
-        return sum(self.counts.values()) + self.errors
+        """Files looked at, failed and skipped ones included."""
+        return sum(self.counts.values()) + self.errors + self.skipped
 
     @property
     def images_per_second(self) -> float:
@@ -135,7 +138,7 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was classified (and placed), 1 when some failed."""
+        """0 when every file was classified (and placed) or skipped, 1 when some failed."""
         return 1 if self.errors else 0
 
     def rows(self) -> list[tuple[str, int]]:
@@ -146,6 +149,9 @@ class RunSummary:
         """Count one result."""
         if result.error is not None:
             self.errors += 1
+            self.reasons[result.error] += 1
+        elif result.skipped is not None:
+            self.skipped += 1
         elif result.prediction is not None:
             self.counts[result.prediction.label] += 1
         if result.destination is not None and result.error is None:
@@ -185,11 +191,28 @@ def run_classify(
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
     writing = plan.action is not None and not plan.dry_run
-    if writing:
-        assert plan.dest is not None
+    if not writing:
+        return _run(paths, classifier, plan, settings, summary, on_result, started)
+    assert plan.dest is not None
+    # One run at a time per destination: a second one would race this one for the same names.
+    with DestinationLock.acquire(plan.dest / JOURNAL_DIR, on_note):
         for message in recover(plan.dest):
             if on_note is not None:
                 on_note(message)
+        return _run(paths, classifier, plan, settings, summary, on_result, started)
+
+
+def _run(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    plan: SortPlan,
+    settings: RunSettings,
+    summary: RunSummary,
+    on_result: Callable[[PhotoResult], None] | None,
+    started: float,
+) -> RunSummary:
+    metadata = classifier.metadata
+    writing = plan.action is not None and not plan.dry_run
     walk_errors: list[PhotoResult] = []
     walk = find_inputs(
         paths,
@@ -221,8 +244,8 @@ def run_classify(
             summary.add(item)
             if on_result is not None:
                 on_result(item)
-        if journal is not None and journal.count:
-            summary.journal = journal.path
+        if journal is not None and journal.completed:
+            summary.journal = journal.path  # nothing to put back when every operation failed
     summary.elapsed = time.perf_counter() - started
     return summary
 

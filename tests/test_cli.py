@@ -142,7 +142,7 @@ def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tre
     result = classify(tiny_model, photos, "--move", "--dry-run", "--csv", tmp_path / "plan.csv")
     assert result.exit_code == 0, result.output
     assert read_tree(photos) == before and not (photos / ".catsort").exists()
-    assert f"cat: {photos / 'kitty.jpg'} -> {photos / 'cat' / 'kitty.jpg'}" in result.stderr
+    assert f"cat\t{photos / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.jpg'}\n" in result.stdout
     assert "would be moved" in result.stderr
     with open(tmp_path / "plan.csv", newline="") as stream:
         rows = {Path(r["path"]).name: r for r in csv.DictReader(stream)}
@@ -446,3 +446,104 @@ def test_labels_with_brackets_survive_in_the_run_and_report_tables(tmp_path):
     assert "[big]cat" in confidence  # the histogram's label
     per_class = text.split("Per class", 1)[1]
     assert per_class.count("[big]cat") >= 3  # per-class row, confusion column and row
+
+
+# --- one run at a time per destination -------------------------------------------------------
+
+
+def test_a_second_run_into_a_busy_destination_exits_2_and_moves_nothing(
+    photos, tiny_model, read_tree
+):
+    from catsort.sorting.lock import DestinationLock
+
+    before = read_tree(photos)
+    with DestinationLock.acquire(photos / ".catsort"):
+        result = classify(tiny_model, photos, "--move")
+        assert result.exit_code == 2, result.output
+        assert read_tree(photos) == before
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"pid {os.getpid()}, started " in result.stderr
+    assert "another catsort run" in result.stderr
+    assert not (photos / ".catsort").exists(), "the lock file goes with the run holding it"
+
+
+def test_a_stale_lock_left_by_a_run_that_is_gone_is_taken_over(photos, tiny_model):
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    pid = int(gone.stdout)
+    (photos / ".catsort").mkdir()
+    (photos / ".catsort" / "lock").write_text(f'{{"pid": {pid}, "started": "2026-01-02 03:04:05"}}')
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 0, result.output
+    assert "took over a stale lock" in result.stderr
+    assert f"pid {pid}, started 2026-01-02 03:04:05" in result.stderr
+    assert (photos / "cat" / "kitty.jpg").exists()
+    assert not (photos / ".catsort" / "lock").exists()
+
+
+# --- skipped photos, grouped errors ----------------------------------------------------------
+
+
+def test_a_photo_too_small_to_tell_is_skipped_without_failing_the_run(photos, tiny_model):
+    from PIL import Image
+
+    Image.new("RGB", (2, 2)).save(photos / "dot.png")
+    result = classify(tiny_model, photos, "--csv", "-")
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r for r in _csv_rows(result.stdout)}
+    assert rows["dot.png"]["status"] == "skipped"
+    assert rows["dot.png"]["error"] == "too small to tell (2x2 pixels)"
+    assert re.search(r"skipped\s+│\s+1", result.stderr), result.stderr
+    assert re.search(r"errors\s+│\s+0", result.stderr), result.stderr
+
+
+def test_the_summary_groups_error_reasons_without_the_paths(photos, tiny_model):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (photos / name).write_bytes(b"")
+    result = classify(tiny_model, photos)
+    assert result.exit_code == 1, result.output
+    table = result.stderr.split("errors by reason", 1)[1]
+    assert re.search(r"empty file\s+│\s+3", table), result.stderr
+    assert "a.jpg" not in table
+
+
+# --- the dry-run plan on stdout --------------------------------------------------------------
+
+
+def test_the_dry_run_plan_is_on_stdout_one_tab_separated_line_per_photo(photos, tiny_model):
+    result = classify(tiny_model, photos, "--move", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert sorted(result.stdout.splitlines()) == [
+        f"cat\t{photos / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.jpg'}",
+        f"dog\t{photos / 'trip' / 'rex.png'}\t{photos / 'dog' / 'rex.png'}",
+    ]
+    assert "would be moved" in result.stderr and "kitty.jpg" not in result.stderr
+    quiet = classify(tiny_model, photos, "--move", "--dry-run", "--quiet")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout == result.stdout and quiet.stderr == ""
+
+
+def test_the_dry_run_plan_with_csv_to_stdout_is_the_csv_alone(photos, tiny_model):
+    result = classify(tiny_model, photos, "--copy", "--dry-run", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).name: r["destination"] for r in _csv_rows(result.stdout)}
+    assert rows["kitty.jpg"] == str(photos / "cat" / "kitty.jpg")
+    assert "\t" not in result.stdout
+
+
+def test_a_move_run_that_moved_nothing_does_not_offer_an_undo(photos, tiny_model, monkeypatch):
+    from catsort.errors import CatsortError
+    from catsort.sorting import place as sort
+
+    def refuse(source, target):
+        raise CatsortError(f"{target}: cannot move here (no space left on device)", 1)
+
+    monkeypatch.setattr(sort, "move_file", refuse)
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 1, result.output
+    assert "moved" in result.stderr
+    assert "catsort undo" not in result.stderr and "Journal:" not in result.stderr

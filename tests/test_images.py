@@ -117,6 +117,11 @@ def _animated_gif(path: Path) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
 
 
+def _animated_png(path: Path) -> None:
+    frames = [Image.new("RGB", (20, 20), c) for c in (RED, (20, 20, 230))]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
 def _truncated_jpeg(path: Path) -> None:
     noise = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
     Image.fromarray(noise).save(path, quality=90)
@@ -131,7 +136,7 @@ def _truncated_jpeg(path: Path) -> None:
         ("cut.jpg", _truncated_jpeg, "damaged"),
         ("bomb.png", lambda p: p.write_bytes(png_bomb(30000, 30000)), "too large"),
         ("tiny.png", lambda p: Image.new("RGB", (1, 1)).save(p), "too small"),
-        ("anim.gif", _animated_gif, "animated"),
+        ("anim.png", _animated_png, "animated"),
         ("folder.jpg", lambda p: p.mkdir(), "is a folder"),
         ("gone.jpg", lambda p: None, "not found"),
         (
@@ -188,3 +193,18 @@ def test_permission_error_names_the_file(tmp_path, monkeypatch):
 def test_image_names():
     assert is_image_name("IMG_0001.JPG") and is_image_name("x.heic")
     assert not is_image_name("notes.txt") and not is_image_name("jpg")
+
+
+def test_an_animated_gif_is_read_as_its_first_frame(tmp_path):
+    path = tmp_path / "anim.gif"
+    _animated_gif(path)
+    assert _close(load_image(path, SIZE), RED)
+
+
+def test_an_image_too_small_to_tell_is_skipped_not_failed(tmp_path):
+    from catsort.images import ImageSkipped
+
+    path = tmp_path / "dot.png"
+    Image.new("RGB", (3, 2)).save(path)
+    with pytest.raises(ImageSkipped, match=r"too small to tell \(3x2 pixels\)"):
+        load_image(path, SIZE)

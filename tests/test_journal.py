@@ -50,7 +50,7 @@ def test_each_operation_is_on_disk_before_it_happens_and_marked_done_after(
 
     monkeypatch.setattr(sort, "move_file", move_file)
     path = move_all([tmp_path / "x.jpg"], tmp_path)
-    source, target = str(tmp_path / "x.jpg"), str(tmp_path / "cat" / "x.jpg")
+    source, target = "x.jpg", os.path.join("cat", "x.jpg")
     assert seen == [{"n": 0, "op": "move", "source": source, "target": target, "state": "begin"}]
     assert [(r.get("n"), r["state"]) for r in lines(path)[1:]] == [
         (0, "begin"),
@@ -110,7 +110,7 @@ def test_odd_and_non_utf8_names_round_trip_through_the_journal(tmp_path, raw_nam
     before = read_tree(tmp_path)
     path = move_all([tmp_path / name], tmp_path)
     assert (tmp_path / "cat" / name).read_bytes() == b"photo"
-    assert lines(path)[1]["source"] == str(tmp_path / name)
+    assert lines(path)[1]["source"] == name
     result = undo(path)
     assert result.restored == [tmp_path / name]
     assert read_tree(tmp_path) == before
@@ -496,3 +496,50 @@ def test_a_run_killed_part_way_loses_nothing_and_can_be_finished_and_undone(
     for journal_path in (second, first):
         assert undo(journal_path).skipped == []
     assert read_tree(photos) == before
+
+
+# --- journals relative to their destination --------------------------------------------------
+
+
+def test_undo_after_the_library_folder_is_renamed_restores_the_tree(
+    tmp_path, make_files, read_tree
+):
+    library = tmp_path / "Pictures"
+    make_files(library, {"in/a.jpg": b"a", "in/b.png": b"b", "c.jpg": b"c"})
+    before = read_tree(library)
+    photos = [library / "in" / "a.jpg", library / "in" / "b.png", library / "c.jpg"]
+    path = move_all(photos, library / "sorted")
+    record = lines(path)[1]
+    assert (record["source"], record["target"]) == (
+        os.path.join("..", "in", "a.jpg"),
+        os.path.join("cat", "a.jpg"),
+    )
+    renamed = tmp_path / "Photos"
+    library.rename(renamed)
+    result = undo(renamed / "sorted" / JOURNAL_DIR / path.name)
+    assert result.skipped == []
+    assert sorted(result.restored) == sorted(renamed / p.relative_to(library) for p in photos)
+    assert read_tree(renamed) == before
+
+
+def test_a_journal_with_absolute_paths_from_an_earlier_version_is_still_undone(
+    tmp_path, make_files, read_tree
+):
+    make_files(tmp_path, {"x.jpg": b"x"})
+    before = read_tree(tmp_path)
+    folder = tmp_path / "sorted" / JOURNAL_DIR
+    folder.mkdir(parents=True)
+    (tmp_path / "sorted" / "cat").mkdir()
+    (tmp_path / "x.jpg").rename(tmp_path / "sorted" / "cat" / "x.jpg")
+    source, target = str(tmp_path / "x.jpg"), str(tmp_path / "sorted" / "cat" / "x.jpg")
+    records = [
+        {"journal": "catsort", "version": 1, "dest": str(tmp_path / "sorted")},
+        {"n": 0, "op": "move", "source": source, "target": target, "state": "begin"},
+        {"n": 0, "op": "move", "source": source, "target": target, "state": "done"},
+        {"state": "closed"},
+    ]
+    path = folder / "journal-20250101-000000.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), "ascii")
+    result = undo(path)
+    assert result.restored == [tmp_path / "x.jpg"] and result.skipped == []
+    assert read_tree(tmp_path) == before

@@ -99,8 +99,6 @@ BAD_FILES = {
     "empty.jpg": lambda p: p.write_bytes(b""),
     "text.jpg": lambda p: p.write_text("not a photo"),
     "cut.jpg": _truncated_jpeg,
-    "dot.png": lambda p: Image.new("RGB", (1, 1)).save(p),
-    "anim.gif": _animated_gif,
     "folder.jpg": lambda p: p.mkdir(),
     "dangling.jpg": lambda p: p.symlink_to(p.parent / "missing.jpg"),
     "bomb.png": lambda p: p.write_bytes(png_bomb(30000, 30000)),
@@ -124,7 +122,6 @@ def test_bad_files_become_error_results_and_the_run_goes_on(tmp_path, make_photo
     reasons = dict(zip(BAD_FILES, (r.error for r in bad)))
     assert reasons["empty.jpg"] == "empty file"
     assert "too large" in reasons["bomb.png"]
-    assert "animated" in reasons["anim.gif"]
     assert "folder" in reasons["folder.jpg"]
 
 
@@ -189,3 +186,14 @@ def test_paths_are_read_lazily_and_work_stays_bounded(tmp_path, make_photo, clas
     results.close()
     assert _labels(first) == ["cat"] * 10
     assert drawn <= 12 + (2 + 1) * 4  # the batch being read, and one per worker plus one
+
+
+def test_tiny_images_are_skipped_and_animated_gifs_classified(tmp_path, make_photo, classifier):
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    _animated_gif(tmp_path / "anim.gif")  # red first frame, then blue
+    paths = [tmp_path / "dot.png", tmp_path / "anim.gif", make_photo(tmp_path / "b.png", BLUE)]
+    dot, anim, blue = classify_paths(paths, classifier)
+    assert dot.skipped == "too small to tell (1x1 pixels)"
+    assert dot.error is None and dot.prediction is None and not dot.ok
+    assert anim.ok and anim.prediction is not None and anim.prediction.label == "cat"
+    assert blue.prediction is not None and blue.prediction.label == "dog"

@@ -382,3 +382,18 @@ def test_report_refuses_unusable_input_with_exit_code_2(
     assert message in result.output
     assert "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_skipped_photos_are_counted_apart_from_errors(tmp_path: Path):
+    rows = [
+        ok("a/c1.jpg", "cat", 0.9),
+        failed("a/bad.jpg", "empty file"),
+        ["a/dot.png", "", "", "", "", "", "skipped", "too small to tell (1x1 pixels)", ""],
+    ]
+    summary = summarize(read_results(write_csv(tmp_path / "r.csv", rows)))
+    counts = {item.label: (item.kind, item.count) for item in summary.counts}
+    assert counts["skipped"] == ("skipped", 1) and counts["errors"] == ("error", 1)
+    assert [(g.reason, g.count) for g in summary.errors] == [("empty file", 1)]
+    result = runner.invoke(app, ["report", str(tmp_path / "r.csv")])
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stdout

@@ -102,7 +102,10 @@ def build_grids(results: ResultsCsv, limit: int = DEFAULT_LIMIT) -> list[Grid]:
             note = "least confident first"
         if members or label_kind(label, labels) == "model":
             grids.append(Grid(label, label_kind(label, labels), members, note=note))
-    failed = sorted((row for row in rows if not row.ok), key=lambda row: row.path)
+    skipped = sorted((row for row in rows if row.skipped), key=lambda row: row.path)
+    if skipped:
+        grids.append(Grid("skipped", "skipped", skipped, note="deliberately not classified"))
+    failed = sorted((row for row in rows if row.error), key=lambda row: row.path)
     if failed:
         grids.append(Grid("errors", "error", failed, note="could not be read"))
     for grid in grids:
@@ -231,7 +234,7 @@ def _tile_html(tile: Tile, labels: list[str], truth: bool) -> str:
         picture = f'<div class="placeholder">{why}</div>'
     wrong = False
     if not row.ok:
-        details = f'<div class="reason">{h(error_reason(row))}</div>'
+        details = f'<div class="reason">{h(row.skipped or error_reason(row))}</div>'
     else:
         details = _meter_html(row, len(labels))
         true = truth_from_folders(row.path, labels) if truth else None

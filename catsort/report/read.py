@@ -20,13 +20,14 @@ class CsvRow:
     confidence: float | None
     probs: dict[str, float]
     pet_score: float | None
-    error: str  # "" when ok
+    error: str  # "" when ok or skipped
     destination: str
+    skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
 
     @property
     def ok(self) -> bool:
         """Whether classify gave this photo a label."""
-        return not self.error
+        return not self.error and not self.skipped
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,17 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         return value.strip() if isinstance(value, str) else ""
 
     label, error = cell("label"), cell("error")
+    if cell("status") == columns.SKIPPED:
+        return CsvRow(
+            path=cell("path"),
+            label="",
+            confidence=None,
+            probs={},
+            pet_score=None,
+            error="",
+            destination=cell("destination"),
+            skipped=error or "skipped",
+        )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
     probs = {

@@ -14,13 +14,15 @@ from catsort.report.read import CsvRow, ResultsCsv
 from catsort.report.truth import Evaluation, evaluate
 
 ERROR_KIND = "error"
+SKIPPED_KIND = "skipped"
 HISTOGRAM_BINS = 10
 ERROR_EXAMPLES = 3
 
 
 @dataclass
 class LabelCount:
-    """How many photos got one label; kind is model, uncertain, other, unknown or error."""
+    """How many photos got one label; kind is model, uncertain, other, unknown, skipped or
+    error."""
 
     label: str
     kind: str
@@ -106,8 +108,9 @@ def label_kind(label: str, labels: list[str]) -> str:
 
 
 def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
-    """Count photos per label, uncertain, other and errors, with percentages of all rows."""
-    counts = Counter(row.label if row.ok else None for row in rows)
+    """Count photos per label, uncertain, other, skipped and errors, as shares of all rows."""
+    counts = Counter(row.label if row.ok else None for row in rows if not row.skipped)
+    skipped = sum(1 for row in rows if row.skipped)
     total = len(rows) or 1
 
     def item(label: str, kind: str, count: int) -> LabelCount:
@@ -117,6 +120,8 @@ def count_labels(rows: list[CsvRow], labels: list[str]) -> list[LabelCount]:
         item(label, label_kind(label, labels), counts[label])
         for label in display_order(rows, labels)
     ]
+    if skipped:
+        result.append(item("skipped", SKIPPED_KIND, skipped))
     result.append(item("errors", ERROR_KIND, counts[None]))
     return result
 
@@ -162,7 +167,7 @@ def group_errors(rows: list[CsvRow], examples: int = ERROR_EXAMPLES) -> list[Err
     """Group failed rows by reason, most frequent first, with a few example paths each."""
     groups: dict[str, list[str]] = {}
     for row in rows:
-        if not row.ok:
+        if row.error:
             groups.setdefault(error_reason(row), []).append(row.path)
     ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
     return [ErrorGroup(reason, len(paths), paths[:examples]) for reason, paths in ordered]

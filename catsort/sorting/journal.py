@@ -33,7 +33,7 @@ except ImportError:  # pragma: no cover - Windows: no locking, one run at a time
 #: Hidden folder in the destination holding the journals (hidden, so walks pass over it).
 JOURNAL_DIR = ".catsort"
 _HEADER = "catsort"
-_VERSION = 1
+_VERSION = 2  # 2: paths relative to the destination
 _FINAL = ("closed", "undone")  # a journal whose last line says this has nothing to settle
 
 
@@ -47,8 +47,10 @@ class Journal:
     def __init__(self, path: Path, fd: int) -> None:
         self.path = path
         self._fd = fd
+        self._base = os.path.abspath(Path(path).parent.parent)  # the destination, as it is now
         self._pending: dict[Placement, int] = {}
         self._next = 0
+        self.completed = 0  # operations this run carried out (marked done)
         self.entries: dict[int, Entry] = {}
         self.undone = False
         self._created = False
@@ -120,17 +122,18 @@ class Journal:
         lines = []
         for placement in placements:
             self._pending[placement] = self._next
-            lines.append(_record(self._next, placement, "begin"))
+            lines.append(self._record(self._next, placement, "begin"))
             self._next += 1
         self._write(*lines, sync=True)
 
     def done(self, placement: Placement) -> None:
         """Record that a begun operation has completed."""
-        self._write(_record(self._pending.pop(placement), placement, "done"))
+        self._write(self._record(self._pending.pop(placement), placement, "done"))
+        self.completed += 1
 
     def abort(self, placement: Placement) -> None:
         """Record that a begun operation failed and changed nothing."""
-        self._write(_record(self._pending.pop(placement), placement, "aborted"))
+        self._write(self._record(self._pending.pop(placement), placement, "aborted"))
 
     def close(self) -> None:
         """Close the journal; one that recorded nothing is removed again."""
@@ -198,8 +201,8 @@ class Journal:
             {
                 "n": entry.n,
                 "op": entry.op,
-                "source": os.fspath(entry.source),
-                "target": os.fspath(entry.target),
+                "source": self._relative(entry.source),
+                "target": self._relative(entry.target),
                 "state": state,
             },
             sync=sync,
@@ -252,9 +255,36 @@ class Journal:
             and all(isinstance(record.get(key), str) for key in ("source", "target"))
         ):
             self.entries[n] = Entry(
-                n, record["op"], Path(record["source"]), Path(record["target"]), state
+                n,
+                record["op"],
+                self._resolve(record["source"]),
+                self._resolve(record["target"]),
+                state,
             )
         self._next = max(self._next, n + 1)
+
+    def _record(self, n: int, placement: Placement, state: str) -> dict:
+        return {
+            "n": n,
+            "op": placement.action,
+            "source": self._relative(placement.source),
+            "target": self._relative(placement.target),
+            "state": state,
+        }
+
+    def _relative(self, path: Path) -> str:
+        """``path`` relative to the destination; absolute where it cannot be (another drive)."""
+        absolute = os.path.abspath(path)
+        try:
+            return os.path.relpath(absolute, self._base)
+        except ValueError:
+            return absolute
+
+    def _resolve(self, recorded: str) -> Path:
+        """A recorded path as it is now: relative ones against the destination's current place."""
+        if os.path.isabs(recorded):
+            return Path(recorded)  # a journal of an earlier version, or another drive
+        return Path(os.path.normpath(os.path.join(self._base, recorded)))
 
 
 def recover(dest: Path) -> list[str]:
@@ -302,16 +332,6 @@ def undo(journal_path: Path) -> UndoResult:
         if not result.skipped:
             journal.mark_undone()
     return result
-
-
-def _record(n: int, placement: Placement, state: str) -> dict:
-    return {
-        "n": n,
-        "op": placement.action,
-        "source": os.path.abspath(placement.source),
-        "target": os.path.abspath(placement.target),
-        "state": state,
-    }
 
 
 def _lock(fd: int, path: Path) -> None:
