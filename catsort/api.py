@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
+from catsort.errors import CatsortError
 from catsort.model import Classifier
 from catsort.model import load_model as _load_model
 from catsort.pipeline import PhotoResult, classify_paths, split_threads
@@ -48,6 +49,8 @@ def classify(
     inputs = _as_paths(paths)
     check_inputs(inputs)
     classifier = model if model is not None else load_model()
+    if gate_threshold is not None and not classifier.has_gate:
+        raise CatsortError(f"{classifier.path}: this model has no pet gate (gate_threshold)")
     walk_errors: list[PhotoResult] = []
     photos = find_images(
         inputs,
@@ -78,12 +81,14 @@ def sort_photos(
     dry_run: bool = False,
     settings: RunSettings | None = None,
     on_result: Callable[[PhotoResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Classify the photos under ``paths`` and move or copy each into ``<dest>/<label>/``.
 
     ``dest`` defaults to the one folder given. Every move is journaled first (the summary's
     ``journal``), so ``undo(summary.journal)`` puts everything back; ``dry_run`` plans the same
-    destinations and touches nothing. ``on_result`` is called with each photo's result.
+    destinations and touches nothing. ``on_result`` is called with each photo's result,
+    ``on_note`` with each note (a stale lock taken over, an interrupted run settled).
     """
     if action not in (MOVE, COPY):
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
@@ -97,7 +102,7 @@ def sort_photos(
         dry_run,
     )
     classifier = model if model is not None else load_model()
-    return run_classify(inputs, classifier, plan, settings or RunSettings(), on_result)
+    return run_classify(inputs, classifier, plan, settings or RunSettings(), on_result, on_note)
 
 
 def undo(journal: str | os.PathLike[str]) -> UndoResult:

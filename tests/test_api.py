@@ -104,3 +104,9 @@ def test_sort_photos_refuses_an_unknown_action(tmp_path: Path) -> None:
 def test_a_missing_path_is_a_catsort_error(tmp_path: Path) -> None:
     with pytest.raises(catsort.CatsortError, match="no such file or folder"):
         list(catsort.classify(tmp_path / "nowhere"))
+
+
+def test_a_gate_threshold_for_a_model_without_a_gate_is_refused(tmp_path, tiny_models):
+    model = catsort.load_model(tiny_models["softmax"])
+    with pytest.raises(catsort.CatsortError, match="no pet gate"):
+        list(catsort.classify(tmp_path, model, gate_threshold=0.5))

@@ -543,3 +543,24 @@ def test_a_journal_with_absolute_paths_from_an_earlier_version_is_still_undone(
     result = undo(path)
     assert result.restored == [tmp_path / "x.jpg"] and result.skipped == []
     assert read_tree(tmp_path) == before
+
+
+def test_undo_after_moving_a_separate_destination_puts_photos_back_in_their_folder(
+    tmp_path, make_photo, tiny_model, read_tree
+):
+    import catsort
+
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "red.jpg", (230, 20, 20))
+    make_photo(inbox / "blue.jpg", (20, 20, 230))
+    before = read_tree(inbox)
+    model = catsort.load_model(tiny_model)
+    summary = catsort.sort_photos(inbox, "move", model, dest=tmp_path / "sorted")
+    assert summary.placed == 2 and summary.journal is not None
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "sorted").rename(tmp_path / "elsewhere" / "sorted")
+    journal = tmp_path / "elsewhere" / "sorted" / ".catsort" / summary.journal.name
+    undone = catsort.undo(journal)
+    assert len(undone.restored) == 2 and not undone.skipped
+    assert read_tree(inbox) == before
+    assert not (tmp_path / "elsewhere" / "inbox").exists()

@@ -48,6 +48,7 @@ class Journal:
         self.path = path
         self._fd = fd
         self._base = os.path.abspath(Path(path).parent.parent)  # the destination, as it is now
+        self._recorded_base = self._base  # the destination when the journal was written
         self._pending: dict[Placement, int] = {}
         self._next = 0
         self.completed = 0  # operations this run carried out (marked done)
@@ -228,6 +229,8 @@ class Journal:
             header = None
         if not isinstance(header, dict) or header.get("journal") != _HEADER:
             raise CatsortError(f"{self.path}: not a catsort journal")
+        if isinstance(header.get("dest"), str):
+            self._recorded_base = header["dest"]
         for line in lines[1:]:
             try:
                 record = json.loads(line)
@@ -281,10 +284,19 @@ class Journal:
             return absolute
 
     def _resolve(self, recorded: str) -> Path:
-        """A recorded path as it is now: relative ones against the destination's current place."""
+        """A recorded path as it is now: relative ones against the destination's current place.
+
+        A path outside the destination (``../inbox/x.jpg``, a run with its own --dest) depends
+        on what moved: if its folder is still where it was recorded, only the destination
+        moved and the path is that one; otherwise the whole library moved with it.
+        """
         if os.path.isabs(recorded):
             return Path(recorded)  # a journal of an earlier version, or another drive
-        return Path(os.path.normpath(os.path.join(self._base, recorded)))
+        now = Path(os.path.normpath(os.path.join(self._base, recorded)))
+        if recorded.split(os.sep, 1)[0] != os.pardir or self._recorded_base == self._base:
+            return now
+        before = Path(os.path.normpath(os.path.join(self._recorded_base, recorded)))
+        return before if before.parent.is_dir() else now
 
 
 def recover(dest: Path) -> list[str]:
