@@ -10,15 +10,21 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from catsort.errors import CatsortError
 from catsort.model import Classifier
 from catsort.model import load_model as _load_model
-from catsort.pipeline import PhotoResult, classify_paths, split_threads
-from catsort.run import RunSettings, RunSummary, make_plan, run_classify
+from catsort.pipeline import PhotoResult, split_threads
+from catsort.run import (
+    RunSettings,
+    RunSummary,
+    check_settings,
+    classify_inputs,
+    make_plan,
+    run_classify,
+)
 from catsort.sorting.journal import undo as _undo
 from catsort.sorting.place import COPY, MOVE
 from catsort.sorting.restore import UndoResult
-from catsort.walk import check_inputs, find_images
+from catsort.walk import check_inputs
 
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -49,26 +55,14 @@ def classify(
     inputs = _as_paths(paths)
     check_inputs(inputs)
     classifier = model if model is not None else load_model()
-    if gate_threshold is not None and not classifier.has_gate:
-        raise CatsortError(f"{classifier.path}: this model has no pet gate (gate_threshold)")
-    walk_errors: list[PhotoResult] = []
-    photos = find_images(
-        inputs,
+    settings = RunSettings(
         recursive=recursive,
-        on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
-    )
-    results = classify_paths(
-        photos,
-        classifier,
         threshold=threshold,
-        gate_threshold=gate_threshold,
         use_gate=use_gate,
+        gate_threshold=gate_threshold,
     )
-    for result in results:
-        yield from walk_errors
-        walk_errors.clear()
-        yield result
-    yield from walk_errors
+    check_settings(classifier, settings)
+    yield from classify_inputs(inputs, classifier, settings)
 
 
 def sort_photos(

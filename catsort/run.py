@@ -186,8 +186,7 @@ def run_classify(
     check_inputs(paths)
     metadata = classifier.metadata
     check_plan(plan, paths, metadata.labels)
-    if settings.gate_threshold is not None and not classifier.has_gate:
-        raise CatsortError(f"{classifier.path}: this model has no pet gate (--gate-threshold)")
+    check_settings(classifier, settings)
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
     writing = plan.action is not None and not plan.dry_run
@@ -202,6 +201,43 @@ def run_classify(
         return _run(paths, classifier, plan, settings, summary, on_result, started)
 
 
+def check_settings(classifier: Classifier, settings: RunSettings) -> None:
+    """Raise CatsortError (exit 2) for settings this model cannot honour."""
+    if settings.gate_threshold is not None and not classifier.has_gate:
+        raise CatsortError(f"{classifier.path}: this model has no pet gate (--gate-threshold)")
+
+
+def classify_inputs(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    settings: RunSettings = RunSettings(),
+    skip_dirs: Sequence[Path] = (),
+) -> Iterator[PhotoResult]:
+    """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
+    unreadable folder) comes as an error result in its place among them."""
+    walk_errors: list[PhotoResult] = []
+    walk = find_images(
+        paths,
+        recursive=settings.recursive,
+        skip_dirs=skip_dirs,
+        on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
+    )
+    results = classify_paths(
+        walk,
+        classifier,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+        threshold=settings.threshold,
+        gate_threshold=settings.gate_threshold,
+        use_gate=settings.use_gate,
+    )
+    for result in results:
+        yield from walk_errors
+        walk_errors.clear()
+        yield result
+    yield from walk_errors  # problems met after the last photo
+
+
 def _run(
     paths: Sequence[Path],
     classifier: Classifier,
@@ -213,37 +249,15 @@ def _run(
 ) -> RunSummary:
     metadata = classifier.metadata
     writing = plan.action is not None and not plan.dry_run
-    walk_errors: list[PhotoResult] = []
-    walk = find_inputs(
-        paths,
-        plan,
-        metadata.labels,
-        settings.recursive,
-        on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
-    )
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
-        results = classify_paths(
-            walk,
-            classifier,
-            batch_size=settings.batch_size,
-            workers=settings.workers,
-            threshold=settings.threshold,
-            gate_threshold=settings.gate_threshold,
-            use_gate=settings.use_gate,
-        )
+        results = classify_inputs(paths, classifier, settings, plan.folders(metadata.labels))
         for result in results:
             placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
-            for item in [*walk_errors, placed]:
-                summary.add(item)
-                if on_result is not None:
-                    on_result(item)
-            walk_errors.clear()
-        for item in walk_errors:  # problems met after the last photo
-            summary.add(item)
+            summary.add(placed)
             if on_result is not None:
-                on_result(item)
+                on_result(placed)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
     summary.elapsed = time.perf_counter() - started
