@@ -73,12 +73,15 @@ def sort_photos(
     dest: str | os.PathLike[str] | None = None,
     other_dest: str | os.PathLike[str] | None = None,
     dry_run: bool = False,
+    flat: bool = False,
     settings: RunSettings | None = None,
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Classify the photos under ``paths`` and move or copy each into ``<dest>/<label>/``.
 
+    Each photo keeps its folder's path relative to the folder given (``flat``: straight into
+    the label folder), and its companion files (sidecars, RAW, Live Photo video) go with it.
     ``dest`` defaults to the one folder given. Every move is journaled first (the summary's
     ``journal``), so ``undo(summary.journal)`` puts everything back; ``dry_run`` plans the same
     destinations and touches nothing. ``on_result`` is called with each photo's result,
@@ -88,14 +91,16 @@ def sort_photos(
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
     inputs = _as_paths(paths)
     check_inputs(inputs)
+    classifier = model if model is not None else load_model()
     plan = make_plan(
         inputs,
         action,
         None if dest is None else Path(dest),
         None if other_dest is None else Path(other_dest),
         dry_run,
+        flat,
+        classifier.metadata.labels,
     )
-    classifier = model if model is not None else load_model()
     return run_classify(inputs, classifier, plan, settings or RunSettings(), on_result, on_note)
 
 

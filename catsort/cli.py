@@ -107,6 +107,14 @@ def classify(
     dest: Annotated[
         Path | None, typer.Option(help="Where the label folders go (default: the folder given).")
     ] = None,
+    flat: Annotated[
+        bool,
+        typer.Option(
+            "--flat",
+            help="Put the photos straight into the label folders, without the folders they "
+            "were in (default: <dest>/<label>/<their folder relative to the folder given>/).",
+        ),
+    ] = False,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -178,9 +186,10 @@ def classify(
             raise CatsortError("--move and --copy cannot be used together")
         check_inputs(paths)
         action = MOVE if move else COPY if copy else None
-        plan = make_plan(paths, action, dest, other_dest, dry_run)
         workers, model_threads = split_threads(threads)
         classifier = load_model(model, model_threads)
+        labels = classifier.metadata.labels
+        plan = make_plan(paths, action, dest, other_dest, dry_run, flat, labels)
         if gate_threshold is not None and not gate:
             raise CatsortError("--gate-threshold and --no-gate cannot be used together")
         settings = RunSettings(
@@ -191,7 +200,6 @@ def classify(
             batch_size=batch_size,
             workers=workers,
         )
-        labels = classifier.metadata.labels
         check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
         with (
             open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer,

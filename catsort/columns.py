@@ -11,6 +11,8 @@ SKIPPED = "skipped"
 
 #: Columns every results CSV has besides the p_<label> ones, which follow "confidence".
 REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
+#: Between the names of the companion files that went with a photo, in its "companions" cell.
+COMPANION_SEPARATOR = ";"
 
 
 def probability(label: str) -> str:
@@ -29,6 +31,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "status",
         "error",
         "destination",
+        "companions",
     ]
 
 

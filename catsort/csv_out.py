@@ -43,6 +43,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         result.status,
         result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
+        columns.COMPANION_SEPARATOR.join(c.path.name for c in result.companions),
     ]
 
 
@@ -71,7 +72,9 @@ class ResultsWriter:
 class PlanWriter:
     """Writes a dry run's plan to standard output: ``label<TAB>source<TAB>destination`` lines.
 
-    File names are escaped as on the terminal (a tab or newline in one cannot split a line).
+    Each companion file that goes with the photo follows on its own line, indented (an empty
+    label): ``<TAB>source<TAB>destination``. File names are escaped as on the terminal (a tab or
+    newline in one cannot split a line).
     """
 
     def __init__(self, stream: TextIO) -> None:
@@ -81,11 +84,12 @@ class PlanWriter:
         """Write the line of a photo the run would move or copy; other photos have none."""
         if result.destination is None or result.prediction is None:
             return
-        line = "\t".join(
-            (shown(result.prediction.label), shown(result.path), shown(result.destination))
-        )
+        if result.destination == result.path:
+            return  # already in its place (sorted by an earlier run): nothing to do
+        lines = [(shown(result.prediction.label), shown(result.path), shown(result.destination))]
+        lines += [("", shown(c.path), shown(c.destination)) for c in result.companions]
         try:
-            self._stream.write(line + "\n")
+            self._stream.write("".join("\t".join(line) + "\n" for line in lines))
             self._stream.flush()
         except OSError as exc:  # a pipe whose reader stopped
             raise _write_error(STDOUT, exc, "the plan") from None

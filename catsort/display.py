@@ -113,6 +113,9 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
     if action is not None:
         verb = "moved" if action == MOVE else "copied"
         table.add_row(f"would be {verb}" if dry_run else verb, str(summary.placed))
+        if summary.companions:
+            would = "would be " if dry_run else ""
+            table.add_row(f"companions {would}{verb}", str(summary.companions))
         if summary.earlier:
             table.add_row(f"{verb} before", str(summary.earlier))
     table.add_section()

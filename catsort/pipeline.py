@@ -20,6 +20,14 @@ from catsort.model import Classifier
 
 
 @dataclass(frozen=True)
+class Companion:
+    """A file that went with its photo (a sidecar, a RAW, a Live Photo video): from, to."""
+
+    path: Path
+    destination: Path
+
+
+@dataclass(frozen=True)
 class PhotoResult:
     """The outcome for one input file: a prediction, or the one-line reason it failed.
 
@@ -28,6 +36,7 @@ class PhotoResult:
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
+    ``companions`` are the files that went with it (catsort.sorting.companions).
     """
 
     path: Path
@@ -36,6 +45,7 @@ class PhotoResult:
     destination: Path | None = None
     earlier: bool = False
     skipped: str | None = None
+    companions: tuple[Companion, ...] = ()
 
     @property
     def ok(self) -> bool:

@@ -13,23 +13,29 @@ from pathlib import Path
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
-from catsort.pipeline import PhotoResult, classify_paths
+from catsort.pipeline import Companion, PhotoResult, classify_paths
+from catsort.sorting.companions import CompanionFinder, companion_targets, without_paired_raws
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
-from catsort.sorting.place import COPY, MOVE, place
-from catsort.sorting.place import plan as plan_placement
+from catsort.sorting.place import COPY, MOVE, GroupFailed, place_group, plan_group
 from catsort.walk import check_inputs, find_images
 
 
 @dataclass(frozen=True)
 class SortPlan:
-    """Where classified photos go: ``<dest>/<label>/``, ``other`` to ``other_dest`` if given."""
+    """Where classified photos go: ``<dest>/<label>/``, ``other`` to ``other_dest`` if given.
+
+    Below the label folder a photo keeps its folder's path relative to ``base`` (the folder
+    given), or relative to the label folder it is in already, unless ``flat``.
+    """
 
     action: str | None = None  # MOVE, COPY, or None to leave every photo where it is
     dest: Path | None = None
     other_dest: Path | None = None
     dry_run: bool = False
+    flat: bool = False
+    base: Path | None = None  # the folder relative paths are kept from (None: flat)
 
     def folder_for(self, label: str, labels: Sequence[str]) -> Path | None:
         """The folder a photo with this label goes to, or None when it stays where it is."""
@@ -40,6 +46,37 @@ class SortPlan:
         if label == OTHER and self.other_dest is not None:
             return self.other_dest
         return None  # uncertain (and other without --other-dest) stay put
+
+    def target_folder(self, path: Path, label: str, labels: Sequence[str]) -> Path | None:
+        """The folder a photo goes to (its label folder, then its own folder's relative path),
+        or None when it stays where it is."""
+        folder = self.folder_for(label, labels)
+        if folder is None or self.flat:
+            return folder
+        relative = self.relative_folder(path, labels)
+        return folder / relative if relative else folder
+
+    def relative_folder(self, path: Path, labels: Sequence[str]) -> str:
+        """The path of a photo's folder below the label folder it is in already (it was sorted
+        before: no nesting), else below ``base``; "" where it is neither."""
+        bases = [self.dest / label for label in labels] if self.dest is not None else []
+        parent = os.path.abspath(Path(path).parent)
+        for base in [*bases, *([self.base] if self.base is not None else [])]:
+            try:
+                relative = os.path.relpath(parent, os.path.abspath(base))
+            except ValueError:  # another drive
+                continue
+            if relative == os.curdir:
+                return ""
+            if relative != os.pardir and not relative.startswith(os.pardir + os.sep):
+                return relative
+        return ""
+
+    def walk_skips(self, paths: Sequence[Path], labels: Sequence[str]) -> list[Path]:
+        """The folders a walk leaves out: those this plan fills, but for a label folder given
+        to be checked again (``catsort classify Pictures/cat --move``)."""
+        given = {os.path.realpath(p) for p in paths if os.path.isdir(p)}
+        return [f for f in self.folders(labels) if os.path.realpath(f) not in given]
 
     def folders(self, labels: Sequence[str]) -> list[Path]:
         """Every folder this plan fills, so that a walk leaves them out."""
@@ -55,25 +92,66 @@ def make_plan(
     dest: Path | None = None,
     other_dest: Path | None = None,
     dry_run: bool = False,
+    flat: bool = False,
+    labels: Sequence[str] = (),
 ) -> SortPlan:
-    """Check the sorting options together and fill in the default destination."""
+    """Check the sorting options together and fill in the default destination.
+
+    With the model's ``labels``, a folder given that is a label folder an earlier run filled
+    (or inside one) has that run's destination as its default one.
+    """
     if action is None:
         for given, option in (
             (dest, "--dest"),
             (other_dest, "--other-dest"),
             (dry_run or None, "--dry-run"),
+            (flat or None, "--flat"),
         ):
             if given is not None:
                 raise CatsortError(f"{option} needs --move or --copy")
         return SortPlan()
     if action not in (MOVE, COPY):
         raise ValueError(f"unknown action {action!r}")
-    return SortPlan(action, dest if dest is not None else default_dest(paths), other_dest, dry_run)
+    return SortPlan(
+        action,
+        dest if dest is not None else default_dest(paths, labels),
+        other_dest,
+        dry_run,
+        flat,
+        None if flat else library_base(paths),
+    )
 
 
-def default_dest(paths: Sequence[Path]) -> Path:
-    """The folder given (or the folder of the files given), where the label folders go."""
+def library_base(paths: Sequence[Path]) -> Path | None:
+    """The folder whose relative paths sorting keeps: the folder given (or the folder of the
+    files given); with several, the deepest folder holding them all."""
+    roots = sorted({os.path.abspath(p if os.path.isdir(p) else Path(p).parent) for p in paths})
+    if not roots:
+        return None
+    try:
+        return Path(os.path.commonpath(roots))
+    except ValueError:  # on different drives: nothing in common to keep
+        return None
+
+
+def earlier_destination(folder: Path, labels: Sequence[str]) -> Path | None:
+    """The destination of an earlier run when ``folder`` is one of its label folders or lies
+    inside one: its parent holds the journals (``.catsort``) or all the label folders."""
+    path = Path(os.path.abspath(folder))
+    for inside in (path, *path.parents):
+        parent = inside.parent
+        if inside.name not in labels or parent == inside:
+            continue
+        if (parent / JOURNAL_DIR).is_dir() or all((parent / lb).is_dir() for lb in labels):
+            return parent
+    return None
+
+
+def default_dest(paths: Sequence[Path], labels: Sequence[str] = ()) -> Path:
+    """The folder given (or the folder of the files given), where the label folders go; for a
+    label folder an earlier run filled, that run's destination (no cat/cat/)."""
     roots = {Path(p) if os.path.isdir(p) else Path(p).parent for p in paths}
+    roots = {earlier_destination(r, labels) or r for r in roots} if labels else roots
     if len({os.path.realpath(r) for r in roots}) != 1:
         raise CatsortError(
             "several folders given: choose where the label folders go with --dest DIR"
@@ -91,9 +169,11 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
     # The walk never enters the folders a run fills, so an input that is one would be skipped
     # without a word.
     filled = {os.path.realpath(folder): folder for folder in plan.folders(labels)}
+    # A label folder given is checked again, its photos moved to their right siblings.
+    rechecked = {os.path.realpath(plan.dest / label) for label in labels} if plan.dest else set()
     for path in paths:
         folder = filled.get(os.path.realpath(path)) if os.path.isdir(path) else None
-        if folder is not None:
+        if folder is not None and os.path.realpath(path) not in rechecked:
             raise CatsortError(
                 f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
                 "would be classified; choose another --dest or --other-dest"
@@ -122,6 +202,7 @@ class RunSummary:
     skipped: int = 0  # photos deliberately not classified (too small to tell): not failures
     reasons: Counter = field(default_factory=Counter)  # error reason (no path) -> files
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
+    companions: int = 0  # companion files that went with them
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
@@ -157,8 +238,9 @@ class RunSummary:
         if result.destination is not None and result.error is None:
             if result.earlier:
                 self.earlier += 1
-            else:
+            elif result.destination != result.path:  # not already in its place
                 self.placed += 1
+                self.companions += len(result.companions)
 
 
 def find_inputs(
@@ -169,9 +251,10 @@ def find_inputs(
     on_error: Callable[[Path, str], None] | None = None,
 ) -> Iterator[Path]:
     """The photos a run looks at: the walk, leaving out the folders the plan fills."""
-    return find_images(
-        paths, recursive=recursive, skip_dirs=plan.folders(labels), on_error=on_error
+    walk = find_images(
+        paths, recursive=recursive, skip_dirs=plan.walk_skips(paths, labels), on_error=on_error
     )
+    return without_paired_raws(walk, CompanionFinder(), paths)
 
 
 def run_classify(
@@ -212,9 +295,11 @@ def classify_inputs(
     classifier: Classifier,
     settings: RunSettings = RunSettings(),
     skip_dirs: Sequence[Path] = (),
+    companions: CompanionFinder | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
-    unreadable folder) comes as an error result in its place among them."""
+    unreadable folder) comes as an error result in its place among them. A RAW file beside
+    its JPEG or HEIC is no photo of its own: it goes with that one."""
     walk_errors: list[PhotoResult] = []
     walk = find_images(
         paths,
@@ -222,8 +307,9 @@ def classify_inputs(
         skip_dirs=skip_dirs,
         on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
     )
+    photos = without_paired_raws(walk, companions or CompanionFinder(), paths)
     results = classify_paths(
-        walk,
+        photos,
         classifier,
         batch_size=settings.batch_size,
         workers=settings.workers,
@@ -251,10 +337,12 @@ def _run(
     writing = plan.action is not None and not plan.dry_run
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
+    finder = CompanionFinder()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
-        results = classify_inputs(paths, classifier, settings, plan.folders(metadata.labels))
+        skips = plan.walk_skips(paths, metadata.labels)
+        results = classify_inputs(paths, classifier, settings, skips, finder)
         for result in results:
-            placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
+            placed = _placed(result, plan, metadata.labels, journal, reserved, copies, finder)
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
@@ -271,25 +359,55 @@ def _placed(
     journal: Journal | None,
     reserved: set[Path] | None,
     copies: EarlierCopies,
+    finder: CompanionFinder,
 ) -> PhotoResult:
-    """Move or copy one classified photo per the plan; return the result with its destination."""
+    """Move or copy one classified photo and its companions per the plan; return the result
+    with its destination and theirs."""
     if result.prediction is None or plan.action is None:
         return result
-    folder = plan.folder_for(result.prediction.label, labels)
+    folder = plan.target_folder(result.path, result.prediction.label, labels)
     if folder is None:
         return result
+    companions = finder.of(result.path)
     if plan.action == COPY:
-        earlier = copies.find(result.path, folder)
+        earlier = copies.find(result.path, folder, companions)
         if earlier is not None:  # a second --copy run leaves things as they are
-            return replace(result, destination=earlier, earlier=True)
-    placement = plan_placement(result.path, folder, plan.action, reserved)
+            went = companion_targets(result.path, companions, earlier)
+            return replace(
+                result,
+                destination=earlier,
+                earlier=True,
+                companions=tuple(map(Companion, companions, went)),
+            )
+    placements = plan_group(result.path, companions, folder, plan.action, reserved)
     try:
-        target = place(placement, journal, dry_run=plan.dry_run)
-    except CatsortError as exc:
-        return replace(result, error=_without_path(str(exc), result.path))
+        targets = place_group(placements, journal, dry_run=plan.dry_run)
+    except GroupFailed as exc:
+        return replace(result, error=_group_error(exc, result.path, plan.action))
     if plan.action == COPY:
-        copies.add(target)  # so an identical photo later in this run finds this copy
-    return replace(result, destination=target)
+        copies.add(targets[0])  # so an identical photo later in this run finds this copy
+    return replace(
+        result,
+        destination=targets[0],
+        companions=tuple(map(Companion, companions, targets[1:])),
+    )
+
+
+def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
+    """The one-line reason a photo stayed put: its own, or that of the companion that could not
+    go with it."""
+    if exc.member == photo:
+        message = _without_path(str(exc.reason), photo)
+    else:
+        past = "moved" if action == MOVE else "copied"
+        message = (
+            f"companion {exc.member.name} could not be {past} "
+            f"({_without_path(str(exc.reason), exc.member)}); the photo and its companions "
+            "stayed in place"
+        )
+    if exc.split:
+        message += "; left in their new place: " + "; ".join(exc.split)
+    return message
 
 
 def _without_path(message: str, path: Path) -> str:

@@ -77,13 +77,19 @@ def test_move_then_undo_restores_the_tree(photos, tiny_model, read_tree):
     before = read_tree(photos)
     result = classify(tiny_model, photos, "--move")
     assert result.exit_code == 0, result.output
-    assert sorted(read_tree(photos)) == ["blur.png", "cat/kitty.jpg", "dog/rex.png", "tree.png"]
+    assert sorted(read_tree(photos)) == [
+        "blur.png",
+        "cat/kitty.jpg",
+        "dog/trip/rex.png",
+        "tree.png",
+    ]
     journal = re.search(r"catsort undo (\S+)", result.stderr).group(1)
     assert Path(journal).is_file() and Path(journal).parent == photos / ".catsort"
     undone = runner.invoke(app, ["undo", journal])
     assert undone.exit_code == 0, undone.output
     assert "Put back 2 files" in undone.stderr
     assert read_tree(photos) == before
+    assert not (photos / "dog").exists()  # the folders the run made are gone again
 
 
 def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
@@ -127,7 +133,9 @@ def test_copying_again_adds_no_copies_of_photos_with_the_same_name(
     make_photo(tmp_path / "dup" / "2019" / "IMG_0001.jpg", RED)
     make_photo(tmp_path / "dup" / "2020" / "IMG_0001.jpg", RED, size=(30, 20))  # another cat
     for run in range(3):
-        result = classify(tiny_model, tmp_path / "dup", "--copy", "--dest", tmp_path / "sorted")
+        result = classify(
+            tiny_model, tmp_path / "dup", "--copy", "--flat", "--dest", tmp_path / "sorted"
+        )
         assert result.exit_code == 0, result.output
         assert sorted(os.listdir(tmp_path / "sorted" / "cat")) == [
             "IMG_0001 (1).jpg",
@@ -146,7 +154,7 @@ def test_dry_run_shows_the_plan_and_touches_nothing(photos, tiny_model, read_tre
     assert "would be moved" in result.stderr
     with open(tmp_path / "plan.csv", newline="") as stream:
         rows = {Path(r["path"]).name: r for r in csv.DictReader(stream)}
-    assert rows["rex.png"]["destination"] == str(photos / "dog" / "rex.png")
+    assert rows["rex.png"]["destination"] == str(photos / "dog" / "trip" / "rex.png")
     assert rows["blur.png"]["destination"] == ""
 
 
@@ -519,7 +527,7 @@ def test_the_dry_run_plan_is_on_stdout_one_tab_separated_line_per_photo(photos, 
     assert result.exit_code == 0, result.output
     assert sorted(result.stdout.splitlines()) == [
         f"cat\t{photos / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.jpg'}",
-        f"dog\t{photos / 'trip' / 'rex.png'}\t{photos / 'dog' / 'rex.png'}",
+        f"dog\t{photos / 'trip' / 'rex.png'}\t{photos / 'dog' / 'trip' / 'rex.png'}",
     ]
     assert "would be moved" in result.stderr and "kitty.jpg" not in result.stderr
     quiet = classify(tiny_model, photos, "--move", "--dry-run", "--quiet")

@@ -82,7 +82,8 @@ def test_classify_only_touches_nothing(photos, classifier, read_tree):
 
 def test_move_sorts_model_labels_only(photos, classifier, read_tree):
     summary, results = _run([photos], classifier, make_plan([photos], MOVE))
-    assert sorted(read_tree(photos)) == ["blur.png", "cat/kitty.jpg", "dog/rex.png", "tree.png"]
+    tree = sorted(read_tree(photos))
+    assert tree == ["blur.png", "cat/kitty.jpg", "dog/trip/rex.png", "tree.png"]
     assert results["kitty.jpg"].destination == photos / "cat" / "kitty.jpg"
     assert results["blur.png"].destination is None and results["tree.png"].destination is None
     assert summary.placed == 2
@@ -125,11 +126,12 @@ def test_dry_run_destinations_are_the_ones_a_real_run_uses(tmp_path, make_photo,
     run_classify(
         inputs,
         classifier,
-        make_plan(inputs, MOVE, dest=tmp_path, dry_run=True),
+        make_plan(inputs, MOVE, dest=tmp_path, dry_run=True, flat=True),
         on_result=dry.append,
     )
     real: list = []
-    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=tmp_path), on_result=real.append)
+    plan = make_plan(inputs, MOVE, dest=tmp_path, flat=True)
+    run_classify(inputs, classifier, plan, on_result=real.append)
     assert (
         [r.destination for r in dry]
         == [r.destination for r in real]
@@ -171,9 +173,9 @@ def test_a_second_copy_run_counts_a_file_as_the_earlier_copy_never_a_symlink(
 
 
 def _copy(tmp_path, classifier, dry_run=False):
-    """A --copy run of tmp_path/photos into tmp_path/sorted: {photo's folder: destination}."""
+    """A flat --copy run of tmp_path/photos into tmp_path/sorted: {photo's folder: destination}."""
     inputs = [tmp_path / "photos"]
-    plan = make_plan(inputs, COPY, dest=tmp_path / "sorted", dry_run=dry_run)
+    plan = make_plan(inputs, COPY, dest=tmp_path / "sorted", dry_run=dry_run, flat=True)
     seen: list = []
     summary = run_classify(inputs, classifier, plan, on_result=seen.append)
     return summary, {r.path.parent.name: r.destination for r in seen}
@@ -269,7 +271,7 @@ def test_a_file_that_cannot_be_moved_is_an_error(photos, classifier):
     assert (photos / "kitty.jpg").is_file()
     assert "cannot create folder" in results["kitty.jpg"].error
     assert summary.exit_code == 1
-    assert (photos / "dog" / "rex.png").is_file()  # the rest of the run went on
+    assert (photos / "dog" / "trip" / "rex.png").is_file()  # the rest of the run went on
 
 
 def test_unreadable_folder_is_reported(photos, classifier):
@@ -294,17 +296,13 @@ def test_missing_input_is_a_usage_error(tmp_path, classifier):
 
 @pytest.mark.parametrize(
     ("dest", "other_dest"),
-    [
-        (None, "."),  # --other-dest: the folder being sorted
-        ("..", None),  # classify photos/cat --dest photos: cat/ is a label folder
-    ],
+    [(None, ".")],  # --other-dest: the folder being sorted
 )
 def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(
     photos, classifier, read_tree, dest, other_dest
 ):
     # The walk never enters a folder the run fills: without the error it would find nothing.
-    source = photos / "cat" if dest == ".." else photos
-    source.mkdir(exist_ok=True)
+    source = photos
     before = read_tree(photos)
     plan = make_plan(
         [source],
@@ -322,7 +320,7 @@ def test_a_folder_inside_a_label_folder_is_sorted(photos, classifier, make_photo
     new = photos / "cat" / "new"
     make_photo(new / "puss.jpg", BLUE)  # a dog filed with the cats
     _, results = _run([new], classifier, make_plan([new], MOVE, photos))
-    assert results["puss.jpg"].destination == photos / "dog" / "puss.jpg"
+    assert results["puss.jpg"].destination == photos / "dog" / "new" / "puss.jpg"
 
 
 @pytest.mark.parametrize("option", ["--dest", "--other-dest"])

@@ -23,6 +23,7 @@ class CsvRow:
     error: str  # "" when ok or skipped
     destination: str
     skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
+    companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +84,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         return value.strip() if isinstance(value, str) else ""
 
     label, error = cell("label"), cell("error")
+    companions = tuple(n for n in cell("companions").split(columns.COMPANION_SEPARATOR) if n)
     if cell("status") == columns.SKIPPED:
         return CsvRow(
             path=cell("path"),
@@ -93,6 +95,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             error="",
             destination=cell("destination"),
             skipped=error or "skipped",
+            companions=companions,
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -107,6 +110,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         pet_score=_number(cell("pet_score")),
         error=error,
         destination=cell("destination"),
+        companions=companions,
     )
 
 

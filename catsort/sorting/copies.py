@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+from catsort.sorting.companions import companion_targets
 from catsort.sorting.place import same_content, split_name
 
 # Per label folder: (stem, extension) -> {(counter, name)}, e.g. ("x", ".png") -> {(0, "x.png"),
@@ -22,11 +24,13 @@ class EarlierCopies:
     def __init__(self) -> None:
         self._folders: dict[Path, _Groups] = {}
 
-    def find(self, source: Path, folder: Path) -> Path | None:
+    def find(self, source: Path, folder: Path, companions: Sequence[Path] = ()) -> Path | None:
         """The copy an earlier run made of ``source`` in ``folder``, if it is there unchanged.
 
         It may have any of the names ``source`` could have been given, past gaps in the numbering
         too: the user may have deleted a copy in the middle, or undone the run that made it.
+        With ``companions``, each must be copied beside it under the copy's stem, unchanged; a
+        group that changed since (a new or edited sidecar) is copied again, whole.
         """
         if os.path.realpath(source.parent) == os.path.realpath(folder):
             return None  # already in its folder, where plan() leaves it
@@ -35,7 +39,12 @@ class EarlierCopies:
         # first, so only a candidate of the same size is read).
         original = Path(os.path.realpath(source))
         for candidate in self._variants(folder, source.name):
-            if same_content(original, candidate):
+            if same_content(original, candidate) and all(
+                same_content(companion, copied)
+                for companion, copied in zip(
+                    companions, companion_targets(source, companions, candidate)
+                )
+            ):
                 return candidate
         return None
 

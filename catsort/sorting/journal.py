@@ -20,6 +20,7 @@ from catsort.sorting.restore import (
     Entry,
     UndoResult,
     settle_entry,
+    settle_group,
     temp_files,
     undo_copy,
     undo_move,
@@ -50,6 +51,7 @@ class Journal:
         self._base = os.path.abspath(Path(path).parent.parent)  # the destination, as it is now
         self._recorded_base = self._base  # the destination when the journal was written
         self._pending: dict[Placement, int] = {}
+        self._recent: dict[Placement, int] = {}  # done in the group begun last: can be reverted
         self._next = 0
         self.completed = 0  # operations this run carried out (marked done)
         self.entries: dict[int, Entry] = {}
@@ -118,19 +120,35 @@ class Journal:
         """Record an operation, durably, before it is carried out."""
         self.begin_many([placement])
 
-    def begin_many(self, placements: Sequence[Placement]) -> None:
-        """Record several operations with a single disk sync (a sync costs milliseconds)."""
+    def begin_many(self, placements: Sequence[Placement], group: bool = False) -> None:
+        """Record several operations with a single disk sync (a sync costs milliseconds).
+
+        ``group``: a photo and its companions, to be carried out all or none; a crash part way
+        through is settled by finishing the group, or taking it back (``settle``).
+        """
         lines = []
+        first = self._next
+        self._recent.clear()
         for placement in placements:
             self._pending[placement] = self._next
-            lines.append(self._record(self._next, placement, "begin"))
+            record = self._record(self._next, placement, "begin")
+            if group:
+                record["group"] = first  # the number of its first operation, the photo's
+            lines.append(record)
             self._next += 1
         self._write(*lines, sync=True)
 
     def done(self, placement: Placement) -> None:
         """Record that a begun operation has completed."""
-        self._write(self._record(self._pending.pop(placement), placement, "done"))
+        n = self._pending.pop(placement)
+        self._write(self._record(n, placement, "done"))
+        self._recent[placement] = n
         self.completed += 1
+
+    def revert(self, placement: Placement) -> None:
+        """Record that an operation of the group begun last was taken back (the group failed)."""
+        self._write(self._record(self._recent.pop(placement), placement, "reverted"))
+        self.completed -= 1
 
     def abort(self, placement: Placement) -> None:
         """Record that a begun operation failed and changed nothing."""
@@ -164,6 +182,7 @@ class Journal:
         """Settle every operation begun but not finished (a crash); return one line for each."""
         messages = []
         folders = set()
+        interrupted = {e.group for e in self.entries.values() if e.state == "begin"} - {None}
         for entry in self.entries.values():
             if entry.state != "begin":
                 continue
@@ -176,8 +195,15 @@ class Journal:
                 )
                 continue
             self._set_state(entry, state, sync=True)
-            messages.append(message)
+            if entry.group is None:
+                messages.append(message)  # a group's members get one line for the group
             folders.add(entry.target.parent)
+        for group in sorted(g for g in interrupted if g is not None):
+            members = sorted(
+                (e for e in self.entries.values() if e.group == group), key=lambda e: e.n
+            )
+            messages.extend(settle_group(members, lambda e, s: self._set_state(e, s, sync=True)))
+            folders.update(entry.target.parent for entry in members)
         for folder in sorted(folders):
             for temp in temp_files(folder):
                 try:
@@ -187,6 +213,15 @@ class Journal:
                 else:
                     messages.append(f"{temp}: removed a partial copy left by an interrupted run")
         return messages
+
+    def folders_made(self, target: Path) -> list[Path]:
+        """The folders a target may have needed made: its own and those above it, up to the
+        destination (``cat/2019/07`` for ``cat/2019/07/x.jpg``)."""
+        base = Path(self._base)
+        folders = [target.parent]
+        while folders[-1].parent != folders[-1] and base in folders[-1].parent.parents:
+            folders.append(folders[-1].parent)
+        return folders
 
     def mark_reverted(self, entry: Entry) -> None:
         """Record that one operation has been undone, so that undo run again skips it."""
@@ -257,12 +292,14 @@ class Journal:
             and record.get("op") in (MOVE, COPY)
             and all(isinstance(record.get(key), str) for key in ("source", "target"))
         ):
+            group = record.get("group")
             self.entries[n] = Entry(
                 n,
                 record["op"],
                 self._resolve(record["source"]),
                 self._resolve(record["target"]),
                 state,
+                group if isinstance(group, int) else None,
             )
         self._next = max(self._next, n + 1)
 
@@ -337,7 +374,7 @@ def undo(journal_path: Path) -> UndoResult:
                 continue  # never carried out, undone by an earlier undo, or not settled
             if (undo_move if entry.op == MOVE else undo_copy)(entry, result):
                 journal.mark_reverted(entry)
-            folders.add(entry.target.parent)
+            folders.update(journal.folders_made(entry.target))
         for folder in sorted(folders, reverse=True):
             _rmdir_if_empty(folder)
         # Only once nothing is left alone: until then, undo run again retries what was.

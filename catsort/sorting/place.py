@@ -43,14 +43,17 @@ class Placement:
 class Journal(Protocol):
     """Where placements are recorded before they happen (catsort.sorting.journal.Journal)."""
 
-    def begin_many(self, placements: Sequence[Placement]) -> None:
-        """Record that these placements are about to happen."""
+    def begin_many(self, placements: Sequence[Placement], group: bool = False) -> None:
+        """Record that these placements are about to happen (``group``: all of them or none)."""
 
     def done(self, placement: Placement) -> None:
         """Record that a placement happened."""
 
     def abort(self, placement: Placement) -> None:
         """Record that a placement failed and changed nothing."""
+
+    def revert(self, placement: Placement) -> None:
+        """Record that a placement done a moment ago was taken back (its group failed)."""
 
 
 def unique_target(directory: Path, name: str, reserved: set[Path] | None = None) -> Path:
@@ -95,6 +98,136 @@ def split_name(name: str) -> tuple[str, int, str]:
 
 def _taken(path: Path, reserved: set[Path]) -> bool:
     return path in reserved or os.path.lexists(path)
+
+
+def unique_names(
+    directory: Path, names: Sequence[str], reserved: set[Path] | None = None
+) -> list[Path]:
+    """Free targets in ``directory`` for a photo (``names[0]``) and its companions, one stem.
+
+    Each companion's name starts with the photo's stem (in any case). They keep their names when
+    all are free; otherwise the first `` (n)`` stem free for every one of them is given to all:
+    ``IMG (1).JPG``, ``IMG (1).CR2``, ``IMG (1).JPG.xmp``.
+    """
+    if len(names) == 1:
+        return [unique_target(directory, names[0], reserved)]
+    reserved = reserved if reserved is not None else set()
+    directory = Path(directory)
+    for name in names:
+        unique_target(directory, name, {directory / name})  # checks it is a plain file name
+    whole_stem = os.path.splitext(names[0])[0]
+    suffixes = []
+    for name in names:
+        if name[: len(whole_stem)].lower() != whole_stem.lower():
+            raise ValueError(f"{name!r} is no companion of {names[0]!r}")
+        suffixes.append(name[len(whole_stem) :])
+    candidates = [directory / name for name in names]
+    stem, counter, _ = split_name(names[0])
+    longest = max(suffixes, key=lambda suffix: len(os.fsencode(suffix)))
+    while any(_taken(candidate, reserved) for candidate in candidates):
+        counter += 1
+        numbered = _numbered(stem, counter, longest)
+        new_stem = numbered[: len(numbered) - len(longest)]
+        candidates = [directory / (new_stem + suffix) for suffix in suffixes]
+    return candidates
+
+
+def plan_group(
+    source: Path,
+    companions: Sequence[Path],
+    directory: Path,
+    action: str,
+    reserved: set[Path] | None = None,
+) -> list[Placement]:
+    """Plan a photo and its companions into ``directory`` under one free stem, reserving it.
+
+    The photo's placement comes first. A photo already in ``directory`` stays where it is with
+    its companions (each placement has target == source).
+    """
+    if not companions:
+        return [plan(source, directory, action, reserved)]
+    if action not in (MOVE, COPY):
+        raise ValueError(f"unknown action {action!r}")
+    members = [Path(source), *map(Path, companions)]
+    if os.path.realpath(members[0].parent) == os.path.realpath(directory):
+        return [Placement(member, member, action) for member in members]
+    targets = unique_names(directory, [member.name for member in members], reserved)
+    if reserved is not None:
+        reserved.update(targets)
+    return [Placement(member, target, action) for member, target in zip(members, targets)]
+
+
+class GroupFailed(CatsortError):
+    """A member of a photo's group could not be placed, so the whole group stayed put."""
+
+    def __init__(self, member: Path, reason: CatsortError, split: list[str]) -> None:
+        super().__init__(str(reason), 1)
+        self.member = member
+        self.reason = reason
+        self.split = split  # members that could not be taken back again (nearly always none)
+
+
+def place_group(
+    placements: Sequence[Placement], journal: Journal | None = None, dry_run: bool = False
+) -> list[Path]:
+    """Carry out the placements of a photo and its companions: all of them, or none.
+
+    They are recorded together first, the photo placed first. When a member cannot be placed,
+    those already placed are taken back and GroupFailed says which member failed and why.
+    """
+    if dry_run:
+        return [p.target for p in placements]
+    todo = [p for p in placements if p.source != p.target]
+    if not todo:
+        return [p.target for p in placements]
+    if journal is not None:
+        journal.begin_many(todo, group=True)
+    done: list[Placement] = []
+    for placement in todo:
+        try:
+            _carry_out(placement)
+        except CatsortError as exc:
+            failed, reason = placement, exc
+            break
+        if journal is not None:
+            journal.done(placement)
+        done.append(placement)
+    else:
+        return [p.target for p in placements]
+    split = []
+    for placement in reversed(done):
+        try:
+            _take_back(placement)
+        except CatsortError as exc:
+            split.append(str(exc))  # still "done" in the journal, so undo can put it back
+            continue
+        if journal is not None:
+            journal.revert(placement)
+    # Marked last: until then a crash leaves this group to be settled by the next run.
+    if journal is not None:
+        for placement in todo:
+            if placement not in done:
+                journal.abort(placement)
+    raise GroupFailed(failed.source, reason, split)
+
+
+def _carry_out(placement: Placement) -> None:
+    (move_file if placement.action == MOVE else copy_file)(placement.source, placement.target)
+
+
+def _take_back(placement: Placement) -> None:
+    """Undo a placement made a moment ago: move the file back, or remove the copy."""
+    if placement.action == MOVE:
+        move_file(placement.target, placement.source)
+        return
+    try:
+        os.unlink(placement.target)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise CatsortError(
+            f"{placement.target}: cannot remove the copy again ({_reason(exc)})", 1
+        ) from None
 
 
 def plan(

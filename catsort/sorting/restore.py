@@ -7,11 +7,12 @@ disk and act on one operation each, never overwriting anything.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sorting.place import COPY, MOVE, TEMP_PREFIX, move_file, same_content
+from catsort.sorting.place import COPY, MOVE, TEMP_PREFIX, copy_file, move_file, same_content
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Entry:
     source: Path
     target: Path
     state: str
+    group: int | None = None  # the first operation of its photo's group (None: on its own)
 
 
 @dataclass
@@ -124,3 +126,67 @@ def temp_files(folder: Path) -> list[Path]:
         return [folder / name for name in os.listdir(folder) if name.startswith(TEMP_PREFIX)]
     except OSError:
         return []
+
+
+def settle_group(members: Sequence[Entry], mark: Callable[[Entry, str], None]) -> list[str]:
+    """Bring together a photo's group that a crash interrupted: finish it, or take it back.
+
+    ``members`` are settled one by one already (none is still "begin"); ``mark`` records a new
+    state durably. Members about to be placed are marked "begin" again first, so that a crash in
+    here leaves the group to be settled next time.
+    """
+    photo = members[0]
+    if any(entry.state == "begin" for entry in members):
+        return [f"{photo.source}: its group could not be settled, tried again next time"]
+    placed: list[Entry] = []
+    for entry in members:
+        if entry.state != "done":
+            continue
+        if not os.path.lexists(entry.target) and os.path.lexists(entry.source):
+            mark(entry, "reverted")  # taken back before the crash, not yet recorded
+            continue
+        placed.append(entry)
+    left = [entry for entry in members if entry not in placed]
+    past = _PAST[photo.op]
+    others = len(members) - 1
+    if not placed:
+        return [f"{photo.source}: interrupted before it was {past}, left in place with its group"]
+    if not left:
+        return [f"{photo.source}: was {past} with its {others} companions before the interruption"]
+    for entry in left:
+        mark(entry, "begin")
+    finished: list[Entry] = []
+    try:
+        for entry in left:
+            (move_file if entry.op == MOVE else copy_file)(entry.source, entry.target)
+            finished.append(entry)
+    except CatsortError as exc:
+        problem = str(exc)
+    else:
+        for entry in finished:
+            mark(entry, "done")
+        return [
+            f"{photo.source}: finished the interrupted {photo.op} of its group "
+            f"({len(finished)} of {len(members)} files) to {photo.target.parent}"
+        ]
+    # It cannot be finished: take the whole group back to where it was.
+    kept = []
+    for entry in reversed(placed + finished):
+        try:
+            if entry.op == MOVE:
+                move_file(entry.target, entry.source)
+            else:
+                os.unlink(entry.target)
+        except (CatsortError, OSError) as exc:
+            kept.append(f"{entry.target} ({exc})")
+            if entry in finished:
+                mark(entry, "done")
+            continue
+        mark(entry, "reverted" if entry in placed else "aborted")
+    for entry in left:
+        if entry not in finished:
+            mark(entry, "aborted")
+    message = f"{photo.source}: its interrupted group could not be finished ({problem}); "
+    if kept:
+        return [message + "and these could not be taken back: " + ", ".join(kept)]
+    return [message + "put back where it was"]
