@@ -564,3 +564,93 @@ def test_undo_after_moving_a_separate_destination_puts_photos_back_in_their_fold
     assert len(undone.restored) == 2 and not undone.skipped
     assert read_tree(inbox) == before
     assert not (tmp_path / "elsewhere" / "inbox").exists()
+
+
+# --- groups: a photo and its companions -------------------------------------------------------
+
+
+class Crash(BaseException):
+    """The process dying at this point (nothing after it runs)."""
+
+
+def _crash_after_the_photo(monkeypatch, photo: Path) -> None:
+    real = sort.move_file
+
+    def move_file(source, target):
+        if Path(source) != photo:
+            raise Crash
+        real(source, target)
+
+    monkeypatch.setattr(sort, "move_file", move_file)
+
+
+def _group(tmp_path, make_files) -> list[Path]:
+    make_files(tmp_path, {"in/IMG.JPG": b"jpeg", "in/IMG.CR2": b"raw", "in/IMG.JPG.xmp": b"xmp"})
+    return [tmp_path / "in" / name for name in ("IMG.JPG", "IMG.CR2", "IMG.JPG.xmp")]
+
+
+def test_a_group_split_by_a_crash_is_finished_by_recover_and_undone_whole(
+    tmp_path, make_files, read_tree, monkeypatch
+):
+    members = _group(tmp_path, make_files)
+    before = read_tree(tmp_path)
+    _crash_after_the_photo(monkeypatch, members[0])
+    with pytest.raises(Crash), Journal.create(tmp_path) as journal:
+        sort.place_group(sort.plan_group(members[0], members[1:], tmp_path / "cat", MOVE), journal)
+    monkeypatch.undo()
+    assert sorted(read_tree(tmp_path)) == ["cat/IMG.JPG", "in/IMG.CR2", "in/IMG.JPG.xmp"]
+    records = lines(journal.path)
+    assert [r.get("group") for r in records[1:4]] == [0, 0, 0]
+    messages = recover(tmp_path)
+    assert messages == [
+        f"{members[0]}: finished the interrupted move of its group (2 of 3 files) to "
+        f"{tmp_path / 'cat'}"
+    ]
+    assert sorted(read_tree(tmp_path)) == ["cat/IMG.CR2", "cat/IMG.JPG", "cat/IMG.JPG.xmp"]
+    assert recover(tmp_path) == []  # settled for good
+    assert undo(journal.path).skipped == []
+    assert read_tree(tmp_path) == before
+
+
+def test_a_split_group_that_cannot_be_finished_is_put_back_whole(
+    tmp_path, make_files, read_tree, monkeypatch
+):
+    members = _group(tmp_path, make_files)
+    before = read_tree(tmp_path)
+    _crash_after_the_photo(monkeypatch, members[0])
+    with pytest.raises(Crash), Journal.create(tmp_path) as journal:
+        sort.place_group(sort.plan_group(members[0], members[1:], tmp_path / "cat", MOVE), journal)
+    monkeypatch.undo()
+    (tmp_path / "cat" / "IMG.JPG.xmp").write_bytes(b"another file took its place meanwhile")
+    (message,) = recover(tmp_path)
+    assert "could not be finished" in message and message.endswith("put back where it was")
+    assert read_tree(tmp_path) == {
+        **before,
+        "cat/IMG.JPG.xmp": b"another file took its place meanwhile",
+    }
+    assert undo(journal.path).skipped == []  # nothing of it is left to put back
+    assert read_tree(tmp_path)["in/IMG.JPG"] == b"jpeg"
+
+
+def test_a_group_member_that_fails_takes_the_group_back_and_the_journal_says_so(
+    tmp_path, make_files, read_tree, monkeypatch
+):
+    members = _group(tmp_path, make_files)
+    before = read_tree(tmp_path)
+    real = sort.move_file
+
+    def refuse_the_sidecar(source, target):
+        if Path(source).name == "IMG.JPG.xmp":
+            raise CatsortError(f"{source}: cannot move to {target} (no space left on device)", 1)
+        real(source, target)
+
+    monkeypatch.setattr(sort, "move_file", refuse_the_sidecar)
+    with Journal.create(tmp_path) as journal:
+        placements = sort.plan_group(members[0], members[1:], tmp_path / "cat", MOVE)
+        with pytest.raises(sort.GroupFailed) as info:
+            sort.place_group(placements, journal)
+    assert info.value.member == members[2] and info.value.split == []
+    assert read_tree(tmp_path) == before and not (tmp_path / "cat").exists()
+    states = [(r["n"], r["state"]) for r in lines(journal.path)[4:-1]]
+    assert states == [(0, "done"), (1, "done"), (1, "reverted"), (0, "reverted"), (2, "aborted")]
+    assert journal.completed == 0

@@ -213,3 +213,35 @@ def test_place_carries_out_moves_and_copies(tmp_path, make_files):
         "cat/a.jpg",
         "dog/b.jpg",
     ]
+
+
+@pytest.mark.parametrize(
+    ("existing", "expected"),
+    [
+        ([], ["IMG.JPG", "IMG.CR2", "img.jpg.xmp"]),
+        (["IMG.JPG"], ["IMG (1).JPG", "IMG (1).CR2", "IMG (1).jpg.xmp"]),
+        (["img.jpg.xmp", "IMG (1).CR2"], ["IMG (2).JPG", "IMG (2).CR2", "IMG (2).jpg.xmp"]),
+    ],
+)
+def test_a_taken_name_of_any_member_gives_the_whole_group_a_new_stem(
+    tmp_path, make_files, existing, expected
+):
+    make_files(tmp_path, {name: b"taken" for name in existing})
+    names = ["IMG.JPG", "IMG.CR2", "img.jpg.xmp"]
+    assert sort.unique_names(tmp_path, names) == [tmp_path / name for name in expected]
+
+
+def test_a_group_with_a_long_name_is_shortened_to_fit_beside_its_namesake(tmp_path):
+    stem = "p" * 246
+    (tmp_path / f"{stem}.jpg").write_bytes(b"taken")
+    targets = sort.unique_names(tmp_path, [f"{stem}.jpg", f"{stem}.jpg.xmp"])
+    assert all(len(os.fsencode(t.name)) <= 255 for t in targets)
+    assert targets[1].name == targets[0].name + ".xmp"
+
+
+def test_a_group_already_in_its_folder_stays_where_it_is(tmp_path, make_files):
+    make_files(tmp_path, {"cat/x.jpg": b"x", "cat/x.xmp": b"s"})
+    placements = sort.plan_group(
+        tmp_path / "cat" / "x.jpg", [tmp_path / "cat" / "x.xmp"], tmp_path / "cat", MOVE
+    )
+    assert all(p.source == p.target for p in placements)

@@ -336,3 +336,58 @@ def test_gate_threshold_needs_a_gated_model(tmp_path, tiny_models):
     classifier = load_model(tiny_models["softmax"], threads=1)
     with pytest.raises(CatsortError, match="no pet gate"):
         run_classify([tmp_path], classifier, SortPlan(), RunSettings(gate_threshold=0.5))
+
+
+# --- the folder structure -----------------------------------------------------------------------
+
+
+def test_the_folders_are_kept_relative_to_the_folder_given(tmp_path, make_photo, classifier):
+    make_photo(tmp_path / "Photos" / "2019" / "07" / "x.jpg", RED)
+    make_photo(tmp_path / "Photos" / "2020" / "y.jpg", BLUE)
+    make_photo(tmp_path / "Photos" / "top.jpg", RED)
+    root = tmp_path / "Photos"
+    _, results = _run([root], classifier, make_plan([root], MOVE))
+    assert {r.path.relative_to(root).as_posix(): r.destination for r in results.values()} == {
+        "2019/07/x.jpg": root / "cat" / "2019" / "07" / "x.jpg",
+        "2020/y.jpg": root / "dog" / "2020" / "y.jpg",
+        "top.jpg": root / "cat" / "top.jpg",
+    }
+
+
+def test_several_folders_given_keep_their_paths_below_the_folder_holding_them_all(
+    tmp_path, make_photo, classifier
+):
+    root = tmp_path / "Photos"
+    for year in ("2019", "2020"):
+        make_photo(root / year / "IMG_0001.jpg", RED, size=(24 + int(year) % 10, 16))
+    inputs = [root / "2019", root / "2020"]
+    seen: list = []
+    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=root), on_result=seen.append)
+    assert sorted(r.destination for r in seen) == [
+        root / "cat" / "2019" / "IMG_0001.jpg",
+        root / "cat" / "2020" / "IMG_0001.jpg",
+    ]
+    # a photo named on its own goes straight into its label folder
+    single = make_photo(tmp_path / "inbox" / "one.jpg", RED)
+    seen.clear()
+    run_classify([single], classifier, make_plan([single], MOVE), on_result=seen.append)
+    assert seen[0].destination == tmp_path / "inbox" / "cat" / "one.jpg"
+
+
+def test_checking_a_label_folder_of_an_earlier_run_never_nests_it(
+    photos, classifier, make_photo, read_tree
+):
+    _run([photos], classifier, make_plan([photos], MOVE))
+    make_photo(photos / "cat" / "2019" / "rex.jpg", BLUE)  # a dog among the cats
+    before = read_tree(photos)
+    plan = make_plan([photos / "cat"], MOVE, labels=LABELS, dry_run=True)
+    assert plan.dest == photos
+    _, results = _run([photos / "cat"], classifier, plan)
+    assert results["rex.jpg"].destination == photos / "dog" / "2019" / "rex.jpg"
+    assert results["kitty.jpg"].destination == photos / "cat" / "kitty.jpg"  # stays
+    assert read_tree(photos) == before
+    # Without an earlier run's journals or label folders beside it, a folder named cat is the
+    # user's own: it gets label folders of its own.
+    own = photos / "trip" / "cat"
+    own.mkdir(parents=True)
+    assert make_plan([own], MOVE, labels=LABELS).dest == own

@@ -181,7 +181,8 @@ def place_group(
     if not todo:
         return [p.target for p in placements]
     if journal is not None:
-        journal.begin_many(todo, group=True)
+        journal.begin_many(todo, group=len(todo) > 1)
+    missing = _missing_folders(todo[0].target.parent)
     done: list[Placement] = []
     for placement in todo:
         try:
@@ -203,12 +204,26 @@ def place_group(
             continue
         if journal is not None:
             journal.revert(placement)
+    for folder in missing:  # made for this group, deepest first: not left behind empty
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
     # Marked last: until then a crash leaves this group to be settled by the next run.
     if journal is not None:
         for placement in todo:
             if placement not in done:
                 journal.abort(placement)
     raise GroupFailed(failed.source, reason, split)
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those above it that do not exist yet, deepest first."""
+    missing = []
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _carry_out(placement: Placement) -> None:
