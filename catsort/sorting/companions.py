@@ -128,7 +128,7 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
 class CompanionFinder:
     """Looks up a photo's companions, listing each folder once (the few most recent are kept)."""
 
-    def __init__(self, keep: int = 64) -> None:
+    def __init__(self, keep: int = 1024) -> None:
         self._keep = keep
         # folder -> ({photo: its companions}, every companion's name)
         self._folders: OrderedDict[Path, tuple[dict[str, tuple[str, ...]], set[str]]] = (
