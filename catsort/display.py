@@ -116,6 +116,8 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
         if summary.companions:
             would = "would be " if dry_run else ""
             table.add_row(f"companions {would}{verb}", str(summary.companions))
+        if summary.in_place:
+            table.add_row("already in place", str(summary.in_place))
         if summary.earlier:
             table.add_row(f"{verb} before", str(summary.earlier))
     table.add_section()

@@ -203,6 +203,7 @@ class RunSummary:
     reasons: Counter = field(default_factory=Counter)  # error reason (no path) -> files
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
     companions: int = 0  # companion files that went with them
+    in_place: int = 0  # photos already in their label folder (an earlier run sorted them)
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
@@ -238,7 +239,9 @@ class RunSummary:
         if result.destination is not None and result.error is None:
             if result.earlier:
                 self.earlier += 1
-            elif result.destination != result.path:  # not already in its place
+            elif result.destination == result.path:
+                self.in_place += 1
+            else:
                 self.placed += 1
                 self.companions += len(result.companions)
 
