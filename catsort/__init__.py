@@ -38,6 +38,7 @@ _EXPORTS = {
     "undo": "catsort.api",
     "Classifier": "catsort.model",
     "PhotoResult": "catsort.pipeline",
+    "Companion": "catsort.pipeline",
     "Prediction": "catsort.decision",
     "RunSettings": "catsort.run",
     "RunSummary": "catsort.run",
@@ -50,6 +51,7 @@ _EXPORTS = {
 __all__ = [
     "CatsortError",
     "Classifier",
+    "Companion",
     "PhotoResult",
     "Prediction",
     "RunSettings",
@@ -69,7 +71,7 @@ if TYPE_CHECKING:
     from catsort.decision import Prediction
     from catsort.errors import CatsortError
     from catsort.model import Classifier
-    from catsort.pipeline import PhotoResult
+    from catsort.pipeline import Companion, PhotoResult
     from catsort.report.read import read_results
     from catsort.report.summary import summarize
     from catsort.run import RunSettings, RunSummary

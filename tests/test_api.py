@@ -110,3 +110,23 @@ def test_a_gate_threshold_for_a_model_without_a_gate_is_refused(tmp_path, tiny_m
     model = catsort.load_model(tiny_models["softmax"])
     with pytest.raises(catsort.CatsortError, match="no pet gate"):
         list(catsort.classify(tmp_path, model, gate_threshold=0.5))
+
+
+def test_sort_photos_takes_the_companions_along_and_flat_drops_the_folders(
+    tmp_path: Path, make_photo, tiny_model
+):
+    make_photo(tmp_path / "lib" / "2019" / "IMG.JPG", (230, 20, 20))
+    (tmp_path / "lib" / "2019" / "IMG.CR2").write_bytes(b"raw")
+    model = catsort.load_model(tiny_model)
+    seen: list[catsort.PhotoResult] = []
+    summary = catsort.sort_photos(tmp_path / "lib", "copy", model, on_result=seen.append)
+    assert (summary.placed, summary.companions) == (1, 1)
+    (result,) = seen
+    assert result.companions == (
+        catsort.Companion(
+            tmp_path / "lib" / "2019" / "IMG.CR2", tmp_path / "lib" / "cat" / "2019" / "IMG.CR2"
+        ),
+    )
+    flat = catsort.sort_photos(tmp_path / "lib", "copy", model, dest=tmp_path / "flat", flat=True)
+    assert flat.placed == 1
+    assert sorted(p.name for p in (tmp_path / "flat" / "cat").iterdir()) == ["IMG.CR2", "IMG.JPG"]
