@@ -54,9 +54,9 @@ def test_dest_defaults_to_the_folder_given(tmp_path):
     )
 
 
-@pytest.mark.parametrize("option", ["dest", "other_dest", "dry_run"])
+@pytest.mark.parametrize("option", ["dest", "other_dest", "dry_run", "flat"])
 def test_sorting_options_need_move_or_copy(tmp_path, option):
-    value = True if option == "dry_run" else tmp_path
+    value = True if option in ("dry_run", "flat") else tmp_path
     with pytest.raises(CatsortError, match="needs --move or --copy") as info:
         make_plan([tmp_path], None, **{option: value})
     assert info.value.exit_code == 2

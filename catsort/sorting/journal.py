@@ -4,6 +4,10 @@ A journal is a JSON-lines file in ``<dest>/.catsort/``: a header line, then for 
 "begin" line (synced to disk before the file is touched) and a "done" or "aborted" line after.
 ``recover`` settles what a crash left half-way; ``undo`` puts every file back, marking each one
 "reverted", and marks the journal "undone" once no file was left alone.
+
+A photo and its companion files are begun together, each "begin" line naming its ``group`` (the
+number of the photo's operation); a group split by a crash is finished, or put back whole, when
+it is settled. Journals without the field (older ones, lone photos) read as before.
 """
 
 from __future__ import annotations
