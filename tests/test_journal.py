@@ -654,3 +654,23 @@ def test_a_group_member_that_fails_takes_the_group_back_and_the_journal_says_so(
     states = [(r["n"], r["state"]) for r in lines(journal.path)[4:-1]]
     assert states == [(0, "done"), (1, "done"), (1, "reverted"), (0, "reverted"), (2, "aborted")]
     assert journal.completed == 0
+
+
+def test_undo_leaves_a_group_whole_where_one_old_place_is_taken_until_it_is_free(
+    tmp_path, make_files, read_tree
+):
+    members = _group(tmp_path, make_files)
+    before = read_tree(tmp_path)
+    with Journal.create(tmp_path) as journal:
+        sort.place_group(sort.plan_group(members[0], members[1:], tmp_path / "cat", MOVE), journal)
+    members[2].write_bytes(b"a new sidecar written since")
+    result = undo(journal.path)
+    assert result.restored == []
+    assert result.skipped == [
+        f"{tmp_path / 'cat' / 'IMG.JPG'}: not moved back with its 2 companions, "
+        f"{members[2]} is taken again"
+    ]
+    assert sorted(os.listdir(tmp_path / "cat")) == ["IMG.CR2", "IMG.JPG", "IMG.JPG.xmp"]
+    members[2].unlink()
+    assert undo(journal.path).skipped == []
+    assert read_tree(tmp_path) == before

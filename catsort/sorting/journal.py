@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sorting.place import COPY, MOVE, Placement
+from catsort.sorting.place import COPY, MOVE, Placement, same_content
 from catsort.sorting.restore import (
     Entry,
     UndoResult,
@@ -367,8 +367,11 @@ def undo(journal_path: Path) -> UndoResult:
                 skipped=[f"{journal.path}: already undone, nothing changed"], already_undone=True
             )
         result = UndoResult(notes=journal.settle())
+        held = _held_groups(journal.entries.values(), result)
         folders = set()
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
+            if entry.group in held:
+                continue
             if entry.state == "begin":
                 result.skipped.append(
                     f"{entry.source}: not put back, its interrupted "
@@ -385,6 +388,32 @@ def undo(journal_path: Path) -> UndoResult:
         if not result.skipped:
             journal.mark_undone()
     return result
+
+
+def _held_groups(entries: Iterable[Entry], result: UndoResult) -> set[int]:
+    """The moved groups that cannot all go back (a member's old place is taken by another
+    file): left whole in their new place, one line each, so that undo never splits a group."""
+    groups: dict[int, list[Entry]] = {}
+    for entry in entries:
+        if entry.group is not None and entry.state == "done" and entry.op == MOVE:
+            groups.setdefault(entry.group, []).append(entry)
+    held = set()
+    for group, members in sorted(groups.items()):
+        taken = [
+            e
+            for e in members
+            if os.path.lexists(e.source)
+            and os.path.lexists(e.target)
+            and not same_content(e.source, e.target)
+        ]
+        if taken:
+            held.add(group)
+            photo = min(members, key=lambda e: e.n)
+            result.skipped.append(
+                f"{photo.target}: not moved back with its {len(members) - 1} companions, "
+                f"{taken[0].source} is taken again"
+            )
+    return held
 
 
 def _lock(fd: int, path: Path) -> None:
