@@ -12,6 +12,9 @@ SKIPPED = "skipped"
 #: Columns every results CSV has besides the p_<label> ones, which follow "confidence".
 REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
 
+#: The XMP sidecar holding the photo's keyword after --tag; absent from older CSVs.
+SIDECAR = "sidecar"
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -29,6 +32,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "status",
         "error",
         "destination",
+        SIDECAR,
     ]
 
 

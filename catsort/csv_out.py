@@ -43,6 +43,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         result.status,
         result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
+        "" if result.sidecar is None else os.fspath(result.sidecar),
     ]
 
 
@@ -78,14 +79,24 @@ class PlanWriter:
         self._stream = stream
 
     def write(self, result: PhotoResult) -> None:
-        """Write the line of a photo the run would move or copy; other photos have none."""
-        if result.destination is None or result.prediction is None:
+        """Write the line of a photo the run would move or copy; other photos have none.
+
+        With --tag, a photo whose sidecar would change also gets a
+        ``tag<TAB>label<TAB>photo<TAB>sidecar`` line.
+        """
+        if result.prediction is None:
             return
-        line = "\t".join(
-            (shown(result.prediction.label), shown(result.path), shown(result.destination))
-        )
+        label = shown(result.prediction.label)
+        lines = []
+        if result.destination is not None:
+            lines.append("\t".join((label, shown(result.path), shown(result.destination))))
+        if result.sidecar is not None and result.error is None:
+            photo = result.path if result.destination is None else result.destination
+            lines.append("\t".join(("tag", label, shown(photo), shown(result.sidecar))))
+        if not lines:
+            return
         try:
-            self._stream.write(line + "\n")
+            self._stream.write("".join(line + "\n" for line in lines))
             self._stream.flush()
         except OSError as exc:  # a pipe whose reader stopped
             raise _write_error(STDOUT, exc, "the plan") from None

@@ -28,6 +28,7 @@ class PhotoResult:
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
+    ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
     """
 
     path: Path
@@ -36,6 +37,7 @@ class PhotoResult:
     destination: Path | None = None
     earlier: bool = False
     skipped: str | None = None
+    sidecar: Path | None = None
 
     @property
     def ok(self) -> bool:

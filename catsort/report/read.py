@@ -23,6 +23,7 @@ class CsvRow:
     error: str  # "" when ok or skipped
     destination: str
     skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
+    sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             error="",
             destination=cell("destination"),
             skipped=error or "skipped",
+            sidecar=cell(columns.SIDECAR),
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -107,6 +109,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         pet_score=_number(cell("pet_score")),
         error=error,
         destination=cell("destination"),
+        sidecar=cell(columns.SIDECAR),
     )
 
 
