@@ -15,7 +15,7 @@ import os
 import secrets
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -82,6 +82,7 @@ class Tagger:
     settings: TagSettings
     model: str
     date: str
+    names: SidecarNames = field(default_factory=lambda: SidecarNames())
 
     def tag(self, prediction: Prediction) -> Tag:
         """The keyword and fields catsort writes for a decided photo."""
@@ -106,7 +107,7 @@ class Tagger:
     ) -> Written:
         """Merge the photo's keyword into its sidecar (see ``write_tag``)."""
         return write_tag(
-            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin
+            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
         )
 
 
@@ -118,11 +119,57 @@ class Written:
     action: str
 
 
-def sidecar_path(photo: Path, naming: str = AUTO, origin: Path | None = None) -> Path:
+class SidecarNames:
+    """Finds the sidecars photos already have, listing each folder once for a whole run.
+
+    Names in the usual letter cases are looked up directly, so they are found even when they
+    arrived during the run (moved in with their photo); other cases come from the folder's
+    listing, taken the first time it is needed: listing a folder of 10,000 photos for each of
+    them would cost minutes.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, str]] = {}  # folder -> lower-cased name -> name
+
+    def find(self, photo: Path) -> Path | None:
+        """An existing sidecar of ``photo``: ``IMG.xmp`` or ``IMG.JPG.xmp``, in any letter case."""
+        candidates = (_adobe(photo), _darktable(photo))
+        for candidate in candidates:
+            stem = candidate.name[: -len(".xmp")]
+            for name in (candidate.name, stem + ".XMP"):
+                if name != photo.name and os.path.lexists(photo.parent / name):
+                    return photo.parent / name
+        names = self._folders.get(photo.parent)
+        if names is None:
+            names = self._folders[photo.parent] = _listing(photo.parent)
+        for candidate in candidates:
+            found = names.get(candidate.name.lower())
+            if found is not None and found != photo.name and os.path.lexists(photo.parent / found):
+                return photo.parent / found
+        return None
+
+
+def _listing(folder: Path) -> dict[str, str]:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    by_lower: dict[str, str] = {}
+    for name in sorted(names):
+        by_lower.setdefault(name.lower(), name)
+    return by_lower
+
+
+def sidecar_path(
+    photo: Path,
+    naming: str = AUTO,
+    origin: Path | None = None,
+    names: SidecarNames | None = None,
+) -> Path:
     """The sidecar ``photo`` gets: per ``naming``, or for ``auto`` the name of one it has.
 
     ``origin`` is where the photo is now when ``photo`` is where it will be (a dry run): its
-    sidecar there decides the naming.
+    sidecar there decides the naming. ``names`` caches folder listings over a run.
     """
     photo = Path(photo)
     if naming == XMP:
@@ -131,7 +178,7 @@ def sidecar_path(photo: Path, naming: str = AUTO, origin: Path | None = None) ->
         return _darktable(photo)
     if naming != AUTO:
         raise ValueError(f"unknown sidecar naming {naming!r}")
-    existing = find_sidecar(photo if origin is None else Path(origin))
+    existing = (names or SidecarNames()).find(photo if origin is None else Path(origin))
     if existing is None:
         return _adobe(photo)
     if origin is None:
@@ -142,18 +189,7 @@ def sidecar_path(photo: Path, naming: str = AUTO, origin: Path | None = None) ->
 
 def find_sidecar(photo: Path) -> Path | None:
     """An existing sidecar of ``photo``: ``IMG.xmp`` or ``IMG.JPG.xmp``, in any letter case."""
-    try:
-        names = os.listdir(photo.parent)
-    except OSError:
-        return None
-    by_lower: dict[str, str] = {}
-    for name in sorted(names):
-        by_lower.setdefault(name.lower(), name)
-    for candidate in (_adobe(photo), _darktable(photo)):
-        found = by_lower.get(candidate.name.lower())
-        if found is not None and found != photo.name:
-            return photo.parent / found
-    return None
+    return SidecarNames().find(Path(photo))
 
 
 def _adobe(photo: Path) -> Path:
@@ -171,6 +207,7 @@ def write_tag(
     journal: Journal | None = None,
     dry_run: bool = False,
     origin: Path | None = None,
+    names: SidecarNames | None = None,
 ) -> Written:
     """Merge ``tag`` into the sidecar of ``photo``, creating it if there is none.
 
@@ -178,10 +215,10 @@ def write_tag(
     the photo is before a move) when it has one. Raises CatsortError (exit code 1) naming the
     sidecar when it cannot be read, is not valid XMP, or cannot be written; it is left untouched.
     """
-    path = sidecar_path(photo, naming, origin)
+    path = sidecar_path(photo, naming, origin, names)
     source = path
     if origin is not None:
-        beside = sidecar_path(Path(origin), naming)
+        beside = sidecar_path(Path(origin), naming, names=names)
         if os.path.lexists(beside):
             source = beside
     before = read_sidecar(source)
@@ -299,7 +336,8 @@ def _replace(path: Path, data: bytes, before: bytes | None) -> None:
     except BaseException:
         _remove_quietly(temp)
         raise
-    _sync_folder(path.parent)
+    # The folder is not synced (a third sync per sidecar): a rename lost in a crash leaves the
+    # earlier sidecar whole, and undo, which compares contents with the journal, sees that.
 
 
 def _create(temp: Path, path: Path) -> None:
@@ -327,19 +365,6 @@ def _remove_quietly(path: Path) -> None:
         os.unlink(path)
     except OSError:
         pass  # already gone, or never made
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # Windows cannot open folders; its renames are durable enough
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the rename is still atomic
-    finally:
-        os.close(fd)
 
 
 # --- undo ------------------------------------------------------------------------------------
