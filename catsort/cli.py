@@ -308,13 +308,13 @@ def undo(
 
 def _tag_settings(tag: bool, prefix: str | None, naming: str | None):
     """The --tag options together, or None without --tag."""
-    from catsort.tagging.sidecar import TagSettings
-
     if not tag:
         for given, option in ((prefix, "--tag-prefix"), (naming, "--sidecar")):
             if given is not None:
                 raise CatsortError(f"{option} needs --tag")
         return None
+    from catsort.tagging.sidecar import TagSettings
+
     defaults = TagSettings()
     return TagSettings(
         defaults.prefix if prefix is None else prefix, defaults.naming if naming is None else naming

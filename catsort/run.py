@@ -67,16 +67,14 @@ def make_plan(
     ``tag``: the run writes keywords into sidecars, which a dry run can show without sorting.
     """
     if action is None:
-        if tag and dry_run:
-            return SortPlan(dry_run=True)
         for given, option in (
             (dest, "--dest"),
             (other_dest, "--other-dest"),
-            (dry_run or None, "--dry-run"),
+            ((dry_run and not tag) or None, "--dry-run"),
         ):
             if given is not None:
                 raise CatsortError(f"{option} needs --move or --copy")
-        return SortPlan()
+        return SortPlan(dry_run=dry_run)
     if action not in (MOVE, COPY):
         raise ValueError(f"unknown action {action!r}")
     return SortPlan(action, dest if dest is not None else default_dest(paths), other_dest, dry_run)

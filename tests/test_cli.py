@@ -647,6 +647,7 @@ def test_tag_prefix_sets_the_parent_keyword(photos, tiny_model):
     [
         (["--tag-prefix", "Pets"], "--tag-prefix needs --tag"),
         (["--sidecar", "xmp"], "--sidecar needs --tag"),
+        (["--tag", "--dry-run", "--dest", "out"], "--dest needs --move or --copy"),
         (["--tag", "--sidecar", "jpg.xmp"], "--sidecar jpg.xmp: choose one of auto, xmp, ext.xmp"),
     ],
 )
