@@ -152,3 +152,16 @@ def test_exiftool_reads_the_keywords_back(photo):
     assert first["Rating"] == 4
     assert second["Subject"] == "dog"  # exiftool gives a list of one as the item
     assert second["HierarchicalSubject"] == "Animals|Dog"
+
+
+def test_undo_after_a_run_killed_mid_write_puts_the_earlier_sidecar_back(photo):
+    sidecar = photo.with_suffix(".xmp")
+    sidecar.write_bytes(LIGHTROOM)
+    with Journal.create(photo.parent) as journal:
+        write_tag(photo, CAT, AUTO, journal)
+    # As if killed after the rename, before its "done" line (and the journal's last) were written.
+    lines = journal.path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if '"done"' not in line and '"closed"' not in line]
+    journal.path.write_text("".join(kept))
+    result = undo(journal.path)
+    assert result.skipped == [] and sidecar.read_bytes() == LIGHTROOM
