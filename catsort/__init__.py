@@ -35,6 +35,7 @@ _EXPORTS = {
     "load_model": "catsort.api",
     "classify": "catsort.api",
     "sort_photos": "catsort.api",
+    "tag_photos": "catsort.api",
     "undo": "catsort.api",
     "Classifier": "catsort.model",
     "PhotoResult": "catsort.pipeline",
@@ -42,6 +43,7 @@ _EXPORTS = {
     "Prediction": "catsort.decision",
     "RunSettings": "catsort.run",
     "RunSummary": "catsort.run",
+    "TagSettings": "catsort.tagging.sidecar",
     "UndoResult": "catsort.sorting.restore",
     "read_results": "catsort.report.read",
     "summarize": "catsort.report.summary",
@@ -56,6 +58,7 @@ __all__ = [
     "Prediction",
     "RunSettings",
     "RunSummary",
+    "TagSettings",
     "UndoResult",
     "__version__",
     "classify",
@@ -63,11 +66,12 @@ __all__ = [
     "read_results",
     "sort_photos",
     "summarize",
+    "tag_photos",
     "undo",
 ]
 
 if TYPE_CHECKING:
-    from catsort.api import classify, load_model, sort_photos, undo
+    from catsort.api import classify, load_model, sort_photos, tag_photos, undo
     from catsort.decision import Prediction
     from catsort.errors import CatsortError
     from catsort.model import Classifier
@@ -76,6 +80,7 @@ if TYPE_CHECKING:
     from catsort.report.summary import summarize
     from catsort.run import RunSettings, RunSummary
     from catsort.sorting.restore import UndoResult
+    from catsort.tagging.sidecar import TagSettings
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from catsort.model import Classifier
 from catsort.model import load_model as _load_model
@@ -25,6 +25,9 @@ from catsort.sorting.journal import undo as _undo
 from catsort.sorting.place import COPY, MOVE
 from catsort.sorting.restore import UndoResult
 from catsort.walk import check_inputs
+
+if TYPE_CHECKING:
+    from catsort.tagging.sidecar import TagSettings
 
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
@@ -77,6 +80,7 @@ def sort_photos(
     settings: RunSettings | None = None,
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    tag: TagSettings | None = None,
 ) -> RunSummary:
     """Classify the photos under ``paths`` and move or copy each into ``<dest>/<label>/``.
 
@@ -85,7 +89,8 @@ def sort_photos(
     ``dest`` defaults to the one folder given. Every move is journaled first (the summary's
     ``journal``), so ``undo(summary.journal)`` puts everything back; ``dry_run`` plans the same
     destinations and touches nothing. ``on_result`` is called with each photo's result,
-    ``on_note`` with each note (a stale lock taken over, an interrupted run settled).
+    ``on_note`` with each note (a stale lock taken over, an interrupted run settled). With
+    ``tag``, each cat or dog photo's keyword also goes into its XMP sidecar where it went.
     """
     if action not in (MOVE, COPY):
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
@@ -101,7 +106,44 @@ def sort_photos(
         flat,
         classifier.metadata.labels,
     )
-    return run_classify(inputs, classifier, plan, settings or RunSettings(), on_result, on_note)
+    return run_classify(
+        inputs, classifier, plan, settings or RunSettings(), on_result, on_note, tag
+    )
+
+
+def tag_photos(
+    paths: Paths,
+    model: Classifier | None = None,
+    *,
+    tag: TagSettings | None = None,
+    dry_run: bool = False,
+    settings: RunSettings | None = None,
+    on_result: Callable[[PhotoResult], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Classify the photos under ``paths`` and write each cat or dog photo's label as a keyword
+    into its XMP sidecar; no photo moves.
+
+    Existing sidecars are merged into, everything else in them kept; each result's ``sidecar``
+    says which file holds the keyword. The writes are journaled (the summary's ``journal``, in
+    the folder given), so ``undo(summary.journal)`` puts every sidecar back as it was.
+    ``dry_run`` reads and merges but writes nothing.
+    """
+    from catsort.tagging.sidecar import TagSettings
+
+    inputs = _as_paths(paths)
+    check_inputs(inputs)
+    classifier = model if model is not None else load_model()
+    plan = make_plan(inputs, None, dry_run=dry_run, labels=classifier.metadata.labels, tag=True)
+    return run_classify(
+        inputs,
+        classifier,
+        plan,
+        settings or RunSettings(),
+        on_result,
+        on_note,
+        tag if tag is not None else TagSettings(),
+    )
 
 
 def undo(journal: str | os.PathLike[str]) -> UndoResult:

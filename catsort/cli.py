@@ -167,6 +167,30 @@ def classify(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary; only problems.")
     ] = False,
+    tag: Annotated[
+        bool,
+        typer.Option(
+            "--tag",
+            help="Write each cat or dog photo's label as a keyword into its XMP sidecar "
+            "(beside the photo; after --move/--copy, where it went). Journaled: undo puts "
+            "the earlier sidecars back.",
+        ),
+    ] = False,
+    tag_prefix: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PARENT",
+            help="Parent of the hierarchical keyword (default Animals: Animals|Cat; '' for none).",
+        ),
+    ] = None,
+    sidecar: Annotated[
+        str | None,
+        typer.Option(
+            metavar="auto|xmp|ext.xmp",
+            help="Sidecar names: auto (the one a photo has, else IMG.xmp), xmp (IMG.xmp, "
+            "Adobe) or ext.xmp (IMG.JPG.xmp, darktable, digiKam).",
+        ),
+    ] = None,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
     from catsort.csv_out import open_plan, open_results
@@ -186,10 +210,11 @@ def classify(
             raise CatsortError("--move and --copy cannot be used together")
         check_inputs(paths)
         action = MOVE if move else COPY if copy else None
+        tagging = _tag_settings(tag, tag_prefix, sidecar)
         workers, model_threads = split_threads(threads)
         classifier = load_model(model, model_threads)
         labels = classifier.metadata.labels
-        plan = make_plan(paths, action, dest, other_dest, dry_run, flat, labels)
+        plan = make_plan(paths, action, dest, other_dest, dry_run, flat, labels, tag=tag)
         if gate_threshold is not None and not gate:
             raise CatsortError("--gate-threshold and --no-gate cannot be used together")
         settings = RunSettings(
@@ -218,7 +243,9 @@ def classify(
                     plan_out.write(result)
                 display.result(result)
 
-            summary = run_classify(paths, classifier, plan, settings, on_result, display.note)
+            summary = run_classify(
+                paths, classifier, plan, settings, on_result, display.note, tagging
+            )
     except CatsortError as exc:
         stop = fail(exc)
         left = _left_behind(plan) if seen else []
@@ -269,9 +296,10 @@ def undo(
     for message in [*result.notes, *result.skipped]:
         err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
     if not result.already_undone:
+        sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
         err_console.print(
             f"Put back {len(result.restored)} files, removed "
-            f"{len(result.removed)} copies, left {len(result.skipped)} alone.",
+            f"{len(result.removed)} copies{sidecars}, left {len(result.skipped)} alone.",
             highlight=False,
         )
         if result.skipped:
@@ -284,6 +312,21 @@ def undo(
                 markup=False,
             )
     raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
+
+
+def _tag_settings(tag: bool, prefix: str | None, naming: str | None):
+    """The --tag options together, or None without --tag."""
+    if not tag:
+        for given, option in ((prefix, "--tag-prefix"), (naming, "--sidecar")):
+            if given is not None:
+                raise CatsortError(f"{option} needs --tag")
+        return None
+    from catsort.tagging.sidecar import TagSettings
+
+    defaults = TagSettings()
+    return TagSettings(
+        defaults.prefix if prefix is None else prefix, defaults.naming if naming is None else naming
+    )
 
 
 def _no_csv():

@@ -14,6 +14,9 @@ REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
 #: Between the names of the companion files that went with a photo, in its "companions" cell.
 COMPANION_SEPARATOR = ";"
 
+#: The XMP sidecar holding the photo's keyword after --tag; absent from older CSVs.
+SIDECAR = "sidecar"
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -32,6 +35,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "error",
         "destination",
         "companions",
+        SIDECAR,
     ]
 
 

@@ -44,6 +44,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
         columns.COMPANION_SEPARATOR.join(c.path.name for c in result.companions),
+        "" if result.sidecar is None else os.fspath(result.sidecar),
     ]
 
 
@@ -81,15 +82,27 @@ class PlanWriter:
         self._stream = stream
 
     def write(self, result: PhotoResult) -> None:
-        """Write the line of a photo the run would move or copy; other photos have none."""
-        if result.destination is None or result.prediction is None:
+        """Write the line of a photo the run would move or copy; other photos have none.
+
+        With --tag, a photo whose sidecar would change also gets a
+        ``tag<TAB>label<TAB>photo<TAB>sidecar`` line.
+        """
+        if result.prediction is None:
             return
-        if result.destination == result.path:
-            return  # already in its place (sorted by an earlier run): nothing to do
-        lines = [(shown(result.prediction.label), shown(result.path), shown(result.destination))]
-        lines += [("", shown(c.path), shown(c.destination)) for c in result.companions]
+        label = shown(result.prediction.label)
+        lines = []
+        # A photo already in its place (sorted by an earlier run) has nothing to move.
+        if result.destination is not None and result.destination != result.path:
+            lines.append("\t".join((label, shown(result.path), shown(result.destination))))
+            for companion in result.companions:
+                lines.append("\t".join(("", shown(companion.path), shown(companion.destination))))
+        if result.sidecar is not None and result.error is None:
+            photo = result.path if result.destination is None else result.destination
+            lines.append("\t".join(("tag", label, shown(photo), shown(result.sidecar))))
+        if not lines:
+            return
         try:
-            self._stream.write("".join("\t".join(line) + "\n" for line in lines))
+            self._stream.write("".join(line + "\n" for line in lines))
             self._stream.flush()
         except OSError as exc:  # a pipe whose reader stopped
             raise _write_error(STDOUT, exc, "the plan") from None

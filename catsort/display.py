@@ -120,6 +120,8 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
             table.add_row("already in place", str(summary.in_place))
         if summary.earlier:
             table.add_row(f"{verb} before", str(summary.earlier))
+    if summary.tagged:
+        table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()
     table.add_row("total", str(summary.files))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")

@@ -94,6 +94,13 @@ class Classifier:
         return Classifier(self._content, self.metadata, self.path, self.threads)
 
     @property
+    def fingerprint(self) -> str:
+        """The model file's identity for records a run leaves behind: ``sha256:<16 hex digits>``."""
+        import hashlib
+
+        return "sha256:" + hashlib.sha256(self._content).hexdigest()[:16]
+
+    @property
     def has_gate(self) -> bool:
         """Tell whether the model gives a pet score."""
         return self._pet is not None

@@ -37,6 +37,7 @@ class PhotoResult:
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
     ``companions`` are the files that went with it (catsort.sorting.companions).
+    ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
     """
 
     path: Path
@@ -46,6 +47,7 @@ class PhotoResult:
     earlier: bool = False
     skipped: str | None = None
     companions: tuple[Companion, ...] = ()
+    sidecar: Path | None = None
 
     @property
     def ok(self) -> bool:

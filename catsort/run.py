@@ -8,7 +8,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
@@ -20,6 +22,9 @@ from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, GroupFailed, place_group, plan_group
 from catsort.walk import check_inputs, find_images
+
+if TYPE_CHECKING:
+    from catsort.tagging.sidecar import Tagger, TagSettings
 
 
 @dataclass(frozen=True)
@@ -94,22 +99,24 @@ def make_plan(
     dry_run: bool = False,
     flat: bool = False,
     labels: Sequence[str] = (),
+    tag: bool = False,
 ) -> SortPlan:
     """Check the sorting options together and fill in the default destination.
 
     With the model's ``labels``, a folder given that is a label folder an earlier run filled
-    (or inside one) has that run's destination as its default one.
+    (or inside one) has that run's destination as its default one. ``tag``: the run writes
+    keywords into sidecars, which a dry run can show without sorting.
     """
     if action is None:
         for given, option in (
             (dest, "--dest"),
             (other_dest, "--other-dest"),
-            (dry_run or None, "--dry-run"),
+            ((dry_run and not tag) or None, "--dry-run"),
             (flat or None, "--flat"),
         ):
             if given is not None:
                 raise CatsortError(f"{option} needs --move or --copy")
-        return SortPlan()
+        return SortPlan(dry_run=dry_run)
     if action not in (MOVE, COPY):
         raise ValueError(f"unknown action {action!r}")
     return SortPlan(
@@ -204,6 +211,7 @@ class RunSummary:
     placed: int = 0  # files moved or copied (or that would be, in a dry run)
     companions: int = 0  # companion files that went with them
     in_place: int = 0  # photos already in their label folder (an earlier run sorted them)
+    tagged: int = 0  # photos whose sidecar holds their keyword after --tag (or would)
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
@@ -236,6 +244,8 @@ class RunSummary:
             self.skipped += 1
         elif result.prediction is not None:
             self.counts[result.prediction.label] += 1
+        if result.sidecar is not None and result.error is None:
+            self.tagged += 1
         if result.destination is not None and result.error is None:
             if result.earlier:
                 self.earlier += 1
@@ -267,24 +277,47 @@ def run_classify(
     settings: RunSettings = RunSettings(),
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    tagging: TagSettings | None = None,
 ) -> RunSummary:
-    """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
+    """Classify every photo under ``paths``, place it per ``plan``, and report each result.
+
+    With ``tagging``, each cat or dog photo's keyword goes into its XMP sidecar, where the photo
+    ends up (catsort.tagging).
+    """
     check_inputs(paths)
     metadata = classifier.metadata
     check_plan(plan, paths, metadata.labels)
     check_settings(classifier, settings)
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
-    writing = plan.action is not None and not plan.dry_run
+    tagger = None
+    if tagging is not None:
+        from catsort.tagging.sidecar import Tagger  # only runs that tag need the XML parser
+
+        now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+        tagger = Tagger(tagging, classifier.fingerprint, now)
+    writing = (plan.action is not None or tagger is not None) and not plan.dry_run
     if not writing:
-        return _run(paths, classifier, plan, settings, summary, on_result, started)
-    assert plan.dest is not None
+        return _run(paths, classifier, plan, settings, summary, on_result, started, tagger)
+    # A run that only tags keeps its journal in the folder given, where the photos stay.
+    root = plan.dest if plan.dest is not None else journal_root(paths)
     # One run at a time per destination: a second one would race this one for the same names.
-    with DestinationLock.acquire(plan.dest / JOURNAL_DIR, on_note):
-        for message in recover(plan.dest):
+    with DestinationLock.acquire(root / JOURNAL_DIR, on_note):
+        for message in recover(root):
             if on_note is not None:
                 on_note(message)
-        return _run(paths, classifier, plan, settings, summary, on_result, started)
+        return _run(paths, classifier, plan, settings, summary, on_result, started, tagger, root)
+
+
+def journal_root(paths: Sequence[Path]) -> Path:
+    """Where a run that moves nothing keeps its journal: the folder given, or their common one."""
+    try:
+        return default_dest(paths)
+    except CatsortError:
+        roots = [
+            os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in paths
+        ]
+        return Path(os.path.commonpath(roots))
 
 
 def check_settings(classifier: Classifier, settings: RunSettings) -> None:
@@ -335,17 +368,20 @@ def _run(
     summary: RunSummary,
     on_result: Callable[[PhotoResult], None] | None,
     started: float,
+    tagger: Tagger | None = None,
+    root: Path | None = None,
 ) -> RunSummary:
     metadata = classifier.metadata
-    writing = plan.action is not None and not plan.dry_run
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     finder = CompanionFinder()
-    with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
+    with Journal.create(root) if root is not None else nullcontext() as journal:
         skips = plan.walk_skips(paths, metadata.labels)
         results = classify_inputs(paths, classifier, settings, skips, finder)
         for result in results:
             placed = _placed(result, plan, metadata.labels, journal, reserved, copies, finder)
+            if tagger is not None:
+                placed = _tagged(placed, plan, metadata.labels, tagger, journal)
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
@@ -411,6 +447,27 @@ def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
     if exc.split:
         message += "; left in their new place: " + "; ".join(exc.split)
     return message
+
+
+def _tagged(
+    result: PhotoResult,
+    plan: SortPlan,
+    labels: Sequence[str],
+    tagger: Tagger,
+    journal: Journal | None,
+) -> PhotoResult:
+    """Write a cat or dog photo's keyword into its sidecar, where the photo is now (or will be)."""
+    if result.prediction is None or result.error is not None or result.label not in labels:
+        return result  # uncertain and other photos get no keyword; failed ones are left alone
+    photo, origin = result.path, None
+    if result.destination is not None:
+        photo = result.destination
+        origin = result.path if plan.dry_run and not result.earlier else None
+    try:
+        written = tagger.write(photo, result.prediction, journal, plan.dry_run, origin)
+    except CatsortError as exc:
+        return replace(result, error=_without_path(str(exc), result.path))
+    return replace(result, sidecar=written.path)
 
 
 def _without_path(message: str, path: Path) -> str:

@@ -96,6 +96,23 @@ def test_sort_photos_moves_and_undo_puts_back(tmp_path: Path, make_photo, tiny_m
     assert read_tree(tmp_path / "photos") == before
 
 
+def test_tag_photos_writes_sidecars_in_place_and_undo_removes_them(
+    tmp_path: Path, make_photo, tiny_model, read_tree
+):
+    model = catsort.load_model(tiny_model)
+    make_photo(tmp_path / "photos" / "red.jpg", (230, 20, 20))
+    before = read_tree(tmp_path / "photos")
+    settings = catsort.TagSettings(prefix="Pets", naming="ext.xmp")
+    summary = catsort.tag_photos(tmp_path / "photos", model, tag=settings)
+    assert summary.exit_code == 0 and summary.tagged == 1 and summary.placed == 0
+    assert sorted(read_tree(tmp_path / "photos")) == ["red.jpg", "red.jpg.xmp"]
+    assert b"<rdf:li>Pets|Cat</rdf:li>" in (tmp_path / "photos" / "red.jpg.xmp").read_bytes()
+    assert summary.journal is not None
+    undone = catsort.undo(summary.journal)
+    assert undone.sidecars == [tmp_path / "photos" / "red.jpg.xmp"] and not undone.skipped
+    assert read_tree(tmp_path / "photos") == before
+
+
 def test_sort_photos_refuses_an_unknown_action(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'move' or 'copy'"):
         catsort.sort_photos(tmp_path, "delete")  # type: ignore[arg-type]

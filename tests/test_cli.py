@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import re
 import signal
@@ -555,3 +556,113 @@ def test_a_move_run_that_moved_nothing_does_not_offer_an_undo(photos, tiny_model
     assert result.exit_code == 1, result.output
     assert "moved" in result.stderr
     assert "catsort undo" not in result.stderr and "Journal:" not in result.stderr
+
+
+# --- --tag: keywords in XMP sidecars -----------------------------------------------------------
+
+
+def test_tag_writes_keywords_beside_cats_and_dogs_only_and_report_counts_them(
+    photos, tiny_model, tmp_path
+):
+    out = tmp_path / "results.csv"
+    result = classify(tiny_model, photos, "--tag", "--csv", out)
+    assert result.exit_code == 0, result.output
+    from catsort.tagging import xmp
+
+    assert xmp.keywords(xmp.parse((photos / "kitty.xmp").read_bytes())) == ["cat"]
+    assert xmp.hierarchy(xmp.parse((photos / "trip" / "rex.xmp").read_bytes())) == ["Animals|Dog"]
+    assert sorted(p.name for p in photos.rglob("*.xmp")) == ["kitty.xmp", "rex.xmp"]
+    with open(out, newline="", encoding="utf-8") as stream:
+        rows = {Path(r["path"]).name: r["sidecar"] for r in csv.DictReader(stream)}
+    assert rows["kitty.jpg"] == str(photos / "kitty.xmp") and rows["blur.png"] == ""
+    report = runner.invoke(app, ["report", str(out), "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["tagged"] == 2
+
+
+def test_tag_then_undo_puts_every_sidecar_back_byte_for_byte(photos, tiny_model, read_tree):
+    (photos / "kitty.xmp").write_bytes(
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/">\n <rdf:RDF xmlns:rdf='
+        b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"></rdf:RDF></x:xmpmeta>  \n'
+    )
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, "--tag", "--move", "--sidecar", "ext.xmp")
+    assert result.exit_code == 0, result.output
+    assert (photos / "cat" / "kitty.jpg.xmp").is_file()  # beside the photo where it went
+    # The existing sidecar travelled with its photo, untouched (another name was asked for).
+    assert (photos / "cat" / "kitty.xmp").read_bytes() == before["kitty.xmp"]
+    journal = re.search(r"catsort undo (\S+)", result.stderr).group(1)
+    undone = runner.invoke(app, ["undo", journal])
+    assert undone.exit_code == 0, undone.output
+    assert "put back 2 sidecars" in undone.stderr
+    assert read_tree(photos) == before
+
+
+def test_tag_merges_into_a_sidecar_already_at_the_destination(photos, tiny_model, read_tree):
+    from test_xmp import LIGHTROOM
+
+    from catsort.tagging import xmp
+
+    (photos / "cat").mkdir()
+    (photos / "cat" / "kitty.xmp").write_bytes(LIGHTROOM)  # as if it had travelled first
+    result = classify(tiny_model, photos, "--tag", "--move", "-q")
+    assert result.exit_code == 0, result.output
+    packet = xmp.parse((photos / "cat" / "kitty.xmp").read_bytes())
+    assert xmp.keywords(packet) == ["Holiday", "Animals", "cat"]
+    undone = runner.invoke(app, ["undo", str(next((photos / ".catsort").glob("*.jsonl")))])
+    assert undone.exit_code == 0, undone.output
+    assert (photos / "cat" / "kitty.xmp").read_bytes() == LIGHTROOM
+
+
+def test_tag_dry_run_shows_the_sidecars_and_writes_nothing(photos, tiny_model, read_tree):
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, "--tag", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"tag\tcat\t{photos / 'kitty.jpg'}\t{photos / 'kitty.xmp'}",
+        f"tag\tdog\t{photos / 'trip' / 'rex.png'}\t{photos / 'trip' / 'rex.xmp'}",
+    ]
+    assert "would be tagged" in result.stderr
+    moved = classify(tiny_model, photos, "--tag", "--dry-run", "--move")
+    assert f"tag\tcat\t{photos / 'cat' / 'kitty.jpg'}\t{photos / 'cat' / 'kitty.xmp'}" in (
+        moved.stdout.splitlines()
+    )
+    assert read_tree(photos) == before and not (photos / ".catsort").exists()
+
+
+def test_tag_leaves_a_broken_sidecar_untouched_with_an_error_row(photos, tiny_model):
+    (photos / "kitty.xmp").write_bytes(b"<x:xmpmeta")
+    result = classify(tiny_model, photos, "--tag", "--csv", "-")
+    assert result.exit_code == 1
+    rows = {Path(r["path"]).name: r for r in _csv_rows(result.stdout)}
+    assert rows["kitty.jpg"]["status"] == "error" and rows["kitty.jpg"]["label"] == "cat"
+    assert f"{photos / 'kitty.xmp'}: not valid XMP" in rows["kitty.jpg"]["error"]
+    assert (photos / "kitty.xmp").read_bytes() == b"<x:xmpmeta"
+    assert rows["rex.png"]["status"] == "ok" and rows["rex.png"]["sidecar"]  # the run went on
+
+
+def test_tag_prefix_sets_the_parent_keyword(photos, tiny_model):
+    from catsort.tagging import xmp
+
+    assert (
+        classify(tiny_model, photos, "--tag", "--tag-prefix", "Pets|Animals", "-q").exit_code == 0
+    )
+    packet = xmp.parse((photos / "kitty.xmp").read_bytes())
+    assert xmp.hierarchy(packet) == ["Pets|Animals|Cat"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tag-prefix", "Pets"], "--tag-prefix needs --tag"),
+        (["--sidecar", "xmp"], "--sidecar needs --tag"),
+        (["--tag", "--dry-run", "--dest", "out"], "--dest needs --move or --copy"),
+        (["--tag", "--sidecar", "jpg.xmp"], "--sidecar jpg.xmp: choose one of auto, xmp, ext.xmp"),
+    ],
+)
+def test_tag_option_mistakes_exit_2(photos, tiny_model, read_tree, args, message):
+    before = read_tree(photos)
+    result = classify(tiny_model, photos, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert read_tree(photos) == before

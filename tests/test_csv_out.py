@@ -38,13 +38,18 @@ def test_header_follows_the_contract():
         "error",
         "destination",
         "companions",
+        "sidecar",
     ]
 
 
 def test_ok_and_error_rows(tmp_path):
     target = tmp_path / "results.csv"
     with open_results(target, LABELS) as writer:
-        writer.write(PhotoResult(Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg")))
+        writer.write(
+            PhotoResult(
+                Path("a.jpg"), CAT, destination=Path("out/cat/a.jpg"), sidecar=Path("out/cat/a.xmp")
+            )
+        )
         writer.write(PhotoResult(Path("b.jpg"), error="empty file"))
         writer.write(
             PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5}, None))
@@ -61,8 +66,9 @@ def test_ok_and_error_rows(tmp_path):
         "error": "",
         "destination": os.path.join("out", "cat", "a.jpg"),
         "companions": "",
+        "sidecar": os.path.join("out", "cat", "a.xmp"),
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", ""]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", ""]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
 

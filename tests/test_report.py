@@ -397,3 +397,14 @@ def test_skipped_photos_are_counted_apart_from_errors(tmp_path: Path):
     result = runner.invoke(app, ["report", str(tmp_path / "r.csv")])
     assert result.exit_code == 0, result.output
     assert "skipped" in result.stdout
+
+
+def test_tagged_photos_are_counted_and_a_csv_from_before_tagging_still_reads(tmp_path):
+    older = summarize(read_results(write_csv(tmp_path / "old.csv", KNOWN_ROWS)))
+    assert older.tagged == 0 and older.total == len(KNOWN_ROWS)
+    rows = [row + ["a/cats/c1.xmp" if row[0] == "a/cats/c1.jpg" else ""] for row in KNOWN_ROWS]
+    rows[-1][-1] = "a/misc/bad3.xmp"  # an error row: its keyword was never written
+    newer = read_results(write_csv(tmp_path / "new.csv", rows, HEADER + ["sidecar"]))
+    assert summarize(newer).tagged == 1
+    shown = runner.invoke(app, ["report", str(tmp_path / "new.csv")])
+    assert "1 photo(s) tagged" in shown.stdout

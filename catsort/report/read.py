@@ -24,6 +24,7 @@ class CsvRow:
     destination: str
     skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
     companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
+    sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
 
     @property
     def ok(self) -> bool:
@@ -96,6 +97,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             destination=cell("destination"),
             skipped=error or "skipped",
             companions=companions,
+            sidecar=cell(columns.SIDECAR),
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -111,6 +113,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         error=error,
         destination=cell("destination"),
         companions=companions,
+        sidecar=cell(columns.SIDECAR),
     )
 
 

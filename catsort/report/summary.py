@@ -71,6 +71,7 @@ class ReportSummary:
     errors: list[ErrorGroup]
     missing_images: int
     evaluation: Evaluation | None
+    tagged: int = 0  # photos whose keyword classify --tag wrote into a sidecar
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
@@ -90,6 +91,7 @@ def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> Rep
         errors=group_errors(rows),
         missing_images=sum(1 for row in rows if locate_image(row, results.source) is None),
         evaluation=evaluate(rows, labels) if truth else None,
+        tagged=sum(1 for row in rows if row.sidecar and not row.error),
     )
 
 

@@ -33,6 +33,8 @@ def render_summary(summary: ReportSummary) -> RenderableType:
         counts_table(summary),
         histogram_table(summary.histograms),
     ]
+    if summary.tagged:
+        parts.append(Text(f"{summary.tagged} photo(s) tagged: their keyword is in an XMP sidecar."))
     if summary.missing_images:
         parts.append(
             Text(

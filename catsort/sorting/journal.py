@@ -59,6 +59,9 @@ class Journal:
         self._next = 0
         self.completed = 0  # operations this run carried out (marked done)
         self.entries: dict[int, Entry] = {}
+        # Records of operations other than moves and copies (catsort.tagging's sidecars), as
+        # read and written, for the modules that made them; older catsort versions skip them.
+        self.records: list[dict] = []
         self.undone = False
         self._created = False
 
@@ -119,6 +122,24 @@ class Journal:
     def count(self) -> int:
         """Number of operations begun in this journal."""
         return self._next
+
+    def number(self) -> int:
+        """A new operation number, for a record of another kind (see ``records``)."""
+        self._next += 1
+        return self._next - 1
+
+    def append(self, record: dict, sync: bool = False) -> None:
+        """Write a record of another kind than move and copy (it has its own "op")."""
+        self._write(record, sync=sync)
+        self.records.append(record)
+
+    def relative(self, path: Path) -> str:
+        """A path as this journal records it (relative to the destination where it can be)."""
+        return self._relative(path)
+
+    def resolve(self, recorded: str) -> Path:
+        """A path this journal recorded, as it is now."""
+        return self._resolve(recorded)
 
     def begin(self, placement: Placement) -> None:
         """Record an operation, durably, before it is carried out."""
@@ -289,6 +310,10 @@ class Journal:
         n = record.get("n")
         if not isinstance(n, int):
             return
+        if record.get("op") not in (MOVE, COPY):
+            self.records.append(record)
+            self._next = max(self._next, n + 1)
+            return
         if n in self.entries:
             self.entries[n].state = state
         elif (
@@ -368,6 +393,10 @@ def undo(journal_path: Path) -> UndoResult:
             )
         result = UndoResult(notes=journal.settle())
         held = _held_groups(journal.entries.values(), result)
+        # Sidecars first: they were written after the moves, where the photos went.
+        from catsort.tagging.sidecar import undo_sidecars
+
+        undo_sidecars(journal, result)
         folders = set()
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
             if entry.group in held:

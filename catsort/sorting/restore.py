@@ -37,6 +37,7 @@ class UndoResult:
     removed: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     already_undone: bool = False
+    sidecars: list[Path] = field(default_factory=list)  # put back as they were, or removed
 
 
 _PAST = {MOVE: "moved", COPY: "copied"}

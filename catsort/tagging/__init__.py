@@ -1,0 +1,1 @@
+"""Tagging photos instead of moving them: catsort's keyword in XMP sidecars photo managers read."""

@@ -1,0 +1,445 @@
+"""Sidecars on disk: which file is a photo's, merging catsort's keyword into it atomically and
+journaled, and putting the earlier one back on undo.
+
+A sidecar is written as a temporary file in its own folder, synced, then renamed over the old
+one (or, for a new one, renamed into a free name only). Before that, the journal records the
+sidecar and a copy of its earlier bytes (in ``.catsort/sidecars/`` beside the journal), so that
+undo restores them byte for byte, or removes a sidecar catsort created.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import secrets
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from catsort.decision import Prediction
+from catsort.errors import CatsortError
+from catsort.sorting.place import TEMP_PREFIX
+from catsort.sorting.restore import UndoResult
+from catsort.tagging.xmp import MAX_BYTES, Tag, XmpError, merge, new_packet, parse, serialize
+
+#: --sidecar: an existing sidecar's name, else IMG.xmp; IMG.xmp (Adobe); IMG.JPG.xmp (darktable).
+AUTO = "auto"
+XMP = "xmp"
+EXT_XMP = "ext.xmp"
+NAMINGS = (AUTO, XMP, EXT_XMP)
+
+#: What a write did to the sidecar.
+CREATED = "created"
+MERGED = "merged"
+UNCHANGED = "unchanged"
+
+#: The journal records' "op": a sidecar written.
+OP = "sidecar"
+_BACKUPS = "sidecars"
+
+
+class Journal(Protocol):
+    """What tagging needs of a run's journal (catsort.sorting.journal.Journal)."""
+
+    path: Path
+    completed: int
+    records: list[dict]
+
+    def number(self) -> int:
+        """A new operation number."""
+
+    def append(self, record: dict, sync: bool = False) -> None:
+        """Write a record of another kind than move and copy."""
+
+    def relative(self, path: Path) -> str:
+        """A path as the journal records it."""
+
+    def resolve(self, recorded: str) -> Path:
+        """A recorded path as it is now."""
+
+
+@dataclass(frozen=True)
+class TagSettings:
+    """How --tag writes: the parent of the hierarchical keyword, and how sidecars are named."""
+
+    prefix: str = "Animals"
+    naming: str = AUTO
+
+    def __post_init__(self) -> None:
+        if self.naming not in NAMINGS:
+            raise CatsortError(f"--sidecar {self.naming}: choose one of {', '.join(NAMINGS)}")
+        if any(ord(char) < 32 for char in self.prefix):
+            raise CatsortError("--tag-prefix: no control characters (tabs, newlines) please")
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """Tags for one run: its settings, the model's fingerprint and the run's date."""
+
+    settings: TagSettings
+    model: str
+    date: str
+    names: SidecarNames = field(default_factory=lambda: SidecarNames())
+
+    def tag(self, prediction: Prediction) -> Tag:
+        """The keyword and fields catsort writes for a decided photo."""
+        parent = self.settings.prefix.strip("|")
+        leaf = prediction.label[:1].upper() + prediction.label[1:]
+        return Tag(
+            label=prediction.label,
+            hierarchy=f"{parent}|{leaf}" if parent else leaf,
+            confidence=prediction.confidence,
+            pet_score=prediction.pet_score,
+            model=self.model,
+            date=self.date,
+        )
+
+    def write(
+        self,
+        photo: Path,
+        prediction: Prediction,
+        journal: Journal | None = None,
+        dry_run: bool = False,
+        origin: Path | None = None,
+    ) -> Written:
+        """Merge the photo's keyword into its sidecar (see ``write_tag``)."""
+        return write_tag(
+            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
+        )
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where a photo's keyword went, and whether the sidecar was created, merged or unchanged."""
+
+    path: Path
+    action: str
+
+
+class SidecarNames:
+    """Finds the sidecars photos already have, listing each folder once for a whole run.
+
+    Names in the usual letter cases are looked up directly, so they are found even when they
+    arrived during the run (moved in with their photo); other cases come from the folder's
+    listing, taken the first time it is needed: listing a folder of 10,000 photos for each of
+    them would cost minutes.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, str]] = {}  # folder -> lower-cased name -> name
+
+    def find(self, photo: Path) -> Path | None:
+        """An existing sidecar of ``photo``: ``IMG.xmp`` or ``IMG.JPG.xmp``, in any letter case."""
+        candidates = (_adobe(photo), _darktable(photo))
+        for candidate in candidates:
+            stem = candidate.name[: -len(".xmp")]
+            for name in (candidate.name, stem + ".XMP"):
+                if name != photo.name and os.path.lexists(photo.parent / name):
+                    return photo.parent / name
+        names = self._folders.get(photo.parent)
+        if names is None:
+            names = self._folders[photo.parent] = _listing(photo.parent)
+        for candidate in candidates:
+            found = names.get(candidate.name.lower())
+            if found is not None and found != photo.name and os.path.lexists(photo.parent / found):
+                return photo.parent / found
+        return None
+
+
+def _listing(folder: Path) -> dict[str, str]:
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return {}
+    by_lower: dict[str, str] = {}
+    for name in sorted(names):
+        by_lower.setdefault(name.lower(), name)
+    return by_lower
+
+
+def sidecar_path(
+    photo: Path,
+    naming: str = AUTO,
+    origin: Path | None = None,
+    names: SidecarNames | None = None,
+) -> Path:
+    """The sidecar ``photo`` gets: per ``naming``, or for ``auto`` the name of one it has.
+
+    ``origin`` is where the photo is now when ``photo`` is where it will be (a dry run): its
+    sidecar there decides the naming. ``names`` caches folder listings over a run.
+    """
+    photo = Path(photo)
+    if naming == XMP:
+        return _adobe(photo)
+    if naming == EXT_XMP:
+        return _darktable(photo)
+    if naming != AUTO:
+        raise ValueError(f"unknown sidecar naming {naming!r}")
+    existing = (names or SidecarNames()).find(photo if origin is None else Path(origin))
+    if existing is None:
+        return _adobe(photo)
+    if origin is None:
+        return existing
+    darktable = existing.name.lower() == _darktable(Path(origin)).name.lower()
+    return _darktable(photo) if darktable else _adobe(photo)
+
+
+def find_sidecar(photo: Path) -> Path | None:
+    """An existing sidecar of ``photo``: ``IMG.xmp`` or ``IMG.JPG.xmp``, in any letter case."""
+    return SidecarNames().find(Path(photo))
+
+
+def _adobe(photo: Path) -> Path:
+    return photo.with_name(os.path.splitext(photo.name)[0] + ".xmp")
+
+
+def _darktable(photo: Path) -> Path:
+    return photo.with_name(photo.name + ".xmp")
+
+
+def write_tag(
+    photo: Path,
+    tag: Tag,
+    naming: str = AUTO,
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    origin: Path | None = None,
+    names: SidecarNames | None = None,
+) -> Written:
+    """Merge ``tag`` into the sidecar of ``photo``, creating it if there is none.
+
+    With ``dry_run``, nothing is written; the sidecar read is the one beside ``origin`` (where
+    the photo is before a move) when it has one. Raises CatsortError (exit code 1) naming the
+    sidecar when it cannot be read, is not valid XMP, or cannot be written; it is left untouched.
+    """
+    path = sidecar_path(photo, naming, origin, names)
+    source = path
+    if origin is not None:
+        beside = sidecar_path(Path(origin), naming, names=names)
+        if os.path.lexists(beside):
+            source = beside
+    before = read_sidecar(source)
+    if before is None:
+        packet = new_packet()
+    else:
+        try:
+            packet = parse(before)
+        except XmpError as exc:
+            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", 1) from None
+    if not merge(packet, tag):
+        return Written(path, UNCHANGED)
+    data = serialize(packet)
+    if not dry_run:
+        _write_journaled(path, data, before, journal)
+    return Written(path, CREATED if before is None else MERGED)
+
+
+def read_sidecar(path: Path) -> bytes | None:
+    """A sidecar's bytes, or None when there is none; CatsortError when it cannot be used."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", 1)
+    if not stat.S_ISREG(info.st_mode):
+        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", 1)
+    if info.st_size > MAX_BYTES:
+        raise CatsortError(
+            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", 1
+        )
+    try:
+        with open(path, "rb") as file:
+            return file.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+
+
+def _digest(data: bytes | None) -> str | None:
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Journal | None):
+    if journal is None:
+        _replace(path, data, before)
+        return
+    n = journal.number()
+    backup = None
+    if before is not None:
+        backup = journal.path.parent / _BACKUPS / journal.path.stem / f"{n}.xmp"
+        _save_backup(backup, before)
+    journal.append(
+        {
+            "n": n,
+            "op": OP,
+            "sidecar": journal.relative(path),
+            "backup": None if backup is None else journal.relative(backup),
+            "before": _digest(before),
+            "after": _digest(data),
+            "state": "begin",
+        },
+        sync=True,
+    )
+    try:
+        _replace(path, data, before)
+    except BaseException:
+        journal.append({"n": n, "op": OP, "state": "aborted"})
+        if backup is not None:
+            _remove_quietly(backup)
+        raise
+    journal.append({"n": n, "op": OP, "state": "done"})
+    journal.completed += 1
+
+
+def _save_backup(backup: Path, data: bytes) -> None:
+    try:
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        with open(backup, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        raise CatsortError(
+            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", 1
+        ) from None
+
+
+def _replace(path: Path, data: bytes, before: bytes | None) -> None:
+    """Put ``data`` at ``path`` atomically, where the file still holds ``before`` (None: absent)."""
+    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}.xmp"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with open(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        if before is None:
+            _create(temp, path)
+        else:
+            if read_sidecar(path) != before:
+                raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", 1)
+            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
+            os.replace(temp, path)
+    except FileExistsError:
+        _remove_quietly(temp)
+        raise CatsortError(
+            f"{path}: created by another program meanwhile; left untouched", 1
+        ) from None
+    except OSError as exc:
+        _remove_quietly(temp)
+        raise CatsortError(f"{path}: cannot write sidecar ({exc.strerror or exc})", 1) from None
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+    # The folder is not synced (a third sync per sidecar): a rename lost in a crash leaves the
+    # earlier sidecar whole, and undo, which compares contents with the journal, sees that.
+
+
+def _create(temp: Path, path: Path) -> None:
+    """Rename ``temp`` to ``path``, which must still be free: FileExistsError otherwise."""
+    try:
+        # link() refuses to replace a sidecar another program created meanwhile.
+        os.link(temp, path)
+    except OSError as exc:
+        if isinstance(exc, FileExistsError) or exc.errno not in _NO_LINKS:
+            raise
+        if os.path.lexists(path):  # no hard links here (FAT, some shares): check, then rename
+            raise FileExistsError(
+                errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(path)
+            ) from None
+        os.rename(temp, path)
+        return
+    os.unlink(temp)
+
+
+_NO_LINKS = {errno.EPERM, errno.EMLINK, errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # already gone, or never made
+
+
+# --- undo ------------------------------------------------------------------------------------
+
+
+def sidecar_records(records: Sequence[dict]) -> dict[int, dict]:
+    """The sidecars a journal recorded: number -> the begin record with its latest state."""
+    found: dict[int, dict] = {}
+    for record in records:
+        n = record.get("n")
+        if record.get("op") != OP or not isinstance(n, int):
+            continue
+        if record.get("state") == "begin" and isinstance(record.get("sidecar"), str):
+            found[n] = dict(record)
+        elif n in found and isinstance(record.get("state"), str):
+            found[n]["state"] = record["state"]
+    return found
+
+
+def undo_sidecars(journal: Journal, result: UndoResult) -> None:
+    """Put back every sidecar the journal's run wrote, newest first, unless changed since."""
+    for n, record in sorted(sidecar_records(journal.records).items(), reverse=True):
+        if record["state"] not in ("begin", "done"):
+            continue  # never written, or put back by an earlier undo
+        backup = journal.resolve(record["backup"]) if record.get("backup") else None
+        if _undo_one(journal.resolve(record["sidecar"]), backup, record, result):
+            journal.append({"n": n, "op": OP, "state": "reverted"})
+            if backup is not None:
+                _remove_quietly(backup)
+                _rmdir_quietly(backup.parent)
+
+
+def _undo_one(path: Path, backup: Path | None, record: dict, result: UndoResult) -> bool:
+    try:
+        current = read_sidecar(path)
+    except CatsortError as exc:
+        result.skipped.append(str(exc))
+        return False
+    if _digest(current) == record.get("before"):
+        return True  # as it was: the write never happened, or was undone already
+    kept = f" (the earlier one is kept in {backup})" if backup is not None else ""
+    if current is None:
+        result.skipped.append(f"{path}: sidecar missing, not put back{kept}")
+        return False
+    if _digest(current) != record.get("after"):
+        result.skipped.append(f"{path}: kept, the sidecar changed since catsort wrote it{kept}")
+        return False
+    if backup is None:
+        try:
+            os.unlink(path)
+        except OSError as exc:
+            result.skipped.append(f"{path}: cannot remove sidecar ({exc.strerror})")
+            return False
+        result.sidecars.append(path)
+        return True
+    try:
+        earlier = backup.read_bytes()
+    except OSError as exc:
+        result.skipped.append(f"{path}: kept, cannot read its earlier copy ({exc.strerror})")
+        return False
+    if _digest(earlier) != record.get("before"):
+        result.skipped.append(f"{path}: kept, its earlier copy {backup} is damaged")
+        return False
+    try:
+        _replace(path, earlier, current)
+    except CatsortError as exc:
+        result.skipped.append(str(exc))
+        return False
+    result.sidecars.append(path)
+    return True
+
+
+def _rmdir_quietly(folder: Path) -> None:
+    for each in (folder, folder.parent):
+        try:
+            os.rmdir(each)
+        except OSError:
+            return  # not empty: other sidecars of this or another journal
