@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,7 +158,13 @@ class _Filter:
 
     def __init__(self, root: str, ignored: Iterable[Path], recursive: bool) -> None:
         self.root = root
-        self.ignored = tuple(os.path.realpath(folder) for folder in ignored)
+        # Only those inside the watched folder: a watched folder inside one (an inbox in
+        # cat/) is still watched.
+        self.ignored = tuple(
+            real
+            for real in map(os.path.realpath, ignored)
+            if real.startswith(os.path.join(root, ""))
+        )
         self.recursive = recursive
 
     def __call__(self, change: object, path: str) -> bool:
@@ -220,10 +226,10 @@ def watch_folder(
                 if on_note is not None:
                     on_note(message)
             journal = stack.enter_context(Journal.create(plan.dest))
-        session = _Session(folder, classifier, plan, settings, watching, stop, summary, on_result)
-        session.placer = Placer(plan, labels, journal)
+        placer = Placer(plan, labels, journal)  # every move of the session, in its one journal
+        session = _Session(folder, classifier, placer, settings, watching, stop, summary)
         try:
-            session.run(on_ready, on_note)
+            session.run(on_result, on_ready, on_note)
         finally:
             if journal is not None and journal.completed:
                 summary.journal = journal.path
@@ -238,31 +244,35 @@ class _Session:
         self,
         folder: Path,
         classifier: Classifier,
-        plan: SortPlan,
+        placer: Placer,
         settings: RunSettings,
         watching: WatchSettings,
         stop: StopEvent,
         summary: RunSummary,
-        on_result: Callable[[PhotoResult], None] | None,
     ) -> None:
         self.folder = folder
         self.root = os.path.realpath(folder)
         self.classifier = classifier
-        self.plan = plan
+        self.placer = placer
+        self.plan = placer.plan
         self.settings = settings
         self.watching = watching
         self.stop = stop
         self.summary = summary
-        self.on_result = on_result
+        self.on_result: Callable[[PhotoResult], None] | None = None
         self.labels = classifier.metadata.labels
         self.arrivals = Arrivals(watching.settle)
-        self.filter = _Filter(self.root, plan.folders(self.labels), settings.recursive)
-        self.placer = Placer(plan, self.labels)
+        self.filter = _Filter(self.root, self.plan.folders(self.labels), settings.recursive)
 
     def run(
-        self, on_ready: Callable[[], None] | None, on_note: Callable[[str], None] | None
+        self,
+        on_result: Callable[[PhotoResult], None] | None,
+        on_ready: Callable[[], None] | None,
+        on_note: Callable[[str], None] | None,
     ) -> None:
         import watchfiles
+
+        self.on_result = on_result
 
         tick = self.watching.tick_ms
         changes = watchfiles.watch(
@@ -276,10 +286,11 @@ class _Session:
             force_polling=self.watching.poll,
             poll_delay_ms=max(1, int(self.watching.poll_interval * 1000)),
             recursive=self.settings.recursive,
+            ignore_permission_denied=True,  # an unreadable subfolder: the walk reports it
         )
         with closing(changes):
             first = True
-            for batch in changes:
+            while (batch := self.next_changes(changes)) is not None:
                 if first:  # listening now: walk for what arrived while no watch ran
                     first = False
                     self.scan(self.folder)
@@ -294,6 +305,17 @@ class _Session:
                         on_note(f"{self.folder}: the watched folder is gone; stopping")
                     break
                 self.sort(self.arrivals.settled())
+
+    def next_changes(self, changes: Iterator[set]) -> set | None:
+        """The next changes (empty after a quiet tick), or None once stopped."""
+        try:
+            return next(changes)
+        except StopIteration:
+            return None
+        except (OSError, RuntimeError) as exc:  # no events here (e.g. the inotify watch limit)
+            raise CatsortError(
+                f"{self.folder}: cannot watch for changes ({exc}); try --poll"
+            ) from None
 
     def scan(self, folder: Path) -> None:
         """Note every photo under ``folder``, walked as classify walks it."""
@@ -313,7 +335,8 @@ class _Session:
         if change == watchfiles.Change.deleted:
             self.arrivals.forget(path)
         elif os.path.isdir(path):
-            if change == watchfiles.Change.added:  # moved in whole: its files bring no events
+            # A folder moved in whole brings no events for its files.
+            if change == watchfiles.Change.added and self.settings.recursive:
                 self.scan(path)
         else:
             self.arrivals.see(path)

@@ -49,7 +49,9 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLI
 class Watching:
     """``watch_folder`` running in a thread for the length of a ``with`` block."""
 
-    def __init__(self, folder: Path, classifier, plan: SortPlan, **watching) -> None:
+    def __init__(
+        self, folder: Path, classifier, plan: SortPlan, recursive: bool = True, **watching
+    ) -> None:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.results: list = []
@@ -63,7 +65,7 @@ class Watching:
                     folder,
                     classifier,
                     plan,
-                    RunSettings(workers=1),
+                    RunSettings(recursive=recursive, workers=1),
                     settings,
                     self.stop,
                     self.results.append,
@@ -203,6 +205,19 @@ def test_a_folder_moved_in_whole_is_sorted(tmp_path, classifier, make_photo):
         os.rename(tmp_path / "card" / "DCIM", inbox / "DCIM")  # one event, for the folder only
         wait_for(lambda: len(watching.results) == 2, "the photos in the folder")
     assert (inbox / "cat" / "a.png").is_file() and (inbox / "dog" / "b.png").is_file()
+
+
+def test_without_recursion_subfolders_are_left_alone(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "old" / "a.png", RED)
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), recursive=False) as watching:
+        make_photo(tmp_path / "trip" / "b.png", RED)
+        os.rename(tmp_path / "trip", inbox / "trip")
+        make_photo(inbox / "top.png", BLUE)
+        wait_for(lambda: watching.results, "the photo at the top")
+        time.sleep(2 * SETTLE)
+    assert watching.names() == ["top.png"]
+    assert (inbox / "old" / "a.png").is_file() and (inbox / "trip" / "b.png").is_file()
 
 
 def test_polling_finds_new_photos(tmp_path, classifier, make_photo):
