@@ -313,3 +313,17 @@ def test_sigterm_ends_a_polling_watch_normally(tmp_path, tiny_model, make_photo)
     assert process.returncode == 0, stderr
     assert stderr == ""  # --quiet: nothing went wrong
     assert (inbox / "a.png").is_file() and (inbox / "b.png").is_file()  # copied, not moved
+
+
+def test_a_killed_watch_can_still_be_undone(photos, tiny_model, read_tree):
+    before = read_tree(photos)
+    process = _start_watch(photos, tiny_model, "--move", "-q")
+    try:
+        wait_for(lambda: (photos / "dog" / "rex.png").exists(), "the first walk", 60)
+    finally:
+        process.kill()
+        process.communicate(timeout=DEADLINE)
+    (journal,) = (photos / ".catsort").glob("journal-*.jsonl")
+    undone = runner.invoke(app, ["undo", str(journal)])
+    assert undone.exit_code == 0, undone.output
+    assert read_tree(photos) == before
