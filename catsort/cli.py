@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -395,6 +396,7 @@ def watch(
             if gate_threshold is not None and not gate:
                 raise CatsortError("--gate-threshold and --no-gate cannot be used together")
             plan = make_plan([folder], action, dest, other_dest)
+            stop.farewell = " ".join(["Stopped at once.", *_left_behind(plan)])
             workers, model_threads = split_threads(threads)
             classifier = load_model(model, model_threads)
             settings = RunSettings(
@@ -432,7 +434,7 @@ def watch(
                 )
         except CatsortError as exc:
             raise fail(exc) from None
-        except KeyboardInterrupt:  # a second Ctrl-C: stop at once
+        except KeyboardInterrupt:  # before the handlers were in place
             raise _interrupted(plan) from None
     if not quiet:
         err_console.print(
@@ -457,13 +459,14 @@ def watch(
 
 class _StopOnSignals:
     """Turn the first Ctrl-C or SIGTERM into a stop event, so a watch ends cleanly; a second
-    Ctrl-C interrupts at once."""
+    Ctrl-C ends the process at once, saying ``farewell``."""
 
     def __init__(self) -> None:
         import threading
 
         self.event = threading.Event()
         self.signal: int | None = None
+        self.farewell = "Stopped at once."
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> _StopOnSignals:
@@ -477,7 +480,12 @@ class _StopOnSignals:
 
     def _handle(self, number: int, frame: object) -> None:
         if self.event.is_set() and number == signal.SIGINT:
-            raise KeyboardInterrupt
+            # Not KeyboardInterrupt: raised in a worker pool's shutdown it is swallowed by
+            # generator clean-up. Ending here is what a kill does, which loses nothing: each
+            # move is journaled before it starts and is whole in one place, CSV rows are
+            # flushed, the lock goes with the process.
+            os.write(2, (self.farewell + "\n").encode("utf-8", "replace"))
+            os._exit(130)
         if self.signal is None:
             self.signal = number
         self.event.set()
