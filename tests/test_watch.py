@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import re
@@ -303,7 +304,10 @@ def test_ctrl_c_ends_the_watch_with_a_summary_and_an_undo(
 def test_sigterm_ends_a_polling_watch_normally(tmp_path, tiny_model, make_photo):
     inbox = tmp_path / "share"
     make_photo(inbox / "a.png", RED)
-    process = _start_watch(inbox, tiny_model, "--copy", "--poll", "--poll-interval", "0.1", "-q")
+    rows = tmp_path / "rows.csv"
+    process = _start_watch(
+        inbox, tiny_model, "--copy", "--poll", "--poll-interval", "0.1", "-q", "--csv", str(rows)
+    )
     try:
         wait_for(lambda: (inbox / "cat" / "a.png").exists(), "the first walk", 60)
         make_photo(inbox / "b.png", BLUE)
@@ -315,6 +319,9 @@ def test_sigterm_ends_a_polling_watch_normally(tmp_path, tiny_model, make_photo)
     assert process.returncode == 0, stderr
     assert stderr == ""  # --quiet: nothing went wrong
     assert (inbox / "a.png").is_file() and (inbox / "b.png").is_file()  # copied, not moved
+    with open(rows, newline="", encoding="utf-8") as stream:
+        written = [(Path(r["path"]).name, r["label"]) for r in csv.DictReader(stream)]
+    assert written == [("a.png", "cat"), ("b.png", "dog")]  # a row per photo, as it arrived
 
 
 def test_a_killed_watch_can_still_be_undone(photos, tiny_model, read_tree):
