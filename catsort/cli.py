@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -339,6 +341,209 @@ def _quoted(path: Path) -> str:
     import shlex
 
     return shlex.quote(str(path))
+
+
+# --- watch -----------------------------------------------------------------------------------
+
+
+@app.command()
+def watch(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FOLDER",
+            show_default=False,
+            help="The folder to watch (a phone sync or camera import folder).",
+        ),
+    ],
+    move: Annotated[
+        bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")
+    ] = False,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")
+    ] = False,
+    dest: Annotated[
+        Path | None, typer.Option(help="Where the label folders go (default: FOLDER).")
+    ] = None,
+    other_dest: Annotated[
+        Path | None, typer.Option(help="Also move/copy 'other' photos, into this folder.")
+    ] = None,
+    csv_path: Annotated[
+        str | None,
+        typer.Option(
+            "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout)."
+        ),
+    ] = None,
+    settle: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Seconds a photo's size and modification time must stay the same before it "
+            "is taken (and it must decode).",
+        ),
+    ] = 2.0,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll", help="Look for new files every --poll-interval (for network shares)."
+        ),
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between looks with --poll.")
+    ] = 1.0,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            callback=_not_nan,
+            help="Confidence below which a photo is 'uncertain' (default: the model's).",
+        ),
+    ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option("--gate/--no-gate", help="Label photos that look like neither pet 'other'."),
+    ] = True,
+    gate_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            callback=_not_nan,
+            help="Pet score below which a photo is 'other' (default: the model's).",
+        ),
+    ] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive/--no-recursive", help="Watch subfolders too.")
+    ] = True,
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="Threads to use (default: one per core).")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No line per photo or summary; only problems.")
+    ] = False,
+) -> None:
+    """Sort new photos as they arrive in FOLDER, until Ctrl-C."""
+    from catsort.csv_out import open_results
+    from catsort.display import WatchDisplay, error_reasons_table, summary_table
+    from catsort.images import quiet_pillow_warnings
+    from catsort.model import load_model
+    from catsort.pipeline import split_threads
+    from catsort.run import RunSettings, make_plan
+    from catsort.sorting.place import COPY, MOVE
+    from catsort.watch import WatchSettings, watch_folder
+
+    quiet_pillow_warnings()
+    plan = None
+    action = MOVE if move else COPY if copy else None
+    with _StopOnSignals() as stop:
+        try:
+            if move and copy:
+                raise CatsortError("--move and --copy cannot be used together")
+            if gate_threshold is not None and not gate:
+                raise CatsortError("--gate-threshold and --no-gate cannot be used together")
+            plan = make_plan([folder], action, dest, other_dest)
+            stop.farewell = " ".join(["Stopped at once.", *_left_behind(plan)])
+            workers, model_threads = split_threads(threads)
+            classifier = load_model(model, model_threads)
+            settings = RunSettings(
+                recursive=recursive,
+                threshold=threshold,
+                use_gate=gate,
+                gate_threshold=gate_threshold,
+                workers=workers,
+            )
+            display = WatchDisplay(err_console, folder, quiet)
+            labels = classifier.metadata.labels
+            with open_results(csv_path, labels) if csv_path is not None else _no_csv() as writer:
+
+                def on_result(result) -> None:
+                    if writer is not None:
+                        writer.write(result)
+                    display.result(result)
+
+                def on_ready() -> None:
+                    display.note(
+                        f"Watching {folder} (a photo is taken once unchanged for {settle:g} s"
+                        f"{', polling' if poll else ''}); Ctrl-C to stop."
+                    )
+
+                summary = watch_folder(
+                    folder,
+                    classifier,
+                    plan,
+                    settings,
+                    WatchSettings(settle=settle, poll=poll, poll_interval=poll_interval),
+                    stop,
+                    on_result,
+                    display.note,
+                    on_ready,
+                )
+        except CatsortError as exc:
+            raise fail(exc) from None
+        except KeyboardInterrupt:  # before the handlers were in place
+            raise _interrupted(plan) from None
+    if not quiet:
+        err_console.print(
+            summary_table(summary, action, False, classifier.has_gate, "catsort watch", False)
+        )
+        reasons = error_reasons_table(summary)
+        if reasons is not None:
+            err_console.print(reasons)
+        if summary.journal is not None:
+            err_console.print(
+                f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False
+            )
+            err_console.print(
+                f"To put everything back: catsort undo {_quoted(summary.journal)}",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+    # Ctrl-C exits 130 as shells expect; SIGTERM (a service manager stopping it) is a normal end.
+    raise typer.Exit(130 if stop.signal == signal.SIGINT else summary.exit_code)
+
+
+class _StopOnSignals:
+    """Turn the first Ctrl-C or SIGTERM into a stop event, so a watch ends cleanly; a second
+    Ctrl-C ends the process at once, saying ``farewell``."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.event = threading.Event()
+        self.signal: int | None = None
+        self.farewell = "Stopped at once."
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _StopOnSignals:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            self._previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)  # type: ignore[arg-type]
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.event.is_set() and number == signal.SIGINT:
+            # Not KeyboardInterrupt: raised in a worker pool's shutdown it is swallowed by
+            # generator clean-up. Ending here is what a kill does, which loses nothing: each
+            # move is journaled before it starts and is whole in one place, CSV rows are
+            # flushed, the lock goes with the process.
+            os.write(2, (self.farewell + "\n").encode("utf-8", "replace"))
+            os._exit(130)
+        if self.signal is None:
+            self.signal = number
+        self.event.set()
+
+    def is_set(self) -> bool:
+        """Tell whether a stop was asked for."""
+        return self.event.is_set()
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -99,9 +99,57 @@ class RunDisplay:
         target.print(text, soft_wrap=True, highlight=False)
 
 
-def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_gate: bool) -> Table:
+class WatchDisplay:
+    """What catsort watch shows: a line per photo as it is sorted (problems only with ``quiet``)."""
+
+    def __init__(self, console: Console, folder: Path, quiet: bool = False) -> None:
+        self.console = console
+        self.folder = folder
+        self.quiet = quiet
+
+    def result(self, result: PhotoResult) -> None:
+        """Show one photo taken: where it went, or why it failed or was skipped."""
+        path = self._relative(result.path)
+        if result.error is not None:
+            self._print(Text.assemble(("error ", "red"), f"{shown(path)}: {result.error}"))
+        elif self.quiet:
+            return
+        elif result.skipped is not None:
+            self._print(Text.assemble(("skipped ", "yellow"), f"{shown(path)}: {result.skipped}"))
+        elif result.label is not None:
+            if result.destination is None:
+                where = ""
+            elif result.earlier:
+                where = f" (copied before: {shown(self._relative(result.destination))})"
+            else:
+                where = f" -> {shown(self._relative(result.destination))}"
+            self._print(Text.assemble((f"{result.label} ", "bold"), f"{shown(path)}{where}"))
+
+    def note(self, message: str) -> None:
+        """Show a message about the watch (e.g. a stale lock taken over)."""
+        if not self.quiet:
+            self._print(Text(shown(message)))
+
+    def _relative(self, path: Path) -> Path:
+        try:
+            return path.relative_to(self.folder)
+        except ValueError:
+            return path
+
+    def _print(self, text: Text) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False)
+
+
+def summary_table(
+    summary: RunSummary,
+    action: str | None,
+    dry_run: bool,
+    has_gate: bool,
+    title: str = "catsort classify",
+    speed: bool = True,
+) -> Table:
     """The end-of-run table: files per label, uncertain, other, errors, time and speed."""
-    table = Table(title="catsort classify", title_justify="left")
+    table = Table(title=title, title_justify="left")
     table.add_column("result")
     table.add_column("files", justify="right")
     for label, count in summary.rows():
@@ -125,7 +173,8 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
     table.add_section()
     table.add_row("total", str(summary.files))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
-    table.add_row("images/s", f"{summary.images_per_second:.1f}")
+    if speed:  # not for a watch: most of its time is spent waiting
+        table.add_row("images/s", f"{summary.images_per_second:.1f}")
     return table
 
 

@@ -391,6 +391,28 @@ def _run(
     return summary
 
 
+@dataclass
+class Placer:
+    """Puts classified photos in place per a plan, into one journal: the sorting half of a run.
+
+    ``catsort watch`` sorts each photo through this as it arrives, the way a run does.
+    """
+
+    plan: SortPlan
+    labels: Sequence[str]
+    journal: Journal | None = None
+    reserved: set[Path] | None = None  # a dry run's planned targets, so that names stay apart
+    copies: EarlierCopies = field(default_factory=EarlierCopies)
+    finder: CompanionFinder = field(default_factory=CompanionFinder)
+
+    def place(self, result: PhotoResult) -> PhotoResult:
+        """Move or copy one classified photo and its companions; return the result with its
+        destination."""
+        return _placed(
+            result, self.plan, self.labels, self.journal, self.reserved, self.copies, self.finder
+        )
+
+
 def _placed(
     result: PhotoResult,
     plan: SortPlan,

@@ -1,0 +1,338 @@
+"""catsort watch: photos sorted as they arrive, only once whole, and a session undo puts back."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BLUE, RED
+from PIL import Image
+from typer.testing import CliRunner
+
+from catsort.cli import app
+from catsort.model import load_model
+from catsort.run import RunSettings, SortPlan, run_classify
+from catsort.sorting.journal import undo
+from catsort.sorting.lock import DestinationBusy
+from catsort.sorting.place import COPY, MOVE
+from catsort.watch import WatchSettings, watch_folder
+
+runner = CliRunner()
+SETTLE = 0.3
+SLOW_SETTLE = 0.5  # for the slow writers: a writer held up by a busy machine is not done
+PAUSE = 0.05  # between a slow writer's pieces
+DEADLINE = 30.0  # seconds: generous, for a machine busy with other work
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model):
+    return load_model(tiny_model, threads=1)
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLINE) -> None:
+    """Wait until ``condition()`` is true, failing the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class Watching:
+    """``watch_folder`` running in a thread for the length of a ``with`` block."""
+
+    def __init__(
+        self, folder: Path, classifier, plan: SortPlan, recursive: bool = True, **watching
+    ) -> None:
+        self.stop = threading.Event()
+        self.ready = threading.Event()
+        self.results: list = []
+        self.summary = None
+        self.error: BaseException | None = None
+        settings = WatchSettings(**{"settle": SETTLE, **watching})
+
+        def run() -> None:
+            try:
+                self.summary = watch_folder(
+                    folder,
+                    classifier,
+                    plan,
+                    RunSettings(recursive=recursive, workers=1),
+                    settings,
+                    self.stop,
+                    self.results.append,
+                    on_ready=self.ready.set,
+                )
+            except BaseException as exc:
+                self.error = exc
+                self.ready.set()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def __enter__(self) -> Watching:
+        self.thread.start()
+        wait_for(self.ready.is_set, "the watch to start")
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        self.thread.join(DEADLINE)
+        assert not self.thread.is_alive(), "the watch did not stop"
+        if self.error is not None and exc_info[0] is None:
+            raise self.error
+
+    def names(self) -> list[str]:
+        return [result.path.name for result in self.results]
+
+
+def noisy_png(color: tuple[int, int, int], size=(160, 120)) -> bytes:
+    """A PNG of a colour with noise, big enough (tens of KB) to write in several pieces."""
+    rng = np.random.default_rng(0)
+    pixels = np.clip(np.array(color) + rng.integers(-15, 15, (size[1], size[0], 3)), 0, 255)
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_the_first_walk_sorts_what_was_already_there(photos, classifier):
+    with Watching(photos, classifier, SortPlan(MOVE, photos)) as watching:
+        wait_for(lambda: len(watching.results) == 4, "the four photos")
+    assert (photos / "cat" / "kitty.jpg").is_file()
+    assert (photos / "dog" / "rex.png").is_file()
+    assert (photos / "blur.png").is_file() and (photos / "tree.png").is_file()  # left in place
+    summary = watching.summary
+    assert summary.placed == 2 and summary.errors == 0 and summary.files == 4
+
+
+def test_a_photo_written_slowly_is_sorted_once_whole_and_never_before(tmp_path, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = noisy_png(BLUE)
+    pieces = [data[i : i + len(data) // 5 + 1] for i in range(0, len(data), len(data) // 5 + 1)]
+    assert len(pieces) >= 5
+    photo, sorted_photo = inbox / "IMG_0001.png", inbox / "dog" / "IMG_0001.png"
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), settle=SLOW_SETTLE) as watching:
+        with open(photo, "wb") as out:
+            for piece in pieces:
+                # Before each piece: the photo is still in the inbox, not sorted, not reported.
+                assert not sorted_photo.exists() and watching.results == []
+                out.write(piece)
+                out.flush()
+                time.sleep(PAUSE)
+        wait_for(sorted_photo.exists, "the photo to be sorted")
+    assert sorted_photo.read_bytes() == data  # moved whole
+    assert not photo.exists()
+    assert [(r.path.name, r.status, r.destination) for r in watching.results] == [
+        ("IMG_0001.png", "ok", sorted_photo)
+    ]
+    journal = watching.summary.journal.read_text()
+    assert journal.count('"begin"') == 1  # one move, begun only once the photo was whole
+
+
+def test_a_photo_that_decodes_before_it_is_whole_waits_until_it_settles(tmp_path, classifier):
+    # Cameras write the main image first and preview data after it: the first part of the
+    # file already decodes, so only its size and time staying the same tell it is finished.
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    image = noisy_png(RED)
+    trailer = os.urandom(40_000)
+    photo, sorted_photo = inbox / "DSC_0001.png", inbox / "cat" / "DSC_0001.png"
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), settle=SLOW_SETTLE) as watching:
+        with open(photo, "wb") as out:
+            out.write(image)
+            for i in range(0, len(trailer), 5_000):
+                out.flush()
+                time.sleep(PAUSE)
+                assert not sorted_photo.exists() and watching.results == []
+                out.write(trailer[i : i + 5_000])
+        wait_for(sorted_photo.exists, "the photo to be sorted")
+    assert sorted_photo.read_bytes() == image + trailer
+
+
+def test_a_photo_that_does_not_decode_is_one_error_and_is_retried_once_it_changes(
+    tmp_path, classifier
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = noisy_png(RED)
+    photo = inbox / "half.png"
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        photo.write_bytes(data[: len(data) // 2])  # a copy that stalled half way
+        wait_for(lambda: watching.results, "the stalled photo to be given up on")
+        assert [(r.path, r.status) for r in watching.results] == [(photo, "error")]
+        assert photo.read_bytes() == data[: len(data) // 2]  # never moved
+        with open(photo, "ab") as out:  # the copy goes on: the watch takes it again
+            out.write(data[len(data) // 2 :])
+        wait_for(lambda: len(watching.results) == 2, "the finished photo")
+    assert (inbox / "cat" / "half.png").read_bytes() == data
+    assert [r.status for r in watching.results] == ["error", "ok"]
+
+
+def test_label_folders_hidden_and_temporary_files_are_left_alone(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "cat" / "sorted-by-hand.png", BLUE)  # a dog photo kept in cat/ on purpose
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "dog" / "also-by-hand.png", RED)
+        make_photo(inbox / "download.jpg.part", RED, format="JPEG")
+        make_photo(inbox / ".sync-tmp.jpg", RED)
+        make_photo(inbox / ".thumbnails" / "t.jpg", RED)
+        make_photo(inbox / "last.png", RED)
+        wait_for(lambda: watching.results, "the new photo")
+        time.sleep(2 * SETTLE)  # what settled with it would be sorted by now
+    assert watching.names() == ["last.png"]
+    assert (inbox / "cat" / "sorted-by-hand.png").is_file()
+    assert (inbox / "dog" / "also-by-hand.png").is_file()
+    assert (inbox / "download.jpg.part").is_file() and (inbox / ".sync-tmp.jpg").is_file()
+    assert (inbox / ".thumbnails" / "t.jpg").is_file()
+
+
+def test_a_folder_moved_in_whole_is_sorted(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    make_photo(tmp_path / "card" / "DCIM" / "a.png", RED)
+    make_photo(tmp_path / "card" / "DCIM" / "b.png", BLUE)
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        os.rename(tmp_path / "card" / "DCIM", inbox / "DCIM")  # one event, for the folder only
+        wait_for(lambda: len(watching.results) == 2, "the photos in the folder")
+    assert (inbox / "cat" / "a.png").is_file() and (inbox / "dog" / "b.png").is_file()
+
+
+def test_without_recursion_subfolders_are_left_alone(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "old" / "a.png", RED)
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), recursive=False) as watching:
+        make_photo(tmp_path / "trip" / "b.png", RED)
+        os.rename(tmp_path / "trip", inbox / "trip")
+        make_photo(inbox / "top.png", BLUE)
+        wait_for(lambda: watching.results, "the photo at the top")
+        time.sleep(2 * SETTLE)
+    assert watching.names() == ["top.png"]
+    assert (inbox / "old" / "a.png").is_file() and (inbox / "trip" / "b.png").is_file()
+
+
+def test_polling_finds_new_photos(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "share"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(COPY, inbox), poll=True, poll_interval=0.1) as w:
+        make_photo(inbox / "a.png", BLUE)
+        wait_for(lambda: w.results, "the photo")
+    assert (inbox / "dog" / "a.png").read_bytes() == (inbox / "a.png").read_bytes()
+    assert w.names() == ["a.png"]
+
+
+def test_a_stopped_watch_leaves_a_journal_that_undo_puts_back(
+    photos, classifier, make_photo, read_tree
+):
+    with Watching(photos, classifier, SortPlan(MOVE, photos)) as watching:
+        wait_for(lambda: len(watching.results) == 4, "the first walk")
+        make_photo(photos / "new" / "kitten.png", RED)
+        wait_for(lambda: len(watching.results) == 5, "the new photo")
+        before = read_tree(photos)
+    assert "cat/kitten.png" in before
+    journal = watching.summary.journal
+    assert journal is not None and watching.summary.placed == 3
+    result = undo(journal)
+    assert len(result.restored) == 3 and not result.skipped
+    after = read_tree(photos)
+    assert sorted(after) == ["blur.png", "kitty.jpg", "new/kitten.png", "tree.png", "trip/rex.png"]
+    assert after["new/kitten.png"] == before["cat/kitten.png"]  # byte for byte
+    assert after["kitty.jpg"] == before["cat/kitty.jpg"]
+
+
+def test_a_watch_holds_the_destination_for_the_whole_session(photos, classifier):
+    with Watching(photos, classifier, SortPlan(MOVE, photos)):
+        with pytest.raises(DestinationBusy, match="another catsort run"):
+            run_classify([photos], classifier, SortPlan(MOVE, photos))
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_watch_refuses_what_it_cannot_do(tmp_path, tiny_model):
+    missing = runner.invoke(app, ["watch", str(tmp_path / "nope"), "--model", str(tiny_model)])
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr
+    both = runner.invoke(app, ["watch", str(tmp_path), "--move", "--copy"])
+    assert both.exit_code == 2 and "cannot be used together" in both.stderr
+
+
+def _start_watch(folder: Path, model: Path, *args: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "catsort", "watch", str(folder), "--model", str(model)]
+    return subprocess.Popen(  # Ctrl-C's default action, even where this shell ignores it
+        [*command, "--settle", str(SETTLE), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def test_ctrl_c_ends_the_watch_with_a_summary_and_an_undo(
+    photos, tiny_model, make_photo, read_tree
+):
+    before = read_tree(photos)
+    process = _start_watch(photos, tiny_model, "--move")
+    try:
+        wait_for(lambda: (photos / "cat" / "kitty.jpg").exists(), "the first walk", 60)
+        make_photo(photos / "later.png", BLUE)
+        wait_for(lambda: (photos / "dog" / "later.png").exists(), "the new photo")
+        new_photo = (photos / "dog" / "later.png").read_bytes()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "catsort watch" in stderr and re.search(r"moved\W+3\b", stderr)
+    journal = re.search(r"To put everything back: catsort undo (\S+)", stderr).group(1)
+    undone = runner.invoke(app, ["undo", journal])
+    assert undone.exit_code == 0, undone.output
+    assert read_tree(photos) == {**before, "later.png": new_photo}
+
+
+def test_sigterm_ends_a_polling_watch_normally(tmp_path, tiny_model, make_photo):
+    inbox = tmp_path / "share"
+    make_photo(inbox / "a.png", RED)
+    rows = tmp_path / "rows.csv"
+    process = _start_watch(
+        inbox, tiny_model, "--copy", "--poll", "--poll-interval", "0.1", "-q", "--csv", str(rows)
+    )
+    try:
+        wait_for(lambda: (inbox / "cat" / "a.png").exists(), "the first walk", 60)
+        make_photo(inbox / "b.png", BLUE)
+        wait_for(lambda: (inbox / "dog" / "b.png").exists(), "the new photo")
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=DEADLINE)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert stderr == ""  # --quiet: nothing went wrong
+    assert (inbox / "a.png").is_file() and (inbox / "b.png").is_file()  # copied, not moved
+    with open(rows, newline="", encoding="utf-8") as stream:
+        written = [(Path(r["path"]).name, r["label"]) for r in csv.DictReader(stream)]
+    assert written == [("a.png", "cat"), ("b.png", "dog")]  # a row per photo, as it arrived
+
+
+def test_a_killed_watch_can_still_be_undone(photos, tiny_model, read_tree):
+    before = read_tree(photos)
+    process = _start_watch(photos, tiny_model, "--move", "-q")
+    try:
+        wait_for(lambda: (photos / "dog" / "trip" / "rex.png").exists(), "the first walk", 60)
+    finally:
+        process.kill()
+        process.communicate(timeout=DEADLINE)
+    (journal,) = (photos / ".catsort").glob("journal-*.jsonl")
+    undone = runner.invoke(app, ["undo", str(journal)])
+    assert undone.exit_code == 0, undone.output
+    assert read_tree(photos) == before
