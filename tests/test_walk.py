@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from catsort.errors import CatsortError
-from catsort.walk import check_inputs, find_images
+from catsort.walk import WalkTally, check_inputs, find_images
 
 
 def names(root: Path, paths) -> list[str]:
     return [Path(p).relative_to(root).as_posix() for p in paths]
 
 
-def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make_files):
+def test_folders_are_walked_in_sorted_order_with_photo_names_only(tmp_path, make_files):
     make_files(
         tmp_path,
         {
@@ -29,7 +29,7 @@ def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make
         },
     )
     found = names(tmp_path, find_images([tmp_path]))
-    assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg"]
+    assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg", "raw.cr2"]
     assert found == names(tmp_path, find_images([tmp_path])), "the order must be stable"
 
 
@@ -69,13 +69,20 @@ def test_symlink_loops_are_never_walked_twice(tmp_path, make_files):
     (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a", target_is_directory=True)
     (tmp_path / "a" / "again").symlink_to(tmp_path / "a" / "b", target_is_directory=True)
     # a/again is met first (sorted) and walks b; b itself and the loop back up are then skipped.
-    assert names(tmp_path, find_images([tmp_path])) == ["a/again/y.jpg", "a/x.jpg"]
+    found = names(tmp_path, find_images([tmp_path], follow_links=True))
+    assert found == ["a/again/y.jpg", "a/x.jpg"]
 
 
-def test_symlinked_folders_are_followed(tmp_path, make_files):
+def test_folder_links_are_followed_only_with_follow_links(tmp_path, make_files):
     make_files(tmp_path, {"elsewhere/x.jpg": b"", "photos/y.jpg": b""})
     (tmp_path / "photos" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    found = names(tmp_path, find_images([tmp_path / "photos"]))
+    tally = WalkTally()
+    found = names(tmp_path, find_images([tmp_path / "photos"], tally=tally))
+    assert found == ["photos/y.jpg"]
+    assert tally.not_entered == {
+        tmp_path / "photos" / "link": "a link to a folder; --follow-links walks it"
+    }
+    found = names(tmp_path, find_images([tmp_path / "photos"], follow_links=True))
     assert found == ["photos/link/x.jpg", "photos/y.jpg"]
 
 
@@ -96,7 +103,8 @@ def test_skip_dirs_are_never_entered_even_through_another_path(tmp_path, make_fi
     make_files(tmp_path, {"new.jpg": b"", "cat/a.jpg": b"", "dog/b.jpg": b"", "other/o.jpg": b""})
     (tmp_path / "via").symlink_to(tmp_path / "cat", target_is_directory=True)
     skip = [tmp_path / "cat", tmp_path / "." / "dog"]
-    assert names(tmp_path, find_images([tmp_path], skip_dirs=skip)) == ["new.jpg", "other/o.jpg"]
+    found = find_images([tmp_path], skip_dirs=skip, follow_links=True)
+    assert names(tmp_path, found) == ["new.jpg", "other/o.jpg"]
 
 
 def test_a_label_folder_made_during_the_walk_is_skipped(tmp_path, make_files):
