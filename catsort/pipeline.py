@@ -28,6 +28,8 @@ class PhotoResult:
 
     ``destination`` is where classify moved or copied the file (or would, in a dry run);
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
+    ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
+    lies outside the folders given).
     """
 
     path: Path
@@ -36,6 +38,7 @@ class PhotoResult:
     destination: Path | None = None
     earlier: bool = False
     skipped: str | None = None
+    kept: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -34,8 +34,10 @@ def open_preview(path: str | os.PathLike) -> tuple[Image.Image, int]:
     """
     import rawpy  # only when a RAW file is met: LibRaw is not needed to sort JPEGs
 
-    with open(path, "rb"):
-        pass  # a missing or unreadable file fails here with the OSError the caller words
+    # A missing or unreadable file fails here, with the OSError the caller words.
+    with open(path, "rb") as file:
+        if os.fstat(file.fileno()).st_size == 0:
+            raise CatsortError(f"{path}: empty file")
     try:
         with rawpy.imread(os.fspath(path)) as raw:
             flip = raw.sizes.flip
@@ -43,13 +45,13 @@ def open_preview(path: str | os.PathLike) -> tuple[Image.Image, int]:
     except rawpy.LibRawNoThumbnailError:
         raise CatsortError(f"{path}: RAW file without an embedded preview") from None
     except rawpy.LibRawUnsupportedThumbnailError:
-        raise CatsortError(f"{path}: RAW file whose preview is in a format LibRaw cannot give") from None
+        raise CatsortError(f"{path}: RAW preview in a format LibRaw cannot give") from None
     except rawpy.LibRawFileUnsupportedError:
         raise CatsortError(f"{path}: not a RAW file LibRaw can read") from None
     except rawpy.LibRawError as exc:
         raise CatsortError(f"{path}: damaged RAW file ({_message(exc)})") from None
     raw_orientation = _FLIP_TO_ORIENTATION.get(flip, 1)
-    if thumb.format == rawpy.ThumbFormat.BITMAP:
+    if not isinstance(thumb.data, bytes):  # a bitmap preview: (height, width, 3) pixels
         return Image.fromarray(thumb.data), raw_orientation
     try:
         img = Image.open(io.BytesIO(thumb.data))

@@ -14,12 +14,17 @@ from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult, classify_paths
+from catsort.skiplist import library_around
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
-from catsort.sorting.place import COPY, MOVE, place
+from catsort.sorting.place import COPY, MOVE, check_inside, place
 from catsort.sorting.place import plan as plan_placement
-from catsort.walk import check_inputs, find_images
+from catsort.walk import WalkTally, check_inputs, find_images
+
+#: Why a linked photo is classified but not moved.
+KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
+KEPT_OUTSIDE = "reached through a folder link, it lies outside the folders given: not moved"
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,30 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
                 f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
                 "would be classified; choose another --dest or --other-dest"
             )
+    check_not_in_library(plan, paths)
+
+
+def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:
+    """Raise CatsortError (exit 2) when a --move/--copy run would sort in or into a library.
+
+    A folder the walk would never enter (catsort.skiplist) is refused when given, or lived in,
+    by an input or a destination; without --move/--copy, reading one changes nothing.
+    """
+    for path in paths:
+        found = library_around(path)
+        if found is not None:
+            folder, reason = found
+            where = "is" if folder == Path(os.path.realpath(path)) else f"is inside {folder},"
+            raise CatsortError(
+                f"{path}: {where} {reason}; catsort never moves or copies photos out of one "
+                "(without --move or --copy it only classifies, changing nothing)"
+            )
+    for dest, option in ((plan.dest, "--dest"), (plan.other_dest, "--other-dest")):
+        found = library_around(dest) if dest is not None and os.path.exists(dest) else None
+        if found is not None:
+            raise CatsortError(
+                f"{option} {dest}: is in {found[0]} ({found[1]}); choose a folder outside it"
+            )
 
 
 @dataclass(frozen=True)
@@ -110,6 +139,8 @@ class RunSettings:
     gate_threshold: float | None = None
     batch_size: int = 8
     workers: int | None = None
+    follow_links: bool = False  # walk into folder links (never moving what lies outside)
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, relative to the folder given
 
 
 @dataclass
@@ -125,6 +156,12 @@ class RunSummary:
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
+    kept: int = 0  # classified photos that would have moved but are links: left in place
+    # What the walk left alone: folders not entered (path -> reason, e.g. an application's
+    # library), files that are not photos (extension -> files), photos matching --exclude.
+    not_entered: dict[Path, str] = field(default_factory=dict)
+    not_photos: Counter = field(default_factory=Counter)
+    excluded: int = 0
 
     @property
     def files(self) -> int:
@@ -145,8 +182,14 @@ class RunSummary:
         """(label, count) for the model's labels, then uncertain and other."""
         return [(label, self.counts[label]) for label in (*self.labels, UNCERTAIN, OTHER)]
 
+    def not_photo_rows(self) -> list[tuple[str, int]]:
+        """(extension, files) for the files left alone as not photos, most common first."""
+        return sorted(self.not_photos.items(), key=lambda item: (-item[1], item[0]))
+
     def add(self, result: PhotoResult) -> None:
         """Count one result."""
+        if result.kept is not None:
+            self.kept += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.error] += 1
@@ -167,10 +210,18 @@ def find_inputs(
     labels: Sequence[str],
     recursive: bool = True,
     on_error: Callable[[Path, str], None] | None = None,
+    *,
+    follow_links: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Iterator[Path]:
     """The photos a run looks at: the walk, leaving out the folders the plan fills."""
     return find_images(
-        paths, recursive=recursive, skip_dirs=plan.folders(labels), on_error=on_error
+        paths,
+        recursive=recursive,
+        skip_dirs=plan.folders(labels),
+        on_error=on_error,
+        follow_links=follow_links,
+        exclude=exclude,
     )
 
 
@@ -212,15 +263,20 @@ def classify_inputs(
     classifier: Classifier,
     settings: RunSettings = RunSettings(),
     skip_dirs: Sequence[Path] = (),
+    tally: WalkTally | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
-    unreadable folder) comes as an error result in its place among them."""
+    unreadable folder) comes as an error result in its place among them, and what it left
+    alone (libraries, links, non-photos) is recorded in ``tally``."""
     walk_errors: list[PhotoResult] = []
     walk = find_images(
         paths,
         recursive=settings.recursive,
         skip_dirs=skip_dirs,
         on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
+        follow_links=settings.follow_links,
+        exclude=settings.exclude,
+        tally=tally,
     )
     results = classify_paths(
         walk,
@@ -251,15 +307,18 @@ def _run(
     writing = plan.action is not None and not plan.dry_run
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
+    tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
-        results = classify_inputs(paths, classifier, settings, plan.folders(metadata.labels))
+        skip = plan.folders(metadata.labels)
+        results = classify_inputs(paths, classifier, settings, skip, tally)
         for result in results:
-            placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
+            placed = _placed(result, plan, metadata.labels, journal, reserved, copies, paths)
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
+    summary.excluded = tally.excluded
     summary.elapsed = time.perf_counter() - started
     return summary
 
@@ -271,6 +330,7 @@ def _placed(
     journal: Journal | None,
     reserved: set[Path] | None,
     copies: EarlierCopies,
+    given: Sequence[Path] = (),
 ) -> PhotoResult:
     """Move or copy one classified photo per the plan; return the result with its destination."""
     if result.prediction is None or plan.action is None:
@@ -278,18 +338,33 @@ def _placed(
     folder = plan.folder_for(result.prediction.label, labels)
     if folder is None:
         return result
+    if plan.action == MOVE:
+        kept = _why_kept(result.path, given)
+        if kept is not None:
+            return replace(result, kept=kept)
     if plan.action == COPY:
         earlier = copies.find(result.path, folder)
         if earlier is not None:  # a second --copy run leaves things as they are
             return replace(result, destination=earlier, earlier=True)
     placement = plan_placement(result.path, folder, plan.action, reserved)
     try:
-        target = place(placement, journal, dry_run=plan.dry_run)
+        target = place(placement, journal, dry_run=plan.dry_run, inside=given)
     except CatsortError as exc:
         return replace(result, error=_without_path(str(exc), result.path))
     if plan.action == COPY:
         copies.add(target)  # so an identical photo later in this run finds this copy
     return replace(result, destination=target)
+
+
+def _why_kept(path: Path, given: Sequence[Path]) -> str | None:
+    """Why a photo is not moved although its label says so (a link), or None."""
+    if os.path.islink(path):
+        return KEPT_LINK
+    try:
+        check_inside(path, given)
+    except CatsortError:
+        return KEPT_OUTSIDE
+    return None
 
 
 def _without_path(message: str, path: Path) -> str:

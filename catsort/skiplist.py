@@ -21,7 +21,7 @@ NAS = "a NAS's thumbnails and metadata"
 RECYCLE = "a recycle bin or trash"
 SNAPSHOT = "a file system snapshot"
 SYSTEM = "a system folder"
-NOMEDIA = "it holds a .nomedia file (Android's mark for no photos here)"
+NOMEDIA = "a folder with a .nomedia file (Android's mark for no photos here)"
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class Rule:
 
 #: Folder names never entered. Moving a photo out of one of these breaks the application that
 #: tracks it by path (Photos, Lightroom, Capture One), or sorts thumbnails and deleted files.
+#: The walk skips hidden folders anyway; the hidden names here are for folders given on the
+#: command line (``catsort classify ~/.Trash --move`` is refused).
 FOLDERS: tuple[Rule, ...] = (
     # macOS bundles: Photos, iPhoto, Aperture, and the libraries Photos leaves after migrating.
     Rule("*.photoslibrary", APP_LIBRARY),

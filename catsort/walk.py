@@ -212,7 +212,9 @@ class _Walker:
         if self.exclude is not None:
             check = self.exclude.check_file(rel)
             if check.include and check.index is not None:
-                return f"--exclude {self.exclude.patterns[check.index].pattern}"
+                pattern = self.exclude.patterns[check.index].pattern
+                text = pattern.decode() if isinstance(pattern, bytes) else str(pattern)
+                return f"--exclude {text}"
         return None
 
     def excluded(self, rel: str) -> bool:

@@ -115,11 +115,20 @@ def plan(
     return Placement(source, target, action)
 
 
-def place(placement: Placement, journal: Journal | None = None, dry_run: bool = False) -> Path:
+def place(
+    placement: Placement,
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    inside: Sequence[Path] | None = None,
+) -> Path:
     """Carry out a placement (recorded in ``journal`` first) unless ``dry_run``; return the target.
 
-    Raises CatsortError (exit code 1) when the file could not be placed; nothing changed then.
+    With ``inside`` (the folders and files a run was given), a move whose source, links
+    resolved, lies outside all of them is refused. Raises CatsortError (exit code 1) when the
+    file could not be placed; nothing changed then.
     """
+    if inside is not None and placement.action == MOVE and placement.source != placement.target:
+        check_inside(placement.source, inside)
     result = place_all([placement], journal, dry_run)[0]
     if isinstance(result, CatsortError):
         raise result
@@ -156,6 +165,18 @@ def place_all(
             journal.done(placement)
         results.append(placement.target)
     return results
+
+
+def check_inside(source: Path, inside: Sequence[Path]) -> None:
+    """Raise CatsortError unless ``source``, links resolved, is or lies in one of ``inside``."""
+    # Checked on the resolved path just before the move: a folder link swapped in after the walk
+    # must not carry the move out of the tree.
+    real = os.path.realpath(source)
+    for given in inside:
+        root = os.path.realpath(given)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return
+    raise CatsortError(f"{source}: lies outside the folders given (it is {real}), not moved", 1)
 
 
 def move_file(source: Path, target: Path) -> None:
