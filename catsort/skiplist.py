@@ -21,7 +21,7 @@ NAS = "a NAS's thumbnails and metadata"
 RECYCLE = "a recycle bin or trash"
 SNAPSHOT = "a file system snapshot"
 SYSTEM = "a system folder"
-NOMEDIA = "a folder with a .nomedia file (Android's mark for no photos here)"
+NOMEDIA = "a folder with a .nomedia file, Android's mark for no photos"
 
 
 @dataclass(frozen=True)

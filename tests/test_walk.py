@@ -175,3 +175,116 @@ def test_check_inputs_names_a_missing_path(tmp_path):
     with pytest.raises(CatsortError, match=r"missing\.jpg: no such file or folder") as info:
         check_inputs([tmp_path, tmp_path / "missing.jpg"])
     assert info.value.exit_code == 2
+
+
+# --- what the walk leaves alone --------------------------------------------------------------
+
+
+def test_application_libraries_nas_and_trash_folders_are_never_entered(tmp_path, make_files):
+    left_alone = [
+        "Photos Library.photoslibrary/originals/0/IMG_0001.jpeg",
+        "Old.photolibrary/Masters/a.jpg",
+        "iPhoto Library/Masters/2009/b.jpg",
+        "Aperture Library.aplibrary/Masters/c.jpg",
+        "iPhoto Library.migratedphotolibrary/Masters/d.jpg",
+        "Lightroom/Lightroom Catalog Previews.lrdata/0/0A/e.jpg",
+        "Lightroom/Lightroom Catalog.lrcat-data/f.jpg",
+        "Session/Capture/CaptureOne/Cache/Proxies/g.jpg",
+        "2019/@eaDir/IMG_0004.JPG/SYNOPHOTO_THUMB_XL.jpg",
+        "#recycle/h.jpg",
+        "@Recycle/i.jpg",
+        "#snapshot/GMT+01_2024.01.01-00.00.00/j.jpg",
+        "$RECYCLE.BIN/S-1-5-21/k.jpg",
+        "System Volume Information/l.jpg",
+        "PHOTOS.PHOTOSLIBRARY/m.jpg",  # a case-insensitive file system's spelling
+    ]
+    make_files(
+        tmp_path, {name: b"" for name in [*left_alone, "2019/07/ok.jpg", "Session/Capture/x.jpg"]}
+    )
+    tally = WalkTally()
+    found = names(tmp_path, find_images([tmp_path], tally=tally))
+    assert found == ["2019/07/ok.jpg", "Session/Capture/x.jpg"]
+    reasons = {
+        path.relative_to(tmp_path).as_posix(): why for path, why in tally.not_entered.items()
+    }
+    assert reasons["Photos Library.photoslibrary"] == "an application's library"
+    assert reasons["PHOTOS.PHOTOSLIBRARY"] == "an application's library"
+    assert reasons["2019/@eaDir"] == "a NAS's thumbnails and metadata"
+    assert reasons["$RECYCLE.BIN"] == "a recycle bin or trash"
+    assert reasons["Session/Capture/CaptureOne"] == "Capture One's previews and settings"
+    assert len(reasons) == len(left_alone), "each folder is recorded once, where it was met"
+    assert tally.not_photos == {}, "nothing inside them was looked at, not even to count"
+
+
+def test_a_folder_holding_a_nomedia_file_is_not_entered_nor_anything_below(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "WhatsApp/Media/.Statuses/s.jpg": b"",
+            "WhatsApp/Media/cache/.nomedia": b"",
+            "WhatsApp/Media/cache/thumb.jpg": b"",
+            "WhatsApp/Media/cache/deeper/x.jpg": b"",
+            "WhatsApp/Media/Images/IMG-1.jpg": b"",
+        },
+    )
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], tally=tally)) == [
+        "WhatsApp/Media/Images/IMG-1.jpg"
+    ]
+    assert tally.not_entered == {
+        tmp_path / "WhatsApp/Media/cache": (
+            "a folder with a .nomedia file, Android's mark for no photos"
+        )
+    }
+
+
+def test_no_recursive_names_no_skipped_folder(tmp_path, make_files):
+    make_files(tmp_path, {"a.jpg": b"", "Photos.photoslibrary/x.jpg": b""})
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], recursive=False, tally=tally)) == ["a.jpg"]
+    assert tally.not_entered == {}
+
+
+def test_exclude_patterns_are_gitignore_style_relative_to_the_folder_given(tmp_path, make_files):
+    root = make_files(
+        tmp_path / "Pictures",
+        {
+            "top.jpg": b"",
+            "2019/top.jpg": b"",
+            "Exports/web/a.jpg": b"",
+            "2019/Exports/b.jpg": b"",
+            "2019/screen.png": b"",
+            "2019/keep.png": b"",
+            "2019/notes.txt": b"",
+            "2020/c.jpg": b"",
+        },
+    )
+    tally = WalkTally()
+    exclude = ["/top.jpg", "Exports/", "*.png", "!keep.png", "*.txt"]
+    found = names(root, find_images([root], exclude=exclude, tally=tally))
+    assert found == ["2019/keep.png", "2019/top.jpg", "2020/c.jpg"]
+    assert tally.not_entered == {
+        root / "2019/Exports": "--exclude Exports/",
+        root / "Exports": "--exclude Exports/",
+    }
+    assert tally.excluded == 2  # /top.jpg and screen.png; notes.txt is neither photo nor counted
+    assert tally.not_photos == {}
+
+
+def test_files_that_are_not_photos_are_counted_by_extension(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "IMG_1.HEIC": b"",
+            "IMG_1.MOV": b"",
+            "IMG_2.mov": b"",
+            "a/clip.mov": b"",
+            "a/notes.txt": b"",
+            "a/README": b"",
+            "a/.DS_Store": b"",  # hidden: not the user's file to count
+            "lib.photoslibrary/x.mov": b"",  # never entered: not counted
+        },
+    )
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], tally=tally)) == ["IMG_1.HEIC"]
+    assert tally.not_photos == {".mov": 3, ".txt": 1, "(no extension)": 1}
