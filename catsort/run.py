@@ -122,7 +122,7 @@ def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:
                 "(without --move or --copy it only classifies, changing nothing)"
             )
     for dest, option in ((plan.dest, "--dest"), (plan.other_dest, "--other-dest")):
-        found = library_around(dest) if dest is not None and os.path.exists(dest) else None
+        found = library_around(dest) if dest is not None else None
         if found is not None:
             raise CatsortError(
                 f"{option} {dest}: is in {found[0]} ({found[1]}); choose a folder outside it"

@@ -110,3 +110,23 @@ def test_a_gate_threshold_for_a_model_without_a_gate_is_refused(tmp_path, tiny_m
     model = catsort.load_model(tiny_models["softmax"])
     with pytest.raises(catsort.CatsortError, match="no pet gate"):
         list(catsort.classify(tmp_path, model, gate_threshold=0.5))
+
+
+def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, tiny_model):
+    model = catsort.load_model(tiny_model)
+    photos = tmp_path / "photos"
+    make_photo(photos / "red.jpg", (230, 20, 20))
+    make_photo(photos / "Photos Library.photoslibrary" / "originals" / "x.jpg", (230, 20, 20))
+    make_photo(photos / "Exports" / "web.jpg", (230, 20, 20))
+    for name in ("a.mov", "b.mov", "notes.txt"):
+        (photos / name).write_bytes(b"")
+    settings = catsort.RunSettings(exclude=("Exports/",))
+    summary = catsort.sort_photos(photos, "move", model, settings=settings, dry_run=True)
+    assert summary.placed == 1
+    assert summary.not_entered == {
+        photos / "Exports": "--exclude Exports/",
+        photos / "Photos Library.photoslibrary": "an application's library",
+    }
+    assert summary.not_photo_rows() == [(".mov", 2), (".txt", 1)]
+    names = [r.path.name for r in catsort.classify(photos, model, exclude=["Exports/"])]
+    assert names == ["red.jpg"]

@@ -142,6 +142,15 @@ def test_sorting_a_library_given_by_name_is_refused_with_one_line(
     assert read_tree(library) == before
 
 
+def test_a_destination_inside_a_library_is_refused(library, tiny_model, read_tree):
+    before = read_tree(library)
+    dest = library / "Photos Library.photoslibrary" / "sorted"
+    result = classify(tiny_model, library / "2019", "--copy", "--dest", dest)
+    assert result.exit_code == 2
+    assert "an application's library); choose a folder outside it" in result.output
+    assert read_tree(library) == before
+
+
 def test_a_library_given_by_name_can_still_be_classified_into_a_csv(library, tiny_model):
     result = classify(tiny_model, library / "Photos Library.photoslibrary", "--csv", "-")
     assert result.exit_code == 0, result.output
