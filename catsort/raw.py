@@ -32,7 +32,10 @@ def open_preview(path: str | os.PathLike) -> tuple[Image.Image, int]:
     one-line reason when there is no preview Pillow can read; OSErrors (missing, permission) pass
     through for the caller to word.
     """
-    import rawpy  # only when a RAW file is met: LibRaw is not needed to sort JPEGs
+    try:
+        import rawpy  # only when a RAW file is met: LibRaw is not needed to sort JPEGs
+    except ImportError:
+        raise CatsortError(f"{path}: reading RAW files needs rawpy (pip install rawpy)") from None
 
     # A missing or unreadable file fails here, with the OSError the caller words.
     with open(path, "rb") as file:

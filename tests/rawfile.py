@@ -22,11 +22,13 @@ def write_dng(
     color: tuple[int, int, int] | Image.Image,
     orientation: int = 1,
     preview: bool = True,
+    olympus: bool = False,
 ) -> Path:
     """Write a DNG whose preview is a JPEG of ``color`` (64x48) or of an image; return its path.
 
     ``orientation`` is the DNG's TIFF orientation tag (what LibRaw reports as its flip);
-    ``preview=False`` leaves the preview out.
+    ``preview=False`` leaves the preview out. ``olympus`` gives it the header of an Olympus ORF
+    (``IIRO`` instead of ``II*``): LibRaw still reads it, Pillow no longer takes it for a TIFF.
     """
     image = color if isinstance(color, Image.Image) else Image.new("RGB", (64, 48), color)
     preview_size = image.size
@@ -89,7 +91,8 @@ def write_dng(
     at_jpeg = at_extra1 + len(extra1)
     at_raw = at_jpeg + len(jpeg) + len(jpeg) % 2
     (ifd0, extra0), (ifd1, extra1) = layout(at_ifd1, at_jpeg, at_raw, at_extra0, at_extra1)
-    data = b"II*\0" + struct.pack("<I", at_ifd0) + ifd0 + extra0 + ifd1 + extra1
+    magic = b"IIRO" if olympus else b"II*\0"
+    data = magic + struct.pack("<I", at_ifd0) + ifd0 + extra0 + ifd1 + extra1
     data += jpeg + b"\0" * (len(jpeg) % 2) + raw
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -33,6 +33,14 @@ def test_a_dng_is_read_from_its_preview(tmp_path):
     assert np.abs(pixels.reshape(-1, 3).mean(axis=0) - RED).max() < 8
 
 
+def test_a_raw_file_pillow_cannot_open_is_read_from_its_preview(tmp_path):
+    path = write_dng(tmp_path / "P1000.ORF", BLUE, olympus=True)
+    with pytest.raises(Image.UnidentifiedImageError):
+        Image.open(path)
+    pixels = load_image(path, (8, 8))
+    assert np.abs(pixels.reshape(-1, 3).mean(axis=0) - BLUE).max() < 8
+
+
 def test_the_preview_goes_through_the_same_preprocessing_as_a_jpeg(tmp_path):
     image = halves()
     raw = load_image(write_dng(tmp_path / "x.dng", image), (16, 16))
