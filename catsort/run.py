@@ -112,8 +112,14 @@ def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:
     A folder the walk would never enter (catsort.skiplist) is refused when given, or lived in,
     by an input or a destination; without --move/--copy, reading one changes nothing.
     """
+    checked: set[str] = set()
     for path in paths:
-        found = library_around(path)
+        # Once per folder: `catsort classify *.jpg --move` names thousands of files in one.
+        folder_given = os.path.realpath(path if os.path.isdir(path) else Path(path).parent)
+        if folder_given in checked:
+            continue
+        checked.add(folder_given)
+        found = library_around(Path(folder_given))
         if found is not None:
             folder, reason = found
             where = "is" if folder == Path(os.path.realpath(path)) else f"is inside {folder},"

@@ -134,7 +134,7 @@ def test_sorting_a_library_given_by_name_is_refused_with_one_line(
 ):
     before = read_tree(library)
     inside = library / "Photos Library.photoslibrary" / "originals"
-    for given in (library / "Photos Library.photoslibrary", inside):
+    for given in (library / "Photos Library.photoslibrary", inside, inside / "0" / "A1.jpeg"):
         result = classify(tiny_model, given, action)
         assert result.exit_code == 2
         assert "an application's library; catsort never moves or copies" in result.output
