@@ -48,12 +48,15 @@ def classify(
     threshold: float | None = None,
     use_gate: bool = True,
     gate_threshold: float | None = None,
+    follow_links: bool = False,
+    exclude: Iterable[str] = (),
 ) -> Iterator[PhotoResult]:
     """Yield one PhotoResult per photo under ``paths`` (files, or folders walked), in order.
 
     Nothing is moved. A file that cannot be read is a result with ``status == "error"`` and a
-    one-line ``error``; the iteration goes on. Raises CatsortError for a path that does not
-    exist.
+    one-line ``error``; the iteration goes on. Applications' libraries, NAS and trash folders
+    and (unless ``follow_links``) folder links are not walked, nor what matches an ``exclude``
+    pattern (gitignore-style). Raises CatsortError for a path that does not exist.
     """
     inputs = _as_paths(paths)
     check_inputs(inputs)
@@ -63,6 +66,8 @@ def classify(
         threshold=threshold,
         use_gate=use_gate,
         gate_threshold=gate_threshold,
+        follow_links=follow_links,
+        exclude=tuple(exclude),
     )
     check_settings(classifier, settings)
     yield from classify_inputs(inputs, classifier, settings)

@@ -157,6 +157,22 @@ def classify(
     recursive: Annotated[
         bool, typer.Option("--recursive/--no-recursive", help="Walk into subfolders.")
     ] = True,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="PATTERN",
+            help="Leave out what matches this gitignore-style pattern, relative to the folder "
+            "given (e.g. 'Exports/', '*.png'); repeatable.",
+        ),
+    ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Walk into links to folders. Linked photos are never moved, nor photos that "
+            "lie outside the folders given.",
+        ),
+    ] = False,
     threads: Annotated[
         int | None,
         typer.Option(
@@ -196,7 +212,7 @@ def classify(
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
     from catsort.csv_out import open_plan, open_results
-    from catsort.display import RunDisplay, error_reasons_table, summary_table
+    from catsort.display import RunDisplay, error_reasons_table, left_alone_lines, summary_table
     from catsort.images import quiet_pillow_warnings
     from catsort.model import load_model
     from catsort.pipeline import split_threads
@@ -226,6 +242,8 @@ def classify(
             gate_threshold=gate_threshold,
             batch_size=batch_size,
             workers=workers,
+            follow_links=follow_links,
+            exclude=tuple(exclude or ()),
         )
         check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
         with (
@@ -234,7 +252,16 @@ def classify(
             open_plan() if dry_run and csv_path != "-" else _no_csv() as plan_out,
             RunDisplay(err_console, quiet=quiet, dry_run=dry_run) as display,
         ):
-            display.count_in_background(lambda: find_inputs(paths, plan, labels, recursive))
+            display.count_in_background(
+                lambda: find_inputs(
+                    paths,
+                    plan,
+                    labels,
+                    recursive,
+                    follow_links=settings.follow_links,
+                    exclude=settings.exclude,
+                )
+            )
 
             def on_result(result) -> None:
                 nonlocal seen
@@ -263,6 +290,8 @@ def classify(
         reasons = error_reasons_table(summary)
         if reasons is not None:
             err_console.print(reasons)
+        for line in left_alone_lines(summary):
+            err_console.print(line, highlight=False, soft_wrap=True)
         if summary.journal is not None:  # only a run that moved or copied something has one
             err_console.print(
                 f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False

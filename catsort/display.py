@@ -168,6 +168,8 @@ def summary_table(
             table.add_row("already in place", str(summary.in_place))
         if summary.earlier:
             table.add_row(f"{verb} before", str(summary.earlier))
+        if summary.kept:
+            table.add_row("links, not moved", str(summary.kept))
     if summary.tagged:
         table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()
@@ -188,3 +190,30 @@ def error_reasons_table(summary: RunSummary) -> Table | None:
     for reason, count in sorted(summary.reasons.items(), key=lambda item: (-item[1], item[0])):
         table.add_row(Text(reason), str(count))
     return table
+
+
+#: How many kinds of non-photo file the summary names before it says "and N more".
+MAX_KINDS = 8
+
+
+def left_alone_lines(summary: RunSummary) -> list[Text]:
+    """What the walk left alone: each skipped folder name once, and non-photos by extension."""
+    groups: dict[tuple[str, str], int] = {}
+    for path, reason in summary.not_entered.items():
+        key = (path.name, reason)
+        groups[key] = groups.get(key, 0) + 1
+    lines = []
+    for (name, reason), count in groups.items():
+        more = f", {count} folders" if count > 1 else ""
+        lines.append(Text(f"skipped: {shown(name)} ({reason}){more}"))
+    if summary.excluded:
+        photos = "photo" if summary.excluded == 1 else "photos"
+        lines.append(Text(f"excluded: {summary.excluded} {photos} matching --exclude"))
+    rows = summary.not_photo_rows()
+    if rows:
+        kinds = [f"{count} {shown(ext)}" for ext, count in rows[:MAX_KINDS]]
+        rest = rows[MAX_KINDS:]
+        if rest:
+            kinds.append(f"{sum(count for _, count in rest)} of {len(rest)} other kinds")
+        lines.append(Text("not photos, left alone: " + ", ".join(kinds)))
+    return lines

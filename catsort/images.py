@@ -11,6 +11,7 @@ import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
 from catsort.errors import CatsortError
+from catsort.raw import is_raw_name, open_preview
 
 try:  # Phone photos (HEIC/HEIF); optional so that a broken wheel never stops JPEG users.
     from pillow_heif import register_heif_opener
@@ -62,33 +63,29 @@ class ImageSkipped(CatsortError):
 
 
 def is_image_name(path: str | os.PathLike) -> bool:
-    """Tell whether a file name has one of the image extensions classify reads."""
+    """Tell whether a file name has one of the image extensions Pillow reads for classify."""
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
+
+
+def is_photo_name(path: str | os.PathLike) -> bool:
+    """Tell whether a file name is one classify looks at: an image or a RAW file."""
+    return is_image_name(path) or is_raw_name(path)
 
 
 def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     """Read an image file as the model sees it: RGB uint8 pixels of shape (height, width, 3).
 
-    The photo is turned upright (EXIF), made RGB from any pixel mode, and resized to ``size``
-    (height, width) with bilinear filtering, squashing rather than cropping so nothing at the
-    edges is lost. Raises CatsortError with a one-line reason for anything unreadable, and
+    A RAW file is read through its embedded preview; every other format with Pillow. Both go
+    through ``prepare``. Raises CatsortError with a one-line reason for anything unreadable, and
     ImageSkipped (a CatsortError) for an image too small to classify.
     """
-    height, width = size
     try:
+        if is_raw_name(path):
+            preview, orientation = open_preview(path)
+            with preview as img:
+                return prepare(img, path, size, orientation)
         with Image.open(path) as img:
-            _check_frames(img, path)
-            if img.format == "JPEG":
-                # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
-                # a 12-megapixel photo decodes several times faster this way.
-                side = max(height, width)
-                img.draft("RGB", (side, side))
-            img = upright(img)
-            if min(img.size) < MIN_SIDE:
-                raise ImageSkipped(f"{path}: too small to tell ({img.width}x{img.height} pixels)")
-            rgb = to_rgb(img)
-            rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
+            return prepare(img, path, size)
     except CatsortError:
         raise
     except FileNotFoundError:
@@ -114,6 +111,33 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
         raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
 
 
+def prepare(
+    img: Image.Image,
+    path: str | os.PathLike,
+    size: tuple[int, int],
+    orientation: int | None = None,
+) -> np.ndarray:
+    """The one preprocessing of an opened image, for every format: what the model sees.
+
+    The image is turned upright (its EXIF orientation, or ``orientation`` when given), made RGB
+    from any pixel mode, and resized to ``size`` (height, width) with bilinear filtering,
+    squashing rather than cropping so nothing at the edges is lost.
+    """
+    height, width = size
+    _check_frames(img, path)
+    if img.format == "JPEG":
+        # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
+        # a 12-megapixel photo decodes several times faster this way.
+        side = max(height, width)
+        img.draft("RGB", (side, side))
+    img = upright(img, orientation)
+    if min(img.size) < MIN_SIDE:
+        raise ImageSkipped(f"{path}: too small to tell ({img.width}x{img.height} pixels)")
+    rgb = to_rgb(img)
+    rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
 def quiet_pillow_warnings() -> None:
     """Keep Pillow's warnings (damaged EXIF in a photo it decodes, big images) off the screen."""
     # Neither is the user's to act on: Pillow still raises for real bombs and broken files.
@@ -121,10 +145,12 @@ def quiet_pillow_warnings() -> None:
     warnings.filterwarnings("ignore", module="PIL")
 
 
-def upright(img: Image.Image) -> Image.Image:
-    """The image turned the way its EXIF (or XMP) orientation tag says it should be shown."""
+def upright(img: Image.Image, orientation: int | None = None) -> Image.Image:
+    """The image turned the way its EXIF (or XMP) orientation tag, or ``orientation``, says."""
     img.load()  # some formats (PNG) only reveal their EXIF block once the pixels are read
-    method = _TRANSPOSE.get(img.getexif().get(ExifTags.Base.Orientation, 1))
+    if orientation is None:
+        orientation = img.getexif().get(ExifTags.Base.Orientation, 1)
+    method = _TRANSPOSE.get(orientation)
     # Unlike ImageOps.exif_transpose, an upright image is not copied: a tenth of the decoding
     # time for a small photo.
     return img if method is None else img.transpose(method)

@@ -38,6 +38,8 @@ class PhotoResult:
     ``earlier`` says an earlier run had already put it there, so this run did nothing.
     ``companions`` are the files that went with it (catsort.sorting.companions).
     ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
+    ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
+    lies outside the folders given).
     """
 
     path: Path
@@ -48,6 +50,7 @@ class PhotoResult:
     skipped: str | None = None
     companions: tuple[Companion, ...] = ()
     sidecar: Path | None = None
+    kept: str | None = None
 
     @property
     def ok(self) -> bool:

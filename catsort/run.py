@@ -16,12 +16,17 @@ from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import Companion, PhotoResult, classify_paths
+from catsort.skiplist import library_around
 from catsort.sorting.companions import CompanionFinder, companion_targets, without_paired_raws
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
-from catsort.sorting.place import COPY, MOVE, GroupFailed, place_group, plan_group
-from catsort.walk import check_inputs, find_images
+from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_group, plan_group
+from catsort.walk import WalkTally, check_inputs, find_images
+
+#: Why a linked photo is classified but not moved.
+KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
+KEPT_OUTSIDE = "reached through a folder link, it lies outside the folders given: not moved"
 
 if TYPE_CHECKING:
     from catsort.tagging.sidecar import Tagger, TagSettings
@@ -185,6 +190,36 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
                 f"{path}: is where this run puts sorted photos ({folder}), so nothing in it "
                 "would be classified; choose another --dest or --other-dest"
             )
+    check_not_in_library(plan, paths)
+
+
+def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:
+    """Raise CatsortError (exit 2) when a --move/--copy run would sort in or into a library.
+
+    A folder the walk would never enter (catsort.skiplist) is refused when given, or lived in,
+    by an input or a destination; without --move/--copy, reading one changes nothing.
+    """
+    checked: set[str] = set()
+    for path in paths:
+        # Once per folder: `catsort classify *.jpg --move` names thousands of files in one.
+        folder_given = os.path.realpath(path if os.path.isdir(path) else Path(path).parent)
+        if folder_given in checked:
+            continue
+        checked.add(folder_given)
+        found = library_around(Path(folder_given))
+        if found is not None:
+            folder, reason = found
+            where = "is" if folder == Path(os.path.realpath(path)) else f"is inside {folder},"
+            raise CatsortError(
+                f"{path}: {where} {reason}; catsort never moves or copies photos out of one "
+                "(without --move or --copy it only classifies, changing nothing)"
+            )
+    for dest, option in ((plan.dest, "--dest"), (plan.other_dest, "--other-dest")):
+        found = library_around(dest) if dest is not None else None
+        if found is not None:
+            raise CatsortError(
+                f"{option} {dest}: is in {found[0]} ({found[1]}); choose a folder outside it"
+            )
 
 
 @dataclass(frozen=True)
@@ -197,6 +232,8 @@ class RunSettings:
     gate_threshold: float | None = None
     batch_size: int = 8
     workers: int | None = None
+    follow_links: bool = False  # walk into folder links (never moving what lies outside)
+    exclude: tuple[str, ...] = ()  # gitignore-style patterns, relative to the folder given
 
 
 @dataclass
@@ -215,6 +252,12 @@ class RunSummary:
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
+    kept: int = 0  # classified photos that would have moved but are links: left in place
+    # What the walk left alone: folders not entered (path -> reason, e.g. an application's
+    # library), files that are not photos (extension -> files), photos matching --exclude.
+    not_entered: dict[Path, str] = field(default_factory=dict)
+    not_photos: Counter = field(default_factory=Counter)
+    excluded: int = 0
 
     @property
     def files(self) -> int:
@@ -235,8 +278,15 @@ class RunSummary:
         """(label, count) for the model's labels, then uncertain and other."""
         return [(label, self.counts[label]) for label in (*self.labels, UNCERTAIN, OTHER)]
 
+    def not_photo_rows(self) -> list[tuple[str, int]]:
+        """(extension, files) for the files left alone as not photos, most common first."""
+        counted = [(ext, files) for ext, files in self.not_photos.items() if files > 0]
+        return sorted(counted, key=lambda item: (-item[1], item[0]))
+
     def add(self, result: PhotoResult) -> None:
         """Count one result."""
+        if result.kept is not None:
+            self.kept += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.error] += 1
@@ -262,10 +312,18 @@ def find_inputs(
     labels: Sequence[str],
     recursive: bool = True,
     on_error: Callable[[Path, str], None] | None = None,
+    *,
+    follow_links: bool = False,
+    exclude: Sequence[str] = (),
 ) -> Iterator[Path]:
     """The photos a run looks at: the walk, leaving out the folders the plan fills."""
     walk = find_images(
-        paths, recursive=recursive, skip_dirs=plan.walk_skips(paths, labels), on_error=on_error
+        paths,
+        recursive=recursive,
+        skip_dirs=plan.walk_skips(paths, labels),
+        on_error=on_error,
+        follow_links=follow_links,
+        exclude=exclude,
     )
     return without_paired_raws(walk, CompanionFinder(), paths)
 
@@ -332,16 +390,21 @@ def classify_inputs(
     settings: RunSettings = RunSettings(),
     skip_dirs: Sequence[Path] = (),
     companions: CompanionFinder | None = None,
+    tally: WalkTally | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
-    unreadable folder) comes as an error result in its place among them. A RAW file beside
-    its JPEG or HEIC is no photo of its own: it goes with that one."""
+    unreadable folder) comes as an error result in its place among them, and what it left
+    alone (libraries, links, non-photos) is recorded in ``tally``. A RAW file beside its JPEG
+    or HEIC is no photo of its own: it goes with that one."""
     walk_errors: list[PhotoResult] = []
     walk = find_images(
         paths,
         recursive=settings.recursive,
         skip_dirs=skip_dirs,
         on_error=lambda path, reason: walk_errors.append(PhotoResult(path, error=reason)),
+        follow_links=settings.follow_links,
+        exclude=settings.exclude,
+        tally=tally,
     )
     photos = without_paired_raws(walk, companions or CompanionFinder(), paths)
     results = classify_paths(
@@ -375,18 +438,26 @@ def _run(
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     finder = CompanionFinder()
+    tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
         skips = plan.walk_skips(paths, metadata.labels)
-        results = classify_inputs(paths, classifier, settings, skips, finder)
+        results = classify_inputs(paths, classifier, settings, skips, finder, tally)
         for result in results:
-            placed = _placed(result, plan, metadata.labels, journal, reserved, copies, finder)
+            placed = _placed(
+                result, plan, metadata.labels, journal, reserved, copies, finder, paths
+            )
             if tagger is not None:
                 placed = _tagged(placed, plan, metadata.labels, tagger, journal)
+            for companion in placed.companions:  # it travelled with its photo: not left alone
+                ext = companion.path.suffix.lower()
+                if summary.not_photos[ext] > 0:
+                    summary.not_photos[ext] -= 1
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
+    summary.excluded = tally.excluded
     summary.elapsed = time.perf_counter() - started
     return summary
 
@@ -404,12 +475,20 @@ class Placer:
     reserved: set[Path] | None = None  # a dry run's planned targets, so that names stay apart
     copies: EarlierCopies = field(default_factory=EarlierCopies)
     finder: CompanionFinder = field(default_factory=CompanionFinder)
+    given: Sequence[Path] = ()  # the folders given: nothing outside them is ever moved
 
     def place(self, result: PhotoResult) -> PhotoResult:
         """Move or copy one classified photo and its companions; return the result with its
         destination."""
         return _placed(
-            result, self.plan, self.labels, self.journal, self.reserved, self.copies, self.finder
+            result,
+            self.plan,
+            self.labels,
+            self.journal,
+            self.reserved,
+            self.copies,
+            self.finder,
+            self.given,
         )
 
 
@@ -421,6 +500,7 @@ def _placed(
     reserved: set[Path] | None,
     copies: EarlierCopies,
     finder: CompanionFinder,
+    given: Sequence[Path] = (),
 ) -> PhotoResult:
     """Move or copy one classified photo and its companions per the plan; return the result
     with its destination and theirs."""
@@ -429,6 +509,10 @@ def _placed(
     folder = plan.target_folder(result.path, result.prediction.label, labels)
     if folder is None:
         return result
+    if plan.action == MOVE:
+        kept = _why_kept(result.path, given)
+        if kept is not None:
+            return replace(result, kept=kept)
     companions = finder.of(result.path)
     if plan.action == COPY:
         earlier = copies.find(result.path, folder, companions)
@@ -442,7 +526,7 @@ def _placed(
             )
     placements = plan_group(result.path, companions, folder, plan.action, reserved)
     try:
-        targets = place_group(placements, journal, dry_run=plan.dry_run)
+        targets = place_group(placements, journal, dry_run=plan.dry_run, inside=given or None)
     except GroupFailed as exc:
         return replace(result, error=_group_error(exc, result.path, plan.action))
     if plan.action == COPY:
@@ -490,6 +574,19 @@ def _tagged(
     except CatsortError as exc:
         return replace(result, error=_without_path(str(exc), result.path))
     return replace(result, sidecar=written.path)
+
+
+def _why_kept(path: Path, given: Sequence[Path]) -> str | None:
+    """Why a photo is not moved although its label says so (a link), or None."""
+    if os.path.islink(path):
+        return KEPT_LINK
+    if not given:
+        return None  # nothing to check against: the caller places only what it was given
+    try:
+        check_inside(path, given)
+    except CatsortError:
+        return KEPT_OUTSIDE
+    return None
 
 
 def _without_path(message: str, path: Path) -> str:

@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pathspec
+
 from catsort.errors import CatsortError
-from catsort.images import is_image_name
+from catsort.images import is_photo_name
+from catsort.skiplist import folder_reason, marker_reason
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
 OnError = Callable[[Path, str], None]
+
+#: The extension counted for a file that has none.
+NO_EXTENSION = "(no extension)"
+
+
+@dataclass
+class WalkTally:
+    """What a walk left alone: folders it did not enter and files that are not photos."""
+
+    #: Folders not entered (an application's library, a NAS folder, a folder link, an
+    #: --exclude), each with the reason, in the order met.
+    not_entered: dict[Path, str] = field(default_factory=dict)
+    #: Files that are not photos, by extension (lower case, with its dot): files left alone.
+    not_photos: Counter = field(default_factory=Counter)
+    #: Photos left out because they match an --exclude pattern.
+    excluded: int = 0
+
+
+def exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
+    """The --exclude patterns as one gitignore-style spec, or None when there are none."""
+    if not patterns:
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def check_inputs(paths: Sequence[Path]) -> None:
@@ -27,14 +55,21 @@ def find_images(
     recursive: bool = True,
     skip_dirs: Collection[Path] = (),
     on_error: OnError | None = None,
+    *,
+    follow_links: bool = False,
+    exclude: Sequence[str] = (),
+    tally: WalkTally | None = None,
 ) -> Iterator[Path]:
-    """Yield the candidate image paths under ``paths`` in a stable order, one folder at a time.
+    """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
     Files named explicitly are yielded as given, whatever their extension; inside folders only
-    image names are, sorted by name, hidden names skipped. Each folder is walked at most once,
-    however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered.
+    image and RAW names are, sorted by name, hidden names skipped. Each folder is walked at most
+    once, however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never
+    entered. Nor are the folders of catsort.skiplist, folder links (unless ``follow_links``), and
+    what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
+    and the files that are not photos are recorded in ``tally``.
     """
-    walker = _Walker(recursive, skip_dirs, on_error)
+    walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
     seen_explicit: set[tuple[int, int]] = set()
@@ -68,8 +103,19 @@ def _identity(path: os.PathLike | str) -> tuple[int, int] | None:
 class _Walker:
     """State shared by the walks of all arguments: folders seen, folders to skip, explicit files."""
 
-    def __init__(self, recursive: bool, skip_dirs: Collection[Path], on_error: OnError | None):
+    def __init__(
+        self,
+        recursive: bool,
+        skip_dirs: Collection[Path],
+        on_error: OnError | None,
+        follow_links: bool = False,
+        exclude: pathspec.GitIgnoreSpec | None = None,
+        tally: WalkTally | None = None,
+    ):
         self.recursive = recursive
+        self.follow_links = follow_links
+        self.exclude = exclude
+        self.tally = tally if tally is not None else WalkTally()
         # Resolved when each folder is met, not by inode: a label folder that this very run
         # creates after the walk started must still be skipped.
         self.skip = {os.path.realpath(d) for d in skip_dirs}
@@ -107,12 +153,12 @@ class _Walker:
             return
         # An explicit stack instead of recursion: no depth limit, and only the listings of the
         # folders on the current branch are held in memory.
-        stack: list[tuple[Path, str, Iterator[os.DirEntry]]] = []
+        stack: list[tuple[Path, str, str, Iterator[os.DirEntry]]] = []
         listing = self.listing(root)
         if listing is not None:
-            stack.append((root, real, listing))
+            stack.append((root, real, "", iter(listing)))
         while stack:
-            folder, folder_real, entries = stack[-1]
+            folder, folder_real, rel, entries = stack[-1]
             entry = next(entries, None)
             if entry is None:
                 stack.pop()
@@ -122,9 +168,14 @@ class _Walker:
             path = folder / entry.name
             kind, entry_stat = self.kind(entry, path)
             if kind == "dir":
-                if is_image_name(entry.name):
+                if is_photo_name(entry.name):
                     yield path  # the loader reports "is a folder, not an image"
                 if not self.recursive:
+                    continue
+                entry_rel = f"{rel}{entry.name}/"
+                why = self.why_not_enter(entry, entry_rel)
+                if why is not None:
+                    self.tally.not_entered.setdefault(path, why)
                     continue
                 real = (
                     os.path.realpath(path)
@@ -133,24 +184,58 @@ class _Walker:
                 )
                 if entry_stat is not None and self.enter(real, entry_stat):
                     listing = self.listing(path)
-                    if listing is not None:
-                        stack.append((path, real, listing))
+                    if listing is None:
+                        continue
+                    marker = marker_reason(e.name for e in listing)
+                    if marker is not None:
+                        self.tally.not_entered.setdefault(path, marker)
+                        continue
+                    stack.append((path, real, entry_rel, iter(listing)))
             elif kind == "file":
-                if is_image_name(entry.name) and not self.is_explicit(entry, entry_stat):
+                if not is_photo_name(entry.name):
+                    self.count_other(entry.name, rel)
+                elif self.excluded(f"{rel}{entry.name}"):
+                    self.tally.excluded += 1
+                elif not self.is_explicit(entry, entry_stat):
                     yield path
-            elif kind == "special" and is_image_name(entry.name):
+            elif kind == "special" and is_photo_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.
                 self.report(path, "not a regular file, skipped")
 
-    def listing(self, folder: Path) -> Iterator[os.DirEntry] | None:
+    def why_not_enter(self, entry: os.DirEntry, rel: str) -> str | None:
+        """Why a folder met in the walk is left alone (skip list, link, --exclude), or None."""
+        reason = folder_reason(entry.name)
+        if reason is not None:
+            return reason
+        if not self.follow_links and _is_link(entry):
+            return "a link to a folder; --follow-links walks it"
+        if self.exclude is not None:
+            check = self.exclude.check_file(rel)
+            if check.include and check.index is not None:
+                pattern = self.exclude.patterns[check.index].pattern
+                text = pattern.decode() if isinstance(pattern, bytes) else str(pattern)
+                return f"--exclude {text}"
+        return None
+
+    def excluded(self, rel: str) -> bool:
+        """Tell whether a file, by its path relative to the folder given, matches --exclude."""
+        return self.exclude is not None and self.exclude.match_file(rel)
+
+    def count_other(self, name: str, rel: str) -> None:
+        """Count a file that is not a photo by its extension (unless --exclude leaves it out)."""
+        if self.exclude is not None and self.exclude.match_file(f"{rel}{name}"):
+            return
+        ext = os.path.splitext(name)[1].lower()
+        self.tally.not_photos[ext or NO_EXTENSION] += 1
+
+    def listing(self, folder: Path) -> list[os.DirEntry] | None:
         """One folder's entries sorted by name, or None (reported) when it cannot be read."""
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                return sorted(it, key=lambda e: e.name)
         except OSError as exc:
             self.report(folder, f"cannot read folder ({_reason(exc)})")
             return None
-        return iter(entries)
 
     def kind(self, entry: os.DirEntry, path: Path) -> tuple[str, os.stat_result | None]:
         """Classify an entry as "dir", "file" (incl. broken symlinks) or "special"."""
@@ -173,6 +258,12 @@ class _Walker:
         if not self.explicit or st is None:
             return False
         return st.st_dev in self.explicit.get(st.st_ino, ())
+
+
+def _is_link(entry: os.DirEntry) -> bool:
+    """A symbolic link, or on Windows a junction (which Python 3.12 can tell apart)."""
+    is_junction = getattr(entry, "is_junction", None)
+    return entry.is_symlink() or (is_junction is not None and is_junction())
 
 
 def _reason(exc: OSError) -> str:

@@ -227,7 +227,8 @@ def watch_folder(
                 if on_note is not None:
                     on_note(message)
             journal = stack.enter_context(Journal.create(plan.dest))
-        placer = Placer(plan, labels, journal)  # every move of the session, in its one journal
+        # Every move of the session, in its one journal.
+        placer = Placer(plan, labels, journal, given=(folder,))
         session = _Session(folder, classifier, placer, settings, watching, stop, summary)
         try:
             session.run(on_result, on_ready, on_note)

@@ -147,3 +147,23 @@ def test_sort_photos_takes_the_companions_along_and_flat_drops_the_folders(
     flat = catsort.sort_photos(tmp_path / "lib", "copy", model, dest=tmp_path / "flat", flat=True)
     assert flat.placed == 1
     assert sorted(p.name for p in (tmp_path / "flat" / "cat").iterdir()) == ["IMG.CR2", "IMG.JPG"]
+
+
+def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, tiny_model):
+    model = catsort.load_model(tiny_model)
+    photos = tmp_path / "photos"
+    make_photo(photos / "red.jpg", (230, 20, 20))
+    make_photo(photos / "Photos Library.photoslibrary" / "originals" / "x.jpg", (230, 20, 20))
+    make_photo(photos / "Exports" / "web.jpg", (230, 20, 20))
+    for name in ("a.mov", "b.mov", "notes.txt"):
+        (photos / name).write_bytes(b"")
+    settings = catsort.RunSettings(exclude=("Exports/",))
+    summary = catsort.sort_photos(photos, "move", model, settings=settings, dry_run=True)
+    assert summary.placed == 1
+    assert summary.not_entered == {
+        photos / "Exports": "--exclude Exports/",
+        photos / "Photos Library.photoslibrary": "an application's library",
+    }
+    assert summary.not_photo_rows() == [(".mov", 2), (".txt", 1)]
+    names = [r.path.name for r in catsort.classify(photos, model, exclude=["Exports/"])]
+    assert names == ["red.jpg"]

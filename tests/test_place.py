@@ -245,3 +245,32 @@ def test_a_group_already_in_its_folder_stays_where_it_is(tmp_path, make_files):
         tmp_path / "cat" / "x.jpg", [tmp_path / "cat" / "x.xmp"], tmp_path / "cat", MOVE
     )
     assert all(p.source == p.target for p in placements)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_move_of_a_file_outside_the_folders_given_is_refused(
+    tmp_path, make_files, read_tree, dry_run
+):
+    make_files(tmp_path, {"disk2/photos/x.jpg": b"x", "Pictures/y.jpg": b"y"})
+    pictures = tmp_path / "Pictures"
+    # A folder link swapped in after the walk: the path reads as inside, the file is not.
+    (pictures / "links").symlink_to(tmp_path / "disk2" / "photos", target_is_directory=True)
+    before = read_tree(tmp_path / "disk2")
+    outside = Placement(pictures / "links" / "x.jpg", pictures / "cat" / "x.jpg", MOVE)
+    with pytest.raises(CatsortError, match=r"x\.jpg: lies outside the folders given") as info:
+        place(outside, dry_run=dry_run, inside=[pictures])
+    assert info.value.exit_code == 1 and "disk2/photos/x.jpg" in str(info.value)
+    assert read_tree(tmp_path / "disk2") == before
+    assert not (pictures / "cat").exists()
+    inside = Placement(pictures / "y.jpg", pictures / "cat" / "y.jpg", MOVE)
+    assert place(inside, dry_run=dry_run, inside=[pictures]) == pictures / "cat" / "y.jpg"
+    copy = Placement(pictures / "links" / "x.jpg", pictures / "cat" / "x.jpg", COPY)
+    assert place(copy, dry_run=dry_run, inside=[pictures]) == pictures / "cat" / "x.jpg"
+    assert read_tree(tmp_path / "disk2") == before, "a copy never changes its source"
+
+
+def test_a_folder_named_like_the_start_of_another_is_not_inside_it(tmp_path, make_files):
+    make_files(tmp_path, {"Pictures2/x.jpg": b"x"})
+    placement = Placement(tmp_path / "Pictures2" / "x.jpg", tmp_path / "cat" / "x.jpg", MOVE)
+    with pytest.raises(CatsortError, match="outside the folders given"):
+        place(placement, inside=[tmp_path / "Pictures"])

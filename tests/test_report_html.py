@@ -84,6 +84,19 @@ def test_thumbnails_are_small_upright_jpegs(tmp_path: Path):
     assert thumb.size == (80, 160)  # upright (portrait) and at most 160 px
 
 
+def test_a_raw_files_thumbnail_is_its_preview_turned_as_the_raw_file_says(tmp_path: Path):
+    from rawfile import write_dng
+
+    preview = Image.new("RGB", (320, 160), (200, 30, 30))
+    # An ORF header: Pillow cannot open the file, only its preview through LibRaw.
+    uri = thumbnail_uri(write_dng(tmp_path / "P1000.ORF", preview, orientation=6, olympus=True))
+
+    assert uri is not None
+    thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert thumb.size == (80, 160)  # the preview, upright (portrait) as the DNG says
+    assert thumbnail_uri(write_dng(tmp_path / "none.nef", preview, preview=False)) is None
+
+
 def test_file_names_are_escaped(tmp_path: Path, photos: dict[str, Path]):
     page = make_report(
         tmp_path,

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from catsort.errors import CatsortError
-from catsort.walk import check_inputs, find_images
+from catsort.walk import WalkTally, check_inputs, find_images
 
 
 def names(root: Path, paths) -> list[str]:
     return [Path(p).relative_to(root).as_posix() for p in paths]
 
 
-def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make_files):
+def test_folders_are_walked_in_sorted_order_with_photo_names_only(tmp_path, make_files):
     make_files(
         tmp_path,
         {
@@ -29,7 +29,7 @@ def test_folders_are_walked_in_sorted_order_with_image_names_only(tmp_path, make
         },
     )
     found = names(tmp_path, find_images([tmp_path]))
-    assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg"]
+    assert found == ["B/x.heic", "a.JPG", "b.png", "c/a.webp", "c/z.jpeg", "raw.cr2"]
     assert found == names(tmp_path, find_images([tmp_path])), "the order must be stable"
 
 
@@ -69,13 +69,20 @@ def test_symlink_loops_are_never_walked_twice(tmp_path, make_files):
     (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a", target_is_directory=True)
     (tmp_path / "a" / "again").symlink_to(tmp_path / "a" / "b", target_is_directory=True)
     # a/again is met first (sorted) and walks b; b itself and the loop back up are then skipped.
-    assert names(tmp_path, find_images([tmp_path])) == ["a/again/y.jpg", "a/x.jpg"]
+    found = names(tmp_path, find_images([tmp_path], follow_links=True))
+    assert found == ["a/again/y.jpg", "a/x.jpg"]
 
 
-def test_symlinked_folders_are_followed(tmp_path, make_files):
+def test_folder_links_are_followed_only_with_follow_links(tmp_path, make_files):
     make_files(tmp_path, {"elsewhere/x.jpg": b"", "photos/y.jpg": b""})
     (tmp_path / "photos" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
-    found = names(tmp_path, find_images([tmp_path / "photos"]))
+    tally = WalkTally()
+    found = names(tmp_path, find_images([tmp_path / "photos"], tally=tally))
+    assert found == ["photos/y.jpg"]
+    assert tally.not_entered == {
+        tmp_path / "photos" / "link": "a link to a folder; --follow-links walks it"
+    }
+    found = names(tmp_path, find_images([tmp_path / "photos"], follow_links=True))
     assert found == ["photos/link/x.jpg", "photos/y.jpg"]
 
 
@@ -96,7 +103,8 @@ def test_skip_dirs_are_never_entered_even_through_another_path(tmp_path, make_fi
     make_files(tmp_path, {"new.jpg": b"", "cat/a.jpg": b"", "dog/b.jpg": b"", "other/o.jpg": b""})
     (tmp_path / "via").symlink_to(tmp_path / "cat", target_is_directory=True)
     skip = [tmp_path / "cat", tmp_path / "." / "dog"]
-    assert names(tmp_path, find_images([tmp_path], skip_dirs=skip)) == ["new.jpg", "other/o.jpg"]
+    found = find_images([tmp_path], skip_dirs=skip, follow_links=True)
+    assert names(tmp_path, found) == ["new.jpg", "other/o.jpg"]
 
 
 def test_a_label_folder_made_during_the_walk_is_skipped(tmp_path, make_files):
@@ -167,3 +175,116 @@ def test_check_inputs_names_a_missing_path(tmp_path):
     with pytest.raises(CatsortError, match=r"missing\.jpg: no such file or folder") as info:
         check_inputs([tmp_path, tmp_path / "missing.jpg"])
     assert info.value.exit_code == 2
+
+
+# --- what the walk leaves alone --------------------------------------------------------------
+
+
+def test_application_libraries_nas_and_trash_folders_are_never_entered(tmp_path, make_files):
+    left_alone = [
+        "Photos Library.photoslibrary/originals/0/IMG_0001.jpeg",
+        "Old.photolibrary/Masters/a.jpg",
+        "iPhoto Library/Masters/2009/b.jpg",
+        "Aperture Library.aplibrary/Masters/c.jpg",
+        "iPhoto Library.migratedphotolibrary/Masters/d.jpg",
+        "Lightroom/Lightroom Catalog Previews.lrdata/0/0A/e.jpg",
+        "Lightroom/Lightroom Catalog.lrcat-data/f.jpg",
+        "Session/Capture/CaptureOne/Cache/Proxies/g.jpg",
+        "2019/@eaDir/IMG_0004.JPG/SYNOPHOTO_THUMB_XL.jpg",
+        "#recycle/h.jpg",
+        "@Recycle/i.jpg",
+        "#snapshot/GMT+01_2024.01.01-00.00.00/j.jpg",
+        "$RECYCLE.BIN/S-1-5-21/k.jpg",
+        "System Volume Information/l.jpg",
+        "PHOTOS.PHOTOSLIBRARY/m.jpg",  # a case-insensitive file system's spelling
+    ]
+    make_files(
+        tmp_path, {name: b"" for name in [*left_alone, "2019/07/ok.jpg", "Session/Capture/x.jpg"]}
+    )
+    tally = WalkTally()
+    found = names(tmp_path, find_images([tmp_path], tally=tally))
+    assert found == ["2019/07/ok.jpg", "Session/Capture/x.jpg"]
+    reasons = {
+        path.relative_to(tmp_path).as_posix(): why for path, why in tally.not_entered.items()
+    }
+    assert reasons["Photos Library.photoslibrary"] == "an application's library"
+    assert reasons["PHOTOS.PHOTOSLIBRARY"] == "an application's library"
+    assert reasons["2019/@eaDir"] == "a NAS's thumbnails and metadata"
+    assert reasons["$RECYCLE.BIN"] == "a recycle bin or trash"
+    assert reasons["Session/Capture/CaptureOne"] == "Capture One's previews and settings"
+    assert len(reasons) == len(left_alone), "each folder is recorded once, where it was met"
+    assert tally.not_photos == {}, "nothing inside them was looked at, not even to count"
+
+
+def test_a_folder_holding_a_nomedia_file_is_not_entered_nor_anything_below(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "WhatsApp/Media/.Statuses/s.jpg": b"",
+            "WhatsApp/Media/cache/.nomedia": b"",
+            "WhatsApp/Media/cache/thumb.jpg": b"",
+            "WhatsApp/Media/cache/deeper/x.jpg": b"",
+            "WhatsApp/Media/Images/IMG-1.jpg": b"",
+        },
+    )
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], tally=tally)) == [
+        "WhatsApp/Media/Images/IMG-1.jpg"
+    ]
+    assert tally.not_entered == {
+        tmp_path / "WhatsApp/Media/cache": (
+            "a folder with a .nomedia file, Android's mark for no photos"
+        )
+    }
+
+
+def test_no_recursive_names_no_skipped_folder(tmp_path, make_files):
+    make_files(tmp_path, {"a.jpg": b"", "Photos.photoslibrary/x.jpg": b""})
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], recursive=False, tally=tally)) == ["a.jpg"]
+    assert tally.not_entered == {}
+
+
+def test_exclude_patterns_are_gitignore_style_relative_to_the_folder_given(tmp_path, make_files):
+    root = make_files(
+        tmp_path / "Pictures",
+        {
+            "top.jpg": b"",
+            "2019/top.jpg": b"",
+            "Exports/web/a.jpg": b"",
+            "2019/Exports/b.jpg": b"",
+            "2019/screen.png": b"",
+            "2019/keep.png": b"",
+            "2019/notes.txt": b"",
+            "2020/c.jpg": b"",
+        },
+    )
+    tally = WalkTally()
+    exclude = ["/top.jpg", "Exports/", "*.png", "!keep.png", "*.txt"]
+    found = names(root, find_images([root], exclude=exclude, tally=tally))
+    assert found == ["2019/keep.png", "2019/top.jpg", "2020/c.jpg"]
+    assert tally.not_entered == {
+        root / "2019/Exports": "--exclude Exports/",
+        root / "Exports": "--exclude Exports/",
+    }
+    assert tally.excluded == 2  # /top.jpg and screen.png; notes.txt is neither photo nor counted
+    assert tally.not_photos == {}
+
+
+def test_files_that_are_not_photos_are_counted_by_extension(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "IMG_1.HEIC": b"",
+            "IMG_1.MOV": b"",
+            "IMG_2.mov": b"",
+            "a/clip.mov": b"",
+            "a/notes.txt": b"",
+            "a/README": b"",
+            "a/.DS_Store": b"",  # hidden: not the user's file to count
+            "lib.photoslibrary/x.mov": b"",  # never entered: not counted
+        },
+    )
+    tally = WalkTally()
+    assert names(tmp_path, find_images([tmp_path], tally=tally)) == ["IMG_1.HEIC"]
+    assert tally.not_photos == {".mov": 3, ".txt": 1, "(no extension)": 1}

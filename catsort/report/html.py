@@ -16,8 +16,9 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from catsort.errors import CatsortError
-from catsort.images import is_image_name, to_rgb
+from catsort.images import is_image_name, to_rgb, upright
 from catsort.metadata import OTHER, UNCERTAIN
+from catsort.raw import is_raw_name, open_preview
 from catsort.report.html_summary import dot, h, summary_html
 from catsort.report.read import CsvRow, ResultsCsv
 from catsort.report.summary import (
@@ -69,15 +70,23 @@ def thumbnail_uri(path: Path | None, size: int = THUMB_SIZE) -> str | None:
     if path is None:
         return None
     try:
-        with Image.open(path) as img:
+        orientation = None
+        if is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
+            opened, orientation = open_preview(path)
+        else:
+            opened = Image.open(path)
+        with opened as img:
             if img.format == "JPEG":  # decode at 1/2..1/8 scale: much faster on big photos
                 img.draft("RGB", (size, size))
-            img = ImageOps.exif_transpose(img) or img
+            if orientation is None:
+                img = ImageOps.exif_transpose(img) or img
+            else:
+                img = upright(img, orientation)
             thumb = to_rgb(img)
             thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
             buffer = io.BytesIO()
             thumb.save(buffer, "JPEG", quality=72, optimize=True)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError, CatsortError):
         return None  # the page shows a placeholder instead
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 

@@ -168,13 +168,25 @@ class GroupFailed(CatsortError):
 
 
 def place_group(
-    placements: Sequence[Placement], journal: Journal | None = None, dry_run: bool = False
+    placements: Sequence[Placement],
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    inside: Sequence[Path] | None = None,
 ) -> list[Path]:
     """Carry out the placements of a photo and its companions: all of them, or none.
 
     They are recorded together first, the photo placed first. When a member cannot be placed,
     those already placed are taken back and GroupFailed says which member failed and why.
+    With ``inside`` (the folders and files a run was given), a group with a member whose
+    source, links resolved, lies outside all of them is refused before anything moves.
     """
+    if inside is not None:
+        for placement in placements:
+            if placement.action == MOVE and placement.source != placement.target:
+                try:
+                    check_inside(placement.source, inside)
+                except CatsortError as exc:
+                    raise GroupFailed(placement.source, exc, []) from None
     if dry_run:
         return [p.target for p in placements]
     todo = [p for p in placements if p.source != p.target]
@@ -263,11 +275,20 @@ def plan(
     return Placement(source, target, action)
 
 
-def place(placement: Placement, journal: Journal | None = None, dry_run: bool = False) -> Path:
+def place(
+    placement: Placement,
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    inside: Sequence[Path] | None = None,
+) -> Path:
     """Carry out a placement (recorded in ``journal`` first) unless ``dry_run``; return the target.
 
-    Raises CatsortError (exit code 1) when the file could not be placed; nothing changed then.
+    With ``inside`` (the folders and files a run was given), a move whose source, links
+    resolved, lies outside all of them is refused. Raises CatsortError (exit code 1) when the
+    file could not be placed; nothing changed then.
     """
+    if inside is not None and placement.action == MOVE and placement.source != placement.target:
+        check_inside(placement.source, inside)
     result = place_all([placement], journal, dry_run)[0]
     if isinstance(result, CatsortError):
         raise result
@@ -304,6 +325,18 @@ def place_all(
             journal.done(placement)
         results.append(placement.target)
     return results
+
+
+def check_inside(source: Path, inside: Sequence[Path]) -> None:
+    """Raise CatsortError unless ``source``, links resolved, is or lies in one of ``inside``."""
+    # Checked on the resolved path just before the move: a folder link swapped in after the walk
+    # must not carry the move out of the tree.
+    real = os.path.realpath(source)
+    for given in inside:
+        root = os.path.realpath(given)
+        if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
+            return
+    raise CatsortError(f"{source}: lies outside the folders given (it is {real}), not moved", 1)
 
 
 def move_file(source: Path, target: Path) -> None:

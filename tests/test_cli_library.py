@@ -1,0 +1,168 @@
+"""classify on a real library: what it enters, what it leaves alone, what it never moves."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from conftest import BLUE, RED
+from rawfile import write_dng
+from typer.testing import CliRunner
+
+from catsort.cli import app
+
+runner = CliRunner()
+
+
+def classify(model: Path, *args: object):
+    return runner.invoke(app, ["classify", "--model", str(model), *map(str, args)])
+
+
+def rows(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return {Path(row["path"]).name: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture
+def library(tmp_path, make_photo, make_files) -> Path:
+    """A Pictures folder as a photographer has one, and a second disk it links to."""
+    pictures = tmp_path / "Pictures"
+    make_photo(pictures / "2019" / "07" / "kitty.jpg", RED)
+    make_photo(pictures / "2019" / "08" / "rex.png", BLUE)
+    make_photo(pictures / "Photos Library.photoslibrary" / "originals" / "0" / "A1.jpeg", RED)
+    make_photo(pictures / "2019" / "@eaDir" / "kitty.jpg" / "SYNOPHOTO_THUMB_XL.jpg", BLUE)
+    make_photo(pictures / "Lightroom" / "Catalog Previews.lrdata" / "0" / "p.jpg", RED)
+    make_photo(pictures / "#recycle" / "old.jpg", RED)
+    make_photo(pictures / "WhatsApp" / "cache" / "t.jpg", RED)
+    (pictures / "WhatsApp" / "cache" / ".nomedia").write_bytes(b"")
+    make_photo(pictures / "Exports" / "web.jpg", RED)
+    write_dng(pictures / "raw" / "IMG_1000.DNG", RED)  # a RAW on its own
+    make_files(pictures, {"2019/07/clip.mov": b"m", "2019/08/clip.mov": b"m", "notes.txt": b"n"})
+    make_photo(tmp_path / "disk2" / "photos" / "far.jpg", RED)
+    (pictures / "links").mkdir()
+    (pictures / "links" / "disk2").symlink_to(tmp_path / "disk2" / "photos", True)
+    (pictures / "linked.jpg").symlink_to(tmp_path / "disk2" / "photos" / "far.jpg")
+    return pictures
+
+
+def test_a_move_leaves_libraries_links_and_the_other_disk_alone(
+    library, tiny_model, tmp_path, read_tree
+):
+    disk2 = read_tree(tmp_path / "disk2")
+    before = read_tree(library)
+    untouched = {
+        name: content
+        for name, content in before.items()
+        if name.startswith(("Photos Library", "2019/@eaDir", "Lightroom", "#recycle", "WhatsApp"))
+    }
+    results = tmp_path / "results.csv"
+    result = classify(tiny_model, library, "--move", "--exclude", "Exports/", "--csv", results)
+    assert result.exit_code == 0, result.output
+    after = read_tree(library)
+    assert {name for name in after if name.startswith(("cat/", "dog/"))} == {
+        "cat/2019/07/kitty.jpg",
+        "cat/raw/IMG_1000.DNG",
+        "dog/2019/08/rex.png",
+    }
+    assert {name: after[name] for name in untouched} == untouched
+    assert after["Exports/web.jpg"] == before["Exports/web.jpg"]
+    assert after["linked.jpg"] == before["linked.jpg"], "the link stays a link, where it was"
+    assert read_tree(tmp_path / "disk2") == disk2
+    table = rows(results)
+    assert table["IMG_1000.DNG"]["label"] == "cat"
+    assert table["linked.jpg"]["label"] == "cat" and table["linked.jpg"]["destination"] == ""
+    assert "far.jpg" not in table, "the folder link is not followed"
+    output = " ".join(result.output.split())
+    for line in [
+        "skipped: Photos Library.photoslibrary (an application's library)",
+        "skipped: @eaDir (a NAS's thumbnails and metadata)",
+        "skipped: Catalog Previews.lrdata (Lightroom's previews and catalog data)",
+        "skipped: #recycle (a recycle bin or trash)",
+        "skipped: cache (a folder with a .nomedia file",
+        "skipped: disk2 (a link to a folder; --follow-links walks it)",
+        "skipped: Exports (--exclude Exports/)",
+        "not photos, left alone: 2 .mov, 1 .txt",
+        "links, not moved │ 1",
+    ]:
+        assert line in output
+    assert output.count("photoslibrary") == 1, "each skipped library is named once"
+    journal = next((library / ".catsort").glob("journal-*.jsonl"))
+    assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
+    assert read_tree(library) == before
+
+
+def test_follow_links_classifies_what_they_lead_to_but_never_moves_it(
+    library, tiny_model, tmp_path, read_tree
+):
+    disk2 = read_tree(tmp_path / "disk2")
+    results = tmp_path / "results.csv"
+    result = classify(tiny_model, library, "--move", "--follow-links", "--csv", results)
+    assert result.exit_code == 0, result.output
+    table = rows(results)
+    assert table["far.jpg"]["label"] == "cat" and table["far.jpg"]["destination"] == ""
+    assert read_tree(tmp_path / "disk2") == disk2
+    assert (library / "links" / "disk2").is_symlink()
+    assert "links, not moved │ 2" in " ".join(result.output.split())
+
+
+def test_copy_copies_what_a_linked_photo_points_to(library, tiny_model, tmp_path):
+    sorted_ = tmp_path / "Sorted"
+    result = classify(tiny_model, library, "--copy", "--dest", sorted_)
+    assert result.exit_code == 0, result.output
+    copy = sorted_ / "cat" / "linked.jpg"
+    assert not copy.is_symlink()
+    assert copy.read_bytes() == (tmp_path / "disk2" / "photos" / "far.jpg").read_bytes()
+
+
+def test_the_dry_run_plan_leaves_out_libraries_and_links(library, tiny_model):
+    result = classify(tiny_model, library, "--move", "--dry-run")
+    assert result.exit_code == 0, result.output
+    plan = [line.split("\t") for line in result.stdout.splitlines() if "\t" in line]
+    assert sorted(Path(source).relative_to(library).as_posix() for _, source, _ in plan) == [
+        "2019/07/kitty.jpg",
+        "2019/08/rex.png",
+        "Exports/web.jpg",
+        "raw/IMG_1000.DNG",
+    ]
+
+
+@pytest.mark.parametrize("action", ["--move", "--copy"])
+def test_sorting_a_library_given_by_name_is_refused_with_one_line(
+    library, tiny_model, read_tree, action
+):
+    before = read_tree(library)
+    inside = library / "Photos Library.photoslibrary" / "originals"
+    for given in (library / "Photos Library.photoslibrary", inside, inside / "0" / "A1.jpeg"):
+        result = classify(tiny_model, given, action)
+        assert result.exit_code == 2
+        assert "an application's library; catsort never moves or copies" in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
+    assert read_tree(library) == before
+
+
+def test_a_destination_inside_a_library_is_refused(library, tiny_model, read_tree):
+    before = read_tree(library)
+    dest = library / "Photos Library.photoslibrary" / "sorted"
+    result = classify(tiny_model, library / "2019", "--copy", "--dest", dest)
+    assert result.exit_code == 2
+    assert "an application's library); choose a folder outside it" in result.output
+    assert read_tree(library) == before
+
+
+def test_a_library_given_by_name_can_still_be_classified_into_a_csv(library, tiny_model):
+    result = classify(tiny_model, library / "Photos Library.photoslibrary", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [Path(row["path"]).name for row in table] == ["A1.jpeg"]
+
+
+def test_a_raw_file_without_a_preview_is_an_error_row_and_stays(tmp_path, tiny_model):
+    photos = tmp_path / "photos"
+    write_dng(photos / "IMG_2000.NEF", RED, preview=False)
+    result = classify(tiny_model, photos, "--move", "--csv", tmp_path / "r.csv")
+    assert result.exit_code == 1
+    assert "IMG_2000.NEF: RAW file without an embedded preview" in " ".join(result.output.split())
+    assert rows(tmp_path / "r.csv")["IMG_2000.NEF"]["status"] == "error"
+    assert (photos / "IMG_2000.NEF").exists()
