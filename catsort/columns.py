@@ -12,6 +12,11 @@ SKIPPED = "skipped"
 #: Columns every results CSV has besides the p_<label> ones, which follow "confidence".
 REQUIRED = ("path", "label", "confidence", "status", "error", "destination")
 
+#: The column saying whether a row came from the results cache ("yes") or the photo was read
+#: ("no"). Added after "destination"; CSVs written before it lack it, and still read.
+CACHED = "cached"
+YES, NO = "yes", "no"
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -29,6 +34,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "status",
         "error",
         "destination",
+        CACHED,
     ]
 
 

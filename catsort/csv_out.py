@@ -43,6 +43,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         result.status,
         result.error or result.skipped or "",
         "" if result.destination is None else os.fspath(result.destination),
+        columns.YES if result.cached else columns.NO,
     ]
 
 

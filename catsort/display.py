@@ -94,6 +94,11 @@ class RunDisplay:
         if not self.quiet:
             self._print(Text(message))
 
+    def warning(self, message: str) -> None:
+        """Show a problem that does not stop the run (a results cache that cannot be used),
+        even with --quiet."""
+        self._print(Text.assemble(("warning ", "yellow"), message))
+
     def _print(self, text: Text) -> None:
         target = self._progress.console if self._progress is not None else self.console
         target.print(text, soft_wrap=True, highlight=False)

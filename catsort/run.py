@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import Counter
@@ -10,11 +11,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult, classify_paths
 from catsort.sorting.copies import EarlierCopies
+from catsort.sorting.jobs import Job, start_job
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, place
@@ -110,6 +113,8 @@ class RunSettings:
     gate_threshold: float | None = None
     batch_size: int = 8
     workers: int | None = None
+    cache: bool = True  # keep and use the results cache (catsort.cache)
+    refresh: bool = False  # classify every photo again, and update the cache
 
 
 @dataclass
@@ -125,6 +130,10 @@ class RunSummary:
     earlier: int = 0  # files an earlier run had already copied: nothing to do for them
     elapsed: float = 0.0
     journal: Path | None = None  # the journal of this run's moves and copies, if any
+    cached: int = 0  # results that came from the results cache (not read again)
+    # The journals of the whole job, newest first: this run's and those of the interrupted runs
+    # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
+    job_journals: list[Path] = field(default_factory=list)
 
     @property
     def files(self) -> int:
@@ -147,6 +156,8 @@ class RunSummary:
 
     def add(self, result: PhotoResult) -> None:
         """Count one result."""
+        if result.cached:
+            self.cached += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.error] += 1
@@ -181,24 +192,78 @@ def run_classify(
     settings: RunSettings = RunSettings(),
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunSummary:
-    """Classify every photo under ``paths``, place it per ``plan``, and report each result."""
+    """Classify every photo under ``paths``, place it per ``plan``, and report each result.
+
+    Photos the results cache knows unchanged are not read again (``settings.cache``,
+    ``settings.refresh``). A --move/--copy run that repeats an interrupted one finishes its job:
+    the photos the interrupted runs moved are reported too, as placed before (``earlier``).
+    ``on_warning`` (default: ``on_note``) hears of a results cache that cannot be used.
+    """
     check_inputs(paths)
     metadata = classifier.metadata
     check_plan(plan, paths, metadata.labels)
     check_settings(classifier, settings)
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
+    warn = on_warning if on_warning is not None else on_note
     writing = plan.action is not None and not plan.dry_run
     if not writing:
-        return _run(paths, classifier, plan, settings, summary, on_result, started)
-    assert plan.dest is not None
+        cache = open_cache(paths, classifier, plan, settings, warn)
+        try:
+            return _run(paths, classifier, plan, settings, summary, on_result, started, cache)
+        finally:
+            if cache is not None:
+                cache.close()
+    assert plan.dest is not None and plan.action is not None
     # One run at a time per destination: a second one would race this one for the same names.
     with DestinationLock.acquire(plan.dest / JOURNAL_DIR, on_note):
         for message in recover(plan.dest):
             if on_note is not None:
                 on_note(message)
-        return _run(paths, classifier, plan, settings, summary, on_result, started)
+        job = start_job(plan.dest, list(paths), plan.action, plan.other_dest)
+        cache = open_cache(paths, classifier, plan, settings, warn)
+        try:
+            return _run(paths, classifier, plan, settings, summary, on_result, started, cache, job)
+        finally:
+            if cache is not None:
+                cache.close()
+
+
+def open_cache(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    plan: SortPlan,
+    settings: RunSettings,
+    on_warning: Callable[[str], None] | None = None,
+) -> ResultsCache | None:
+    """The results cache of this run: beside the journals for --move/--copy, else in the
+    user's cache folder (keyed by the folder given), so a CSV-only run writes nothing there.
+
+    None when the settings turn it off, or when it cannot be used (after a warning). A dry run
+    uses the destination's cache only if it is already there.
+    """
+    if not settings.cache:
+        return None
+    if plan.action is not None and plan.dest is not None:
+        base = plan.dest
+        path = plan.dest / JOURNAL_DIR / CACHE_NAME
+    else:
+        roots = [os.path.abspath(p if os.path.isdir(p) else Path(p).parent) for p in paths]
+        try:
+            base = Path(os.path.commonpath(roots))
+        except ValueError:  # several drives: no one folder to key it by
+            return None
+        path = cache_location(base)
+    return ResultsCache.open(
+        path,
+        base,
+        fingerprint(classifier),
+        refresh=settings.refresh,
+        create=not plan.dry_run,
+        on_warning=on_warning,
+    )
 
 
 def check_settings(classifier: Classifier, settings: RunSettings) -> None:
@@ -212,9 +277,11 @@ def classify_inputs(
     classifier: Classifier,
     settings: RunSettings = RunSettings(),
     skip_dirs: Sequence[Path] = (),
+    cache: ResultsCache | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
-    unreadable folder) comes as an error result in its place among them."""
+    unreadable folder) comes as an error result in its place among them. Photos the ``cache``
+    knows come from it."""
     walk_errors: list[PhotoResult] = []
     walk = find_images(
         paths,
@@ -230,6 +297,7 @@ def classify_inputs(
         threshold=settings.threshold,
         gate_threshold=settings.gate_threshold,
         use_gate=settings.use_gate,
+        cache=cache,
     )
     for result in results:
         yield from walk_errors
@@ -246,22 +314,78 @@ def _run(
     summary: RunSummary,
     on_result: Callable[[PhotoResult], None] | None,
     started: float,
+    cache: ResultsCache | None = None,
+    job: Job | None = None,
 ) -> RunSummary:
     metadata = classifier.metadata
     writing = plan.action is not None and not plan.dry_run
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     with Journal.create(plan.dest) if writing else nullcontext() as journal:  # type: ignore
-        results = classify_inputs(paths, classifier, settings, plan.folders(metadata.labels))
+        if job is not None and journal is not None:
+            job.add(journal.path)
+        results: Iterator[PhotoResult] = classify_inputs(
+            paths, classifier, settings, plan.folders(metadata.labels), cache
+        )
+        if job is not None and job.resumed:
+            results = itertools.chain(
+                _earlier_results(job, paths, classifier, settings, cache), results
+            )
         for result in results:
-            placed = _placed(result, plan, metadata.labels, journal, reserved, copies)
+            placed = _placed(result, plan, metadata.labels, journal, reserved, copies, cache)
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
+        if job is not None:
+            job.finish()  # only once the walk went through: a run stopped part way resumes
+    if job is not None:
+        this_run = None if journal is None else journal.path
+        # This run's journal only if it put something somewhere; earlier ones all, as they are.
+        summary.job_journals = [
+            path for path in job.journal_paths() if path != this_run or summary.journal
+        ]
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def _earlier_results(
+    job: Job,
+    paths: Sequence[Path],
+    classifier: Classifier,
+    settings: RunSettings,
+    cache: ResultsCache | None,
+) -> Iterator[PhotoResult]:
+    """The photos the interrupted runs of this job moved, at their new place (from the cache,
+    where it knows them), reported under the path they had, as placed before."""
+    moves = job.earlier_moves()
+    results = classify_paths(
+        (move.target for move in moves),
+        classifier,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+        threshold=settings.threshold,
+        gate_threshold=settings.gate_threshold,
+        use_gate=settings.use_gate,
+        cache=cache,
+    )
+    for move, result in zip(moves, results):
+        yield replace(
+            result, path=_as_given(move.source, paths), destination=move.target, earlier=True
+        )
+
+
+def _as_given(path: Path, inputs: Sequence[Path]) -> Path:
+    """``path`` (absolute, from a journal) spelled as the walk of ``inputs`` would spell it."""
+    absolute = os.path.abspath(path)
+    for given in inputs:
+        root = os.path.abspath(given)
+        if absolute == root:
+            return Path(given)
+        if os.path.isdir(given) and absolute.startswith(root.rstrip(os.sep) + os.sep):
+            return Path(given) / os.path.relpath(absolute, root)
+    return Path(path)
 
 
 def _placed(
@@ -271,9 +395,10 @@ def _placed(
     journal: Journal | None,
     reserved: set[Path] | None,
     copies: EarlierCopies,
+    cache: ResultsCache | None = None,
 ) -> PhotoResult:
     """Move or copy one classified photo per the plan; return the result with its destination."""
-    if result.prediction is None or plan.action is None:
+    if result.prediction is None or plan.action is None or result.earlier:
         return result
     folder = plan.folder_for(result.prediction.label, labels)
     if folder is None:
@@ -289,6 +414,8 @@ def _placed(
         return replace(result, error=_without_path(str(exc), result.path))
     if plan.action == COPY:
         copies.add(target)  # so an identical photo later in this run finds this copy
+    if cache is not None and not plan.dry_run:
+        cache.placed(result.path, target, moved=plan.action == MOVE)  # known at its new place
     return replace(result, destination=target)
 
 

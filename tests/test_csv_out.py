@@ -37,6 +37,7 @@ def test_header_follows_the_contract():
         "status",
         "error",
         "destination",
+        "cached",
     ]
 
 
@@ -59,8 +60,9 @@ def test_ok_and_error_rows(tmp_path):
         "status": "ok",
         "error": "",
         "destination": os.path.join("out", "cat", "a.jpg"),
+        "cached": "no",
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", ""]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "no"]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
 

@@ -23,6 +23,7 @@ class CsvRow:
     error: str  # "" when ok or skipped
     destination: str
     skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
+    cached: bool = False  # the row came from the results cache (False in CSVs without the column)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +84,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         return value.strip() if isinstance(value, str) else ""
 
     label, error = cell("label"), cell("error")
+    cached = cell(columns.CACHED) == columns.YES
     if cell("status") == columns.SKIPPED:
         return CsvRow(
             path=cell("path"),
@@ -93,6 +95,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             error="",
             destination=cell("destination"),
             skipped=error or "skipped",
+            cached=cached,
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -107,6 +110,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         pet_score=_number(cell("pet_score")),
         error=error,
         destination=cell("destination"),
+        cached=cached,
     )
 
 
