@@ -309,7 +309,10 @@ def undo(
     for journal, result in results:
         if result.already_undone and several:
             err_console.print(
-                f"{shown(journal)}: already undone, passed over", highlight=False, markup=False
+                f"{shown(journal)}: already undone, passed over",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
             )
             continue
         for message in [*result.notes, *result.skipped]:
