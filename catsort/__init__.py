@@ -36,6 +36,7 @@ _EXPORTS = {
     "classify": "catsort.api",
     "sort_photos": "catsort.api",
     "undo": "catsort.api",
+    "undo_all": "catsort.api",
     "Classifier": "catsort.model",
     "PhotoResult": "catsort.pipeline",
     "Prediction": "catsort.decision",
@@ -62,10 +63,11 @@ __all__ = [
     "sort_photos",
     "summarize",
     "undo",
+    "undo_all",
 ]
 
 if TYPE_CHECKING:
-    from catsort.api import classify, load_model, sort_photos, undo
+    from catsort.api import classify, load_model, sort_photos, undo, undo_all
     from catsort.decision import Prediction
     from catsort.errors import CatsortError
     from catsort.model import Classifier

@@ -54,7 +54,8 @@ def _left_behind(plan: SortPlan | None) -> list[str]:
     return [
         state,
         "Run the same command again to finish, or put back what this run did with "
-        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}",
+        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR} "
+        f"(catsort undo --all {_quoted(plan.dest)} puts back every run into it)",
     ]
 
 
