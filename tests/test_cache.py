@@ -195,6 +195,23 @@ def test_a_damaged_cache_file_is_a_warning_and_a_fresh_cache(
     assert {row["cached"] for row in rows_of(again.stdout).values()} == {"yes"}
 
 
+def test_a_reader_holding_the_cache_open_does_not_stop_a_run(photos, tiny_model, _cache_home):
+    import sqlite3
+
+    assert classify(tiny_model, photos, "--csv", os.devnull).exit_code == 0
+    (path,) = (_cache_home / "catsort" / "results").glob("*.sqlite3")
+    reader = sqlite3.connect(path)
+    try:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM results").fetchone() == (4,)
+        result = classify(tiny_model, photos, "--csv", "-", "--refresh")  # writes every row
+        assert result.exit_code == 0, result.output
+        assert "results cache" not in result.stderr
+        assert reader.execute("SELECT count(*) FROM results").fetchone() == (4,)
+    finally:
+        reader.close()
+
+
 def test_a_cache_that_cannot_be_made_is_a_warning_and_the_run_goes_on(photos, tiny_model):
     (photos / ".catsort" / CACHE_NAME).mkdir(parents=True)  # a folder where the file would be
     result = classify(tiny_model, photos, "--move", "--csv", "-")
@@ -306,6 +323,7 @@ def test_a_killed_move_run_then_the_same_command_lists_every_photo_once(
             assert by_name[photo.name]["destination"] == str(photo)
             assert by_name[photo.name]["label"] == label
     stderr = " ".join(done.stderr.split())
+    assert "results cache" not in stderr, "the killed run left a cache that still reads"
     assert "moved before" in stderr
     assert f"To put everything back: catsort undo --all {root}" in stderr
 
