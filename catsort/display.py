@@ -122,6 +122,8 @@ def summary_table(summary: RunSummary, action: str | None, dry_run: bool, has_ga
             table.add_row(f"{verb} before", str(summary.earlier))
     table.add_section()
     table.add_row("total", str(summary.files))
+    if summary.cached:
+        table.add_row("from the cache", str(summary.cached))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     table.add_row("images/s", f"{summary.images_per_second:.1f}")
     return table

@@ -57,6 +57,7 @@ def test_a_rerun_reads_no_photo_it_already_knows(photos, tiny_model, predicted):
     again = classify(tiny_model, photos, "--csv", "-")
     assert again.exit_code == 0, again.output
     assert sum(predicted) == 0, "no photo was run through the model again"
+    assert "from the cache" in again.stderr and "from the cache" not in first.stderr
     rows, before = rows_of(again.stdout), rows_of(first.stdout)
     assert {row["cached"] for row in rows.values()} == {"yes"}
     for name, row in rows.items():  # the same answers as the run that read the photos
