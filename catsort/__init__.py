@@ -37,6 +37,7 @@ _EXPORTS = {
     "sort_photos": "catsort.api",
     "tag_photos": "catsort.api",
     "undo": "catsort.api",
+    "undo_all": "catsort.api",
     "Classifier": "catsort.model",
     "PhotoResult": "catsort.pipeline",
     "Companion": "catsort.pipeline",
@@ -68,10 +69,11 @@ __all__ = [
     "summarize",
     "tag_photos",
     "undo",
+    "undo_all",
 ]
 
 if TYPE_CHECKING:
-    from catsort.api import classify, load_model, sort_photos, tag_photos, undo
+    from catsort.api import classify, load_model, sort_photos, tag_photos, undo, undo_all
     from catsort.decision import Prediction
     from catsort.errors import CatsortError
     from catsort.model import Classifier

@@ -22,6 +22,7 @@ from catsort.run import (
     run_classify,
 )
 from catsort.sorting.journal import undo as _undo
+from catsort.sorting.journal import undo_all as _undo_all
 from catsort.sorting.place import COPY, MOVE
 from catsort.sorting.restore import UndoResult
 from catsort.walk import check_inputs
@@ -154,6 +155,14 @@ def tag_photos(
 def undo(journal: str | os.PathLike[str]) -> UndoResult:
     """Put back every file a ``sort_photos`` run (or ``catsort classify --move``) moved."""
     return _undo(Path(journal))
+
+
+def undo_all(dest: str | os.PathLike[str]) -> list[UndoResult]:
+    """Put back every sort into ``dest``: each journal in ``dest/.catsort``, newest first.
+
+    Journals already undone are passed over (their result says ``already_undone``).
+    """
+    return [result for _, result in _undo_all(Path(dest))]
 
 
 def _as_paths(paths: Paths) -> list[Path]:

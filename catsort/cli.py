@@ -55,7 +55,8 @@ def _left_behind(plan: SortPlan | None) -> list[str]:
     return [
         state,
         "Run the same command again to finish, or put back what this run did with "
-        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR}",
+        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR} "
+        f"(catsort undo --all {_quoted(plan.dest)} puts back every run into it)",
     ]
 
 
@@ -182,6 +183,18 @@ def classify(
         ),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Classify every photo again, even those the results cache knows unchanged "
+            "(and update the cache).",
+        ),
+    ] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Neither read nor write the results cache."),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary; only problems.")
     ] = False,
@@ -244,6 +257,8 @@ def classify(
             workers=workers,
             follow_links=follow_links,
             exclude=tuple(exclude or ()),
+            cache=not no_cache,
+            refresh=refresh,
         )
         check_plan(plan, paths, labels)  # before --csv replaces an earlier results file
         with (
@@ -273,7 +288,7 @@ def classify(
                 display.result(result)
 
             summary = run_classify(
-                paths, classifier, plan, settings, on_result, display.note, tagging
+                paths, classifier, plan, settings, on_result, display.note, tagging, display.warning
             )
     except CatsortError as exc:
         stop = fail(exc)
@@ -296,8 +311,11 @@ def classify(
             err_console.print(
                 f"Journal: {summary.journal}", highlight=False, soft_wrap=True, markup=False
             )
+        # The whole job: this run's journal and those of the interrupted runs it finished.
+        journals = summary.job_journals or ([summary.journal] if summary.journal else [])
+        if journals and plan.dest is not None:
             err_console.print(
-                f"To put everything back: catsort undo {_quoted(summary.journal)}",
+                f"To put everything back: {_undo_command(journals, plan.dest)}",
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
@@ -305,44 +323,86 @@ def classify(
     raise typer.Exit(summary.exit_code)
 
 
+def _undo_command(journals: list[Path], dest: Path) -> str:
+    """The command that undoes these journals (newest first): --all DEST where they are all
+    that DEST has left to undo."""
+    from catsort.sorting.journal import JOURNAL_DIR, is_undone, journals_newest_first
+
+    if len(journals) == 1:
+        return f"catsort undo {_quoted(journals[0])}"
+    left = [j for j in journals_newest_first(dest / JOURNAL_DIR) if not is_undone(j)]
+    if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
+        return f"catsort undo --all {_quoted(dest)}"
+    return "catsort undo " + " ".join(_quoted(journal) for journal in journals)
+
+
 @app.command()
 def undo(
-    journal: Annotated[
-        Path,
+    journals: Annotated[
+        list[Path],
         typer.Argument(
-            metavar="JOURNAL",
+            metavar="JOURNAL...",
             show_default=False,
-            help="The journal file a --move or --copy run printed.",
+            help="The journal file a --move or --copy run printed (several: undone in the order "
+            "given, newest first); with --all, the destination folder.",
         ),
     ],
+    all_journals: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Undo every journal in DEST/.catsort, newest first, passing over those "
+            "already undone.",
+        ),
+    ] = False,
 ) -> None:
     """Put the photos of a --move or --copy run back where they were."""
     from catsort.names import shown
     from catsort.sorting.journal import undo as undo_journal
+    from catsort.sorting.journal import undo_all
 
     try:
-        result = undo_journal(journal)
+        if all_journals:
+            results = [pair for dest in journals for pair in undo_all(dest)]
+        else:
+            results = [(journal, undo_journal(journal)) for journal in journals]
     except CatsortError as exc:
         raise fail(exc) from None
-    for message in [*result.notes, *result.skipped]:
-        err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
-    if not result.already_undone:
-        sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
-        err_console.print(
-            f"Put back {len(result.restored)} files, removed "
-            f"{len(result.removed)} copies{sidecars}, left {len(result.skipped)} alone.",
-            highlight=False,
-        )
-        if result.skipped:
+    several = len(results) > 1
+    left_alone = False
+    for journal, result in results:
+        if result.already_undone and several:
             err_console.print(
-                f"Once the problems above are dealt with (a place taken, a copy "
-                f"changed), run catsort undo {_quoted(journal)} again: it retries "
-                "only what it left alone.",
+                f"{shown(journal)}: already undone, passed over",
                 highlight=False,
                 soft_wrap=True,
                 markup=False,
             )
-    raise typer.Exit(1 if result.skipped and not result.already_undone else 0)
+            continue
+        for message in [*result.notes, *result.skipped]:
+            err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
+        if not result.already_undone:
+            left_alone = left_alone or bool(result.skipped)
+            sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
+            err_console.print(
+                f"{shown(journal) + ': p' if several else 'P'}ut back {len(result.restored)} "
+                f"files, removed {len(result.removed)} copies{sidecars}, "
+                f"left {len(result.skipped)} alone.",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+    if left_alone:
+        again = " ".join(_quoted(path) for path in journals)
+        err_console.print(
+            f"Once the problems above are dealt with (a place taken, a copy "
+            f"changed), run catsort undo {'--all ' if all_journals else ''}{again} again: it "
+            "retries only what it left alone.",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    raise typer.Exit(1 if left_alone else 0)
 
 
 def _tag_settings(tag: bool, prefix: str | None, naming: str | None):

@@ -17,6 +17,11 @@ COMPANION_SEPARATOR = ";"
 #: The XMP sidecar holding the photo's keyword after --tag; absent from older CSVs.
 SIDECAR = "sidecar"
 
+#: The column saying whether a row came from the results cache ("yes") or the photo was read
+#: ("no"). Added after "destination"; CSVs written before it lack it, and still read.
+CACHED = "cached"
+YES, NO = "yes", "no"
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -36,6 +41,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "destination",
         "companions",
         SIDECAR,
+        CACHED,
     ]
 
 

@@ -45,6 +45,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         "" if result.destination is None else os.fspath(result.destination),
         columns.COMPANION_SEPARATOR.join(c.path.name for c in result.companions),
         "" if result.sidecar is None else os.fspath(result.sidecar),
+        columns.YES if result.cached else columns.NO,
     ]
 
 

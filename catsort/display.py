@@ -94,6 +94,11 @@ class RunDisplay:
         if not self.quiet:
             self._print(Text(message))
 
+    def warning(self, message: str) -> None:
+        """Show a problem that does not stop the run (a results cache that cannot be used),
+        even with --quiet."""
+        self._print(Text.assemble(("warning ", "yellow"), message))
+
     def _print(self, text: Text) -> None:
         target = self._progress.console if self._progress is not None else self.console
         target.print(text, soft_wrap=True, highlight=False)
@@ -174,6 +179,8 @@ def summary_table(
         table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()
     table.add_row("total", str(summary.files))
+    if summary.cached:
+        table.add_row("from the cache", str(summary.cached))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     if speed:  # not for a watch: most of its time is spent waiting
         table.add_row("images/s", f"{summary.images_per_second:.1f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -88,6 +89,14 @@ class Classifier:
         self._logits, self._pet = _pick_outputs(outputs, metadata, path)
         _check_shapes(self._input, self._logits, self._pet, metadata, path)
         self._batch = int(self._input["shape"][0])
+        self._digest: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """The SHA-256 of the model file's bytes (hex): which model this is, wherever it lies."""
+        if self._digest is None:
+            self._digest = hashlib.sha256(self._content).hexdigest()
+        return self._digest
 
     def copy(self) -> Classifier:
         """Load the same model again, for another thread (an interpreter runs one call at once)."""

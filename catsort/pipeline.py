@@ -13,6 +13,7 @@ from queue import Empty, SimpleQueue
 
 import numpy as np
 
+from catsort.cache import Known, ResultsCache
 from catsort.decision import Prediction, decide
 from catsort.errors import CatsortError
 from catsort.images import ImageSkipped, load_image
@@ -40,6 +41,7 @@ class PhotoResult:
     ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
     ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
     lies outside the folders given).
+    ``cached`` says the result came from the results cache: the photo was not read again.
     """
 
     path: Path
@@ -51,6 +53,7 @@ class PhotoResult:
     companions: tuple[Companion, ...] = ()
     sidecar: Path | None = None
     kept: str | None = None
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,7 @@ def classify_paths(
     threshold: float | None = None,
     gate_threshold: float | None = None,
     use_gate: bool = True,
+    cache: ResultsCache | None = None,
 ) -> Iterator[PhotoResult]:
     """Yield one PhotoResult per path, in input order; files that fail to decode give error results.
 
@@ -128,6 +132,10 @@ def classify_paths(
     model spreading every batch over all cores (docs/performance.md).
     At most one batch more than there are workers is in flight, so memory does not grow with
     the number of paths (which are read lazily).
+
+    With a ``cache``, a photo it knows (same path, size, mtime and model) is neither decoded nor
+    run through the model: its label is decided from the cached scores (``cached=True``); what
+    the model says about the others is added to it.
     """
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
@@ -141,7 +149,7 @@ def classify_paths(
         except Empty:  # every copy so far is busy: this worker needs its own
             model = classifier.copy()
         try:
-            return _classify_batch(batch, model, threshold, gate_threshold, use_gate)
+            return _classify_batch(batch, model, threshold, gate_threshold, use_gate, cache)
         finally:
             spare.put(model)
 
@@ -173,33 +181,59 @@ def _classify_batch(
     threshold: float | None,
     gate_threshold: float | None,
     use_gate: bool,
+    cache: ResultsCache | None = None,
 ) -> list[PhotoResult]:
-    """Decode a batch of files and run the model once on those that decoded."""
+    """Decode a batch of files and run the model once on those that decoded.
+
+    Photos the cache knows are neither decoded nor run; the others' scores go into it.
+    """
     size = model.metadata.input_size
-    decoded = [_decode(path, size) for path in paths]
-    images = [item for item in decoded if not isinstance(item, str)]
+    # Stamped before decoding: a file that changes while it is read is not cached as it is now.
+    known = cache.lookup(paths) if cache is not None else [(None, None)] * len(paths)
+    decoded: list[_Decoded | Known] = [
+        hit if hit is not None else _decode(path, size) for path, (_, hit) in zip(paths, known)
+    ]
+    images = [item for item in decoded if isinstance(item, np.ndarray)]
     outputs = model.predict(np.stack(images)) if images else None
-    results = []
-    row = 0
-    for path, item in zip(paths, decoded):
-        if isinstance(item, _Skip):
-            results.append(PhotoResult(path, skipped=str(item)))
-            continue
-        if isinstance(item, str):
-            results.append(PhotoResult(path, error=item))
-            continue
-        assert outputs is not None  # there was at least this image
-        pet = None if outputs.pet_score is None else outputs.pet_score[row]
-        prediction = decide(
-            outputs.logits[row],
+
+    def decided(logits: np.ndarray, pet: float | None) -> Prediction:
+        return decide(
+            logits,
             pet,
             model.metadata,
             threshold=threshold,
             gate_threshold=gate_threshold,
             use_gate=use_gate,
         )
+
+    results = []
+    learned: list[tuple] = []  # (stamp, Known) for the cache
+    row = 0
+    for path, (stamp, _), item in zip(paths, known, decoded):
+        if isinstance(item, Known):
+            if item.skipped is not None:
+                results.append(PhotoResult(path, skipped=item.skipped, cached=True))
+            else:
+                logits = np.asarray(item.logits, dtype=np.float64)
+                results.append(PhotoResult(path, decided(logits, item.pet_score), cached=True))
+            continue
+        if isinstance(item, _Skip):
+            results.append(PhotoResult(path, skipped=str(item)))
+            if stamp is not None:
+                learned.append((stamp, Known(skipped=str(item))))
+            continue
+        if isinstance(item, str):
+            results.append(PhotoResult(path, error=item))  # never cached: it may be fixed
+            continue
+        assert outputs is not None  # there was at least this image
+        pet = None if outputs.pet_score is None else float(outputs.pet_score[row])
+        results.append(PhotoResult(path, decided(outputs.logits[row], pet)))
+        if stamp is not None:
+            values = tuple(float(value) for value in outputs.logits[row])
+            learned.append((stamp, Known(values, pet)))
         row += 1
-        results.append(PhotoResult(path, prediction))
+    if cache is not None:
+        cache.put(learned)
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections import Counter
@@ -12,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
@@ -19,6 +21,7 @@ from catsort.pipeline import Companion, PhotoResult, classify_paths
 from catsort.skiplist import library_around
 from catsort.sorting.companions import CompanionFinder, companion_targets, without_paired_raws
 from catsort.sorting.copies import EarlierCopies
+from catsort.sorting.jobs import Job, start_job
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_group, plan_group
@@ -234,6 +237,8 @@ class RunSettings:
     workers: int | None = None
     follow_links: bool = False  # walk into folder links (never moving what lies outside)
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, relative to the folder given
+    cache: bool = True  # keep and use the results cache (catsort.cache)
+    refresh: bool = False  # classify every photo again, and update the cache
 
 
 @dataclass
@@ -258,6 +263,10 @@ class RunSummary:
     not_entered: dict[Path, str] = field(default_factory=dict)
     not_photos: Counter = field(default_factory=Counter)
     excluded: int = 0
+    cached: int = 0  # results that came from the results cache (not read again)
+    # The journals of the whole job, newest first: this run's and those of the interrupted runs
+    # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
+    job_journals: list[Path] = field(default_factory=list)
 
     @property
     def files(self) -> int:
@@ -287,6 +296,8 @@ class RunSummary:
         """Count one result."""
         if result.kept is not None:
             self.kept += 1
+        if result.cached:
+            self.cached += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.error] += 1
@@ -336,11 +347,16 @@ def run_classify(
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     tagging: TagSettings | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Classify every photo under ``paths``, place it per ``plan``, and report each result.
 
+    Photos the results cache knows unchanged are not read again (``settings.cache``,
+    ``settings.refresh``). A --move/--copy run that repeats an interrupted one finishes its job:
+    the photos the interrupted runs moved are reported too, as placed before (``earlier``).
     With ``tagging``, each cat or dog photo's keyword goes into its XMP sidecar, where the photo
-    ends up (catsort.tagging).
+    ends up (catsort.tagging). ``on_warning`` (default: ``on_note``) hears of a results cache
+    that cannot be used.
     """
     check_inputs(paths)
     metadata = classifier.metadata
@@ -354,9 +370,17 @@ def run_classify(
 
         now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
         tagger = Tagger(tagging, classifier.fingerprint, now)
+    warn = on_warning if on_warning is not None else on_note
     writing = (plan.action is not None or tagger is not None) and not plan.dry_run
     if not writing:
-        return _run(paths, classifier, plan, settings, summary, on_result, started, tagger)
+        cache = open_cache(paths, classifier, plan, settings, warn)
+        try:
+            return _run(
+                paths, classifier, plan, settings, summary, on_result, started, tagger, None, cache
+            )
+        finally:
+            if cache is not None:
+                cache.close()
     # A run that only tags keeps its journal in the folder given, where the photos stay.
     root = plan.dest if plan.dest is not None else journal_root(paths)
     # One run at a time per destination: a second one would race this one for the same names.
@@ -364,7 +388,27 @@ def run_classify(
         for message in recover(root):
             if on_note is not None:
                 on_note(message)
-        return _run(paths, classifier, plan, settings, summary, on_result, started, tagger, root)
+        job = None
+        if plan.action is not None and plan.dest is not None:
+            job = start_job(plan.dest, list(paths), plan.action, plan.other_dest)
+        cache = open_cache(paths, classifier, plan, settings, warn)
+        try:
+            return _run(
+                paths,
+                classifier,
+                plan,
+                settings,
+                summary,
+                on_result,
+                started,
+                tagger,
+                root,
+                cache,
+                job,
+            )
+        finally:
+            if cache is not None:
+                cache.close()
 
 
 def journal_root(paths: Sequence[Path]) -> Path:
@@ -376,6 +420,41 @@ def journal_root(paths: Sequence[Path]) -> Path:
             os.path.abspath(p if os.path.isdir(p) else os.path.dirname(p) or ".") for p in paths
         ]
         return Path(os.path.commonpath(roots))
+
+
+def open_cache(
+    paths: Sequence[Path],
+    classifier: Classifier,
+    plan: SortPlan,
+    settings: RunSettings,
+    on_warning: Callable[[str], None] | None = None,
+) -> ResultsCache | None:
+    """The results cache of this run: beside the journals for --move/--copy, else in the
+    user's cache folder (keyed by the folder given), so a CSV-only run writes nothing there.
+
+    None when the settings turn it off, or when it cannot be used (after a warning). A dry run
+    uses the destination's cache only if it is already there.
+    """
+    if not settings.cache:
+        return None
+    if plan.action is not None and plan.dest is not None:
+        base = plan.dest
+        path = plan.dest / JOURNAL_DIR / CACHE_NAME
+    else:
+        roots = [os.path.abspath(p if os.path.isdir(p) else Path(p).parent) for p in paths]
+        try:
+            base = Path(os.path.commonpath(roots))
+        except ValueError:  # several drives: no one folder to key it by
+            return None
+        path = cache_location(base)
+    return ResultsCache.open(
+        path,
+        base,
+        fingerprint(classifier),
+        refresh=settings.refresh,
+        create=not plan.dry_run,
+        on_warning=on_warning,
+    )
 
 
 def check_settings(classifier: Classifier, settings: RunSettings) -> None:
@@ -391,11 +470,13 @@ def classify_inputs(
     skip_dirs: Sequence[Path] = (),
     companions: CompanionFinder | None = None,
     tally: WalkTally | None = None,
+    cache: ResultsCache | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
     unreadable folder) comes as an error result in its place among them, and what it left
     alone (libraries, links, non-photos) is recorded in ``tally``. A RAW file beside its JPEG
-    or HEIC is no photo of its own: it goes with that one."""
+    or HEIC is no photo of its own: it goes with that one. Photos the ``cache`` knows come
+    from it."""
     walk_errors: list[PhotoResult] = []
     walk = find_images(
         paths,
@@ -415,6 +496,7 @@ def classify_inputs(
         threshold=settings.threshold,
         gate_threshold=settings.gate_threshold,
         use_gate=settings.use_gate,
+        cache=cache,
     )
     for result in results:
         yield from walk_errors
@@ -433,6 +515,8 @@ def _run(
     started: float,
     tagger: Tagger | None = None,
     root: Path | None = None,
+    cache: ResultsCache | None = None,
+    job: Job | None = None,
 ) -> RunSummary:
     metadata = classifier.metadata
     reserved: set[Path] | None = set() if plan.dry_run else None
@@ -440,11 +524,19 @@ def _run(
     finder = CompanionFinder()
     tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
+        if job is not None and journal is not None:
+            job.add(journal.path)
         skips = plan.walk_skips(paths, metadata.labels)
-        results = classify_inputs(paths, classifier, settings, skips, finder, tally)
+        results: Iterator[PhotoResult] = classify_inputs(
+            paths, classifier, settings, skips, finder, tally, cache
+        )
+        if job is not None and job.resumed:
+            results = itertools.chain(
+                _earlier_results(job, paths, classifier, settings, cache), results
+            )
         for result in results:
             placed = _placed(
-                result, plan, metadata.labels, journal, reserved, copies, finder, paths
+                result, plan, metadata.labels, journal, reserved, copies, finder, paths, cache
             )
             if tagger is not None:
                 placed = _tagged(placed, plan, metadata.labels, tagger, journal)
@@ -457,6 +549,14 @@ def _run(
                 on_result(placed)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
+        if job is not None:
+            job.finish()  # only once the walk went through: a run stopped part way resumes
+    if job is not None:
+        this_run = None if journal is None else journal.path
+        # This run's journal only if it put something somewhere; earlier ones all, as they are.
+        summary.job_journals = [
+            path for path in job.journal_paths() if path != this_run or summary.journal
+        ]
     summary.excluded = tally.excluded
     summary.elapsed = time.perf_counter() - started
     return summary
@@ -476,6 +576,7 @@ class Placer:
     copies: EarlierCopies = field(default_factory=EarlierCopies)
     finder: CompanionFinder = field(default_factory=CompanionFinder)
     given: Sequence[Path] = ()  # the folders given: nothing outside them is ever moved
+    cache: ResultsCache | None = None  # told where each photo went, to know it there next time
 
     def place(self, result: PhotoResult) -> PhotoResult:
         """Move or copy one classified photo and its companions; return the result with its
@@ -489,7 +590,46 @@ class Placer:
             self.copies,
             self.finder,
             self.given,
+            self.cache,
         )
+
+
+def _earlier_results(
+    job: Job,
+    paths: Sequence[Path],
+    classifier: Classifier,
+    settings: RunSettings,
+    cache: ResultsCache | None,
+) -> Iterator[PhotoResult]:
+    """The photos the interrupted runs of this job moved, at their new place (from the cache,
+    where it knows them), reported under the path they had, as placed before."""
+    moves = job.earlier_moves()
+    results = classify_paths(
+        (move.target for move in moves),
+        classifier,
+        batch_size=settings.batch_size,
+        workers=settings.workers,
+        threshold=settings.threshold,
+        gate_threshold=settings.gate_threshold,
+        use_gate=settings.use_gate,
+        cache=cache,
+    )
+    for move, result in zip(moves, results):
+        yield replace(
+            result, path=_as_given(move.source, paths), destination=move.target, earlier=True
+        )
+
+
+def _as_given(path: Path, inputs: Sequence[Path]) -> Path:
+    """``path`` (absolute, from a journal) spelled as the walk of ``inputs`` would spell it."""
+    absolute = os.path.abspath(path)
+    for given in inputs:
+        root = os.path.abspath(given)
+        if absolute == root:
+            return Path(given)
+        if os.path.isdir(given) and absolute.startswith(root.rstrip(os.sep) + os.sep):
+            return Path(given) / os.path.relpath(absolute, root)
+    return Path(path)
 
 
 def _placed(
@@ -501,10 +641,11 @@ def _placed(
     copies: EarlierCopies,
     finder: CompanionFinder,
     given: Sequence[Path] = (),
+    cache: ResultsCache | None = None,
 ) -> PhotoResult:
     """Move or copy one classified photo and its companions per the plan; return the result
     with its destination and theirs."""
-    if result.prediction is None or plan.action is None:
+    if result.prediction is None or plan.action is None or result.earlier:
         return result
     folder = plan.target_folder(result.path, result.prediction.label, labels)
     if folder is None:
@@ -531,6 +672,8 @@ def _placed(
         return replace(result, error=_group_error(exc, result.path, plan.action))
     if plan.action == COPY:
         copies.add(targets[0])  # so an identical photo later in this run finds this copy
+    if cache is not None and not plan.dry_run:
+        cache.placed(result.path, targets[0], moved=plan.action == MOVE)  # known at its new place
     return replace(
         result,
         destination=targets[0],

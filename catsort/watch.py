@@ -30,6 +30,7 @@ from catsort.run import (
     check_settings,
     classify_inputs,
     find_inputs,
+    open_cache,
 )
 from catsort.sorting.companions import CompanionFinder
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
@@ -227,8 +228,12 @@ def watch_folder(
                 if on_note is not None:
                     on_note(message)
             journal = stack.enter_context(Journal.create(plan.dest))
+        # The same results cache as classify: a photo it knows unchanged is not read again.
+        cache = open_cache([folder], classifier, plan, settings, on_note)
+        if cache is not None:
+            stack.callback(cache.close)
         # Every move of the session, in its one journal.
-        placer = Placer(plan, labels, journal, given=(folder,))
+        placer = Placer(plan, labels, journal, given=(folder,), cache=cache)
         session = _Session(folder, classifier, placer, settings, watching, stop, summary)
         try:
             session.run(on_result, on_ready, on_note)
@@ -362,6 +367,8 @@ class _Session:
                 self.settings,
                 self.plan.folders(self.labels),
                 finder,
+                None,
+                self.placer.cache,
             ),
         )
         with closing(results):

@@ -20,6 +20,14 @@ os.environ.pop("FORCE_COLOR", None)
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
+@pytest.fixture(autouse=True)
+def _cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache folder of every test: a fresh one of its own, never the real one."""
+    home = tmp_path_factory.mktemp("cache-home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 # --- tiny models --------------------------------------------------------------------------------
 #
 # The tiny models in tests/models/ (made by tests/models/make_tiny_models.py with TensorFlow, and

@@ -39,6 +39,7 @@ def test_header_follows_the_contract():
         "destination",
         "companions",
         "sidecar",
+        "cached",
     ]
 
 
@@ -67,8 +68,9 @@ def test_ok_and_error_rows(tmp_path):
         "destination": os.path.join("out", "cat", "a.jpg"),
         "companions": "",
         "sidecar": os.path.join("out", "cat", "a.xmp"),
+        "cached": "no",
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", ""]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no"]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
 

@@ -25,6 +25,7 @@ class CsvRow:
     skipped: str = ""  # why classify deliberately left it unclassified ("" when it did not)
     companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
     sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
+    cached: bool = False  # the row came from the results cache (False in CSVs without the column)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +87,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
 
     label, error = cell("label"), cell("error")
     companions = tuple(n for n in cell("companions").split(columns.COMPANION_SEPARATOR) if n)
+    cached = cell(columns.CACHED) == columns.YES
     if cell("status") == columns.SKIPPED:
         return CsvRow(
             path=cell("path"),
@@ -98,6 +100,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             skipped=error or "skipped",
             companions=companions,
             sidecar=cell(columns.SIDECAR),
+            cached=cached,
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -114,6 +117,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         destination=cell("destination"),
         companions=companions,
         sidecar=cell(columns.SIDECAR),
+        cached=cached,
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from catsort.errors import CatsortError
+from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, Placement, same_content
 from catsort.sorting.restore import (
     Entry,
@@ -385,7 +386,58 @@ def recover(dest: Path) -> list[str]:
 
 
 def undo(journal_path: Path) -> UndoResult:
-    """Put every file of a journal back where it was, newest first, never overwriting."""
+    """Put every file of a journal back where it was, newest first, never overwriting.
+
+    It holds the destination's lock (the journal's folder) meanwhile, so no sort runs into the
+    destination while it is being undone.
+    """
+    journal_path = Path(journal_path)
+    if not journal_path.is_file():
+        return _undo(journal_path)  # opening it says what is wrong, without making a lock
+    with DestinationLock.acquire(journal_path.parent):
+        return _undo(journal_path)
+
+
+def undo_all(dest: Path) -> list[tuple[Path, UndoResult]]:
+    """Undo every journal in ``dest``'s journal folder, newest first, under one lock.
+
+    Journals already undone are passed over (their result says ``already_undone``); ``dest``
+    may also be the journal folder itself.
+    """
+    dest = Path(dest)
+    folder = dest if dest.name == JOURNAL_DIR else dest / JOURNAL_DIR
+    if not dest.is_dir():
+        raise CatsortError(f"{dest}: no such folder")
+    journals = journals_newest_first(folder)
+    if not journals:
+        raise CatsortError(f"{dest}: no catsort journals in {folder}")
+    with DestinationLock.acquire(folder):
+        return [(path, _undo(path)) for path in journals]
+
+
+def journals_newest_first(folder: Path) -> list[Path]:
+    """The journals in a journal folder, newest first (by the time and number in the name)."""
+
+    def order(path: Path) -> tuple[str, int]:
+        stem = path.name.removeprefix("journal-").removesuffix(".jsonl")
+        parts = stem.split("-")
+        if len(parts) == 3 and parts[2].isdigit():  # journal-YYYYmmdd-HHMMSS-n.jsonl
+            return "-".join(parts[:2]), int(parts[2])
+        return stem, 0
+
+    try:
+        paths = [path for path in Path(folder).glob("journal-*.jsonl") if path.is_file()]
+    except OSError:
+        return []
+    return sorted(paths, key=order, reverse=True)
+
+
+def is_undone(path: Path) -> bool:
+    """Tell whether a journal has been undone in full."""
+    return _last_state(Path(path)) == "undone"
+
+
+def _undo(journal_path: Path) -> UndoResult:
     with Journal.open(journal_path) as journal:
         if journal.undone:
             return UndoResult(

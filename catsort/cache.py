@@ -1,0 +1,358 @@
+"""The results cache: what the model said about each photo, so that a run classifies only news.
+
+One SQLite file in WAL mode (safe with concurrent readers, and a crash mid-write loses at most
+the last uncommitted rows): ``<dest>/.catsort/cache.sqlite3`` for a --move/--copy run, or a file
+in the user's cache folder for a run that only writes a CSV (``cache_location``).
+
+A row is keyed by the photo's path relative to the cache's base folder, its size, its
+modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the
+model file and what shapes its input and output). It holds the model's raw outputs, its logits
+and pet score, or the reason the photo was skipped (too small to tell: the same bytes are always
+skipped). The label is decided again from the logits with each run's thresholds, which cost
+nothing, so a new --threshold or --gate-threshold needs no photo classified again. Errors are
+never cached: a file fixed later is tried again.
+
+A cache that cannot be read or written is never the run's problem: it is a one-line warning, and
+the run goes on with a fresh cache or without one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from catsort.model import Classifier
+
+#: The cache file beside the journals, in ``<dest>/.catsort/``.
+CACHE_NAME = "cache.sqlite3"
+#: Bump when what a row means changes (decoding, what is stored): older rows stop matching.
+CACHE_VERSION = 1
+_SCHEMA = 1
+# Rows are committed in groups: a commit is cheap in WAL mode, but not free.
+_COMMIT_ROWS = 256
+_COMMIT_SECONDS = 0.5
+
+OnWarning = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A photo as the cache knows it: its key (path relative to the base), size and mtime."""
+
+    key: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the model said about a photo, before any threshold: or why it was skipped."""
+
+    logits: tuple[float, ...] = ()
+    pet_score: float | None = None
+    skipped: str | None = None
+
+
+def fingerprint(classifier: Classifier) -> str:
+    """The model's fingerprint: its file's hash and what shapes its input and outputs.
+
+    Thresholds are not part of it: the label is decided again from the cached logits.
+    """
+    from catsort import __version__
+
+    metadata = classifier.metadata
+    parts = [
+        CACHE_VERSION,
+        __version__,
+        classifier.digest,
+        list(metadata.labels),
+        metadata.activation,
+        list(metadata.input_size),
+        classifier.has_gate,
+    ]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def user_cache_dir() -> Path:
+    """The user's cache folder for catsort (``$XDG_CACHE_HOME/catsort`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("catsort", appauthor=False))
+
+
+def cache_location(base: Path) -> Path:
+    """Where a CSV-only run over ``base`` keeps its cache: the user's cache folder, one file per
+    folder (named by the folder's resolved path), so that nothing is written among the photos."""
+    resolved = os.path.realpath(base)
+    digest = hashlib.sha256(os.fsencode(resolved)).hexdigest()[:24]
+    return user_cache_dir() / "results" / f"{digest}.sqlite3"
+
+
+class ResultsCache:
+    """An open results cache; every method may be called from any thread."""
+
+    def __init__(
+        self,
+        path: Path,
+        base: Path,
+        model: str,
+        connection: sqlite3.Connection,
+        refresh: bool = False,
+        on_warning: OnWarning | None = None,
+    ) -> None:
+        self.path = path
+        self.model = model
+        self.refresh = refresh
+        self._base = os.path.abspath(base)
+        self._db: sqlite3.Connection | None = connection
+        self._on_warning = on_warning
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._last_commit = time.monotonic()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        base: Path,
+        model: str,
+        *,
+        refresh: bool = False,
+        create: bool = True,
+        on_warning: OnWarning | None = None,
+    ) -> ResultsCache | None:
+        """Open (or create) the cache at ``path``; None, after a warning, if it cannot be used.
+
+        A file that is not a usable cache is replaced by a fresh one. ``create=False`` opens
+        only a cache that is already there (a dry run creates nothing).
+        """
+        path = Path(path)
+        if not create and not path.is_file():
+            return None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _warn(
+                on_warning,
+                f"{path}: cannot create the results cache ({exc.strerror}); running without it",
+            )
+            return None
+        try:
+            connection = _connect(path, base)
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                _warn(on_warning, f"{path}: results cache busy ({exc}); running without it")
+                return None
+            try:
+                _remove_database(path)
+                connection = _connect(path, base)
+            except (OSError, sqlite3.Error) as again:
+                _warn(
+                    on_warning,
+                    f"{path}: unusable results cache ({exc}), and no fresh one "
+                    f"could be made ({again}); running without it",
+                )
+                return None
+            _warn(on_warning, f"{path}: unreadable results cache ({exc}); started a fresh one")
+        return cls(path, base, model, connection, refresh, on_warning)
+
+    def stamp(self, path: Path) -> Stamp | None:
+        """The key, size and mtime of the file at ``path``, or None if it cannot be read."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return Stamp(self.key(path), st.st_size, st.st_mtime_ns)
+
+    def key(self, path: Path) -> str:
+        """``path`` relative to the base folder (absolute where it cannot be: another drive)."""
+        absolute = os.path.abspath(path)
+        try:
+            return os.path.relpath(absolute, self._base)
+        except ValueError:
+            return absolute
+
+    def lookup(self, paths: Sequence[Path]) -> list[tuple[Stamp | None, Known | None]]:
+        """Each path's stamp and what the cache knows of it (None: classify it)."""
+        stamps = [self.stamp(path) for path in paths]
+        if self.refresh:
+            return [(stamp, None) for stamp in stamps]
+        with self._lock:
+            return [(stamp, None if stamp is None else self._get(stamp)) for stamp in stamps]
+
+    def get(self, path: Path) -> Known | None:
+        """What the cache knows of the file at ``path`` as it is now (None if nothing)."""
+        return self.lookup([path])[0][1]
+
+    def put(self, items: Sequence[tuple[Stamp, Known]]) -> None:
+        """Remember what the model said about these photos (as stamped before decoding)."""
+        if not items:
+            return
+        rows = [
+            (
+                _db_key(stamp.key),
+                self.model,
+                stamp.size,
+                stamp.mtime_ns,
+                json.dumps(known.logits) if known.skipped is None else None,
+                known.pet_score,
+                known.skipped,
+            )
+            for stamp, known in items
+        ]
+        with self._lock:
+            self._execute_many(
+                "INSERT OR REPLACE INTO results "
+                "(path, model, size, mtime_ns, logits, pet_score, skipped) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def placed(self, source: Path, target: Path, moved: bool) -> None:
+        """Carry a photo's row to where a move or copy put it, so its new path is known too."""
+        try:
+            st = os.stat(target)
+        except OSError:
+            return
+        old, new = self.key(source), self.key(target)
+        if old == new:
+            return
+        # Only a row that describes these very bytes (moves and copies keep size and mtime).
+        where = "WHERE path = ? AND size = ? AND mtime_ns = ?"
+        with self._lock:
+            if moved:
+                self._execute_many(
+                    f"UPDATE OR REPLACE results SET path = ? {where}",
+                    [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)],
+                )
+            else:
+                self._execute_many(
+                    "INSERT OR REPLACE INTO results "
+                    "(path, model, size, mtime_ns, logits, pet_score, skipped) "
+                    f"SELECT ?, model, size, mtime_ns, logits, pet_score, skipped FROM results "
+                    f"{where}",
+                    [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)],
+                )
+
+    def close(self) -> None:
+        """Commit what is left and close the file."""
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                self._db.commit()
+                self._db.close()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+            self._db = None
+
+    def __enter__(self) -> ResultsCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get(self, stamp: Stamp) -> Known | None:
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT logits, pet_score, skipped FROM results "
+                "WHERE path = ? AND model = ? AND size = ? AND mtime_ns = ?",
+                (_db_key(stamp.key), self.model, stamp.size, stamp.mtime_ns),
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return None
+        if row is None:
+            return None
+        logits, pet_score, skipped = row
+        if skipped is not None:
+            return Known(skipped=skipped)
+        try:
+            values = tuple(float(value) for value in json.loads(logits))
+        except (TypeError, ValueError):
+            return None  # a row this version cannot read: classify the photo again
+        return Known(values, None if pet_score is None else float(pet_score))
+
+    def _execute_many(self, sql: str, rows: list[tuple]) -> None:
+        if self._db is None:
+            return
+        try:
+            self._db.executemany(sql, rows)
+            self._pending += len(rows)
+            now = time.monotonic()
+            if self._pending >= _COMMIT_ROWS or now - self._last_commit >= _COMMIT_SECONDS:
+                self._db.commit()
+                self._pending, self._last_commit = 0, now
+        except sqlite3.Error as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        """Stop using the cache for the rest of the run (a full disk, a file gone bad)."""
+        _warn(self._on_warning, f"{self.path}: results cache failed ({exc}); going on without it")
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+
+
+def _connect(path: Path, base: Path) -> sqlite3.Connection:
+    """Open the file, in WAL mode, with the table; raise sqlite3.Error if it is no cache."""
+    connection = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL stays consistent after a crash; a power cut may lose the last rows.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        check = connection.execute("PRAGMA quick_check(1)").fetchone()
+        if check is None or check[0] != "ok":
+            raise sqlite3.DatabaseError(f"damaged ({check[0] if check else 'no answer'})")
+        with connection:
+            connection.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+            schema = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if schema is not None and schema[0] != _SCHEMA:
+                connection.execute("DROP TABLE IF EXISTS results")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS results ("
+                "path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
+                "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
+                "PRIMARY KEY (path, model))"
+            )
+            connection.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("schema", _SCHEMA), ("base", os.path.abspath(base))],
+            )
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _db_key(key: str) -> bytes:
+    """A key as stored: the path's bytes, so names that are not UTF-8 are kept as they are."""
+    return os.fsencode(key)
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a cache file that is not one, with its WAL files."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def _warn(on_warning: OnWarning | None, message: str) -> None:
+    if on_warning is not None:
+        on_warning(message)
