@@ -773,6 +773,14 @@ def train(
     ship: Annotated[
         str, typer.Option(help="Variant written as catsort.tflite: int8 or float32.")
     ] = "int8",
+    pet_gate: Annotated[
+        str,
+        typer.Option(
+            "--gate",
+            help="Pet gate: 'knn' (fine-tuned features) or 'mahalanobis' (the original "
+            "MobileNetV2's, a second branch in the model).",
+        ),
+    ] = "knn",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
     verbose: Annotated[
@@ -812,6 +820,7 @@ def train(
             val_split=val_split,
             labels=_parse_labels(labels),
             ship=ship,
+            gate=pet_gate,
             figures=figures,
             seed=seed,
             tensorflow_logs=verbose,

@@ -20,10 +20,77 @@ def two_blobs(rng: np.random.Generator, n: int = 400, d: int = 16) -> tuple[np.n
     return np.abs(directions[labels] * strength + rng.normal(0, 0.3, size=(n, d))), labels
 
 
+def test_ledoit_wolf_matches_the_closed_form_worked_by_hand() -> None:
+    # S = diag(2, 0.5), mu = 1.25, |S - mu I|^2 / p = 0.5625, the estimator's variance 0.53125:
+    # shrinkage 17/18 (Ledoit and Wolf 2004; what scikit-learn's LedoitWolf gives).
+    centred = np.array([[2.0, 0.0], [-2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    covariance, shrinkage = gate.ledoit_wolf(centred)
+    assert shrinkage == pytest.approx(17 / 18)
+    np.testing.assert_allclose(covariance, np.diag([23.25 / 18, 21.75 / 18]), rtol=1e-12)
+
+
+def test_ledoit_wolf_leaves_a_spherical_sample_unshrunk() -> None:
+    centred = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    covariance, shrinkage = gate.ledoit_wolf(centred)
+    assert shrinkage == 0.0
+    np.testing.assert_allclose(covariance, np.eye(2) * 0.5)
+
+
+def test_ledoit_wolf_shrinks_more_with_fewer_photos_per_feature() -> None:
+    rng = np.random.default_rng(4)
+    spread = np.linspace(0.2, 3.0, 50)  # far from spherical: shrinking is worth it only when
+    few = gate.ledoit_wolf(rng.normal(size=(20, 50)) * spread)[1]  # S itself is noisy
+    many = gate.ledoit_wolf(rng.normal(size=(5000, 50)) * spread)[1]
+    assert few > 0.3 and many < 0.05
+
+
+def test_mahalanobis_distance_is_to_the_nearer_class_mean() -> None:
+    rng = np.random.default_rng(6)
+    features, labels = two_blobs(rng)
+    fitted = gate.fit_mahalanobis(features, labels)
+    means = np.stack([features[labels == c].mean(axis=0) for c in (0, 1)])
+    np.testing.assert_allclose(fitted.means, means)
+    centred = features - means[labels]
+    covariance, shrinkage = gate.ledoit_wolf(centred)
+    assert fitted.shrinkage == pytest.approx(shrinkage)
+    precision = np.linalg.inv(covariance)
+    np.testing.assert_allclose(fitted.factor @ fitted.factor.T, precision, rtol=1e-8, atol=1e-10)
+    probe = rng.uniform(0, 3, size=(5, features.shape[1]))
+    expected = np.min(
+        [np.einsum("ij,jk,ik->i", probe - m, precision, probe - m) for m in means], axis=0
+    )
+    np.testing.assert_allclose(fitted.distances(probe), expected, rtol=1e-8)
+    np.testing.assert_allclose(fitted.scores(probe), np.exp(-expected / (2 * 16)), rtol=1e-8)
+
+
+def test_mahalanobis_scores_are_highest_at_a_class_mean() -> None:
+    rng = np.random.default_rng(7)
+    features, labels = two_blobs(rng)
+    fitted = gate.fit_mahalanobis(features, labels)
+    scores = fitted.scores(np.vstack([fitted.means, fitted.means + 1.0]))
+    np.testing.assert_allclose(scores[:2], 1.0)
+    assert (scores[2:] < scores[:2]).all()
+
+
+def test_mahalanobis_gate_separates_held_out_points_from_strangers() -> None:
+    rng = np.random.default_rng(8)
+    features, labels = two_blobs(rng, n=1200)
+    order = rng.permutation(len(features))
+    train, held_out = order[:1000], order[1000:]
+    fitted = gate.fit_mahalanobis(features[train], labels[train])
+    pets = fitted.scores(features[held_out])
+    threshold = gate.score_threshold(pets, 0.02)
+    # Features unlike either class: strong in every direction at once.
+    strangers = fitted.scores(np.abs(rng.normal(size=(200, features.shape[1]))) + 2.0)
+    assert np.mean(pets < threshold) == pytest.approx(0.02, abs=0.01)
+    assert np.mean(strangers < threshold) > 0.95
+    assert gate.auroc(pets, strangers) > 0.99
+
+
 def test_scores_are_the_cosine_similarity_to_the_kth_nearest_training_photo() -> None:
     rng = np.random.default_rng(0)
     features, labels = two_blobs(rng)
-    fitted = gate.fit_gate(features, labels)
+    fitted = gate.fit_neighbours(features, labels)
     assert fitted.k == 4 and fitted.bank.shape == features.shape
     probe = rng.uniform(0, 1, size=(5, features.shape[1]))
     cosines = (probe @ features.T) / np.outer(
@@ -35,7 +102,7 @@ def test_scores_are_the_cosine_similarity_to_the_kth_nearest_training_photo() ->
 def test_scores_ignore_how_strong_the_features_are() -> None:
     rng = np.random.default_rng(1)
     features, labels = two_blobs(rng)
-    fitted = gate.fit_gate(features, labels)
+    fitted = gate.fit_neighbours(features, labels)
     probe = features[:3] + 0.1
     np.testing.assert_allclose(fitted.scores(probe * 0.01), fitted.scores(probe), rtol=1e-9)
 
@@ -43,7 +110,7 @@ def test_scores_ignore_how_strong_the_features_are() -> None:
 def test_held_out_points_score_above_points_unlike_any_class() -> None:
     rng = np.random.default_rng(2)
     features, labels = two_blobs(rng)
-    fitted = gate.fit_gate(features, labels)
+    fitted = gate.fit_neighbours(features, labels)
     held_out, _ = two_blobs(rng, n=200)
     pets = fitted.scores(held_out)
     threshold = gate.score_threshold(pets, 0.02)
@@ -56,7 +123,7 @@ def test_held_out_points_score_above_points_unlike_any_class() -> None:
 def test_a_large_training_set_keeps_a_balanced_sample_of_photos() -> None:
     rng = np.random.default_rng(3)
     features, labels = two_blobs(rng, n=600)
-    fitted = gate.fit_gate(features, labels, max_bank=100)
+    fitted = gate.fit_neighbours(features, labels, max_bank=100)
     assert fitted.bank.shape == (100, features.shape[1]) and fitted.k == 1
     np.testing.assert_allclose(np.linalg.norm(fitted.bank, axis=1), 1.0)
     kept = {tuple(np.round(row, 9)) for row in fitted.bank}

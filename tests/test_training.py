@@ -81,7 +81,11 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert metadata["quantization"] == "int8"
     assert 0.5 <= metadata["threshold"] <= 1.0
     assert 0.0 <= metadata["gate"]["threshold"] <= 1.0
-    assert (metadata["gate"]["bank"], metadata["gate"]["k"]) == (12, 1)
+    assert (metadata["gate"]["kind"], metadata["gate"]["bank"], metadata["gate"]["k"]) == (
+        "knn",
+        12,
+        1,
+    )
     assert metadata["parameters"]["stage1"]["trainable"] == 1_281
     assert metadata["data"]["train_images"] == 12
     assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}
@@ -115,6 +119,22 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert (again / "history.json").read_text() == (out / "history.json").read_text()
     reloaded = load_model(again)
     assert not reloaded.has_gate and reloaded.metadata.input_size == (32, 32)
+
+    # ... and with the Mahalanobis gate on the original MobileNetV2's upper layers.
+    branch = tmp_path / "branch"
+    convert_run(out, branch, gate_kind="mahalanobis", weights="none")
+    gated = load_model(branch)
+    assert gated.has_gate
+    gate_info = json.loads((branch / "catsort.json").read_text())["gate"]
+    assert (gate_info["kind"], gate_info["features"], gate_info["branch_from_layer"]) == (
+        "mahalanobis",
+        1280,
+        100,
+    )
+    # Random weights (--weights none) give the branch meaningless features; only the range holds.
+    assert 0.0 <= gate_info["threshold"] <= 1.0
+    scores = gated.predict(np.zeros((2, 32, 32, 3), np.uint8)).pet_score
+    assert scores is not None and scores.shape == (2,)
 
 
 def test_corrupt_training_image_is_skipped_with_a_warning(tmp_path: Path) -> None:
@@ -161,6 +181,7 @@ def test_checks_that_need_no_training_fail_before_it(tmp_path: Path) -> None:
         (["--data", str(data), "--output", str(tmp_path / "taken")], "taken: is a file"),
         (["--data", str(tmp_path / "taken")], "taken: is a file; give --data a folder"),
         (["--data", str(missing_dogs)], "no readable validation images for dog"),
+        (["--data", str(data), "--gate", "nope"], "unknown gate 'nope'; use knn or mahalanobis"),
     ]:
         result = runner.invoke(
             app,
@@ -444,3 +465,47 @@ def test_quiet_conversion_drops_what_keras_prints(capfd) -> None:
     capfd.readouterr()
     assert export.convert(model, "float32", quiet=True)
     assert "Saved artifact" not in capfd.readouterr().out
+
+
+def test_the_mahalanobis_gate_runs_on_the_original_branch_inside_the_graph() -> None:
+    from catsort.training import export, gate, recipe
+
+    keras.utils.set_random_seed(0)
+    model, base = recipe.build_model((32, 32), 2, weights=None)
+    for layer in base.layers[100:]:  # stands in for fine-tuning: the upper layers change
+        layer.set_weights([w * 1.1 for w in layer.get_weights()])
+    original = recipe.build_base((32, 32), weights=None)
+    for mine, theirs in zip(base.layers[:100], original.layers[:100]):
+        theirs.set_weights(mine.get_weights())  # frozen: the lower layers are the original's
+    branch = recipe.frozen_branch_model(model, original, 100)
+    images = np.random.default_rng(0).uniform(0, 255, (40, 32, 32, 3)).astype(np.float32)
+    out = branch.predict(images, verbose=0)
+    untouched = keras.Sequential(
+        [
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
+            original,
+            keras.layers.GlobalAveragePooling2D(),
+        ]
+    )
+    np.testing.assert_allclose(
+        out["branch_features"], untouched.predict(images, verbose=0), atol=1e-5
+    )
+    np.testing.assert_allclose(out["logits"], model.predict(images, verbose=0), atol=1e-5)
+    fitted = gate.fit_mahalanobis(out["branch_features"], np.arange(40) % 2)
+    exported = recipe.export_model(model, fitted, branch).predict(images[:6], verbose=0)
+    expected = fitted.scores(out["branch_features"][:6])
+    np.testing.assert_allclose(exported["pet_score"][:, 0], expected, rtol=1e-4)
+    # One interpreter call gives both outputs; in int8 the gate's arithmetic stays float.
+    tflite = export.convert(recipe.export_model(model, fitted, branch), "int8", images, quiet=True)
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=tflite)
+    assert set(interpreter.get_signature_runner()(image=images[:6])) == {"logits", "pet_score"}
+    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    gate_ops = [
+        op
+        for op in interpreter._get_ops_details()
+        if op["op_name"] in ("FULLY_CONNECTED", "SQUARED_DIFFERENCE", "SUM", "MINIMUM", "EXP")
+    ]
+    assert {op["op_name"] for op in gate_ops} >= {"SQUARED_DIFFERENCE", "EXP"}
+    assert all(tensors[i] == np.float32 for op in gate_ops for i in op["outputs"])

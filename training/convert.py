@@ -5,7 +5,9 @@ The new export goes to a new ``runs/<YYYYmmdd-HHMMSS>/`` folder unless ``--outpu
 a folder that already holds a model (RUN itself among them) needs ``--overwrite``.
 The same data splits are rebuilt from the settings in the metadata and checked against its data
 fingerprint; then the pet gate is fitted and both TFLite variants are written and checked, as at
-the end of training. Useful after a change to the export or the gate.
+the end of training. Useful after a change to the export or the gate. ``--gate mahalanobis`` runs
+the original MobileNetV2's upper layers as a second branch: their weights come from ``--weights``
+(default: those the run started from, as its metadata names them).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from catsort.errors import CatsortError
 
 from . import data as datasets
 from . import runs
+from .gate import GATE_KINDS
 from .train import TrainConfig, export_trained, load_splits, test_predictions_figure
 
 #: Files of a run that stay valid when only the export changes.
@@ -35,6 +38,8 @@ def convert_run(
     ship: str | None = None,
     with_gate: bool = True,
     overwrite: bool = False,
+    weights: str | None = None,
+    gate_kind: str | None = None,
 ) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
 
@@ -54,6 +59,8 @@ def convert_run(
             "data": root,
             "output": output,
             "ship": ship or settings.get("ship", "int8"),
+            "weights": settings.get("weights") if weights is None else _weights(weights),
+            "gate": gate_kind or settings.get("gate", TrainConfig.gate),
         }
     )
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
@@ -77,6 +84,10 @@ def convert_run(
     return metrics
 
 
+def _weights(value: str) -> str | None:
+    return None if value.lower() == "none" else value
+
+
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -92,6 +103,19 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None, help="default: the run's data folder")
     parser.add_argument("--ship", choices=("int8", "float32"), default=None)
     parser.add_argument(
+        "--weights",
+        default=None,
+        help="MobileNetV2 no-top .h5 file, 'imagenet' or 'none', for the gate's original branch; "
+        "default: the weights the run started from",
+    )
+    parser.add_argument(
+        "--gate",
+        choices=GATE_KINDS,
+        default=None,
+        help="knn (on the fine-tuned features) or mahalanobis (on the original ones, a second "
+        "branch); default: the run's own",
+    )
+    parser.add_argument(
         "--no-gate", action="store_true", help="leave the pet gate out (to measure what it costs)"
     )
     args = parser.parse_args()
@@ -103,6 +127,8 @@ def main() -> None:
             args.ship,
             with_gate=not args.no_gate,
             overwrite=args.overwrite,
+            weights=args.weights,
+            gate_kind=args.gate,
         )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None

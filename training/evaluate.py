@@ -1,9 +1,13 @@
 """Check an exported model's pet gate on pets, non-pet photos and synthetic non-photos.
 
     python -m catsort.training.evaluate --model exported --pets DIR --others DIR
+    python -m catsort.training.evaluate --model exported --labelled DIR --others DIR
 
 Runs through catsort's own runtime (no TensorFlow) and prints, per set, how many photos are
-gated out as ``other`` and how many would be sorted as a pet.
+gated out as ``other`` and how many would be sorted as a pet; for ``--labelled`` folders of
+class folders (cats/, dogs/), also how many classify would sort into the right folder, leave
+``uncertain`` or send to the wrong one. Nothing here fits or calibrates anything: sets such as
+``../shared/data/pets-elsewhere`` are for measuring only, never for training or calibrating.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from catsort.decision import decide
 from catsort.errors import CatsortError
 from catsort.images import is_image_name, load_image
+from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier, load_model
 
 
@@ -53,6 +59,32 @@ def pet_scores(classifier: Classifier, paths: list[Path], batch_size: int = 32) 
     if batch:
         scores.append(_pet_score(classifier, batch))
     return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def outcomes(classifier: Classifier, paths: list[Path], truth: str) -> dict[str, float]:
+    """Shares of photos of class ``truth`` sorted right, gated out, uncertain or sent wrong."""
+    size = classifier.metadata.input_size
+    counts = {"right": 0, "gated_out": 0, "uncertain": 0, "wrong": 0}
+    images = []
+    for path in paths:
+        try:
+            images.append(load_image(path, size))
+        except CatsortError:
+            continue
+    for first in range(0, len(images), 32):
+        out = classifier.predict(np.stack(images[first : first + 32]))
+        for row, logits in enumerate(out.logits):
+            pet = None if out.pet_score is None else out.pet_score[row]
+            label = decide(logits, pet, classifier.metadata).label
+            kind = {OTHER: "gated_out", UNCERTAIN: "uncertain", truth: "right"}.get(label, "wrong")
+            counts[kind] += 1
+    total = max(len(images), 1)
+    return {"photos": len(images), **{k: v / total for k, v in counts.items()}}
+
+
+def _class_of(folder: Path, labels: tuple[str, ...]) -> str | None:
+    name = folder.name.lower()
+    return next((label for label in labels if name in (label, label + "s")), None)
 
 
 def synthetic_non_photos(folder: Path, size: int = 800) -> dict[str, list[Path]]:
@@ -136,6 +168,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--pets", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--labelled",
+        type=Path,
+        action="append",
+        default=[],
+        help="a folder of class folders named after the labels (cats/, dogs/); measured only",
+    )
     parser.add_argument("--others", type=Path, default=None)
     parser.add_argument("--scenes", type=int, default=12, help="full-size scenes to make")
     args = parser.parse_args()
@@ -152,6 +191,15 @@ def main() -> None:
 
     for folder in args.pets:
         measure(f"pets: {folder}", _images_under(folder))
+    sorted_rows: list[tuple[str, dict[str, float]]] = []
+    for folder in args.labelled:
+        # Measuring only: whatever these folders hold never fits or calibrates the gate.
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            truth = _class_of(sub, classifier.metadata.labels)
+            if truth is not None:
+                paths = _images_under(sub)
+                measure(f"pets: {sub}", paths)
+                sorted_rows.append((str(sub), outcomes(classifier, paths, truth)))
     with tempfile.TemporaryDirectory() as tmp:
         if args.others is not None:
             others = _images_under(args.others)
@@ -170,6 +218,13 @@ def main() -> None:
         print(
             f"{name:45} {rate['photos']:7d} {rate['gated_out']:10.1%} "
             f"{1 - rate['gated_out']:9.1%} {rate['median_score']:13.3f}"
+        )
+    if sorted_rows:
+        print(f"\n{'pets':45} {'photos':>7} {'right':>7} {'gated':>7} {'uncert.':>8} {'wrong':>7}")
+    for name, share in sorted_rows:
+        print(
+            f"{name:45} {share['photos']:7d} {share['right']:7.1%} {share['gated_out']:7.1%} "
+            f"{share['uncertain']:8.1%} {share['wrong']:7.1%}"
         )
 
 

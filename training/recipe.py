@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from catsort.errors import CatsortError
 
-from .gate import NeighbourGate
+from .gate import MahalanobisGate, NeighbourGate
 
 
 def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
@@ -106,8 +106,98 @@ class PetScore(keras.layers.Layer):
         return tf.clip_by_value(kth, 0.0, 1.0)
 
 
-def export_model(model: keras.Model, gate: NeighbourGate | None) -> keras.Model:
-    """The model as exported: ``image`` in; ``logits`` and, with a gate, ``pet_score`` out."""
+class MahalanobisScore(keras.layers.Layer):
+    """The pet gate inside the graph: exp(-d / 2n), d the Mahalanobis distance to the nearer mean.
+
+    d = |f L - m_c L|^2 with L the Cholesky factor of the precision: one matrix product.
+    """
+
+    def __init__(self, gate: MahalanobisGate, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.factor = tf.constant(gate.factor, tf.float32)  # (features, features)
+        self.centres = tf.constant(gate.means @ gate.factor, tf.float32)  # (classes, features)
+        self.scale = -0.5 / gate.means.shape[1]
+
+    def call(self, features: tf.Tensor) -> tf.Tensor:
+        projected = tf.matmul(features, self.factor)
+        # Class by class, without reshaping: the converter quantizes a reshaped tensor (and
+        # with it the projected features) in the int8 model, which flattens the scores.
+        nearest = None
+        for centre in tf.unstack(self.centres):
+            squared = tf.reduce_sum(tf.math.squared_difference(projected, centre), -1, True)
+            nearest = squared if nearest is None else tf.minimum(nearest, squared)
+        return tf.exp(nearest * self.scale)
+
+
+def base_of(model: keras.Model) -> keras.Model:
+    """The MobileNetV2 inside a model of ``build_model``."""
+    return next(layer for layer in model.layers if isinstance(layer, keras.Model))
+
+
+def crossing_tensors(base: keras.Model, at: int) -> list:
+    """Outputs of layers below ``at`` that layers from ``at`` up read (a residual crosses too)."""
+    below = {id(layer.output): layer.output for layer in base.layers[:at]}
+    crossing: dict[int, object] = {}
+    for layer in base.layers[at:]:
+        inputs = layer.input if isinstance(layer.input, list) else [layer.input]
+        for tensor in inputs:
+            if id(tensor) in below:
+                crossing.setdefault(id(tensor), tensor)
+    return list(crossing.values())
+
+
+def frozen_branch_model(
+    model: keras.Model, original: keras.Model, fine_tune_at: int
+) -> keras.Model:
+    """``model`` with a second output: the pooled features of ``original``'s layers from
+    ``fine_tune_at`` up, run on the fine-tuned base's own (frozen, so unchanged) lower layers.
+
+    Outputs ``logits`` and ``branch_features``; the lower layers run once for both.
+    """
+    base = base_of(model)
+    names = [layer.name for layer in base.layers[1:]]  # the input layer's name is numbered
+    if names != [layer.name for layer in original.layers[1:]]:
+        raise CatsortError("the original MobileNetV2 does not match the trained model's layers")
+    crossing = crossing_tensors(original, fine_tune_at)
+    # The same cut in the fine-tuned base: the outputs of the layers at the same places.
+    place = {id(layer.output): i for i, layer in enumerate(original.layers)}
+    bottom = keras.Model(
+        base.input,
+        [base.layers[place[id(t)]].output for t in crossing] + [base.output],
+        name="shared_bottom",
+    )
+    top = keras.Model(crossing, original.output, name="original_top")
+    scaled = model.get_layer("scale")(model.input)
+    *cut, fine_tuned = bottom(scaled, training=False)
+    pooled = model.get_layer("features")(fine_tuned)
+    branch = keras.layers.GlobalAveragePooling2D(name="branch_features")(top(cut, training=False))
+    logits = model.get_layer("logits")(pooled)
+    return keras.Model(
+        model.input, {"logits": logits, "branch_features": branch}, name="catsort_branch"
+    )
+
+
+def export_model(
+    model: keras.Model,
+    gate: NeighbourGate | MahalanobisGate | None,
+    branch: keras.Model | None = None,
+) -> keras.Model:
+    """The model as exported: ``image`` in; ``logits`` and, with a gate, ``pet_score`` out.
+
+    A Mahalanobis gate reads the original features of ``branch`` (``frozen_branch_model``).
+    """
+    if isinstance(gate, MahalanobisGate):
+        if branch is None:
+            raise CatsortError("the Mahalanobis gate needs the model with its original branch")
+        outputs = branch.output
+        return keras.Model(
+            branch.input,
+            {
+                "logits": outputs["logits"],
+                "pet_score": MahalanobisScore(gate, name="pet_score")(outputs["branch_features"]),
+            },
+            name="catsort_export",
+        )
     pooled = model.get_layer("features").output
     outputs = {"logits": model.get_layer("logits")(pooled)}
     if gate is not None:

@@ -38,6 +38,7 @@ class TrainConfig:
     calibration_images: int = 1000
     confidence_target: float = 0.995
     gate_reject_rate: float = 0.01
+    gate: str = "knn"  # or "mahalanobis": see training/gate.py
     figures: bool = True
     seed: int = 1337
     verbose: bool = True  # progress bars
@@ -58,6 +59,8 @@ class TrainResult:
 def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResult:
     """Run the whole recipe and write the exported model, metadata and figures."""
     runs.check_output(config.output, config.overwrite)
+    if config.gate not in gate.GATE_KINDS:
+        raise CatsortError(f"unknown gate {config.gate!r}; use {' or '.join(gate.GATE_KINDS)}")
     keras.utils.set_random_seed(config.seed)
     root = config.data if config.data is not None else datasets.download_default_dataset()
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
@@ -184,34 +187,36 @@ def export_trained(
     keras_test = _accuracy(_predict(model, test_split.images, config.batch_size), test_split.labels)
     say(f"Keras test accuracy: {keras_test:.2%}")
 
-    pet_gate = None
-    if with_gate:
+    pet_gate: gate.MahalanobisGate | gate.NeighbourGate | None = None
+    branch = None
+    if with_gate and config.gate == "mahalanobis":
+        say(
+            f"Fitting the pet gate on the original MobileNetV2's features (layers "
+            f"{config.fine_tune_at}+ as a second branch) of the training photos ..."
+        )
+        original = recipe.build_base(size, config.weights)
+        branch = recipe.frozen_branch_model(model, original, config.fine_tune_at)
+        branch_features = keras.Model(branch.input, branch.output["branch_features"])
+        pet_gate = gate.fit_mahalanobis(
+            _predict(branch_features, train_split.images, config.batch_size), train_split.labels
+        )
+    elif with_gate and config.gate == "knn":
         say("Fitting the pet gate on the training photos' features ...")
-        pet_gate = gate.fit_gate(
+        pet_gate = gate.fit_neighbours(
             _predict(recipe.feature_model(model), train_split.images, config.batch_size),
             train_split.labels,
             seed=config.seed,
         )
-    exported = recipe.export_model(model, pet_gate)
+    elif with_gate:
+        raise CatsortError(f"unknown gate {config.gate!r}; use {' or '.join(gate.GATE_KINDS)}")
+    exported = recipe.export_model(model, pet_gate, branch)
     rng = np.random.default_rng(config.seed)
     calibration = train_split.images[
         rng.choice(
             len(train_split), min(config.calibration_images, len(train_split)), replace=False
         )
     ]
-    common = {
-        **info,
-        "gate": None
-        if pet_gate is None
-        else {
-            "method": "cosine similarity of unit-length pooled MobileNetV2 features to the "
-            f"k-th most similar of {len(pet_gate.bank)} training photos",
-            "k": pet_gate.k,
-            "bank": len(pet_gate.bank),
-            "calibrated_reject_rate": config.gate_reject_rate,
-        },
-        "versions": _versions(),
-    }
+    common = {**info, "gate": _gate_info(pet_gate, config), "versions": _versions()}
     config.output.mkdir(parents=True, exist_ok=True)
     variants = {}
     for quantization in ("int8", "float32"):
@@ -231,6 +236,35 @@ def export_trained(
             f"{metrics['ms_per_image']:.1f} ms/image"
         )
     return variants[config.ship]
+
+
+def _gate_info(
+    pet_gate: gate.MahalanobisGate | gate.NeighbourGate | None, config: TrainConfig
+) -> dict | None:
+    """What the metadata says about the gate (its threshold is added per variant)."""
+    if isinstance(pet_gate, gate.MahalanobisGate):
+        classes, dimensions = pet_gate.means.shape
+        return {
+            "method": "Mahalanobis distance to the nearer class mean (Ledoit-Wolf shared "
+            "covariance) on the pooled features of the original MobileNetV2, its layers "
+            f"{config.fine_tune_at}+ run as a second branch; pet score exp(-d / 2n)",
+            "kind": "mahalanobis",
+            "branch_from_layer": config.fine_tune_at,
+            "classes": int(classes),
+            "features": int(dimensions),
+            "shrinkage": round(pet_gate.shrinkage, 6),
+            "calibrated_reject_rate": config.gate_reject_rate,
+        }
+    if isinstance(pet_gate, gate.NeighbourGate):
+        return {
+            "method": "cosine similarity of unit-length pooled MobileNetV2 features to the "
+            f"k-th most similar of {len(pet_gate.bank)} training photos",
+            "kind": "knn",
+            "k": pet_gate.k,
+            "bank": len(pet_gate.bank),
+            "calibrated_reject_rate": config.gate_reject_rate,
+        }
+    return None
 
 
 def _finish_variant(
