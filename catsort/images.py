@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import warnings
 from pathlib import Path
@@ -66,17 +67,21 @@ def is_image_name(path: str | os.PathLike) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
-def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, size: tuple[int, int], data: bytes | None = None
+) -> np.ndarray:
     """Read an image file as the model sees it: RGB uint8 pixels of shape (height, width, 3).
 
     The photo is turned upright (EXIF), made RGB from any pixel mode, and resized to ``size``
     (height, width) with bilinear filtering, squashing rather than cropping so nothing at the
     edges is lost. Raises CatsortError with a one-line reason for anything unreadable, and
-    ImageSkipped (a CatsortError) for an image too small to classify.
+    ImageSkipped (a CatsortError) for an image too small to classify. With ``data`` (the
+    file's bytes, read from object storage) the image is decoded from those; ``path`` only
+    names it in messages.
     """
     height, width = size
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             _check_frames(img, path)
             if img.format == "JPEG":
                 # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
@@ -103,7 +108,8 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     except PermissionError:
         raise CatsortError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
-        reason = "empty file" if _is_empty(path) else "not an image Pillow can read"
+        empty = _is_empty(path) if data is None else not data
+        reason = "empty file" if empty else "not an image Pillow can read"
         raise CatsortError(f"{path}: {reason}") from None
     except Image.DecompressionBombError as exc:
         raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None
