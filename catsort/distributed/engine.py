@@ -67,6 +67,10 @@ def start_ray(address: str | None = None) -> None:
     """
     # Before Ray is imported: it reads the setting then.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if not address:
+        # Ray starts its workers at niceness 15; on a machine others use, a local run would
+        # then go about 14 times slower than the local engine (docs/distributed.md).
+        os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     if ray.is_initialized():
