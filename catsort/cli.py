@@ -87,12 +87,13 @@ def _not_nan(value: float | None) -> float | None:
 
 @app.command()
 def classify(
-    paths: Annotated[
-        list[Path],
+    inputs: Annotated[
+        list[str],
         typer.Argument(
             metavar="PATHS",
             show_default=False,
-            help="Photos and folders of photos (folders are walked).",
+            help="Photos and folders of photos (folders are walked); with --engine ray, also "
+            "URLs (s3://bucket/prefix, gs://..., file://...).",
         ),
     ],
     csv_path: Annotated[
@@ -222,8 +223,66 @@ def classify(
             "Adobe) or ext.xmp (IMG.JPG.xmp, darktable, digiKam).",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            metavar="local|ray",
+            help="'ray': classify with Ray Data (pip install \"catsort[distributed]\"), "
+            "writing Parquet parts to --output.",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="With --engine ray: the Ray cluster to run on (default: a local one)."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR_OR_URL",
+            help="With --engine ray: the folder or bucket prefix for the Parquet results; "
+            "a rerun skips the photos already there.",
+        ),
+    ] = None,
+    part_rows: Annotated[
+        int, typer.Option(min=1, help="With --engine ray: photos per Parquet part.")
+    ] = 1000,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
+    from catsort.distributed import is_url
+
+    paths = [Path(text) for text in inputs]
+    if engine != "local" or any(is_url(text) for text in inputs):
+        _classify_ray(
+            inputs,
+            engine=engine,
+            address=address,
+            output=output,
+            sorting=[
+                name
+                for name, given in (
+                    ("--move", move),
+                    ("--copy", copy),
+                    ("--dest", dest is not None),
+                    ("--other-dest", other_dest is not None),
+                    ("--dry-run", dry_run),
+                    ("--csv", csv_path is not None),
+                    ("--flat", flat),
+                    ("--tag", tag),
+                )
+                if given
+            ],
+            model=model,
+            threshold=threshold,
+            gate=gate,
+            gate_threshold=gate_threshold,
+            recursive=recursive,
+            threads=threads,
+            batch_size=batch_size,
+            part_rows=part_rows,
+            quiet=quiet,
+        )
+    if address is not None or output is not None:
+        raise fail(CatsortError("--address and --output need --engine ray"))
     from catsort.csv_out import open_plan, open_results
     from catsort.display import RunDisplay, error_reasons_table, left_alone_lines, summary_table
     from catsort.images import quiet_pillow_warnings
@@ -334,6 +393,94 @@ def _undo_command(journals: list[Path], dest: Path) -> str:
     if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
         return f"catsort undo --all {_quoted(dest)}"
     return "catsort undo " + " ".join(_quoted(journal) for journal in journals)
+
+
+def _classify_ray(
+    inputs: list[str],
+    *,
+    engine: str,
+    address: str | None,
+    output: str | None,
+    sorting: list[str],
+    model: Path | None,
+    threshold: float | None,
+    gate: bool,
+    gate_threshold: float | None,
+    recursive: bool,
+    threads: int | None,
+    batch_size: int,
+    part_rows: int,
+    quiet: bool,
+) -> None:
+    """Classify with the Ray engine (or refuse a URL input the local engine cannot take)."""
+    from catsort.distributed import missing
+
+    try:
+        if engine not in ("local", "ray"):
+            raise CatsortError(f"--engine {engine}: use local or ray")
+        moving = [name for name in sorting if name in ("--move", "--copy")]
+        if moving or (sorting and engine == "ray"):
+            raise CatsortError(
+                f"{(moving or sorting)[0]}: photos on object storage and --engine ray are only "
+                "classified (their rows go to --output); --move, --copy and --csv need a local run"
+            )
+        if engine == "local":
+            raise CatsortError(f"{inputs[0]}: a URL input needs --engine ray --output DIR_OR_URL")
+        absent = missing()
+        if absent is not None:
+            raise CatsortError(
+                f"--engine ray needs {absent}, which is not installed; install it with: "
+                'pip install "catsort[distributed]"'
+            )
+        if output is None:
+            raise CatsortError("--engine ray needs --output DIR_OR_URL for its Parquet results")
+        if gate_threshold is not None and not gate:
+            raise CatsortError("--gate-threshold and --no-gate cannot be used together")
+        from catsort.display import RunDisplay, error_reasons_table, summary_table
+        from catsort.distributed.engine import prepare, run_job
+        from catsort.images import quiet_pillow_warnings
+        from catsort.run import RunSettings
+
+        quiet_pillow_warnings()
+        settings = RunSettings(
+            recursive=recursive,
+            threshold=threshold,
+            use_gate=gate,
+            gate_threshold=gate_threshold,
+            batch_size=batch_size,
+            workers=threads,
+        )
+        job = prepare(inputs, output, model, settings, address=address, part_rows=part_rows)
+        with RunDisplay(err_console, quiet=quiet) as display:
+            summary = run_job(
+                job,
+                on_row=lambda row: display.outcome(
+                    row.path,
+                    row.error if row.status == "error" else None,
+                    row.error if row.status == "skipped" else None,
+                ),
+                on_note=display.note,
+            )
+    except CatsortError as exc:
+        raise fail(exc) from None
+    except KeyboardInterrupt:
+        err_console.print(
+            "Interrupted. The parts written so far are whole; run the same command again to "
+            "finish.",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+        raise typer.Exit(130) from None
+    if not quiet:
+        if summary.files == 0 and not summary.already:
+            err_console.print("No photos found.", highlight=False)
+        err_console.print(summary_table(summary, None, False, summary.has_gate))
+        reasons = error_reasons_table(summary)
+        if reasons is not None:
+            err_console.print(reasons)
+        err_console.print(f"Results: {output}", highlight=False, soft_wrap=True, markup=False)
+    raise typer.Exit(summary.exit_code)
 
 
 @app.command()

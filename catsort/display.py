@@ -89,6 +89,15 @@ class RunDisplay:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
+    def outcome(self, name: str, error: str | None, skipped: str | None) -> None:
+        """Show one finished file named by a URL (the Ray engine's rows), as result() does."""
+        if error is not None:
+            self._print(Text.assemble(("error ", "red"), f"{shown(name)}: {error}"))
+        elif skipped is not None and not self.quiet:
+            self._print(Text.assemble(("skipped ", "yellow"), f"{shown(name)}: {skipped}"))
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task)
+
     def note(self, message: str) -> None:
         """Show a message about the run (e.g. what recovery did)."""
         if not self.quiet:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import warnings
 from pathlib import Path
@@ -72,19 +73,23 @@ def is_photo_name(path: str | os.PathLike) -> bool:
     return is_image_name(path) or is_raw_name(path)
 
 
-def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
+def load_image(
+    path: str | os.PathLike, size: tuple[int, int], data: bytes | None = None
+) -> np.ndarray:
     """Read an image file as the model sees it: RGB uint8 pixels of shape (height, width, 3).
 
     A RAW file is read through its embedded preview; every other format with Pillow. Both go
     through ``prepare``. Raises CatsortError with a one-line reason for anything unreadable, and
-    ImageSkipped (a CatsortError) for an image too small to classify.
+    ImageSkipped (a CatsortError) for an image too small to classify. With ``data`` (the
+    file's bytes, read from object storage) the image is decoded from those with Pillow;
+    ``path`` only names it in messages.
     """
     try:
-        if is_raw_name(path):
+        if data is None and is_raw_name(path):
             preview, orientation = open_preview(path)
             with preview as img:
                 return prepare(img, path, size, orientation)
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             return prepare(img, path, size)
     except CatsortError:
         raise
@@ -100,7 +105,8 @@ def load_image(path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
     except PermissionError:
         raise CatsortError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
-        reason = "empty file" if _is_empty(path) else "not an image Pillow can read"
+        empty = _is_empty(path) if data is None else not data
+        reason = "empty file" if empty else "not an image Pillow can read"
         raise CatsortError(f"{path}: {reason}") from None
     except Image.DecompressionBombError as exc:
         raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +175,29 @@ def classify_paths(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def classify_contents(
+    names: Sequence[str],
+    contents: Sequence[bytes | str],
+    model: Classifier,
+    *,
+    threshold: float | None = None,
+    gate_threshold: float | None = None,
+    use_gate: bool = True,
+) -> list[PhotoResult]:
+    """Classify files already read into memory (from object storage) as classify_paths does.
+
+    ``contents`` holds each file's bytes, or the one-line reason it could not be read. The
+    results' paths are ``Path(name)``; keep the names (URLs) for showing them.
+    """
+    size = model.metadata.input_size
+    decoded = [
+        item if isinstance(item, str) else _decode(name, size, item)
+        for name, item in zip(names, contents)
+    ]
+    paths = [Path(name) for name in names]
+    return _results(paths, decoded, model, threshold, gate_threshold, use_gate)
+
+
 def _classify_batch(
     paths: list[Path],
     model: Classifier,
@@ -193,6 +216,26 @@ def _classify_batch(
     decoded: list[_Decoded | Known] = [
         hit if hit is not None else _decode(path, size) for path, (_, hit) in zip(paths, known)
     ]
+    return _results(paths, decoded, model, threshold, gate_threshold, use_gate, known, cache)
+
+
+def _results(
+    paths: list[Path],
+    decoded: Sequence[_Decoded | Known],
+    model: Classifier,
+    threshold: float | None,
+    gate_threshold: float | None,
+    use_gate: bool,
+    known: Sequence[tuple] | None = None,
+    cache: ResultsCache | None = None,
+) -> list[PhotoResult]:
+    """Run the model once on the images that decoded; one result per path, in order.
+
+    ``known``: each path's cache stamp and what the cache knew of it; the new scores of those
+    with a stamp go into ``cache``.
+    """
+    if known is None:
+        known = [(None, None)] * len(paths)
     images = [item for item in decoded if isinstance(item, np.ndarray)]
     outputs = model.predict(np.stack(images)) if images else None
 
@@ -237,10 +280,10 @@ def _classify_batch(
     return results
 
 
-def _decode(path: Path, size: tuple[int, int]) -> _Decoded:
+def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) -> _Decoded:
     """Load one image for the model, or return why it cannot be loaded."""
     try:
-        return load_image(path, size)
+        return load_image(path, size, data)
     except ImageSkipped as exc:
         return _Skip(_reason(path, str(exc)))
     except CatsortError as exc:
@@ -249,7 +292,7 @@ def _decode(path: Path, size: tuple[int, int]) -> _Decoded:
         return _reason(path, f"unexpected error while reading ({type(exc).__name__}: {exc})")
 
 
-def _reason(path: Path, message: str) -> str:
+def _reason(path: str | Path, message: str) -> str:
     """The message without its leading "<path>: ", on one line."""
     prefix = f"{path}: "
     if message.startswith(prefix):

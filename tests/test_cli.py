@@ -275,6 +275,54 @@ def test_help_and_version_stay_light():
     assert done.stdout.strip() == "[]"
 
 
+def test_a_local_run_imports_nothing_of_the_ray_engine(photos, tiny_model):
+    code = textwrap.dedent(f"""
+        import sys
+        from typer.testing import CliRunner
+        from catsort.cli import app
+        args = ["classify", "--model", {str(tiny_model)!r}, {str(photos)!r}]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        heavy = {{"ray", "fsspec", "s3fs", "pyarrow"}}
+        print(sorted(m for m in sys.modules if m.split(".")[0] in heavy))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("option", ["--move", "--copy"])
+def test_sorting_photos_on_object_storage_is_a_usage_error(tiny_model, option):
+    result = classify(tiny_model, "s3://bucket/photos", option, "--engine", "ray")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"{option}: photos on object storage and --engine ray are only classified" in (
+        result.stderr
+    )
+
+
+def test_a_url_needs_the_ray_engine(tiny_model):
+    result = classify(tiny_model, "s3://bucket/photos", "--csv", "-")
+    assert result.exit_code == 2
+    assert "s3://bucket/photos: a URL input needs --engine ray --output" in result.stderr
+
+
+def test_the_ray_engine_without_its_extra_says_what_to_install(tiny_model, tmp_path, monkeypatch):
+    import catsort.distributed
+
+    monkeypatch.setattr(catsort.distributed, "missing", lambda: "ray")
+    result = classify(tiny_model, "s3://bucket/photos", "--engine", "ray", "--output", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert 'pip install "catsort[distributed]"' in result.stderr
+
+
+def test_output_without_the_ray_engine_is_a_usage_error(photos, tiny_model, tmp_path):
+    result = classify(tiny_model, photos, "--output", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "--address and --output need --engine ray" in result.stderr
+
+
 def _hashes(root: Path) -> Counter:
     return Counter(
         hashlib.sha256(p.read_bytes()).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,12 @@ class ResultsCsv:
 
 
 def read_results(path: Path) -> ResultsCsv:
-    """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable."""
+    """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable.
+
+    The Ray engine's output (a folder of Parquet parts, or one part) is read the same way.
+    """
+    if is_parquet(path):
+        return _read_parquet(path)
     try:
         with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
             reader = csv.DictReader(file)
@@ -64,6 +70,68 @@ def read_results(path: Path) -> ResultsCsv:
     if not rows:
         raise CatsortError(f"{path}: no photos in this results CSV (only a header)")
     return ResultsCsv(source=Path(path), labels=labels, rows=rows)
+
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def is_parquet(path: Path) -> bool:
+    """Tell whether a path is Parquet results: a .parquet file, or a folder of parts."""
+    if os.path.isdir(path):
+        return any(_is_part(name) for name in os.listdir(path))
+    if Path(path).suffix.lower() == ".parquet":
+        return True
+    try:
+        with open(path, "rb") as stream:
+            return stream.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def _is_part(name: str) -> bool:
+    # The Ray engine's committed parts; its hidden temporary ones (.tmp-...) are left out.
+    return not name.startswith((".", "_")) and name.endswith(".parquet")
+
+
+def _read_parquet(path: Path) -> ResultsCsv:
+    """Read Parquet results as a results CSV is read (pyarrow is imported only here)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise CatsortError(
+            f'{path}: reading Parquet results needs pyarrow; pip install "catsort[distributed]"'
+        ) from None
+    files = (
+        [Path(path, name) for name in sorted(os.listdir(path)) if _is_part(name)]
+        if os.path.isdir(path)
+        else [Path(path)]
+    )
+    tables = []
+    for file in files:
+        try:
+            tables.append(pq.read_table(file))
+        except FileNotFoundError:
+            raise CatsortError(f"{file}: file not found") from None
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+    header = list(tables[0].column_names)
+    labels = _check_header(path, header)
+    rows = [parse_row(_cells(raw), labels) for table in tables for raw in table.to_pylist()]
+    if not rows:
+        raise CatsortError(f"{path}: no photos in these Parquet results")
+    return ResultsCsv(source=Path(path), labels=labels, rows=rows)
+
+
+def _cells(raw: dict[str, object]) -> dict[str, str | None]:
+    """A Parquet row's values as the CSV's text cells (numbers in full, None as empty)."""
+    return {
+        name: None if value is None else repr(value) if isinstance(value, float) else str(value)
+        for name, value in raw.items()
+    }
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
