@@ -307,7 +307,8 @@ class RunSummary:
             self.counts[result.prediction.label] += 1
         if result.sidecar is not None and result.error is None:
             self.tagged += 1
-        if result.destination is not None and result.error is None:
+        # A photo that failed only after it moved (its sidecar could not be tagged) did move.
+        if result.destination is not None:
             if result.earlier:
                 self.earlier += 1
             elif result.destination == result.path:
