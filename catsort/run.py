@@ -25,13 +25,15 @@ from catsort.sorting.jobs import Job, start_job
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_group, plan_group
-from catsort.walk import WalkTally, check_inputs, find_images
+from catsort.walk import WalkTally, check_inputs, exclude_spec, find_images
 
 #: Why a linked photo is classified but not moved.
 KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
 KEPT_OUTSIDE = "reached through a folder link, it lies outside the folders given: not moved"
 
 if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
+
     from catsort.tagging.sidecar import Tagger, TagSettings
 
 
@@ -523,6 +525,7 @@ def _run(
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     finder = CompanionFinder()
+    excluded = exclude_spec(settings.exclude)  # companions matching it stay where they are
     tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
         if job is not None and journal is not None:
@@ -537,7 +540,16 @@ def _run(
             )
         for result in results:
             placed = _placed(
-                result, plan, metadata.labels, journal, reserved, copies, finder, paths, cache
+                result,
+                plan,
+                metadata.labels,
+                journal,
+                reserved,
+                copies,
+                finder,
+                paths,
+                cache,
+                excluded,
             )
             if tagger is not None:
                 placed = _tagged(placed, plan, metadata.labels, tagger, journal)
@@ -643,6 +655,7 @@ def _placed(
     finder: CompanionFinder,
     given: Sequence[Path] = (),
     cache: ResultsCache | None = None,
+    exclude: GitIgnoreSpec | None = None,
 ) -> PhotoResult:
     """Move or copy one classified photo and its companions per the plan; return the result
     with its destination and theirs."""
@@ -655,7 +668,7 @@ def _placed(
         kept = _why_kept(result.path, given)
         if kept is not None:
             return replace(result, kept=kept)
-    companions = finder.of(result.path)
+    companions = _not_excluded(finder.of(result.path), given, exclude)
     if plan.action == COPY:
         earlier = copies.find(result.path, folder, companions)
         if earlier is not None:  # a second --copy run leaves things as they are
@@ -680,6 +693,22 @@ def _placed(
         destination=targets[0],
         companions=tuple(map(Companion, companions, targets[1:])),
     )
+
+
+def _not_excluded(
+    companions: tuple[Path, ...], given: Sequence[Path], exclude: GitIgnoreSpec | None
+) -> tuple[Path, ...]:
+    """The companions that no --exclude pattern leaves out (relative to the folder given)."""
+    if exclude is None:
+        return companions
+    roots = [os.path.abspath(folder) for folder in given if os.path.isdir(folder)]
+    kept = []
+    for companion in companions:
+        path = os.path.abspath(companion)
+        root = next((r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)), None)
+        if root is None or not exclude.match_file(os.path.relpath(path, root)):
+            kept.append(companion)
+    return tuple(kept)
 
 
 def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
