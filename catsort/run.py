@@ -32,8 +32,6 @@ KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
 KEPT_OUTSIDE = "reached through a folder link, it lies outside the folders given: not moved"
 
 if TYPE_CHECKING:
-    from pathspec import GitIgnoreSpec
-
     from catsort.tagging.sidecar import Tagger, TagSettings
 
 
@@ -339,7 +337,7 @@ def find_inputs(
         follow_links=follow_links,
         exclude=exclude,
     )
-    return without_paired_raws(walk, CompanionFinder(), paths)
+    return without_paired_raws(walk, CompanionFinder(ignore=_excluded(paths, exclude)), paths)
 
 
 def run_classify(
@@ -490,7 +488,8 @@ def classify_inputs(
         exclude=settings.exclude,
         tally=tally,
     )
-    photos = without_paired_raws(walk, companions or CompanionFinder(), paths)
+    finder = companions or CompanionFinder(ignore=_excluded(paths, settings.exclude))
+    photos = without_paired_raws(walk, finder, paths)
     results = classify_paths(
         photos,
         classifier,
@@ -524,8 +523,7 @@ def _run(
     metadata = classifier.metadata
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
-    finder = CompanionFinder()
-    excluded = exclude_spec(settings.exclude)  # companions matching it stay where they are
+    finder = CompanionFinder(ignore=_excluded(paths, settings.exclude))
     tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
         if job is not None and journal is not None:
@@ -540,16 +538,7 @@ def _run(
             )
         for result in results:
             placed = _placed(
-                result,
-                plan,
-                metadata.labels,
-                journal,
-                reserved,
-                copies,
-                finder,
-                paths,
-                cache,
-                excluded,
+                result, plan, metadata.labels, journal, reserved, copies, finder, paths, cache
             )
             if tagger is not None:
                 placed = _tagged(placed, plan, metadata.labels, tagger, journal)
@@ -655,7 +644,6 @@ def _placed(
     finder: CompanionFinder,
     given: Sequence[Path] = (),
     cache: ResultsCache | None = None,
-    exclude: GitIgnoreSpec | None = None,
 ) -> PhotoResult:
     """Move or copy one classified photo and its companions per the plan; return the result
     with its destination and theirs."""
@@ -668,7 +656,7 @@ def _placed(
         kept = _why_kept(result.path, given)
         if kept is not None:
             return replace(result, kept=kept)
-    companions = _not_excluded(finder.of(result.path), given, exclude)
+    companions = finder.of(result.path)
     if plan.action == COPY:
         earlier = copies.find(result.path, folder, companions)
         if earlier is not None:  # a second --copy run leaves things as they are
@@ -695,20 +683,21 @@ def _placed(
     )
 
 
-def _not_excluded(
-    companions: tuple[Path, ...], given: Sequence[Path], exclude: GitIgnoreSpec | None
-) -> tuple[Path, ...]:
-    """The companions that no --exclude pattern leaves out (relative to the folder given)."""
-    if exclude is None:
-        return companions
-    roots = [os.path.abspath(folder) for folder in given if os.path.isdir(folder)]
-    kept = []
-    for companion in companions:
-        path = os.path.abspath(companion)
-        root = next((r for r in roots if path.startswith(r.rstrip(os.sep) + os.sep)), None)
-        if root is None or not exclude.match_file(os.path.relpath(path, root)):
-            kept.append(companion)
-    return tuple(kept)
+def _excluded(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+    """Whether a file matches --exclude, relative to the folder given that holds it."""
+    spec = exclude_spec(exclude)
+    if spec is None:
+        return None
+    roots = [os.path.abspath(folder) for folder in paths if os.path.isdir(folder)]
+
+    def excluded(path: Path) -> bool:
+        absolute = os.path.abspath(path)
+        for root in roots:
+            if absolute.startswith(root.rstrip(os.sep) + os.sep):
+                return spec.match_file(os.path.relpath(absolute, root))
+        return False
+
+    return excluded
 
 
 def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:

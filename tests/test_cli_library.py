@@ -178,3 +178,13 @@ def test_exclude_keeps_matching_companions_where_they_are(tiny_model, make_photo
     assert (pictures / "cat" / "2020" / "IMG_1.jpg").exists()
     assert (pictures / "cat" / "2020" / "IMG_1.MOV").exists()
     assert (pictures / "2020" / "IMG_1.AAE").read_text() == "edits", "excluded: left alone"
+
+
+def test_exclude_of_the_jpegs_sorts_the_raws_on_their_own(tiny_model, make_photo, tmp_path):
+    pictures = tmp_path / "pictures"
+    make_photo(pictures / "IMG_2.JPG", RED)
+    write_dng(pictures / "IMG_2.DNG", RED)
+    result = classify(tiny_model, pictures, "--move", "--exclude", "*.JPG", "-q")
+    assert result.exit_code == 0, result.output
+    assert (pictures / "cat" / "IMG_2.DNG").exists(), "its JPEG left out, the RAW is the photo"
+    assert (pictures / "IMG_2.JPG").exists()
