@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from catsort.errors import CatsortError
-from catsort.images import is_image_name
+from catsort.images import is_photo_name
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult
 from catsort.run import (
@@ -184,7 +184,7 @@ class _Filter:
             return False
         if not self.recursive and len(parts) > 1:
             return False
-        return is_image_name(path) or os.path.isdir(path)
+        return is_photo_name(path) or os.path.isdir(path)
 
 
 def watch_folder(

@@ -336,3 +336,15 @@ def test_a_killed_watch_can_still_be_undone(photos, tiny_model, read_tree):
     undone = runner.invoke(app, ["undo", str(journal)])
     assert undone.exit_code == 0, undone.output
     assert read_tree(photos) == before
+
+
+def test_a_lone_raw_file_is_sorted(tmp_path, classifier):
+    from rawfile import write_dng
+
+    inbox = tmp_path / "inbox"
+    write_dng(inbox / "IMG_9.DNG", RED)  # there before the watch: the first walk
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)):
+        wait_for(lambda: (inbox / "cat" / "IMG_9.DNG").is_file(), "the RAW file in cat/")
+        write_dng(inbox / "IMG_10.DNG", RED)  # one that arrives
+        wait_for(lambda: (inbox / "cat" / "IMG_10.DNG").is_file(), "the new RAW file in cat/")
+
