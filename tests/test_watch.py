@@ -348,3 +348,20 @@ def test_a_lone_raw_file_is_sorted(tmp_path, classifier):
         write_dng(inbox / "IMG_10.DNG", RED)  # one that arrives
         wait_for(lambda: (inbox / "cat" / "IMG_10.DNG").is_file(), "the new RAW file in cat/")
 
+
+def test_a_live_photo_video_arriving_after_its_photo_follows_it(
+    tmp_path, classifier, make_photo, read_tree
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "2024" / "IMG_7.JPG", RED)
+        wait_for(lambda: len(watching.results) == 1, "the photo")
+        (inbox / "2024" / "IMG_7.MOV").write_bytes(b"the video")  # synced a while later
+        video = watching.results[0].destination.with_name("IMG_7.MOV")
+        wait_for(video.is_file, "the video beside its photo in cat/")
+    assert video.parent.name == "cat" and video.read_bytes() == b"the video"
+    summary = watching.summary
+    assert summary.companions == 1
+    undo(summary.journal)
+    assert sorted(read_tree(inbox)) == ["2024/IMG_7.JPG", "2024/IMG_7.MOV"]
