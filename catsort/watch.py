@@ -421,8 +421,9 @@ class _Session:
         groups = folder_groups([*went, *here])
         photo = next((name for name, members in groups.items() if path.name in members), None)
         if photo is None or photo not in went:
-            if photo is None or not os.path.lexists(folder / photo):
-                self.arrivals.take(path, key)  # nobody's companion: left alone
+            waiting = photo is not None and folder / photo in self.arrivals.waiting
+            if not waiting:
+                self.arrivals.take(path, key)  # nobody's, or its photo stayed: left alone
             return
         self.arrivals.take(path, key)
         action = self.plan.action
