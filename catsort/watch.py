@@ -32,6 +32,7 @@ from catsort.run import (
     find_inputs,
     open_cache,
 )
+from catsort.skiplist import folder_reason
 from catsort.sorting.companions import (
     MOTION_EXTENSIONS,
     SIDECAR_EXTENSIONS,
@@ -192,6 +193,9 @@ class _Filter:
             return False
         if any(is_temporary(part) for part in parts):
             return False
+        folders = parts if os.path.isdir(path) else parts[:-1]
+        if any(folder_reason(part) is not None for part in folders):
+            return False  # an application's library, a NAS's metadata: never sorted out of
         if not self.recursive and len(parts) > 1:
             return False
         if os.path.splitext(path)[1].lower() in LATE_EXTENSIONS:

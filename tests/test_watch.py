@@ -365,3 +365,16 @@ def test_a_live_photo_video_arriving_after_its_photo_follows_it(
     assert summary.companions == 1
     undo(summary.journal)
     assert sorted(read_tree(inbox)) == ["2024/IMG_7.JPG", "2024/IMG_7.MOV"]
+
+
+def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg", RED)
+        make_photo(inbox / "@eaDir" / "B.jpg", RED)
+        make_photo(inbox / "kitty.jpg", RED)  # arrives last: once it is sorted, so are they
+        wait_for(lambda: "kitty.jpg" in watching.names(), "the photo outside the library")
+    assert (inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg").is_file()
+    assert (inbox / "@eaDir" / "B.jpg").is_file()
+    assert watching.names() == ["kitty.jpg"]
