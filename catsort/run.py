@@ -25,7 +25,7 @@ from catsort.sorting.jobs import Job, start_job
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_group, plan_group
-from catsort.walk import WalkTally, check_inputs, find_images
+from catsort.walk import WalkTally, check_inputs, exclude_spec, find_images
 
 #: Why a linked photo is classified but not moved.
 KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
@@ -307,7 +307,8 @@ class RunSummary:
             self.counts[result.prediction.label] += 1
         if result.sidecar is not None and result.error is None:
             self.tagged += 1
-        if result.destination is not None and result.error is None:
+        # A photo that failed only after it moved (its sidecar could not be tagged) did move.
+        if result.destination is not None:
             if result.earlier:
                 self.earlier += 1
             elif result.destination == result.path:
@@ -336,7 +337,7 @@ def find_inputs(
         follow_links=follow_links,
         exclude=exclude,
     )
-    return without_paired_raws(walk, CompanionFinder(), paths)
+    return without_paired_raws(walk, CompanionFinder(ignore=_excluded(paths, exclude)), paths)
 
 
 def run_classify(
@@ -487,7 +488,8 @@ def classify_inputs(
         exclude=settings.exclude,
         tally=tally,
     )
-    photos = without_paired_raws(walk, companions or CompanionFinder(), paths)
+    finder = companions or CompanionFinder(ignore=_excluded(paths, settings.exclude))
+    photos = without_paired_raws(walk, finder, paths)
     results = classify_paths(
         photos,
         classifier,
@@ -521,7 +523,7 @@ def _run(
     metadata = classifier.metadata
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
-    finder = CompanionFinder()
+    finder = CompanionFinder(ignore=_excluded(paths, settings.exclude))
     tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
         if job is not None and journal is not None:
@@ -679,6 +681,23 @@ def _placed(
         destination=targets[0],
         companions=tuple(map(Companion, companions, targets[1:])),
     )
+
+
+def _excluded(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+    """Whether a file matches --exclude, relative to the folder given that holds it."""
+    spec = exclude_spec(exclude)
+    if spec is None:
+        return None
+    roots = [os.path.abspath(folder) for folder in paths if os.path.isdir(folder)]
+
+    def excluded(path: Path) -> bool:
+        absolute = os.path.abspath(path)
+        for root in roots:
+            if absolute.startswith(root.rstrip(os.sep) + os.sep):
+                return spec.match_file(os.path.relpath(absolute, root))
+        return False
+
+    return excluded
 
 
 def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol, cast
 
 from catsort.errors import CatsortError
-from catsort.images import is_image_name
+from catsort.images import is_photo_name
 from catsort.model import Classifier
 from catsort.pipeline import PhotoResult
 from catsort.run import (
@@ -32,12 +32,23 @@ from catsort.run import (
     find_inputs,
     open_cache,
 )
-from catsort.sorting.companions import CompanionFinder
+from catsort.skiplist import folder_reason
+from catsort.sorting.companions import (
+    MOTION_EXTENSIONS,
+    SIDECAR_EXTENSIONS,
+    CompanionFinder,
+    companion_targets,
+    folder_groups,
+)
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
+from catsort.sorting.place import GroupFailed, Placement, place_group
 
 #: Endings of the names downloads and sync tools give a file while they write it.
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", "~")
+
+#: Companions that may arrive after their photo was sorted (a Live Photo's video, a sidecar).
+LATE_EXTENSIONS = MOTION_EXTENSIONS | SIDECAR_EXTENSIONS
 
 # (size, modification time in ns): what must stay the same for the settle time.
 _Key = tuple[int, int]
@@ -182,9 +193,14 @@ class _Filter:
             return False
         if any(is_temporary(part) for part in parts):
             return False
+        folders = parts if os.path.isdir(path) else parts[:-1]
+        if any(folder_reason(part) is not None for part in folders):
+            return False  # an application's library, a NAS's metadata: never sorted out of
         if not self.recursive and len(parts) > 1:
             return False
-        return is_image_name(path) or os.path.isdir(path)
+        if os.path.splitext(path)[1].lower() in LATE_EXTENSIONS:
+            return True  # perhaps the late companion of a photo already sorted
+        return is_photo_name(path) or os.path.isdir(path)
 
 
 def watch_folder(
@@ -270,6 +286,9 @@ class _Session:
         self.labels = classifier.metadata.labels
         self.arrivals = Arrivals(watching.settle)
         self.filter = _Filter(self.root, self.plan.folders(self.labels), settings.recursive)
+        # folder -> {photo name: where it went}: for the companions that arrive after it
+        self.went: dict[Path, dict[str, Path]] = {}
+        self.on_note: Callable[[str], None] | None = None
 
     def run(
         self,
@@ -280,6 +299,7 @@ class _Session:
         import watchfiles
 
         self.on_result = on_result
+        self.on_note = on_note
 
         tick = self.watching.tick_ms
         changes = watchfiles.watch(
@@ -355,6 +375,8 @@ class _Session:
         # Listed afresh for each batch: companions (a Live Photo's video) arrive over time too.
         finder = self.placer.finder = CompanionFinder()
         ready = dict(ready)
+        for path in [p for p in ready if p.suffix.lower() in LATE_EXTENSIONS]:
+            self.follow(path, ready.pop(path))
         for path in [p for p in ready if finder.is_paired_raw(p)]:
             self.arrivals.take(path, ready.pop(path))  # it goes with its JPEG, not on its own
         if not ready:
@@ -382,9 +404,49 @@ class _Session:
                 if result.error is not None and self.arrivals.failed(result.path, key):
                     continue  # does not decode yet: perhaps a writer's pause
                 self.arrivals.take(result.path, key)
-                self.report(self.placer.place(result))
+                placed = self.placer.place(result)
+                if placed.destination is not None and placed.destination != placed.path:
+                    self.went.setdefault(placed.path.parent, {})[placed.path.name] = (
+                        placed.destination
+                    )
+                self.report(placed)
                 if self.stop.is_set():
                     return  # the rest wait for the next watch's first walk
+
+    def follow(self, path: Path, key: _Key) -> None:
+        """Send a companion that arrived after its photo was sorted to where the photo went;
+        one whose photo is still to be sorted waits for it (and goes with it)."""
+        folder = path.parent
+        went = self.went.get(folder, {})
+        try:
+            here = [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
+        except OSError:
+            here = []
+        groups = folder_groups([*went, *here])
+        photo = next((name for name, members in groups.items() if path.name in members), None)
+        if photo is None or photo not in went:
+            waiting = photo is not None and folder / photo in self.arrivals.waiting
+            if not waiting:
+                self.arrivals.take(path, key)  # nobody's, or its photo stayed: left alone
+            return
+        self.arrivals.take(path, key)
+        action = self.plan.action
+        if action is None:
+            return
+        target = companion_targets(folder / photo, [path], went[photo])[0]
+        try:
+            if os.path.lexists(target):
+                raise CatsortError(f"{target}: already exists")
+            place_group([Placement(path, target, action)], self.placer.journal, inside=[folder])
+        except (GroupFailed, CatsortError) as exc:
+            self._note(f"{path}: not sent after {photo} ({exc}); left in place")
+            return
+        self.summary.companions += 1
+        self._note(f"{path.name} -> {target} (after {photo})")
+
+    def _note(self, message: str) -> None:
+        if self.on_note is not None:
+            self.on_note(message)
 
     def report(self, result: PhotoResult) -> None:
         self.summary.add(result)

@@ -344,6 +344,18 @@ def test_a_finished_job_is_not_resumed(photos, tiny_model, make_photo):
     assert f"To put everything back: catsort undo {journals[0]}\n" in result.stderr
 
 
+def test_a_job_undone_after_it_was_stopped_is_not_resumed(photos, tiny_model):
+    assert classify(tiny_model, photos, "--move").exit_code == 0
+    job = photos / ".catsort" / "job.json"
+    job.write_text(job.read_text().replace('"finished": true', '"finished": false'))  # killed
+    assert runner.invoke(app, ["undo", "--all", str(photos)]).exit_code == 0
+    result = classify(tiny_model, photos, "--move")
+    assert result.exit_code == 0, result.output
+    newest = journals_newest_first(photos / ".catsort")[0]
+    # The undone run is no part of this one: undoing this run is undoing its own journal.
+    assert f"To put everything back: catsort undo {newest}\n" in result.stderr
+
+
 # --- undo --all and the lock ------------------------------------------------------------------
 
 

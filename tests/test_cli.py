@@ -714,3 +714,15 @@ def test_tag_option_mistakes_exit_2(photos, tiny_model, read_tree, args, message
     assert result.exit_code == 2
     assert message in result.stderr
     assert read_tree(photos) == before
+
+
+def test_tag_failure_after_a_move_still_counts_the_photo_as_moved(photos, tiny_model):
+    # A sidecar that is not valid XMP travels with its photo, then the tag fails: the photo
+    # and its companion did move, and the summary says so.
+    (photos / "kitty.jpg.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'>broken")
+    result = classify(tiny_model, photos, "--tag", "--move")
+    assert result.exit_code == 1, result.output
+    assert (photos / "cat" / "kitty.jpg").exists()
+    output = " ".join(result.output.split())
+    assert "moved │ 2" in output
+    assert "companions moved │ 1" in output

@@ -166,3 +166,25 @@ def test_a_raw_file_without_a_preview_is_an_error_row_and_stays(tmp_path, tiny_m
     assert "IMG_2000.NEF: RAW file without an embedded preview" in " ".join(result.output.split())
     assert rows(tmp_path / "r.csv")["IMG_2000.NEF"]["status"] == "error"
     assert (photos / "IMG_2000.NEF").exists()
+
+
+def test_exclude_keeps_matching_companions_where_they_are(tiny_model, make_photo, tmp_path):
+    pictures = tmp_path / "pictures"
+    make_photo(pictures / "2020" / "IMG_1.jpg", RED)
+    (pictures / "2020" / "IMG_1.AAE").write_text("edits")
+    (pictures / "2020" / "IMG_1.MOV").write_text("clip")
+    result = classify(tiny_model, pictures, "--move", "--exclude", "*.AAE", "-q")
+    assert result.exit_code == 0, result.output
+    assert (pictures / "cat" / "2020" / "IMG_1.jpg").exists()
+    assert (pictures / "cat" / "2020" / "IMG_1.MOV").exists()
+    assert (pictures / "2020" / "IMG_1.AAE").read_text() == "edits", "excluded: left alone"
+
+
+def test_exclude_of_the_jpegs_sorts_the_raws_on_their_own(tiny_model, make_photo, tmp_path):
+    pictures = tmp_path / "pictures"
+    make_photo(pictures / "IMG_2.JPG", RED)
+    write_dng(pictures / "IMG_2.DNG", RED)
+    result = classify(tiny_model, pictures, "--move", "--exclude", "*.JPG", "-q")
+    assert result.exit_code == 0, result.output
+    assert (pictures / "cat" / "IMG_2.DNG").exists(), "its JPEG left out, the RAW is the photo"
+    assert (pictures / "IMG_2.JPG").exists()

@@ -336,3 +336,45 @@ def test_a_killed_watch_can_still_be_undone(photos, tiny_model, read_tree):
     undone = runner.invoke(app, ["undo", str(journal)])
     assert undone.exit_code == 0, undone.output
     assert read_tree(photos) == before
+
+
+def test_a_lone_raw_file_is_sorted(tmp_path, classifier):
+    from rawfile import write_dng
+
+    inbox = tmp_path / "inbox"
+    write_dng(inbox / "IMG_9.DNG", RED)  # there before the watch: the first walk
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)):
+        wait_for(lambda: (inbox / "cat" / "IMG_9.DNG").is_file(), "the RAW file in cat/")
+        write_dng(inbox / "IMG_10.DNG", RED)  # one that arrives
+        wait_for(lambda: (inbox / "cat" / "IMG_10.DNG").is_file(), "the new RAW file in cat/")
+
+
+def test_a_live_photo_video_arriving_after_its_photo_follows_it(
+    tmp_path, classifier, make_photo, read_tree
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "2024" / "IMG_7.JPG", RED)
+        wait_for(lambda: len(watching.results) == 1, "the photo")
+        (inbox / "2024" / "IMG_7.MOV").write_bytes(b"the video")  # synced a while later
+        video = watching.results[0].destination.with_name("IMG_7.MOV")
+        wait_for(video.is_file, "the video beside its photo in cat/")
+    assert video.parent.name == "cat" and video.read_bytes() == b"the video"
+    summary = watching.summary
+    assert summary.companions == 1
+    undo(summary.journal)
+    assert sorted(read_tree(inbox)) == ["2024/IMG_7.JPG", "2024/IMG_7.MOV"]
+
+
+def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg", RED)
+        make_photo(inbox / "@eaDir" / "B.jpg", RED)
+        make_photo(inbox / "kitty.jpg", RED)  # arrives last: once it is sorted, so are they
+        wait_for(lambda: "kitty.jpg" in watching.names(), "the photo outside the library")
+    assert (inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg").is_file()
+    assert (inbox / "@eaDir" / "B.jpg").is_file()
+    assert watching.names() == ["kitty.jpg"]

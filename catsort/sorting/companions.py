@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from catsort.images import is_image_name
@@ -128,8 +128,9 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
 class CompanionFinder:
     """Looks up a photo's companions, listing each folder once (the few most recent are kept)."""
 
-    def __init__(self, keep: int = 1024) -> None:
+    def __init__(self, keep: int = 1024, ignore: Callable[[Path], bool] | None = None) -> None:
         self._keep = keep
+        self._ignore = ignore  # files left out of the run (--exclude): nobody's companions
         # folder -> ({photo: its companions}, every companion's name)
         self._folders: OrderedDict[Path, tuple[dict[str, tuple[str, ...]], set[str]]] = (
             OrderedDict()
@@ -157,7 +158,10 @@ class CompanionFinder:
         if folder in self._folders:
             self._folders.move_to_end(folder)
             return self._folders[folder]
-        groups = folder_groups(_file_names(folder))
+        names = _file_names(folder)
+        if self._ignore is not None:
+            names = [name for name in names if not self._ignore(folder / name)]
+        groups = folder_groups(names)
         listed = (groups, {name for members in groups.values() for name in members})
         self._folders[folder] = listed
         while len(self._folders) > self._keep:

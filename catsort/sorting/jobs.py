@@ -114,10 +114,27 @@ def start_job(dest: Path, inputs: list[Path], action: str, other_dest: Path | No
         names = [
             name
             for name in earlier["journals"]
-            if isinstance(name, str) and name == os.path.basename(name) and name.endswith(".jsonl")
+            if isinstance(name, str)
+            and name == os.path.basename(name)
+            and name.endswith(".jsonl")
+            and not _undone(dest / JOURNAL_DIR / name)  # undo --all put that run back already
         ]
-        return Job(dest, command, names, resumed=True)
+        if names:
+            return Job(dest, command, names, resumed=True)
     return Job(dest, command)
+
+
+def _undone(journal: Path) -> bool:
+    """Tell whether a journal's last line says it was undone."""
+    try:
+        lines = journal.read_bytes().splitlines()
+    except OSError:
+        return False
+    try:
+        last = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return False
+    return isinstance(last, dict) and last.get("state") == "undone"
 
 
 def _read(path: Path) -> dict | None:
