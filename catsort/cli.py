@@ -85,6 +85,35 @@ def _not_nan(value: float | None) -> float | None:
     return value
 
 
+# Options classify and watch share.
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        callback=_not_nan,
+        help="Confidence below which a photo is 'uncertain' (default: the model's).",
+    ),
+]
+GateOption = Annotated[
+    bool,
+    typer.Option("--gate/--no-gate", help="Label photos that look like neither pet 'other'."),
+]
+GateThresholdOption = Annotated[
+    float | None,
+    typer.Option(
+        min=0.0,
+        max=1.0,
+        callback=_not_nan,
+        help="Pet score below which a photo is 'other' (default: the model's).",
+    ),
+]
+
+
 @app.command()
 def classify(
     inputs: Annotated[
@@ -127,32 +156,10 @@ def classify(
             "tab-separated, on stdout); touch nothing.",
         ),
     ] = False,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            callback=_not_nan,
-            help="Confidence below which a photo is 'uncertain' (default: the model's).",
-        ),
-    ] = None,
-    gate: Annotated[
-        bool,
-        typer.Option("--gate/--no-gate", help="Label photos that look like neither pet 'other'."),
-    ] = True,
-    gate_threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            callback=_not_nan,
-            help="Pet score below which a photo is 'other' (default: the model's).",
-        ),
-    ] = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
+    gate: GateOption = True,
+    gate_threshold: GateThresholdOption = None,
     other_dest: Annotated[
         Path | None, typer.Option(help="Also move/copy 'other' photos, into this folder.")
     ] = None,
@@ -627,32 +634,10 @@ def watch(
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between looks with --poll.")
     ] = 1.0,
-    model: Annotated[
-        Path | None,
-        typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
-    ] = None,
-    threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            callback=_not_nan,
-            help="Confidence below which a photo is 'uncertain' (default: the model's).",
-        ),
-    ] = None,
-    gate: Annotated[
-        bool,
-        typer.Option("--gate/--no-gate", help="Label photos that look like neither pet 'other'."),
-    ] = True,
-    gate_threshold: Annotated[
-        float | None,
-        typer.Option(
-            min=0.0,
-            max=1.0,
-            callback=_not_nan,
-            help="Pet score below which a photo is 'other' (default: the model's).",
-        ),
-    ] = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
+    gate: GateOption = True,
+    gate_threshold: GateThresholdOption = None,
     recursive: Annotated[
         bool, typer.Option("--recursive/--no-recursive", help="Watch subfolders too.")
     ] = True,

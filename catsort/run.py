@@ -6,7 +6,7 @@ import itertools
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -490,8 +490,23 @@ def classify_inputs(
     )
     finder = companions or CompanionFinder(ignore=_excluded(paths, settings.exclude))
     photos = without_paired_raws(walk, finder, paths)
-    results = classify_paths(
-        photos,
+    results = _classify_paths(photos, classifier, settings, cache)
+    for result in results:
+        yield from walk_errors
+        walk_errors.clear()
+        yield result
+    yield from walk_errors  # problems met after the last photo
+
+
+def _classify_paths(
+    paths: Iterable[Path],
+    classifier: Classifier,
+    settings: RunSettings,
+    cache: ResultsCache | None,
+) -> Iterator[PhotoResult]:
+    """classify_paths with a run's settings."""
+    return classify_paths(
+        paths,
         classifier,
         batch_size=settings.batch_size,
         workers=settings.workers,
@@ -500,11 +515,6 @@ def classify_inputs(
         use_gate=settings.use_gate,
         cache=cache,
     )
-    for result in results:
-        yield from walk_errors
-        walk_errors.clear()
-        yield result
-    yield from walk_errors  # problems met after the last photo
 
 
 def _run(
@@ -606,16 +616,7 @@ def _earlier_results(
     """The photos the interrupted runs of this job moved, at their new place (from the cache,
     where it knows them), reported under the path they had, as placed before."""
     moves = job.earlier_moves()
-    results = classify_paths(
-        (move.target for move in moves),
-        classifier,
-        batch_size=settings.batch_size,
-        workers=settings.workers,
-        threshold=settings.threshold,
-        gate_threshold=settings.gate_threshold,
-        use_gate=settings.use_gate,
-        cache=cache,
-    )
+    results = _classify_paths((move.target for move in moves), classifier, settings, cache)
     for move, result in zip(moves, results):
         yield replace(
             result, path=_as_given(move.source, paths), destination=move.target, earlier=True
