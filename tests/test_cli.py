@@ -726,3 +726,19 @@ def test_tag_failure_after_a_move_still_counts_the_photo_as_moved(photos, tiny_m
     output = " ".join(result.output.split())
     assert "moved │ 2" in output
     assert "companions moved │ 1" in output
+
+
+def test_a_second_copy_with_tag_finds_the_tagged_copies_and_copies_nothing(
+    photos, tiny_model, tmp_path
+):
+    from test_xmp import LIGHTROOM
+
+    (photos / "kitty.xmp").write_bytes(LIGHTROOM)  # travels with kitty.jpg, tagged at the copy
+    dest = tmp_path / "Sorted"
+    first = classify(tiny_model, photos, "--copy", "--tag", "--dest", dest, "-q")
+    assert first.exit_code == 0, first.output
+    copied = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    again = classify(tiny_model, photos, "--copy", "--tag", "--dest", dest, "-q")
+    assert again.exit_code == 0, again.output
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == copied
+    assert not list(dest.rglob("* (1).*")), "no photo is copied twice"

@@ -318,10 +318,15 @@ def test_copy_copies_the_groups_and_a_second_copy_finds_them(
     assert [c.destination for c in went] == [
         dest / "cat" / "2019" / "07" / name for name in GROUPS["2019/07/IMG_0001.JPG"]
     ]
-    # A sidecar edited since: the group is copied again, whole, under a new stem.
+    # A sidecar edited since (a rating, a keyword): no new photo, so nothing is copied again.
     (root / "2019" / "07" / "IMG_0001.xmp").write_bytes(b"<x:xmpmeta>rated 5</x:xmpmeta>")
     third, _ = sort_library(root, classifier, COPY, dest=dest)
-    assert (third.placed, third.companions) == (1, 3)
+    assert (third.placed, third.earlier) == (0, 7)
+    assert read_tree(dest) == copied
+    # A RAW changed since is a new photo: the group is copied again, whole, under a new stem.
+    (root / "2019" / "07" / "IMG_0001.CR2").write_bytes(b"re-developed")
+    fourth, _ = sort_library(root, classifier, COPY, dest=dest)
+    assert (fourth.placed, fourth.companions) == (1, 3)
     assert sorted(os.listdir(dest / "cat" / "2019" / "07"))[:4] == [
         "IMG_0001 (1).CR2",
         "IMG_0001 (1).JPG",

@@ -29,8 +29,9 @@ class EarlierCopies:
 
         It may have any of the names ``source`` could have been given, past gaps in the numbering
         too: the user may have deleted a copy in the middle, or undone the run that made it.
-        With ``companions``, each must be copied beside it under the copy's stem, unchanged; a
-        group that changed since (a new or edited sidecar) is copied again, whole.
+        With ``companions``, each must be copied beside it under the copy's stem: unchanged, but
+        for XMP sidecars, which only need to be there (``--tag`` and photo managers write
+        keywords into the copy's sidecar; a metadata edit is no new photo to copy again).
         """
         if os.path.realpath(source.parent) == os.path.realpath(folder):
             return None  # already in its folder, where plan() leaves it
@@ -40,7 +41,7 @@ class EarlierCopies:
         original = Path(os.path.realpath(source))
         for candidate in self._variants(folder, source.name):
             if same_content(original, candidate) and all(
-                same_content(companion, copied)
+                _same_companion(companion, copied)
                 for companion, copied in zip(
                     companions, companion_targets(source, companions, candidate)
                 )
@@ -73,3 +74,11 @@ class EarlierCopies:
 def _group(groups: _Groups, name: str) -> None:
     stem, counter, ext = split_name(name)
     groups.setdefault((stem, ext), set()).add((counter, name))
+
+
+def _same_companion(companion: Path, copied: Path) -> bool:
+    """Tell whether ``copied`` is the copy of ``companion``: the same bytes, or for a sidecar,
+    one in its place (catsort --tag or a photo manager may have written into it since)."""
+    if companion.name.lower().endswith(".xmp"):
+        return os.path.isfile(copied) and not os.path.islink(copied)
+    return same_content(companion, copied)
