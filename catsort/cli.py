@@ -86,6 +86,14 @@ def _not_nan(value: float | None) -> float | None:
 
 
 # Options classify and watch share.
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="PATTERN",
+        help="Leave out what matches this gitignore-style pattern, relative to the folder "
+        "given (e.g. 'Exports/', '*.png'); repeatable.",
+    ),
+]
 ModelOption = Annotated[
     Path | None,
     typer.Option(help="Model folder, metadata .json or .tflite (default: the shipped model)."),
@@ -166,14 +174,7 @@ def classify(
     recursive: Annotated[
         bool, typer.Option("--recursive/--no-recursive", help="Walk into subfolders.")
     ] = True,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            metavar="PATTERN",
-            help="Leave out what matches this gitignore-style pattern, relative to the folder "
-            "given (e.g. 'Exports/', '*.png'); repeatable.",
-        ),
-    ] = None,
+    exclude: ExcludeOption = None,
     follow_links: Annotated[
         bool,
         typer.Option(
@@ -641,6 +642,7 @@ def watch(
     recursive: Annotated[
         bool, typer.Option("--recursive/--no-recursive", help="Watch subfolders too.")
     ] = True,
+    exclude: ExcludeOption = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Threads to use (default: one per core).")
     ] = None,
@@ -677,6 +679,7 @@ def watch(
                 use_gate=gate,
                 gate_threshold=gate_threshold,
                 workers=workers,
+                exclude=tuple(exclude or ()),
             )
             display = WatchDisplay(err_console, folder, quiet)
             labels = classifier.metadata.labels

@@ -337,7 +337,7 @@ def find_inputs(
         follow_links=follow_links,
         exclude=exclude,
     )
-    return without_paired_raws(walk, CompanionFinder(ignore=_excluded(paths, exclude)), paths)
+    return without_paired_raws(walk, CompanionFinder(ignore=exclude_check(paths, exclude)), paths)
 
 
 def run_classify(
@@ -488,7 +488,7 @@ def classify_inputs(
         exclude=settings.exclude,
         tally=tally,
     )
-    finder = companions or CompanionFinder(ignore=_excluded(paths, settings.exclude))
+    finder = companions or CompanionFinder(ignore=exclude_check(paths, settings.exclude))
     photos = without_paired_raws(walk, finder, paths)
     results = _classify_paths(photos, classifier, settings, cache)
     for result in results:
@@ -533,7 +533,7 @@ def _run(
     metadata = classifier.metadata
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
-    finder = CompanionFinder(ignore=_excluded(paths, settings.exclude))
+    finder = CompanionFinder(ignore=exclude_check(paths, settings.exclude))
     tally = WalkTally(summary.not_entered, summary.not_photos)
     with Journal.create(root) if root is not None else nullcontext() as journal:
         if job is not None and journal is not None:
@@ -684,7 +684,7 @@ def _placed(
     )
 
 
-def _excluded(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+def exclude_check(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
     """Whether a file matches --exclude, relative to the folder given that holds it."""
     spec = exclude_spec(exclude)
     if spec is None:

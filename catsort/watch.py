@@ -29,6 +29,7 @@ from catsort.run import (
     check_plan,
     check_settings,
     classify_inputs,
+    exclude_check,
     find_inputs,
     open_cache,
 )
@@ -169,8 +170,15 @@ class _Filter:
     """Which changed paths matter: photos and folders, not temporary or hidden names, and
     nothing in the folders the watch fills (cat/, dog/, the --other-dest folder)."""
 
-    def __init__(self, root: str, ignored: Iterable[Path], recursive: bool) -> None:
+    def __init__(
+        self,
+        root: str,
+        ignored: Iterable[Path],
+        recursive: bool,
+        excluded: Callable[[Path], bool] | None = None,
+    ) -> None:
         self.root = root
+        self.excluded = excluded  # --exclude
         # Only those inside the watched folder: a watched folder inside one (an inbox in
         # cat/) is still watched.
         self.ignored = tuple(
@@ -197,6 +205,8 @@ class _Filter:
         if any(folder_reason(part) is not None for part in folders):
             return False  # an application's library, a NAS's metadata: never sorted out of
         if not self.recursive and len(parts) > 1:
+            return False
+        if self.excluded is not None and not os.path.isdir(path) and self.excluded(Path(path)):
             return False
         if os.path.splitext(path)[1].lower() in LATE_EXTENSIONS:
             return True  # perhaps the late companion of a photo already sorted
@@ -285,7 +295,10 @@ class _Session:
         self.on_result: Callable[[PhotoResult], None] | None = None
         self.labels = classifier.metadata.labels
         self.arrivals = Arrivals(watching.settle)
-        self.filter = _Filter(self.root, self.plan.folders(self.labels), settings.recursive)
+        self.excluded = exclude_check([Path(self.root)], settings.exclude)
+        self.filter = _Filter(
+            self.root, self.plan.folders(self.labels), settings.recursive, self.excluded
+        )
         # folder -> {photo name: where it went}: for the companions that arrive after it
         self.went: dict[Path, dict[str, Path]] = {}
         self.on_note: Callable[[str], None] | None = None
@@ -347,7 +360,12 @@ class _Session:
     def scan(self, folder: Path) -> None:
         """Note every photo under ``folder``, walked as classify walks it."""
         for path in find_inputs(
-            [folder], self.plan, self.labels, self.settings.recursive, self.walk_error
+            [folder],
+            self.plan,
+            self.labels,
+            self.settings.recursive,
+            self.walk_error,
+            exclude=self.settings.exclude,
         ):
             if self.filter.wanted(os.path.join(self.root, os.path.relpath(path, self.folder))):
                 self.arrivals.see(path)
@@ -373,7 +391,7 @@ class _Session:
         if not ready:
             return
         # Listed afresh for each batch: companions (a Live Photo's video) arrive over time too.
-        finder = self.placer.finder = CompanionFinder()
+        finder = self.placer.finder = CompanionFinder(ignore=self.excluded)
         ready = dict(ready)
         for path in [p for p in ready if p.suffix.lower() in LATE_EXTENSIONS]:
             self.follow(path, ready.pop(path))

@@ -53,7 +53,13 @@ class Watching:
     """``watch_folder`` running in a thread for the length of a ``with`` block."""
 
     def __init__(
-        self, folder: Path, classifier, plan: SortPlan, recursive: bool = True, **watching
+        self,
+        folder: Path,
+        classifier,
+        plan: SortPlan,
+        recursive: bool = True,
+        exclude: tuple[str, ...] = (),
+        **watching,
     ) -> None:
         self.stop = threading.Event()
         self.ready = threading.Event()
@@ -68,7 +74,7 @@ class Watching:
                     folder,
                     classifier,
                     plan,
-                    RunSettings(recursive=recursive, workers=1),
+                    RunSettings(recursive=recursive, workers=1, exclude=exclude),
                     settings,
                     self.stop,
                     self.results.append,
@@ -197,6 +203,23 @@ def test_label_folders_hidden_and_temporary_files_are_left_alone(tmp_path, class
     assert (inbox / "dog" / "also-by-hand.png").is_file()
     assert (inbox / "download.jpg.part").is_file() and (inbox / ".sync-tmp.jpg").is_file()
     assert (inbox / ".thumbnails" / "t.jpg").is_file()
+
+
+def test_what_exclude_matches_is_left_alone_at_the_start_and_as_it_arrives(
+    tmp_path, classifier, make_photo
+):
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "Exports" / "old.png", RED)  # there before the watch: its first walk
+    exclude = ("Exports/", "*.aae")
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), exclude=exclude) as watching:
+        make_photo(inbox / "Exports" / "new.png", RED)
+        (inbox / "IMG.aae").write_bytes(b"edits")  # would travel with IMG.png but is excluded
+        make_photo(inbox / "IMG.png", RED)
+        wait_for(lambda: watching.results, "the new photo")
+        time.sleep(2 * SETTLE)  # what settled with it would be sorted by now
+    assert watching.names() == ["IMG.png"]
+    assert (inbox / "cat" / "IMG.png").is_file() and (inbox / "IMG.aae").is_file()
+    assert (inbox / "Exports" / "old.png").is_file() and (inbox / "Exports" / "new.png").is_file()
 
 
 def test_a_folder_moved_in_whole_is_sorted(tmp_path, classifier, make_photo):
