@@ -86,6 +86,8 @@ def _not_nan(value: float | None) -> float | None:
 
 
 # Options classify and watch share.
+MoveOption = Annotated[bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")]
+CopyOption = Annotated[bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")]
 ExcludeOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -139,12 +141,8 @@ def classify(
             "--csv", metavar="PATH", help="Write one row per photo to this CSV ('-': stdout)."
         ),
     ] = None,
-    move: Annotated[
-        bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")
-    ] = False,
-    copy: Annotated[
-        bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")
-    ] = False,
+    move: MoveOption = False,
+    copy: CopyOption = False,
     dest: Annotated[
         Path | None, typer.Option(help="Where the label folders go (default: the folder given).")
     ] = None,
@@ -600,12 +598,8 @@ def watch(
             help="The folder to watch (a phone sync or camera import folder).",
         ),
     ],
-    move: Annotated[
-        bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")
-    ] = False,
-    copy: Annotated[
-        bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")
-    ] = False,
+    move: MoveOption = False,
+    copy: CopyOption = False,
     dest: Annotated[
         Path | None, typer.Option(help="Where the label folders go (default: FOLDER).")
     ] = None,

@@ -105,9 +105,7 @@ class Classifier:
     @property
     def fingerprint(self) -> str:
         """The model file's identity for records a run leaves behind: ``sha256:<16 hex digits>``."""
-        import hashlib
-
-        return "sha256:" + hashlib.sha256(self._content).hexdigest()[:16]
+        return "sha256:" + self.digest[:16]
 
     @property
     def has_gate(self) -> bool:
