@@ -220,7 +220,9 @@ def make_programs(args: argparse.Namespace, model: Path, size: tuple[int, int]) 
 
 def catsort_options(args: argparse.Namespace) -> str:
     """The classify options given to the benchmark to pass on."""
-    options = []
+    # Every repeat classifies again: the results cache would answer repeats 2 and 3 from
+    # SQLite (bench_cache.py measures that).
+    options = ["--no-cache"]
     if args.threads:
         options += ["--threads", str(args.threads)]
     if args.batch_size:
