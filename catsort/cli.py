@@ -907,7 +907,7 @@ def train(
         typer.Option(
             "--gate",
             help="Pet gate: 'knn' (fine-tuned features) or 'mahalanobis' (the original "
-            "MobileNetV2's, a second branch in the model).",
+            "MobileNetV2's, a second branch in the model, and a low layer's statistics).",
         ),
     ] = "knn",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,

@@ -54,22 +54,21 @@ def test_mahalanobis_distance_is_to_the_nearer_class_mean() -> None:
     covariance, shrinkage = gate.ledoit_wolf(centred)
     assert fitted.shrinkage == pytest.approx(shrinkage)
     precision = np.linalg.inv(covariance)
-    np.testing.assert_allclose(fitted.factor @ fitted.factor.T, precision, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(fitted.factor @ fitted.factor.T, precision, rtol=1e-6, atol=1e-7)
     probe = rng.uniform(0, 3, size=(5, features.shape[1]))
     expected = np.min(
         [np.einsum("ij,jk,ik->i", probe - m, precision, probe - m) for m in means], axis=0
     )
-    np.testing.assert_allclose(fitted.distances(probe), expected, rtol=1e-8)
-    np.testing.assert_allclose(fitted.scores(probe), np.exp(-expected / (2 * 16)), rtol=1e-8)
+    np.testing.assert_allclose(fitted.distances(probe), expected, rtol=1e-6)
 
 
-def test_mahalanobis_scores_are_highest_at_a_class_mean() -> None:
+def test_mahalanobis_distance_is_zero_at_a_class_mean() -> None:
     rng = np.random.default_rng(7)
     features, labels = two_blobs(rng)
     fitted = gate.fit_mahalanobis(features, labels)
-    scores = fitted.scores(np.vstack([fitted.means, fitted.means + 1.0]))
-    np.testing.assert_allclose(scores[:2], 1.0)
-    assert (scores[2:] < scores[:2]).all()
+    distances = fitted.distances(np.vstack([fitted.means, fitted.means + 1.0]))
+    np.testing.assert_allclose(distances[:2], 0.0, atol=1e-9)
+    assert (distances[2:] > 0).all()
 
 
 def test_mahalanobis_gate_separates_held_out_points_from_strangers() -> None:
@@ -78,13 +77,91 @@ def test_mahalanobis_gate_separates_held_out_points_from_strangers() -> None:
     order = rng.permutation(len(features))
     train, held_out = order[:1000], order[1000:]
     fitted = gate.fit_mahalanobis(features[train], labels[train])
-    pets = fitted.scores(features[held_out])
+    pets = -fitted.distances(features[held_out])
     threshold = gate.score_threshold(pets, 0.02)
     # Features unlike either class: strong in every direction at once.
-    strangers = fitted.scores(np.abs(rng.normal(size=(200, features.shape[1]))) + 2.0)
+    strangers = -fitted.distances(np.abs(rng.normal(size=(200, features.shape[1]))) + 2.0)
     assert np.mean(pets < threshold) == pytest.approx(0.02, abs=0.01)
     assert np.mean(strangers < threshold) > 0.95
     assert gate.auroc(pets, strangers) > 0.99
+
+
+def test_features_that_never_vary_still_give_a_gate() -> None:
+    features = np.zeros((20, 5))
+    features[:, 0] = np.arange(20) % 2  # one feature varies, four are dead
+    fitted = gate.fit_mahalanobis(features, np.arange(20) % 2)
+    distances = fitted.distances(np.array([[0.0, 0, 0, 0, 0], [0.0, 1, 0, 0, 0]]))
+    assert distances[0] == pytest.approx(0.0, abs=1e-6) and distances[1] > 1e6
+
+
+def test_out_of_fold_distances_come_from_gates_that_never_saw_the_photo() -> None:
+    rng = np.random.default_rng(9)
+    features, labels = two_blobs(rng, n=200)
+    held = gate.out_of_fold_distances(features, labels, folds=4, seed=1)
+    order = np.random.default_rng(1).permutation(len(features))
+    fold = order[2::4]
+    others = np.setdiff1d(order, fold)
+    alone = gate.fit_mahalanobis(features[others], labels[others]).distances(features[fold])
+    np.testing.assert_allclose(held[fold], alone, rtol=1e-10)
+    # A photo is nearer the gate that was fitted on it.
+    assert np.median(gate.fit_mahalanobis(features, labels).distances(features)) < np.median(held)
+
+
+def test_the_held_out_limit_rejects_about_the_asked_share_of_new_pets() -> None:
+    rng = np.random.default_rng(10)
+    everything, all_labels = two_blobs(rng, n=4400, d=60)
+    order = rng.permutation(len(everything))
+    features, labels = everything[order[:300]], all_labels[order[:300]]  # few per feature
+    calibration, new_pets = everything[order[300:400]], everything[order[400:]]
+    fitted = gate.fit_mahalanobis(features, labels)
+    limit = gate.distance_limit(fitted, features, labels, calibration, 0.05)
+    rejected = np.mean(fitted.distances(new_pets) > limit)
+    assert rejected == pytest.approx(0.05, abs=0.03)
+    # The training photos' own distances would set the limit far too tight.
+    in_sample = np.quantile(fitted.distances(features), 0.95)
+    assert np.mean(fitted.distances(new_pets) > in_sample) > 2 * rejected
+
+
+def photo_gate(rng: np.random.Generator) -> tuple[gate.PhotoGate, np.ndarray, np.ndarray]:
+    content, labels = two_blobs(rng, n=400)
+    statistics, _ = two_blobs(rng, n=400, d=6)
+    fitted = gate.fit_photo_gate(content, statistics, labels, (content[:50], statistics[:50]), 0.05)
+    return fitted, content, statistics
+
+
+def test_photo_gate_scores_half_at_the_stricter_limit() -> None:
+    fitted, content, statistics = photo_gate(np.random.default_rng(11))
+    ratios = fitted.ratios(content[:20], statistics[:20])
+    expected = np.maximum(
+        fitted.content.distances(content[:20]) / fitted.content_limit,
+        fitted.statistics.distances(statistics[:20]) / fitted.statistics_limit,
+    )
+    np.testing.assert_allclose(ratios, expected)
+    np.testing.assert_allclose(fitted.scores(content[:20], statistics[:20]), 2.0**-expected)
+    assert fitted.statistics_limit > np.quantile(fitted.statistics.distances(statistics), 0.95), (
+        "the statistics part rejects a tenth of the rate, so its limit is looser"
+    )
+
+
+def test_photo_gate_needs_both_parts_to_accept() -> None:
+    rng = np.random.default_rng(12)
+    fitted, _, _ = photo_gate(rng)
+    pet_content, pet_statistics = fitted.content.means[:1], fitted.statistics.means[:1]
+    odd_content = pet_content + 50.0  # what it shows is unlike any pet ...
+    odd_statistics = pet_statistics + 50.0  # ... or its statistics are unlike any photo's
+    scores = [
+        fitted.scores(pet_content, pet_statistics)[0],
+        fitted.scores(odd_content, pet_statistics)[0],
+        fitted.scores(pet_content, odd_statistics)[0],
+    ]
+    assert scores[0] > 0.9 and scores[1] < 0.5 and scores[2] < 0.5
+
+
+def test_threshold_for_drift_carries_the_float_limits_over() -> None:
+    reference = 2.0 ** -np.linspace(0.2, 1.5, 50)
+    assert gate.threshold_for_drift(reference, reference) == pytest.approx(0.5)
+    # A converted model whose distances are all 10 % larger: its limit sits at 2 ** -1.1.
+    assert gate.threshold_for_drift(reference, reference**1.1) == pytest.approx(2.0**-1.1)
 
 
 def test_scores_are_the_cosine_similarity_to_the_kth_nearest_training_photo() -> None:

@@ -491,9 +491,25 @@ def test_the_mahalanobis_gate_runs_on_the_original_branch_inside_the_graph() -> 
         out["branch_features"], untouched.predict(images, verbose=0), atol=1e-5
     )
     np.testing.assert_allclose(out["logits"], model.predict(images, verbose=0), atol=1e-5)
-    fitted = gate.fit_mahalanobis(out["branch_features"], np.arange(40) % 2)
+    # The statistics are the channel means and spreads of the low layer named for them.
+    low = keras.Model(base.input, base.get_layer(gate.STATISTICS_LAYER).output)
+    maps = low.predict(images / 127.5 - 1, verbose=0)
+    np.testing.assert_allclose(
+        out["statistics"],
+        np.concatenate([maps.mean(axis=(1, 2)), maps.std(axis=(1, 2))], axis=1),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    labels = np.arange(40) % 2
+    fitted = gate.fit_photo_gate(
+        out["branch_features"],
+        out["statistics"],
+        labels,
+        (out["branch_features"][:10], out["statistics"][:10]),
+        0.05,
+    )
     exported = recipe.export_model(model, fitted, branch).predict(images[:6], verbose=0)
-    expected = fitted.scores(out["branch_features"][:6])
+    expected = fitted.scores(out["branch_features"][:6], out["statistics"][:6])
     np.testing.assert_allclose(exported["pet_score"][:, 0], expected, rtol=1e-4)
     # One interpreter call gives both outputs; in int8 the gate's arithmetic stays float.
     tflite = export.convert(recipe.export_model(model, fitted, branch), "int8", images, quiet=True)
@@ -501,11 +517,12 @@ def test_the_mahalanobis_gate_runs_on_the_original_branch_inside_the_graph() -> 
 
     interpreter = tf.lite.Interpreter(model_content=tflite)
     assert set(interpreter.get_signature_runner()(image=images[:6])) == {"logits", "pet_score"}
-    tensors = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
     gate_ops = [
         op
-        for op in interpreter._get_ops_details()
+        for op in ops
         if op["op_name"] in ("FULLY_CONNECTED", "SQUARED_DIFFERENCE", "SUM", "MINIMUM", "EXP")
     ]
     assert {op["op_name"] for op in gate_ops} >= {"SQUARED_DIFFERENCE", "EXP"}
-    assert all(tensors[i] == np.float32 for op in gate_ops for i in op["outputs"])
+    assert all(tensors[i]["dtype"] == np.float32 for op in gate_ops for i in op["outputs"])

@@ -16,7 +16,7 @@ from catsort.errors import CatsortError
 
 #: Ops kept in float32 in the int8 model: the pet gate's (FULLY_CONNECTED also covers the
 #: classifier's one dense layer, MUL the input scaling). Everything else is int8. The kNN gate
-#: uses L2_NORMALIZATION to MINIMUM and RELU, the Mahalanobis gate SUB to EXP; MobileNetV2
+#: uses L2_NORMALIZATION to MINIMUM and RELU, the Mahalanobis gate SUB to SQRT; MobileNetV2
 #: itself uses none of these but MUL.
 GATE_FLOAT_OPS = [
     "MUL",
@@ -33,6 +33,9 @@ GATE_FLOAT_OPS = [
     "SUM",
     "REDUCE_MIN",
     "EXP",
+    "MAXIMUM",
+    "SQRT",
+    "CONCATENATION",
 ]
 
 
@@ -97,6 +100,14 @@ def run_tflite(
             scores.append(np.asarray(out.pet_score, dtype=np.float32).reshape(-1))
     seconds = (time.perf_counter() - start) / max(len(images), 1)
     return np.concatenate(logits), (np.concatenate(scores) if scores else None), seconds
+
+
+def run_outputs(model_content: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Every output of a converted model, one photo at a time (for models classify cannot run)."""
+    interpreter = tf.lite.Interpreter(model_content=model_content)
+    runner = interpreter.get_signature_runner()
+    rows = [runner(image=image[None].astype(np.float32)) for image in images]
+    return {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from catsort.errors import CatsortError
 
-from .gate import MahalanobisGate, NeighbourGate
+from .gate import STATISTICS_LAYER, MahalanobisGate, NeighbourGate, PhotoGate
 
 
 def build_base(size: tuple[int, int], weights: str | None) -> keras.Model:
@@ -106,8 +106,8 @@ class PetScore(keras.layers.Layer):
         return tf.clip_by_value(kth, 0.0, 1.0)
 
 
-class MahalanobisScore(keras.layers.Layer):
-    """The pet gate inside the graph: exp(-d / 2n), d the Mahalanobis distance to the nearer mean.
+class MahalanobisDistance(keras.layers.Layer):
+    """Squared Mahalanobis distance to the nearer class mean, inside the graph.
 
     d = |f L - m_c L|^2 with L the Cholesky factor of the precision: one matrix product.
     """
@@ -116,7 +116,6 @@ class MahalanobisScore(keras.layers.Layer):
         super().__init__(**kwargs)
         self.factor = tf.constant(gate.factor, tf.float32)  # (features, features)
         self.centres = tf.constant(gate.means @ gate.factor, tf.float32)  # (classes, features)
-        self.scale = -0.5 / gate.means.shape[1]
 
     def call(self, features: tf.Tensor) -> tf.Tensor:
         projected = tf.matmul(features, self.factor)
@@ -126,7 +125,38 @@ class MahalanobisScore(keras.layers.Layer):
         for centre in tf.unstack(self.centres):
             squared = tf.reduce_sum(tf.math.squared_difference(projected, centre), -1, True)
             nearest = squared if nearest is None else tf.minimum(nearest, squared)
-        return tf.exp(nearest * self.scale)
+        return nearest
+
+
+class ChannelStatistics(keras.layers.Layer):
+    """Per-channel mean and standard deviation over a feature map's positions."""
+
+    def call(self, feature_map: tf.Tensor) -> tf.Tensor:
+        # Sums times 1/positions, not reduce_mean: MEAN is also the network's own pooling,
+        # which stays int8, while these must stay float (SUM, SQUARE and MUL are float ops).
+        positions = float(feature_map.shape[1] * feature_map.shape[2])
+        mean = tf.reduce_sum(feature_map, axis=(1, 2)) * (1.0 / positions)
+        mean_square = tf.reduce_sum(tf.square(feature_map), axis=(1, 2)) * (1.0 / positions)
+        spread = tf.sqrt(tf.maximum(mean_square - tf.square(mean), 0.0))
+        return tf.concat([mean, spread], axis=-1)
+
+
+class PhotoScore(keras.layers.Layer):
+    """The pet gate inside the graph: 2 ** -r, r the larger distance-to-limit ratio."""
+
+    def __init__(self, gate: PhotoGate, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.content = MahalanobisDistance(gate.content)
+        self.statistics = MahalanobisDistance(gate.statistics)
+        self.content_scale = 1.0 / gate.content_limit
+        self.statistics_scale = 1.0 / gate.statistics_limit
+
+    def call(self, content: tf.Tensor, statistics: tf.Tensor) -> tf.Tensor:
+        ratio = tf.maximum(
+            self.content(content) * self.content_scale,
+            self.statistics(statistics) * self.statistics_scale,
+        )
+        return tf.exp(ratio * -float(np.log(2.0)))
 
 
 def base_of(model: keras.Model) -> keras.Model:
@@ -149,10 +179,11 @@ def crossing_tensors(base: keras.Model, at: int) -> list:
 def frozen_branch_model(
     model: keras.Model, original: keras.Model, fine_tune_at: int
 ) -> keras.Model:
-    """``model`` with a second output: the pooled features of ``original``'s layers from
-    ``fine_tune_at`` up, run on the fine-tuned base's own (frozen, so unchanged) lower layers.
+    """``model`` with more outputs: the pooled features of ``original``'s layers from
+    ``fine_tune_at`` up, run on the fine-tuned base's own (frozen, so unchanged) lower layers,
+    and the channel statistics of its ``STATISTICS_LAYER``.
 
-    Outputs ``logits`` and ``branch_features``; the lower layers run once for both.
+    Outputs ``logits``, ``branch_features`` and ``statistics``; the lower layers run once.
     """
     base = base_of(model)
     names = [layer.name for layer in base.layers[1:]]  # the input layer's name is numbered
@@ -163,39 +194,47 @@ def frozen_branch_model(
     place = {id(layer.output): i for i, layer in enumerate(original.layers)}
     bottom = keras.Model(
         base.input,
-        [base.layers[place[id(t)]].output for t in crossing] + [base.output],
+        [base.layers[place[id(t)]].output for t in crossing]
+        + [base.get_layer(STATISTICS_LAYER).output, base.output],
         name="shared_bottom",
     )
     top = keras.Model(crossing, original.output, name="original_top")
     scaled = model.get_layer("scale")(model.input)
-    *cut, fine_tuned = bottom(scaled, training=False)
+    *cut, low, fine_tuned = bottom(scaled, training=False)
     pooled = model.get_layer("features")(fine_tuned)
     branch = keras.layers.GlobalAveragePooling2D(name="branch_features")(top(cut, training=False))
     logits = model.get_layer("logits")(pooled)
     return keras.Model(
-        model.input, {"logits": logits, "branch_features": branch}, name="catsort_branch"
+        model.input,
+        {
+            "logits": logits,
+            "branch_features": branch,
+            "statistics": ChannelStatistics(name="statistics")(low),
+        },
+        name="catsort_branch",
     )
 
 
 def export_model(
     model: keras.Model,
-    gate: NeighbourGate | MahalanobisGate | None,
+    gate: NeighbourGate | PhotoGate | None,
     branch: keras.Model | None = None,
 ) -> keras.Model:
     """The model as exported: ``image`` in; ``logits`` and, with a gate, ``pet_score`` out.
 
-    A Mahalanobis gate reads the original features of ``branch`` (``frozen_branch_model``).
+    A ``PhotoGate`` reads the original features and the statistics of ``branch``
+    (``frozen_branch_model``).
     """
-    if isinstance(gate, MahalanobisGate):
+    if isinstance(gate, PhotoGate):
         if branch is None:
             raise CatsortError("the Mahalanobis gate needs the model with its original branch")
         outputs = branch.output
+        score = PhotoScore(gate, name="pet_score")(
+            outputs["branch_features"], outputs["statistics"]
+        )
         return keras.Model(
             branch.input,
-            {
-                "logits": outputs["logits"],
-                "pet_score": MahalanobisScore(gate, name="pet_score")(outputs["branch_features"]),
-            },
+            {"logits": outputs["logits"], "pet_score": score},
             name="catsort_export",
         )
     pooled = model.get_layer("features").output
