@@ -258,10 +258,10 @@ def _fit_photo_gate(
     """Fit the Mahalanobis gate on the features the ``quantization`` variant itself computes.
 
     Returns the gate and the validation photos' pet scores under it. The distance weighs each
-    direction by how little the training photos vary along it, so the int8 rounding of the
-    shared lower layers, small beside the features, is large along the quiet directions: fitted
-    on float features, the int8 model let 2.3 % of non-pet photos through instead of 0.4 %.
-    Fitted on the int8 model's own features, that rounding is part of the covariance.
+    direction by how little the training photos vary along it, so int8 rounding can count for
+    much along the quiet ones; fitted on the int8 model's own features, the rounding is part of
+    the covariance. Measured (README): the int8 model let 3.0 % of non-pet photos through with
+    the gate fitted on float features, 2.6 % fitted on its own, against 0.4 % in float32.
     """
     train_split, val_split = splits
     inputs = keras.Model(
