@@ -12,7 +12,7 @@ import pytest
 from test_xmp import CAT, DIGIKAM, DOG, LIGHTROOM
 
 from catsort.errors import CatsortError
-from catsort.sorting.journal import Journal, undo
+from catsort.sorting.journal import Journal, recover, undo
 from catsort.sorting.place import TEMP_PREFIX
 from catsort.tagging import xmp
 from catsort.tagging.sidecar import (
@@ -152,6 +152,28 @@ def test_exiftool_reads_the_keywords_back(photo):
     assert first["Rating"] == 4
     assert second["Subject"] == "dog"  # exiftool gives a list of one as the item
     assert second["HierarchicalSubject"] == "Animals|Dog"
+
+
+def test_the_next_run_removes_the_temporary_file_of_a_write_killed_before_its_rename(photo):
+    sidecar = photo.with_suffix(".xmp")
+    sidecar.write_bytes(LIGHTROOM)
+    with Journal.create(photo.parent) as journal:
+        write_tag(photo, CAT, AUTO, journal)
+    # As if killed after the temporary file was written, before the rename and its "done".
+    sidecar.write_bytes(LIGHTROOM)
+    temp = photo.parent / f"{TEMP_PREFIX}0123456789abcdef.xmp"
+    temp.write_bytes(b"<x:xmpmeta half written")
+    lines = journal.path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if '"done"' not in line and '"closed"' not in line]
+    journal.path.write_text("".join(kept))
+    unrelated = photo.parent.parent / f"{TEMP_PREFIX}fedcba9876543210.xmp"
+    unrelated.write_bytes(b"not in a folder this run wrote to")
+
+    messages = recover(photo.parent)
+
+    assert not temp.exists() and sidecar.read_bytes() == LIGHTROOM
+    assert any(str(temp) in message for message in messages), messages
+    assert unrelated.exists()
 
 
 def test_undo_after_a_run_killed_mid_write_puts_the_earlier_sidecar_back(photo):
