@@ -230,7 +230,9 @@ class Journal:
             )
             messages.extend(settle_group(members, lambda e, s: self._set_state(e, s, sync=True)))
             folders.update(entry.target.parent for entry in members)
-        folders.update(self._interrupted_record_folders())
+        from catsort.tagging.sidecar import interrupted_sidecar_folders
+
+        folders.update(interrupted_sidecar_folders(self))
         for folder in sorted(folders):
             for temp in temp_files(folder):
                 try:
@@ -240,17 +242,6 @@ class Journal:
                 else:
                     messages.append(f"{temp}: removed a partial copy left by an interrupted run")
         return messages
-
-    def _interrupted_record_folders(self) -> set[Path]:
-        """Folders of the other records' files (sidecars) whose write was begun, never ended."""
-        last: dict[int, dict] = {}
-        for record in self.records:
-            last[record["n"]] = record  # a later line about the same operation supersedes
-        return {
-            self.resolve(record["sidecar"]).parent
-            for record in last.values()
-            if record.get("state") == "begin" and record.get("sidecar")
-        }
 
     def folders_made(self, target: Path) -> list[Path]:
         """The folders a target may have needed made: its own and those above it, up to the

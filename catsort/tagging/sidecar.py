@@ -384,6 +384,15 @@ def sidecar_records(records: Sequence[dict]) -> dict[int, dict]:
     return found
 
 
+def interrupted_sidecar_folders(journal: Journal) -> set[Path]:
+    """Folders of the sidecar writes the journal began and never ended (a killed run)."""
+    return {
+        journal.resolve(record["sidecar"]).parent
+        for record in sidecar_records(journal.records).values()
+        if record["state"] == "begin"
+    }
+
+
 def undo_sidecars(journal: Journal, result: UndoResult) -> None:
     """Put back every sidecar the journal's run wrote, newest first, unless changed since."""
     for n, record in sorted(sidecar_records(journal.records).items(), reverse=True):
