@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -526,3 +527,32 @@ def test_the_mahalanobis_gate_runs_on_the_original_branch_inside_the_graph() -> 
     ]
     assert {op["op_name"] for op in gate_ops} >= {"SQUARED_DIFFERENCE", "EXP"}
     assert all(tensors[i]["dtype"] == np.float32 for op in gate_ops for i in op["outputs"])
+
+
+def test_int8_export_keeps_the_stem_float_and_the_rest_int8() -> None:
+    from catsort.training import export, recipe
+
+    keras.utils.set_random_seed(0)
+    model, _ = recipe.build_model((32, 32), 2, weights=None)
+    images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
+    import tensorflow as tf
+
+    tflite = export.convert(model, "int8", images, quiet=True)
+    interpreter = tf.lite.Interpreter(model_content=tflite)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+
+    def output_types(layer: str) -> set:
+        """The types of what the ops of ``layer`` (or of layers named so far) compute."""
+        return {
+            tensors[i]["dtype"]
+            for op in interpreter._get_ops_details()
+            for i in op["outputs"]
+            if any(re.search(rf"/{layer}\w*/", name) for name in tensors[i]["name"].split(";"))
+        }
+
+    for layer in export.FLOAT_LAYERS:  # batch norms folded into their convolutions compute none
+        assert output_types(layer) <= {np.float32}, layer
+    for layer in ("Conv1", "expanded_conv_", "block_1_", "block_2_"):
+        assert output_types(layer) == {np.float32}, layer
+    for layer in ("block_3_", "block_8_depthwise", "block_10_", "out_relu"):
+        assert output_types(layer) == {np.int8}, layer
