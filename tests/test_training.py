@@ -512,6 +512,15 @@ def test_the_mahalanobis_gate_runs_on_the_original_branch_inside_the_graph() -> 
     exported = recipe.export_model(model, fitted, branch).predict(images[:6], verbose=0)
     expected = fitted.scores(out["branch_features"][:6], out["statistics"][:6])
     np.testing.assert_allclose(exported["pet_score"][:, 0], expected, rtol=1e-4)
+    # With a second opinion the logits are the mean of the two heads'.
+    kernel, bias = recipe.fit_second_opinion(out["branch_features"], labels, 2)
+    both = recipe.export_model(model, fitted, branch, (kernel, bias)).predict(images, verbose=0)
+    np.testing.assert_allclose(
+        both["logits"],
+        (out["logits"] + out["branch_features"] @ kernel + bias) / 2,
+        rtol=1e-4,
+        atol=1e-5,
+    )
     # One interpreter call gives both outputs; in int8 the gate's arithmetic stays float.
     tflite = export.convert(recipe.export_model(model, fitted, branch), "int8", images, quiet=True)
     import tensorflow as tf
@@ -556,3 +565,17 @@ def test_int8_export_keeps_the_stem_float_and_the_rest_int8() -> None:
         assert output_types(layer) == {np.float32}, layer
     for layer in ("block_3_", "block_8_depthwise", "block_10_", "out_relu"):
         assert output_types(layer) == {np.int8}, layer
+
+
+@pytest.mark.parametrize("num_classes", [2, 3])
+def test_the_second_opinion_learns_the_classes_of_its_features(num_classes: int) -> None:
+    from catsort.training import recipe
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (num_classes, 20)) + 50  # raw features far from standardized
+    labels = np.arange(300) % num_classes
+    features = centres[labels] + rng.normal(0, 1, (300, 20))
+    kernel, bias = recipe.fit_second_opinion(features[:200], labels[:200], num_classes)
+    logits = features[200:] @ kernel + bias
+    predicted = (logits[:, 0] > 0).astype(int) if num_classes == 2 else logits.argmax(axis=1)
+    assert (predicted == labels[200:]).mean() > 0.95

@@ -212,17 +212,25 @@ def export_trained(
     variants = {}
     for quantization in ("int8", "float32"):
         reference = None  # the calibration photos' pet scores where the gate sets its limits
+        second_opinion = None
         if branch is not None:
             say(
                 f"Fitting the pet gate on the original MobileNetV2's features (layers "
                 f"{config.fine_tune_at}+ as a second branch) as the {quantization} model "
                 "computes them ..."
             )
-            pet_gate, reference = _fit_photo_gate(
+            pet_gate, reference, second_opinion = _fit_photo_gate(
                 branch, quantization, calibration, (train_split, val_split), config
             )
-        exported = recipe.export_model(model, pet_gate, branch)
+        exported = recipe.export_model(model, pet_gate, branch, second_opinion)
         common = {**info, "gate": _gate_info(pet_gate, config), "versions": _versions()}
+        if second_opinion is not None:
+            common["second_opinion"] = {
+                "method": "the logits are the mean of the fine-tuned head's and those of a "
+                "linear head on the original MobileNetV2's pooled features (the gate's branch), "
+                "fitted on the training photos as this variant computes them",
+                "l2": recipe.SECOND_OPINION_L2,
+            }
         name = "catsort" if quantization == config.ship else f"catsort-{quantization}"
         say(f"Converting to TensorFlow Lite ({quantization}) ...")
         path = config.output / f"{name}.tflite"
@@ -255,10 +263,11 @@ def _fit_photo_gate(
     calibration: np.ndarray,
     splits: tuple[datasets.Split, datasets.Split],
     config: TrainConfig,
-) -> tuple[gate.PhotoGate, np.ndarray]:
+) -> tuple[gate.PhotoGate, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Fit the Mahalanobis gate on the features the ``quantization`` variant itself computes.
 
-    Returns the gate and the validation photos' pet scores under it. The distance weighs each
+    Returns the gate, the validation photos' pet scores under it, and the second opinion
+    (``recipe.fit_second_opinion``) fitted on the same features. The distance weighs each
     direction by how little the training photos vary along it, so int8 rounding can count for
     much along the quiet ones; fitted on the int8 model's own features, the rounding is part of
     the covariance. Measured (README): the int8 model let 3.0 % of non-pet photos through with
@@ -282,7 +291,11 @@ def _fit_photo_gate(
         config.gate_reject_rate,
         seed=config.seed,
     )
-    return fitted, fitted.scores(val["content"], val["statistics"])
+    units = int(branch.output["logits"].shape[-1])
+    second_opinion = recipe.fit_second_opinion(
+        train["content"], train_split.labels, 2 if units == 1 else units, config.seed
+    )
+    return fitted, fitted.scores(val["content"], val["statistics"]), second_opinion
 
 
 def _gate_info(
