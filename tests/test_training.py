@@ -82,11 +82,14 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert metadata["quantization"] == "int8"
     assert 0.5 <= metadata["threshold"] <= 1.0
     assert 0.0 <= metadata["gate"]["threshold"] <= 1.0
-    assert (metadata["gate"]["kind"], metadata["gate"]["bank"], metadata["gate"]["k"]) == (
-        "knn",
-        12,
-        1,
-    )
+    # The default gate: Mahalanobis on the original MobileNetV2's upper layers, here with random
+    # weights (--weights none), which give the branch meaningless features; only the range holds.
+    assert (
+        metadata["gate"]["kind"],
+        metadata["gate"]["features"],
+        metadata["gate"]["branch_from_layer"],
+    ) == ("mahalanobis", 1280, 100)
+    assert metadata["second_opinion"]["l2"] > 0
     assert metadata["parameters"]["stage1"]["trainable"] == 1_281
     assert metadata["data"]["train_images"] == 12
     assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}
@@ -121,18 +124,13 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     reloaded = load_model(again)
     assert not reloaded.has_gate and reloaded.metadata.input_size == (32, 32)
 
-    # ... and with the Mahalanobis gate on the original MobileNetV2's upper layers.
-    branch = tmp_path / "branch"
-    convert_run(out, branch, gate_kind="mahalanobis", weights="none")
-    gated = load_model(branch)
+    # ... and with the kNN gate on the fine-tuned features.
+    knn = tmp_path / "knn"
+    convert_run(out, knn, gate_kind="knn")
+    gated = load_model(knn)
     assert gated.has_gate
-    gate_info = json.loads((branch / "catsort.json").read_text())["gate"]
-    assert (gate_info["kind"], gate_info["features"], gate_info["branch_from_layer"]) == (
-        "mahalanobis",
-        1280,
-        100,
-    )
-    # Random weights (--weights none) give the branch meaningless features; only the range holds.
+    gate_info = json.loads((knn / "catsort.json").read_text())["gate"]
+    assert (gate_info["kind"], gate_info["bank"], gate_info["k"]) == ("knn", 12, 1)
     assert 0.0 <= gate_info["threshold"] <= 1.0
     scores = gated.predict(np.zeros((2, 32, 32, 3), np.uint8)).pet_score
     assert scores is not None and scores.shape == (2,)

@@ -39,7 +39,7 @@ class TrainConfig:
     calibration_images: int = 1000
     confidence_target: float = 0.995
     gate_reject_rate: float = 0.01
-    gate: str = "knn"  # or "mahalanobis": see training/gate.py
+    gate: str = "mahalanobis"  # or "knn": see training/gate.py
     figures: bool = True
     seed: int = 1337
     verbose: bool = True  # progress bars
