@@ -770,9 +770,12 @@ class _StopOnSignals:
 @app.command()
 def report(
     csv: Annotated[
-        Path,
+        str,
         typer.Argument(
-            metavar="CSV", show_default=False, help="Results CSV written by catsort classify."
+            metavar="CSV",
+            show_default=False,
+            help="Results CSV written by catsort classify, or the Parquet output of "
+            "--engine ray (a folder or a URL such as s3://bucket/results).",
         ),
     ],
     lowest: Annotated[

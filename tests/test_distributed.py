@@ -192,6 +192,14 @@ def test_rerun_into_a_bucket_adds_nothing(ray_cluster, tiny_model):
     assert "12 photos already in s3://results/run" in again.output
     assert fs.ls("results/run", refresh=True) == parts
 
+    report = runner.invoke(app, ["report", target, "--json"])
+    assert report.exit_code == 0, report.output
+    summary = json.loads(report.stdout)
+    assert (summary["source"], summary["total"], summary["missing_images"]) == (target, 12, 0)
+    gone = runner.invoke(app, ["report", "s3://results/no-such-run"])
+    assert gone.exit_code == 2, gone.output
+    assert "s3://results/no-such-run: no catsort Parquet results there" in gone.output
+
 
 def test_killed_part_way_then_rerun_has_every_row_once(ray_cluster, tiny_model, tmp_path):
     """A run killed part way, and the same command again: no row missing, none doubled."""
@@ -293,3 +301,42 @@ def test_report_reads_the_parquet_output(ray_cluster, tiny_model, tmp_path):
     assert counts["cat"] == counts["dog"] == counts["other"] == counts["uncertain"] == 6
     one_part = sorted(out.glob("part-*.parquet"))[0]
     assert runner.invoke(app, ["report", str(one_part)]).exit_code == 0
+
+
+def test_a_changed_photo_keeps_one_row_its_newest(ray_cluster, tiny_model, tmp_path):
+    """A photo that changed since a run (a truncated upload made whole) is one row, not two."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.new("RGB", (64, 48), (RED, BLUE)[i % 2]).save(photos / f"p{i}.png")
+    whole = _photo(BLUE, (64, 48))
+    (photos / "upload.jpg").write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "out"
+    args = [f"file://{photos}", "--engine", "ray", "--output", str(out), "--part-rows", "3"]
+    assert _classify(*args, "--model", str(tiny_model)).exit_code == 1  # the half upload
+    before = {part.name: part.read_bytes() for part in out.glob("part-*.parquet")}
+
+    (photos / "upload.jpg").write_bytes(whole)  # the upload finished
+    result = _classify(*args, "--model", str(tiny_model))
+    assert result.exit_code == 0, result.output
+    assert "1 photos had changed since an earlier run" in result.output
+    rows = {row["path"]: row for row in _rows(out)}
+    assert len(_rows(out)) == len(rows) == 7
+    assert rows[f"file://{photos}/upload.jpg"]["label"] == "dog"
+    assert rows[f"file://{photos}/upload.jpg"]["status"] == "ok"
+    report = runner.invoke(app, ["report", str(out), "--json"])
+    summary = json.loads(report.stdout)
+    counts = {item["label"]: item["count"] for item in summary["counts"]}
+    assert (summary["total"], counts.get("errors", 0)) == (7, 0), report.output
+
+    # Killed after writing a part without the old row, before removing the part that had it:
+    # the old part is back, and the next run ends what that one began.
+    for name, content in before.items():
+        (out / name).write_bytes(content)
+    again = _classify(*args, "--model", str(tiny_model))
+    assert again.exit_code == 0, again.output
+    paths = [row["path"] for row in _rows(out)]
+    assert len(paths) == len(set(paths)) == 7
+    assert {row["label"] for row in _rows(out) if row["path"].endswith("upload.jpg")} == {"dog"}

@@ -170,6 +170,23 @@ def test_rows_whose_photo_is_gone_are_counted_and_the_summary_still_works(
     assert summary.missing_images == 1
 
 
+def test_the_ray_engines_urls_are_not_counted_missing(tmp_path: Path, make_photo):
+    """file:// rows are found on disk; s3:// rows cannot be checked and are not called gone."""
+    make_photo(tmp_path / "here.jpg")
+    results = write_csv(
+        tmp_path / "results.csv",
+        [
+            ok(f"file://{tmp_path / 'here.jpg'}", "cat", 0.9),
+            ok(f"file://{tmp_path / 'deleted.jpg'}", "cat", 0.9),
+            ok("s3://bucket/photos/IMG_0001.JPG", "dog", 0.9),
+        ],
+    )
+
+    summary = summarize(read_results(results))
+
+    assert summary.missing_images == 1
+
+
 def test_odd_rows_are_read_without_failing(tmp_path: Path):
     results = tmp_path / "results.csv"
     results.write_bytes(

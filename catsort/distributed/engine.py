@@ -13,6 +13,7 @@ import itertools
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from catsort import columns
 from catsort.distributed.sources import Entry, Reader, check_access, list_photos
-from catsort.distributed.store import ResultStore, schema
+from catsort.distributed.store import Key, ResultStore, schema
 from catsort.errors import CatsortError
 from catsort.metadata import ModelMetadata
 from catsort.model import Classifier
@@ -49,6 +50,7 @@ class RaySummary(RunSummary):
 
     already: int = 0
     already_errors: int = 0  # error rows the output holds from earlier runs
+    replaced: int = 0  # older rows of photos that changed since, removed from the output
     has_gate: bool = False
     output: str = ""
 
@@ -105,7 +107,7 @@ class RayJob:
     output: str
     classifier: Classifier
     settings: RunSettings
-    done: set[tuple[str, int, str]]
+    done: set[Key]
     done_errors: int
     address: str | None = None
     part_rows: int = PART_ROWS
@@ -179,15 +181,23 @@ def run_job(
     actors = settings.workers or cluster_cpus()
     model_spec = (classifier.path.read_bytes(), classifier.metadata, classifier.path)
     earlier = 0
+    # How many rows the output holds per photo: more than its current key's row means rows of
+    # versions since replaced (a photo uploaded again, a truncated upload made whole).
+    rows_held = Counter(path for path, _, _ in job.done)
+    changed: dict[str, Key] = {}
 
     def todo() -> Iterator[Entry]:
         nonlocal earlier
         for source in job.sources:
             for entry in list_photos(source, settings.recursive):
+                older = rows_held.get(entry.path, 0)
                 if entry.key in job.done:
                     earlier += 1  # its row is in the output already
+                    older -= 1
                 else:
                     yield entry
+                if older > 0:
+                    changed[entry.path] = entry.key
 
     for chunk in _chunks(todo(), job.chunk_rows):
         rows = _classify_chunk(chunk, model_spec, settings, job.output, actors, job.part_rows)
@@ -195,12 +205,19 @@ def run_job(
             _count(summary, row)
             if on_row is not None:
                 on_row(row)
+    if changed:  # only now that every photo's new row is committed
+        summary.replaced = ResultStore(job.output).retire(changed)
     summary.already = earlier
     summary.already_errors = job.done_errors
     summary.elapsed = time.perf_counter() - started
     if on_note is not None and earlier:
         on_note(
             f"{earlier} photos already in {job.output} from an earlier run were left as they are"
+        )
+    if on_note is not None and changed:
+        on_note(
+            f"{len(changed)} photos had changed since an earlier run: their rows from then "
+            f"({summary.replaced}) were replaced"
         )
     return summary
 

@@ -121,3 +121,29 @@ class ResultStore:
         final = f"{self.root.rstrip('/')}/{name}"
         self.fs.pipe_file(final, buffer.getvalue())
         return self.fs.unstrip_protocol(final) if is_url(self.output) else final
+
+    def retire(self, current: dict[str, Key]) -> int:
+        """Remove the rows of older versions of these photos; return how many went.
+
+        ``current`` maps a photo's path to its key now, whose row a run has committed. Each part
+        holding an older row is written again without it (a new part, named after the keys
+        left), then removed: a run killed in between leaves rows twice, never none, and the
+        next run's retire ends it.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        removed = 0
+        for part in self.parts():
+            with self.fs.open(part, "rb") as stream:
+                table = pq.read_table(stream)
+            keys = list(zip(*(table.column(name).to_pylist() for name in ("path", *KEY_COLUMNS))))
+            keep = [current.get(key[0], key) == key for key in keys]
+            if all(keep):
+                continue
+            left = table.filter(pa.array(keep))
+            if left.num_rows:
+                self.commit(left, [key for key, kept in zip(keys, keep) if kept])
+            self.fs.rm(part)
+            removed += len(keep) - left.num_rows
+        return removed

@@ -148,7 +148,7 @@ def write_html(
     return HtmlReport(out, len(shown), {g.title: g.left_out for g in grids if g.left_out})
 
 
-def _check_target(out: Path, source: Path) -> None:
+def _check_target(out: Path, source: Path | str) -> None:
     if out.is_dir():
         raise CatsortError(f"{out}: is a folder; give a file name for the HTML report")
     if is_image_name(out):  # a page among the photos would be the next run's bad photo

@@ -7,8 +7,10 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from catsort import columns
+from catsort.distributed import is_url
 from catsort.errors import CatsortError
 
 
@@ -38,16 +40,20 @@ class CsvRow:
 class ResultsCsv:
     """A parsed results CSV: the model's labels (from the p_<label> columns) and the rows."""
 
-    source: Path
+    source: Path | str  # a str for a URL (the Ray engine's output in a bucket)
     labels: tuple[str, ...]
     rows: list[CsvRow]
 
 
-def read_results(path: Path) -> ResultsCsv:
+def read_results(path: Path | str) -> ResultsCsv:
     """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable.
 
-    The Ray engine's output (a folder of Parquet parts, or one part) is read the same way.
+    The Ray engine's output (a folder of Parquet parts, or one part) is read the same way, in a
+    local folder or behind a URL (``s3://bucket/results``, with the distributed extra).
     """
+    if is_url(path):
+        return _read_parquet_url(str(path))
+    path = Path(path)
     if is_parquet(path):
         return _read_parquet(path)
     try:
@@ -114,12 +120,49 @@ def _read_parquet(path: Path) -> ResultsCsv:
             raise CatsortError(f"{file}: file not found") from None
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+    return _parquet_results(path, tables)
+
+
+def _read_parquet_url(url: str) -> ResultsCsv:
+    """Read the Ray engine's Parquet parts behind a URL (a bucket prefix, or one part)."""
+    from catsort import distributed
+
+    if distributed.missing():
+        raise CatsortError(
+            f'{url}: reading results from a URL needs pip install "catsort[distributed]"'
+        )
+    import pyarrow.parquet as pq
+
+    from catsort.distributed.sources import access_error
+    from catsort.distributed.store import ResultStore
+
+    store = ResultStore(url)
+    try:
+        files = store.parts() or ([store.root] if store.fs.isfile(store.root) else [])
+    except CatsortError:
+        raise
+    except Exception as exc:
+        raise access_error(url, exc) from None
+    if not files:
+        raise CatsortError(f"{url}: no catsort Parquet results there (no part-*.parquet)")
+    tables = []
+    for file in files:
+        try:
+            with store.fs.open(file, "rb") as stream:
+                tables.append(pq.read_table(stream))
+        except (OSError, ValueError) as exc:
+            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+    return _parquet_results(url, tables)
+
+
+def _parquet_results(path: Path | str, tables: list[Any]) -> ResultsCsv:
+    """Parquet tables as a ResultsCsv, checked as a CSV's header and rows are."""
     header = list(tables[0].column_names)
     labels = _check_header(path, header)
     rows = [parse_row(_cells(raw), labels) for table in tables for raw in table.to_pylist()]
     if not rows:
         raise CatsortError(f"{path}: no photos in these Parquet results")
-    return ResultsCsv(source=Path(path), labels=labels, rows=rows)
+    return ResultsCsv(source=path, labels=labels, rows=rows)
 
 
 def _cells(raw: dict[str, object]) -> dict[str, str | None]:
@@ -134,7 +177,7 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
+def _check_header(path: Path | str, header: list[str]) -> tuple[str, ...]:
     missing = [name for name in columns.REQUIRED if name not in header]
     labels = columns.labels_in(header)
     if len(labels) < 2:

@@ -89,7 +89,11 @@ def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> Rep
         histograms=confidence_histograms(rows, labels),
         lowest=least_confident(rows, lowest),
         errors=group_errors(rows),
-        missing_images=sum(1 for row in rows if locate_image(row, results.source) is None),
+        missing_images=sum(
+            1
+            for row in rows
+            if not is_remote(row.path) and locate_image(row, results.source) is None
+        ),
         evaluation=evaluate(rows, labels) if truth else None,
         tagged=sum(1 for row in rows if row.sidecar and not row.error),
     )
@@ -175,15 +179,25 @@ def group_errors(rows: list[CsvRow], examples: int = ERROR_EXAMPLES) -> list[Err
     return [ErrorGroup(reason, len(paths), paths[:examples]) for reason, paths in ordered]
 
 
-def locate_image(row: CsvRow, csv_path: Path) -> Path | None:
+FILE_URL = "file://"
+
+
+def is_remote(path: str) -> bool:
+    """Tell whether a row's path is on object storage (``s3://...``), not checked on disk."""
+    return "://" in path and not path.startswith(FILE_URL)
+
+
+def locate_image(row: CsvRow, csv_path: Path | str) -> Path | None:
     """Find where a photo is now: its destination if it exists there, else its original path.
 
-    Relative paths are tried from the current folder, then from the CSV's folder.
-    Returns None when the photo is in neither place (moved or deleted since).
+    Relative paths are tried from the current folder, then from the CSV's folder; a
+    ``file://`` URL (the Ray engine's) is its local path. Returns None when the photo is in
+    neither place (moved or deleted since) or is on object storage.
     """
     for name in (row.destination, row.path):
-        if not name:
+        if not name or is_remote(name):
             continue
+        name = name.removeprefix(FILE_URL)
         candidates = [name]
         if not os.path.isabs(name):
             candidates.append(os.path.join(os.path.dirname(csv_path), name))
