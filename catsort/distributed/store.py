@@ -134,14 +134,16 @@ class ResultStore:
         import pyarrow.parquet as pq
 
         removed = 0
+        key_names = ["path", *KEY_COLUMNS]
         for part in self.parts():
-            with self.fs.open(part, "rb") as stream:
-                table = pq.read_table(stream)
-            keys = list(zip(*(table.column(name).to_pylist() for name in ("path", *KEY_COLUMNS))))
+            with self.fs.open(part, "rb") as stream:  # the keys first: most parts stay as they are
+                found = pq.read_table(stream, columns=key_names)
+            keys = list(zip(*(found.column(name).to_pylist() for name in key_names)))
             keep = [current.get(key[0], key) == key for key in keys]
             if all(keep):
                 continue
-            left = table.filter(pa.array(keep))
+            with self.fs.open(part, "rb") as stream:
+                left = pq.read_table(stream).filter(pa.array(keep))
             if left.num_rows:
                 self.commit(left, [key for key, kept in zip(keys, keep) if kept])
             self.fs.rm(part)
