@@ -88,6 +88,30 @@ def _not_nan(value: float | None) -> float | None:
 # Options classify and watch share.
 MoveOption = Annotated[bool, typer.Option("--move", help="Move each photo into <dest>/<label>/.")]
 CopyOption = Annotated[bool, typer.Option("--copy", help="Copy each photo into <dest>/<label>/.")]
+TagOption = Annotated[
+    bool,
+    typer.Option(
+        "--tag",
+        help="Write each cat or dog photo's label as a keyword into its XMP sidecar "
+        "(beside the photo; after --move/--copy, where it went). Journaled: undo puts "
+        "the earlier sidecars back.",
+    ),
+]
+TagPrefixOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="PARENT",
+        help="Parent of the hierarchical keyword (default Animals: Animals|Cat; '' for none).",
+    ),
+]
+SidecarOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="auto|xmp|ext.xmp",
+        help="Sidecar names: auto (the one a photo has, else IMG.xmp), xmp (IMG.xmp, "
+        "Adobe) or ext.xmp (IMG.JPG.xmp, darktable, digiKam).",
+    ),
+]
 ExcludeOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -205,30 +229,9 @@ def classify(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary; only problems.")
     ] = False,
-    tag: Annotated[
-        bool,
-        typer.Option(
-            "--tag",
-            help="Write each cat or dog photo's label as a keyword into its XMP sidecar "
-            "(beside the photo; after --move/--copy, where it went). Journaled: undo puts "
-            "the earlier sidecars back.",
-        ),
-    ] = False,
-    tag_prefix: Annotated[
-        str | None,
-        typer.Option(
-            metavar="PARENT",
-            help="Parent of the hierarchical keyword (default Animals: Animals|Cat; '' for none).",
-        ),
-    ] = None,
-    sidecar: Annotated[
-        str | None,
-        typer.Option(
-            metavar="auto|xmp|ext.xmp",
-            help="Sidecar names: auto (the one a photo has, else IMG.xmp), xmp (IMG.xmp, "
-            "Adobe) or ext.xmp (IMG.JPG.xmp, darktable, digiKam).",
-        ),
-    ] = None,
+    tag: TagOption = False,
+    tag_prefix: TagPrefixOption = None,
+    sidecar: SidecarOption = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -637,6 +640,9 @@ def watch(
         bool, typer.Option("--recursive/--no-recursive", help="Watch subfolders too.")
     ] = True,
     exclude: ExcludeOption = None,
+    tag: TagOption = False,
+    tag_prefix: TagPrefixOption = None,
+    sidecar: SidecarOption = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Threads to use (default: one per core).")
     ] = None,
@@ -663,6 +669,7 @@ def watch(
                 raise CatsortError("--move and --copy cannot be used together")
             if gate_threshold is not None and not gate:
                 raise CatsortError("--gate-threshold and --no-gate cannot be used together")
+            tagging = _tag_settings(tag, tag_prefix, sidecar)
             plan = make_plan([folder], action, dest, other_dest)
             stop.farewell = " ".join(["Stopped at once.", *_left_behind(plan)])
             workers, model_threads = split_threads(threads)
@@ -700,6 +707,7 @@ def watch(
                     on_result,
                     display.note,
                     on_ready,
+                    tagging,
                 )
         except CatsortError as exc:
             raise fail(exc) from None

@@ -365,12 +365,7 @@ def run_classify(
     check_settings(classifier, settings)
     summary = RunSummary(labels=metadata.labels)
     started = time.perf_counter()
-    tagger = None
-    if tagging is not None:
-        from catsort.tagging.sidecar import Tagger  # only runs that tag need the XML parser
-
-        now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-        tagger = Tagger(tagging, classifier.fingerprint, now)
+    tagger = None if tagging is None else new_tagger(tagging, classifier)
     warn = on_warning if on_warning is not None else on_note
     writing = (plan.action is not None or tagger is not None) and not plan.dry_run
     if not writing:
@@ -551,7 +546,7 @@ def _run(
                 result, plan, metadata.labels, journal, reserved, copies, finder, paths, cache
             )
             if tagger is not None:
-                placed = _tagged(placed, plan, metadata.labels, tagger, journal)
+                placed = tag_placed(placed, plan, metadata.labels, tagger, journal)
             for companion in placed.companions:  # it travelled with its photo: not left alone
                 ext = companion.path.suffix.lower()
                 if summary.not_photos[ext] > 0:
@@ -718,7 +713,15 @@ def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
     return message
 
 
-def _tagged(
+def new_tagger(tagging: TagSettings, classifier: Classifier) -> Tagger:
+    """The tagger of a run starting now: its keywords carry the model and today's date."""
+    from catsort.tagging.sidecar import Tagger  # only runs that tag need the XML parser
+
+    now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return Tagger(tagging, classifier.fingerprint, now)
+
+
+def tag_placed(
     result: PhotoResult,
     plan: SortPlan,
     labels: Sequence[str],

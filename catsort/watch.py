@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from catsort.errors import CatsortError
 from catsort.images import is_photo_name
@@ -31,7 +31,9 @@ from catsort.run import (
     classify_inputs,
     exclude_check,
     find_inputs,
+    new_tagger,
     open_cache,
+    tag_placed,
 )
 from catsort.skiplist import folder_reason
 from catsort.sorting.companions import (
@@ -44,6 +46,9 @@ from catsort.sorting.companions import (
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import GroupFailed, Placement, place_group
+
+if TYPE_CHECKING:
+    from catsort.tagging.sidecar import TagSettings
 
 #: Endings of the names downloads and sync tools give a file while they write it.
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", "~")
@@ -223,12 +228,14 @@ def watch_folder(
     on_result: Callable[[PhotoResult], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     on_ready: Callable[[], None] | None = None,
+    tagging: TagSettings | None = None,
 ) -> RunSummary:
     """Sort what is in ``folder``, then each photo that arrives, until ``stop`` is set.
 
     Starts with the same walk as classify, for what arrived while no watch ran; then sorts each
     new photo once it has settled (``watching.settle`` seconds unchanged) and decodes.
-    ``on_ready`` is called once the watch is listening and the folder has been walked.
+    ``on_ready`` is called once the watch is listening and the folder has been walked. With
+    ``tagging``, each cat or dog photo's keyword goes into its XMP sidecar, where it ends up.
     """
     folder = Path(folder)
     if not os.path.isdir(folder):
@@ -246,21 +253,22 @@ def watch_folder(
     started = time.perf_counter()
     with ExitStack() as stack:
         journal = None
-        if plan.action is not None:
-            assert plan.dest is not None
+        if plan.action is not None or tagging is not None:
+            # A watch that only tags keeps its journal in the watched folder, as classify does.
+            root = plan.dest if plan.dest is not None else folder
             # Held for the whole session: a classify run into the same folder would race it.
-            stack.enter_context(DestinationLock.acquire(plan.dest / JOURNAL_DIR, on_note))
-            for message in recover(plan.dest):
+            stack.enter_context(DestinationLock.acquire(root / JOURNAL_DIR, on_note))
+            for message in recover(root):
                 if on_note is not None:
                     on_note(message)
-            journal = stack.enter_context(Journal.create(plan.dest))
+            journal = stack.enter_context(Journal.create(root))
         # The same results cache as classify: a photo it knows unchanged is not read again.
         cache = open_cache([folder], classifier, plan, settings, on_note)
         if cache is not None:
             stack.callback(cache.close)
         # Every move of the session, in its one journal.
         placer = Placer(plan, labels, journal, given=(folder,), cache=cache)
-        session = _Session(folder, classifier, placer, settings, watching, stop, summary)
+        session = _Session(folder, classifier, placer, settings, watching, stop, summary, tagging)
         try:
             session.run(on_result, on_ready, on_note)
         finally:
@@ -282,6 +290,7 @@ class _Session:
         watching: WatchSettings,
         stop: StopEvent,
         summary: RunSummary,
+        tagging: TagSettings | None = None,
     ) -> None:
         self.folder = folder
         self.root = os.path.realpath(folder)
@@ -292,6 +301,7 @@ class _Session:
         self.watching = watching
         self.stop = stop
         self.summary = summary
+        self.tagging = tagging
         self.on_result: Callable[[PhotoResult], None] | None = None
         self.labels = classifier.metadata.labels
         self.arrivals = Arrivals(watching.settle)
@@ -399,6 +409,8 @@ class _Session:
             self.arrivals.take(path, ready.pop(path))  # it goes with its JPEG, not on its own
         if not ready:
             return
+        # A tagger per batch: its date is the day the photo came, its folder listings fresh.
+        tagger = None if self.tagging is None else new_tagger(self.tagging, self.classifier)
         results = cast(
             Generator[PhotoResult, None, None],  # closed when stopped part way: ends the workers
             classify_inputs(
@@ -423,6 +435,8 @@ class _Session:
                     continue  # does not decode yet: perhaps a writer's pause
                 self.arrivals.take(result.path, key)
                 placed = self.placer.place(result)
+                if tagger is not None:
+                    placed = tag_placed(placed, self.plan, self.labels, tagger, self.placer.journal)
                 if placed.destination is not None and placed.destination != placed.path:
                     self.went.setdefault(placed.path.parent, {})[placed.path.name] = (
                         placed.destination

@@ -22,10 +22,12 @@ from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.model import load_model
-from catsort.run import RunSettings, SortPlan, run_classify
+from catsort.run import RunSettings, SortPlan, make_plan, run_classify
 from catsort.sorting.journal import undo
 from catsort.sorting.lock import DestinationBusy
 from catsort.sorting.place import COPY, MOVE
+from catsort.tagging import xmp
+from catsort.tagging.sidecar import TagSettings
 from catsort.watch import WatchSettings, watch_folder
 
 runner = CliRunner()
@@ -59,11 +61,13 @@ class Watching:
         plan: SortPlan,
         recursive: bool = True,
         exclude: tuple[str, ...] = (),
+        tagging: TagSettings | None = None,
         **watching,
     ) -> None:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.results: list = []
+        self.notes: list[str] = []
         self.summary = None
         self.error: BaseException | None = None
         settings = WatchSettings(**{"settle": SETTLE, **watching})
@@ -78,7 +82,9 @@ class Watching:
                     settings,
                     self.stop,
                     self.results.append,
+                    self.notes.append,
                     on_ready=self.ready.set,
+                    tagging=tagging,
                 )
             except BaseException as exc:
                 self.error = exc
@@ -281,6 +287,56 @@ def test_a_watch_holds_the_destination_for_the_whole_session(photos, classifier)
             run_classify([photos], classifier, SortPlan(MOVE, photos))
 
 
+def _keywords(sidecar: Path) -> list[str]:
+    return xmp.keywords(xmp.parse(sidecar.read_bytes()))
+
+
+def test_a_watch_with_tag_writes_each_keyword_where_the_photo_went_and_undo_removes_it(
+    photos, classifier, make_photo, read_tree
+):
+    before = read_tree(photos)
+    plan = make_plan([photos], MOVE)  # as the command line makes it: folders kept
+    with Watching(photos, classifier, plan, tagging=TagSettings()) as w:
+        wait_for(lambda: len(w.results) == 4, "the first walk")
+        make_photo(photos / "new" / "kitten.png", RED)
+        wait_for(lambda: len(w.results) == 5, "the new photo")
+    assert _keywords(photos / "cat" / "kitty.xmp") == ["cat"]
+    assert _keywords(photos / "cat" / "new" / "kitten.xmp") == ["cat"]
+    assert _keywords(photos / "dog" / "trip" / "rex.xmp") == ["dog"]
+    assert not list(photos.rglob("blur.xmp")) and not list(photos.rglob("tree.xmp"))
+    assert w.summary.tagged == 3
+    kitten = (photos / "cat" / "new" / "kitten.png").read_bytes()
+    undo(w.summary.journal)
+    assert read_tree(photos) == {**before, "new/kitten.png": kitten}  # no sidecar left behind
+
+
+def test_a_sidecar_arriving_after_catsort_wrote_one_is_left_where_it_came(
+    tmp_path, classifier, make_photo
+):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, make_plan([inbox], MOVE), tagging=TagSettings()) as w:
+        make_photo(inbox / "IMG_1.jpg", RED)
+        wait_for(lambda: (inbox / "cat" / "IMG_1.xmp").exists(), "the photo's keyword")
+        (inbox / "IMG_1.xmp").write_bytes(b"<x:xmpmeta/> from the phone")
+        wait_for(lambda: any("IMG_1.xmp" in note for note in w.notes), "a note on the sidecar")
+    assert (inbox / "IMG_1.xmp").read_bytes() == b"<x:xmpmeta/> from the phone"
+    assert _keywords(inbox / "cat" / "IMG_1.xmp") == ["cat"]  # neither overwrites the other
+    assert any("already exists" in note and "left in place" in note for note in w.notes)
+
+
+def test_a_watch_that_only_tags_leaves_the_photos_where_they_are(photos, classifier, make_photo):
+    with Watching(photos, classifier, SortPlan(), tagging=TagSettings(naming="ext.xmp")) as w:
+        wait_for(lambda: len(w.results) == 4, "the first walk")
+        make_photo(photos / "later.png", BLUE)
+        wait_for(lambda: len(w.results) == 5, "the new photo")
+    assert _keywords(photos / "kitty.jpg.xmp") == ["cat"]
+    assert _keywords(photos / "later.png.xmp") == ["dog"]
+    assert (photos / "kitty.jpg").is_file() and not (photos / "cat").exists()
+    assert w.names().count("later.png") == 1  # its new sidecar is not taken for a photo
+    assert w.summary.journal is not None and w.summary.journal.parent == photos / ".catsort"
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -289,6 +345,8 @@ def test_watch_refuses_what_it_cannot_do(tmp_path, tiny_model):
     assert missing.exit_code == 2 and "no such folder" in missing.stderr
     both = runner.invoke(app, ["watch", str(tmp_path), "--move", "--copy"])
     assert both.exit_code == 2 and "cannot be used together" in both.stderr
+    prefix = runner.invoke(app, ["watch", str(tmp_path), "--tag-prefix", "Pets"])
+    assert prefix.exit_code == 2 and "--tag-prefix needs --tag" in prefix.stderr
 
 
 def _start_watch(folder: Path, model: Path, *args: str) -> subprocess.Popen:
