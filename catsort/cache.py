@@ -2,7 +2,8 @@
 
 One SQLite file in WAL mode (safe with concurrent readers, and a crash mid-write loses at most
 the last uncommitted rows): ``<dest>/.catsort/cache.sqlite3`` for a --move/--copy run, or a file
-in the user's cache folder for a run that only writes a CSV (``cache_location``).
+in the user's cache folder for a run that only writes a CSV (``cache_location``), unless the
+folder it reads is in a library a --move/--copy run sorted: then it uses that library's.
 
 A row is keyed by the photo's path relative to the cache's base folder, its size, its
 modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the

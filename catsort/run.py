@@ -428,8 +428,10 @@ def open_cache(
     """The results cache of this run: beside the journals for --move/--copy, else in the
     user's cache folder (keyed by the folder given), so a CSV-only run writes nothing there.
 
-    None when the settings turn it off, or when it cannot be used (after a warning). A dry run
-    uses the destination's cache only if it is already there.
+    A CSV-only run inside a library that a --move/--copy run sorted uses that library's cache,
+    so the photos it sorted are not read again. None when the settings turn it off, or when it
+    cannot be used (after a warning). A dry run uses the destination's cache only if it is
+    already there.
     """
     if not settings.cache:
         return None
@@ -442,7 +444,11 @@ def open_cache(
             base = Path(os.path.commonpath(roots))
         except ValueError:  # several drives: no one folder to key it by
             return None
-        path = cache_location(base)
+        library = _library_with_cache(base)
+        if library is not None:
+            base, path = library, library / JOURNAL_DIR / CACHE_NAME
+        else:
+            path = cache_location(base)
     return ResultsCache.open(
         path,
         base,
@@ -451,6 +457,14 @@ def open_cache(
         create=not plan.dry_run,
         on_warning=on_warning,
     )
+
+
+def _library_with_cache(folder: Path) -> Path | None:
+    """The nearest of ``folder`` and the folders above it that holds a sorting run's cache."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / JOURNAL_DIR / CACHE_NAME).is_file():
+            return candidate
+    return None
 
 
 def check_settings(classifier: Classifier, settings: RunSettings) -> None:

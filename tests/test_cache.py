@@ -175,6 +175,22 @@ def test_a_second_move_run_over_a_sorted_library_reads_nothing_it_has_seen(
     assert (photos / "cat" / "new.png").is_file()
 
 
+def test_a_csv_only_run_over_a_sorted_library_uses_its_cache(
+    photos, tiny_model, _cache_home, predicted
+):
+    assert classify(tiny_model, photos, "--move").exit_code == 0
+    predicted.clear()
+    whole = classify(tiny_model, photos, "--csv", "-")
+    assert whole.exit_code == 0, whole.output
+    assert {row["cached"] for row in rows_of(whole.stdout).values()} == {"yes"}
+    part = classify(tiny_model, photos / "cat", "--csv", "-")  # one folder of it: the same cache
+    assert {name: row["cached"] for name, row in rows_of(part.stdout).items()} == {
+        "kitty.jpg": "yes"
+    }
+    assert sum(predicted) == 0, "no photo the sorting run saw was read again"
+    assert not (_cache_home / "catsort").exists(), "no second cache in the user's folder"
+
+
 @pytest.mark.parametrize("where", ["dest", "user"])
 def test_a_damaged_cache_file_is_a_warning_and_a_fresh_cache(
     photos, tiny_model, _cache_home, where
