@@ -182,8 +182,10 @@ def summary_table(
             table.add_row("already in place", str(summary.in_place))
         if summary.earlier:
             table.add_row(f"{verb} before", str(summary.earlier))
-        if summary.kept:
-            table.add_row("links, not moved", str(summary.kept))
+    if summary.kept:  # a link is neither moved nor tagged: say what this run would have done
+        table.add_row(
+            "links, not moved" if action == MOVE else "links, not tagged", str(summary.kept)
+        )
     if summary.tagged:
         table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()

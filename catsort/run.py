@@ -28,8 +28,10 @@ from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_g
 from catsort.walk import WalkTally, check_inputs, exclude_spec, find_images
 
 #: Why a linked photo is classified but not moved.
-KEPT_LINK = "a link: links are never moved (--copy copies what it points to)"
-KEPT_OUTSIDE = "reached through a folder link, it lies outside the folders given: not moved"
+KEPT_LINK = "a link: links are never moved or tagged (--copy copies what it points to)"
+KEPT_OUTSIDE = (
+    "reached through a folder link, it lies outside the folders given: not moved or tagged"
+)
 
 if TYPE_CHECKING:
     from catsort.tagging.sidecar import Tagger, TagSettings
@@ -123,7 +125,8 @@ def make_plan(
             (flat or None, "--flat"),
         ):
             if given is not None:
-                raise CatsortError(f"{option} needs --move or --copy")
+                also = " (or --tag)" if option == "--dry-run" else ""
+                raise CatsortError(f"{option} needs --move or --copy{also}")
         return SortPlan(dry_run=dry_run)
     if action not in (MOVE, COPY):
         raise ValueError(f"unknown action {action!r}")
@@ -560,7 +563,7 @@ def _run(
                 result, plan, metadata.labels, journal, reserved, copies, finder, paths, cache
             )
             if tagger is not None:
-                placed = tag_placed(placed, plan, metadata.labels, tagger, journal)
+                placed = tag_placed(placed, plan, metadata.labels, tagger, journal, paths)
             for companion in placed.companions:  # it travelled with its photo: not left alone
                 ext = companion.path.suffix.lower()
                 if summary.not_photos[ext] > 0:
@@ -741,14 +744,25 @@ def tag_placed(
     labels: Sequence[str],
     tagger: Tagger,
     journal: Journal | None,
+    given: Sequence[Path] = (),
 ) -> PhotoResult:
-    """Write a cat or dog photo's keyword into its sidecar, where the photo is now (or will be)."""
+    """Write a cat or dog photo's keyword into its sidecar, where the photo is now (or will be).
+
+    A photo left where it is that is a link, or lies outside the folders ``given`` (reached
+    through a folder link), gets no sidecar: it would sit beside the link, not the photo.
+    """
     if result.prediction is None or result.error is not None or result.label not in labels:
         return result  # uncertain and other photos get no keyword; failed ones are left alone
     photo, origin = result.path, None
     if result.destination is not None:
         photo = result.destination
         origin = result.path if plan.dry_run and not result.earlier else None
+    elif result.kept is not None:
+        return result
+    else:
+        kept = _why_kept(result.path, given)
+        if kept is not None:
+            return replace(result, kept=kept)
     try:
         written = tagger.write(photo, result.prediction, journal, plan.dry_run, origin)
     except CatsortError as exc:

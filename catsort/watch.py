@@ -436,7 +436,9 @@ class _Session:
                 self.arrivals.take(result.path, key)
                 placed = self.placer.place(result)
                 if tagger is not None:
-                    placed = tag_placed(placed, self.plan, self.labels, tagger, self.placer.journal)
+                    placed = tag_placed(
+                        placed, self.plan, self.labels, tagger, self.placer.journal, (self.folder,)
+                    )
                 if placed.destination is not None and placed.destination != placed.path:
                     self.went.setdefault(placed.path.parent, {})[placed.path.name] = (
                         placed.destination

@@ -107,6 +107,25 @@ def test_follow_links_classifies_what_they_lead_to_but_never_moves_it(
     assert "links, not moved │ 2" in " ".join(result.output.split())
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--tag"], "links, not tagged │ 2"),
+        (["--tag", "--move"], "links, not moved │ 2"),
+    ],
+)
+def test_tag_writes_no_sidecar_beside_a_link_or_on_the_disk_it_leads_to(
+    library, tiny_model, tmp_path, read_tree, args, line
+):
+    disk2 = read_tree(tmp_path / "disk2")
+    result = classify(tiny_model, library, *args, "--follow-links")
+    assert result.exit_code == 0, result.output
+    sidecars = sorted(p.name for p in library.rglob("*.xmp"))
+    assert sidecars == ["IMG_1000.xmp", "kitty.xmp", "rex.xmp", "web.xmp"], "none for linked.jpg"
+    assert read_tree(tmp_path / "disk2") == disk2, "nothing written outside the folder given"
+    assert line in " ".join(result.output.split())
+
+
 def test_copy_copies_what_a_linked_photo_points_to(library, tiny_model, tmp_path):
     sorted_ = tmp_path / "Sorted"
     result = classify(tiny_model, library, "--copy", "--dest", sorted_)

@@ -76,9 +76,13 @@ def test_a_second_run_leaves_the_sidecar_byte_identical(photo):
     assert sidecar.read_bytes() == first
 
 
-def test_undo_restores_a_merged_sidecar_byte_for_byte_and_removes_a_created_one(photo):
+def test_undo_restores_a_merged_sidecar_byte_for_byte_and_its_time_and_removes_a_created_one(
+    photo,
+):
     merged_one = photo.with_suffix(".xmp")
     merged_one.write_bytes(DIGIKAM)
+    written_at = 1_600_000_000_123_456_789  # as digiKam left it, years ago
+    os.utime(merged_one, ns=(written_at, written_at))
     other = photo.parent / "IMG_0002.JPG"
     other.write_bytes(b"another")
     with Journal.create(photo.parent) as journal:
@@ -88,6 +92,7 @@ def test_undo_restores_a_merged_sidecar_byte_for_byte_and_removes_a_created_one(
     result = undo(journal.path)
     assert result.skipped == []
     assert merged_one.read_bytes() == DIGIKAM
+    assert merged_one.stat().st_mtime_ns == written_at  # a photo manager sees no new edit
     assert not other.with_suffix(".xmp").exists()
     assert sorted(result.sidecars) == sorted([merged_one, other.with_suffix(".xmp")])
     assert not (journal.path.parent / "sidecars").exists()  # the kept copies went with it

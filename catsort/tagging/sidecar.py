@@ -14,6 +14,7 @@ import hashlib
 import os
 import secrets
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,9 +271,12 @@ def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Jou
         return
     n = journal.number()
     backup = None
+    mtime_ns = None
     if before is not None:
         backup = journal.path.parent / _BACKUPS / journal.path.stem / f"{n}.xmp"
         _save_backup(backup, before)
+        # Undo puts the time back too: Lightroom and darktable read a newer sidecar as an edit.
+        mtime_ns = _mtime_ns(path)
     journal.append(
         {
             "n": n,
@@ -281,6 +285,7 @@ def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Jou
             "backup": None if backup is None else journal.relative(backup),
             "before": _digest(before),
             "after": _digest(data),
+            "mtime_ns": mtime_ns,
             "state": "begin",
         },
         sync=True,
@@ -294,6 +299,13 @@ def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Jou
         raise
     journal.append({"n": n, "op": OP, "state": "done"})
     journal.completed += 1
+
+
+def _mtime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _save_backup(backup: Path, data: bytes) -> None:
@@ -442,6 +454,12 @@ def _undo_one(path: Path, backup: Path | None, record: dict, result: UndoResult)
     except CatsortError as exc:
         result.skipped.append(str(exc))
         return False
+    mtime_ns = record.get("mtime_ns")
+    if isinstance(mtime_ns, int):
+        try:
+            os.utime(path, ns=(time.time_ns(), mtime_ns))
+        except OSError:
+            pass  # the bytes are back, which is what matters; the time is a courtesy
     result.sidecars.append(path)
     return True
 
