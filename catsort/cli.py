@@ -236,7 +236,7 @@ def classify(
         str,
         typer.Option(
             metavar="local|ray",
-            help="'ray': classify with Ray Data (pip install \"catsort[distributed]\"), "
+            help="'ray': classify with Ray Data (pip install \"catsort\\[distributed]\"), "
             "writing Parquet parts to --output.",
         ),
     ] = "local",

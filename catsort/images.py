@@ -106,7 +106,7 @@ def load_image(
         raise CatsortError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
         empty = _is_empty(path) if data is None else not data
-        reason = "empty file" if empty else "not an image Pillow can read"
+        reason = "empty file" if empty else "not an image catsort can read"
         raise CatsortError(f"{path}: {reason}") from None
     except Image.DecompressionBombError as exc:
         raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None
@@ -114,6 +114,10 @@ def load_image(
         if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
             raise CatsortError(f"{path}: symbolic link loop (it leads back to itself)") from None
         # Truncated or corrupt data surfaces here, from open() or from the decoder.
+        if "truncated" in str(exc).lower():  # Pillow words it two ways, neither says how much
+            raise CatsortError(
+                f"{path}: truncated image (the file ends early: an unfinished copy or download?)"
+            ) from None
         raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
 
 

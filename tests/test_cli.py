@@ -70,7 +70,7 @@ def test_quiet_prints_only_problems(photos, tiny_model):
     result = classify(tiny_model, photos, "-q")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        f"error {photos / 'bad.jpg'}: not an image Pillow can read"
+        f"error {photos / 'bad.jpg'}: not an image catsort can read"
     ]
 
 
@@ -210,6 +210,7 @@ def test_awkward_file_names_round_trip_through_the_csv(tmp_path, tiny_model, mak
     [
         (["--move", "--copy"], "--move and --copy cannot be used together"),
         (["--dest", "out"], "--dest needs --move or --copy"),
+        (["--dry-run"], "--dry-run needs --move or --copy (or --tag)"),
         (["--gate-threshold", "0.2", "--no-gate"], "cannot be used together"),
     ],
 )
@@ -259,6 +260,17 @@ def test_undo_of_a_missing_journal_exits_2(tmp_path):
     result = runner.invoke(app, ["undo", str(tmp_path / "journal.jsonl")])
     assert result.exit_code == 2
     assert "no such journal" in result.stderr
+
+
+def test_undo_of_a_folder_points_to_undo_all(tmp_path):
+    result = runner.invoke(app, ["undo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is a folder, not a catsort journal; `catsort undo --all FOLDER`" in result.stderr
+
+
+def test_the_ray_engine_help_names_the_extra_to_install():
+    result = runner.invoke(app, ["classify", "--help"], env={"COLUMNS": "300"})
+    assert 'pip install "catsort[distributed]"' in result.output
 
 
 def test_help_and_version_stay_light():

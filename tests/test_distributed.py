@@ -173,7 +173,7 @@ def test_ray_rows_equal_local_rows(ray_cluster, local_library, tiny_model, tmp_p
     assert ray_rows["trip/dog-1.jpeg"]["label"] == "dog"
     assert ray_rows["bad/empty.jpg"]["error"] == "empty file"
     assert ray_rows["bad/tiny.png"]["status"] == "skipped"
-    assert "error s3://pets/library/bad/notes.jpg: not an image Pillow can read" in result.output
+    assert "error s3://pets/library/bad/notes.jpg: not an image catsort can read" in result.output
 
 
 def test_rerun_into_a_bucket_adds_nothing(ray_cluster, tiny_model):

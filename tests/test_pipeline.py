@@ -123,6 +123,7 @@ def test_bad_files_become_error_results_and_the_run_goes_on(tmp_path, make_photo
     assert reasons["empty.jpg"] == "empty file"
     assert "too large" in reasons["bomb.png"]
     assert "folder" in reasons["folder.jpg"]
+    assert reasons["cut.jpg"].startswith("truncated image")
 
 
 def test_file_deleted_after_the_walk_is_an_error(tmp_path, make_photo, classifier):

@@ -60,7 +60,7 @@ KNOWN_ROWS = [
     ok("a/misc/x.jpg", "other", 0.52, pet=0.05),
     failed("a/cats/bad.jpg", "empty file"),
     failed("a/misc/bad2.jpg", "empty file"),
-    failed("a/misc/bad3.jpg", "not an image Pillow can read"),
+    failed("a/misc/bad3.jpg", "not an image catsort can read"),
 ]
 
 
@@ -140,7 +140,7 @@ def test_errors_are_grouped_by_reason_without_the_path(known_csv: Path):
 
     assert [(group.reason, group.count) for group in errors] == [
         ("empty file", 2),
-        ("not an image Pillow can read", 1),
+        ("not an image catsort can read", 1),
     ]
     assert errors[0].examples == ["a/cats/bad.jpg", "a/misc/bad2.jpg"]
 

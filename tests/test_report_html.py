@@ -116,14 +116,14 @@ def test_missing_and_unreadable_photos_show_a_placeholder(tmp_path: Path, photos
         [
             ok(str(photos["c1"]), "cat", 0.9),
             ok(str(tmp_path / "in" / "cats" / "deleted.jpg"), "cat", 0.8),
-            failed(str(text_file), "not an image Pillow can read"),
+            failed(str(text_file), "not an image catsort can read"),
         ],
     )
 
     cat, errors = sections(page)["cat"], sections(page)["errors"]
     assert "deleted.jpg" in cat and "image no longer here" in cat
     assert "notes.jpg" in errors and "cannot show this image" in errors
-    assert "not an image Pillow can read" in errors
+    assert "not an image catsort can read" in errors
     assert page.count("data:image/jpeg") == 1
 
 

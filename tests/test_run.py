@@ -260,7 +260,7 @@ def test_failed_files_are_counted_and_never_moved(photos, classifier):
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     summary, results = _run([photos], classifier, make_plan([photos], MOVE))
     assert (photos / "broken.jpg").is_file()
-    assert results["broken.jpg"].error == "not an image Pillow can read"
+    assert results["broken.jpg"].error == "not an image catsort can read"
     assert summary.errors == 1 and summary.exit_code == 1
     assert summary.files == 5
 

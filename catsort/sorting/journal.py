@@ -105,7 +105,10 @@ class Journal:
         try:
             fd = os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0))
         except IsADirectoryError:
-            raise CatsortError(f"{path}: is a folder, not a catsort journal") from None
+            raise CatsortError(
+                f"{path}: is a folder, not a catsort journal; "
+                "`catsort undo --all FOLDER` undoes every run into a folder"
+            ) from None
         except FileNotFoundError:
             raise CatsortError(f"{path}: no such journal file") from None
         except OSError as exc:
