@@ -227,6 +227,9 @@ def left_alone_lines(summary: RunSummary) -> list[Text]:
     if summary.excluded:
         photos = "photo" if summary.excluded == 1 else "photos"
         lines.append(Text(f"excluded: {summary.excluded} {photos} matching --exclude"))
+    if summary.duplicate_links:
+        count = len(summary.duplicate_links)
+        lines.append(Text(f"links to photos found under their own name too, left alone: {count}"))
     rows = summary.not_photo_rows()
     if rows:
         kinds = [f"{count} {shown(ext)}" for ext, count in rows[:MAX_KINDS]]

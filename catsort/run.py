@@ -266,6 +266,8 @@ class RunSummary:
     not_entered: dict[Path, str] = field(default_factory=dict)
     not_photos: Counter = field(default_factory=Counter)
     excluded: int = 0
+    # Links to photos the walk found under their own name too: each photo is classified once.
+    duplicate_links: list[Path] = field(default_factory=list)
     cached: int = 0  # results that came from the results cache (not read again)
     # The journals of the whole job, newest first: this run's and those of the interrupted runs
     # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
@@ -404,6 +406,7 @@ def run_classify(
                 root,
                 cache,
                 job,
+                on_note,
             )
         finally:
             if cache is not None:
@@ -541,12 +544,15 @@ def _run(
     root: Path | None = None,
     cache: ResultsCache | None = None,
     job: Job | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> RunSummary:
     metadata = classifier.metadata
     reserved: set[Path] | None = set() if plan.dry_run else None
     copies = EarlierCopies()
     finder = CompanionFinder(ignore=exclude_check(paths, settings.exclude))
-    tally = WalkTally(summary.not_entered, summary.not_photos)
+    tally = WalkTally(
+        summary.not_entered, summary.not_photos, duplicate_links=summary.duplicate_links
+    )
     with Journal.create(root) if root is not None else nullcontext() as journal:
         if job is not None and journal is not None:
             job.add(journal.path)
@@ -571,6 +577,9 @@ def _run(
             summary.add(placed)
             if on_result is not None:
                 on_result(placed)
+        if plan.action == MOVE and not plan.dry_run and on_note is not None:
+            for message in _broken_links(summary.duplicate_links):
+                on_note(message)
         if journal is not None and journal.completed:
             summary.journal = journal.path  # nothing to put back when every operation failed
         if job is not None:
@@ -584,6 +593,16 @@ def _run(
     summary.excluded = tally.excluded
     summary.elapsed = time.perf_counter() - started
     return summary
+
+
+def _broken_links(links: Sequence[Path]) -> Iterator[str]:
+    """A note for each link that points to nothing now, its photo moved (links never move)."""
+    for link in links:
+        if os.path.lexists(link) and not os.path.exists(link):
+            yield (
+                f"{link}: a link to {os.path.realpath(link)}, which this run moved; it points "
+                "to nothing now (see the CSV for where the photo went; catsort undo puts it back)"
+            )
 
 
 @dataclass

@@ -33,6 +33,9 @@ class WalkTally:
     not_photos: Counter = field(default_factory=Counter)
     #: Photos left out because they match an --exclude pattern.
     excluded: int = 0
+    #: Links to photos that the walk finds under their own name too: left out, so that each
+    #: photo is classified once (and a move of the photo does not turn the link into an error).
+    duplicate_links: list[Path] = field(default_factory=list)
 
 
 def exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
@@ -70,6 +73,7 @@ def find_images(
     and the files that are not photos are recorded in ``tally``.
     """
     walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
+    walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
     seen_explicit: set[tuple[int, int]] = set()
@@ -122,6 +126,7 @@ class _Walker:
         self.on_error = on_error
         self.seen_dirs: set[tuple[int, int]] = set()
         self.explicit: dict[int, set[int]] = {}
+        self.roots: list[str] = []  # the folders given, resolved
 
     def note_explicit(self, files: Sequence[Path]) -> None:
         """Remember files named on the command line so a folder walk does not yield them again."""
@@ -196,11 +201,32 @@ class _Walker:
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):
                     self.tally.excluded += 1
+                elif entry_stat is not None and entry.is_symlink() and self.walked_elsewhere(path):
+                    self.tally.duplicate_links.append(path)
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
             elif kind == "special" and is_photo_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.
                 self.report(path, "not a regular file, skipped")
+
+    def walked_elsewhere(self, link: Path) -> bool:
+        """Whether the photo a file link leads to is one this walk yields under its own name."""
+        target = os.path.realpath(link)
+        for root in self.roots:
+            if not target.startswith(root.rstrip(os.sep) + os.sep):
+                continue
+            parts = os.path.relpath(target, root).split(os.sep)
+            folders, name = parts[:-1], parts[-1]
+            if (
+                is_photo_name(name)
+                and not any(part.startswith(".") for part in parts)
+                and (self.recursive or not folders)
+                and not any(folder_reason(folder) is not None for folder in folders)
+                and not self.excluded("/".join(parts))
+                and not any(target.startswith(skip.rstrip(os.sep) + os.sep) for skip in self.skip)
+            ):
+                return True
+        return False
 
     def why_not_enter(self, entry: os.DirEntry, rel: str) -> str | None:
         """Why a folder met in the walk is left alone (skip list, link, --exclude), or None."""

@@ -126,6 +126,30 @@ def test_tag_writes_no_sidecar_beside_a_link_or_on_the_disk_it_leads_to(
     assert line in " ".join(result.output.split())
 
 
+def test_a_link_to_a_photo_in_the_library_is_left_out_and_named_once_its_photo_moves(
+    tmp_path, tiny_model, make_photo, read_tree
+):
+    library = tmp_path / "Pictures"
+    for n in range(12):  # enough that the photo moves long before the link's turn
+        make_photo(library / "2019" / f"kitty{n:02}.jpg", RED)
+    (library / "favourites").mkdir()
+    link = library / "favourites" / "best.jpg"
+    link.symlink_to(Path("..") / "2019" / "kitty00.jpg")
+    before = read_tree(library)
+    results = tmp_path / "results.csv"
+    result = classify(tiny_model, library, "--move", "--csv", results)
+    assert result.exit_code == 0, result.output  # no error row for the link
+    table = rows(results)
+    assert "best.jpg" not in table and len(table) == 12, "each photo classified once"
+    assert link.is_symlink() and not link.exists()
+    output = " ".join(result.output.split())
+    assert "links to photos found under their own name too, left alone: 1" in output
+    assert f"{link}: a link to {library / '2019' / 'kitty00.jpg'}, which this run moved" in output
+    journal = next((library / ".catsort").glob("journal-*.jsonl"))
+    assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
+    assert read_tree(library) == before and link.exists()
+
+
 def test_copy_copies_what_a_linked_photo_points_to(library, tiny_model, tmp_path):
     sorted_ = tmp_path / "Sorted"
     result = classify(tiny_model, library, "--copy", "--dest", sorted_)

@@ -93,6 +93,39 @@ def test_a_broken_symlink_with_an_image_name_is_yielded(tmp_path):
     assert names(tmp_path, find_images([tmp_path])) == ["gone.jpg", "loop.jpg"]
 
 
+def test_a_link_to_a_photo_the_walk_finds_anyway_is_left_out_so_each_is_classified_once(
+    tmp_path, make_files
+):
+    make_files(
+        tmp_path,
+        {
+            "lib/2019/a.jpg": b"",
+            "lib/.hidden/h.jpg": b"",
+            "lib/2019/notes.dat": b"",
+            "far/f.jpg": b"",
+        },
+    )
+    lib = tmp_path / "lib"
+    (lib / "best").mkdir()
+    for name, target in {
+        "a.jpg": lib / "2019" / "a.jpg",  # walked under its own name: left out
+        "h.jpg": lib / ".hidden" / "h.jpg",  # hidden, so never walked: the link is the way in
+        "n.jpg": lib / "2019" / "notes.dat",  # not a photo name, so never walked
+        "f.jpg": tmp_path / "far" / "f.jpg",  # outside the folder given
+    }.items():
+        (lib / "best" / name).symlink_to(target)
+    tally = WalkTally()
+    found = names(lib, find_images([lib], tally=tally))
+    assert found == ["2019/a.jpg", "best/f.jpg", "best/h.jpg", "best/n.jpg"]
+    assert tally.duplicate_links == [lib / "best" / "a.jpg"]
+    # Not recursive: the photo in 2019/ is not walked, so a link beside it is the way in.
+    (lib / "top.jpg").symlink_to(lib / "2019" / "a.jpg")
+    assert names(lib, find_images([lib], recursive=False)) == ["top.jpg"]
+    # Another folder given holds the photo: the link in this one is left out.
+    found = names(tmp_path, find_images([lib / "best", lib / "2019"]))
+    assert found == ["lib/best/f.jpg", "lib/best/h.jpg", "lib/best/n.jpg", "lib/2019/a.jpg"]
+
+
 def test_a_folder_named_like_an_image_is_yielded_and_walked(tmp_path, make_files):
     make_files(tmp_path, {"x.jpg/inside.png": b""})
     assert names(tmp_path, find_images([tmp_path])) == ["x.jpg", "x.jpg/inside.png"]
