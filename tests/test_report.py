@@ -161,12 +161,13 @@ def test_rows_whose_photo_is_gone_are_counted_and_the_summary_still_works(
             ),  # moved: found at destination
             ok("still.jpg", "dog", 0.9),  # relative to the CSV's folder
             ok(str(tmp_path / "deleted.jpg"), "dog", 0.8),
+            failed(str(tmp_path / "broken.jpg"), "broken link"),  # never there: not "gone"
         ],
     )
 
     summary = summarize(read_results(results))
 
-    assert summary.total == 3
+    assert summary.total == 4
     assert summary.missing_images == 1
 
 

@@ -89,10 +89,12 @@ def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> Rep
         histograms=confidence_histograms(rows, labels),
         lowest=least_confident(rows, lowest),
         errors=group_errors(rows),
-        missing_images=sum(
+        missing_images=sum(  # error rows are not photos gone: most were never readable
             1
             for row in rows
-            if not is_remote(row.path) and locate_image(row, results.source) is None
+            if not row.error
+            and not is_remote(row.path)
+            and locate_image(row, results.source) is None
         ),
         evaluation=evaluate(rows, labels) if truth else None,
         tagged=sum(1 for row in rows if row.sidecar and not row.error),
