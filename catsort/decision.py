@@ -12,12 +12,17 @@ from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
 
 @dataclass(frozen=True)
 class Prediction:
-    """What classify concludes about one photo."""
+    """What classify concludes about one photo.
+
+    ``box`` is where in the photo the pet was found, ``(x0, y0, x1, y1)`` relative to its
+    width and height, when the label was decided on a part of the photo rather than the whole.
+    """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
     pet_score: float | None
+    box: tuple[float, float, float, float] | None = None
 
 
 def probabilities(logits_row: np.ndarray, activation: str) -> np.ndarray:
