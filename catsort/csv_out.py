@@ -46,6 +46,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         columns.COMPANION_SEPARATOR.join(c.path.name for c in result.companions),
         "" if result.sidecar is None else os.fspath(result.sidecar),
         columns.YES if result.cached else columns.NO,
+        columns.format_box(None if prediction is None else prediction.box),
     ]
 
 

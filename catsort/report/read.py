@@ -29,6 +29,8 @@ class CsvRow:
     companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
     sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
     cached: bool = False  # the row came from the results cache (False in CSVs without the column)
+    # Where the pet was found, relative (x0, y0, x1, y1), when decided on a part of the photo.
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -229,6 +231,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         companions=companions,
         sidecar=cell(columns.SIDECAR),
         cached=cached,
+        box=None if error else columns.parse_box(cell(columns.BOX)),
     )
 
 
