@@ -8,8 +8,9 @@ folder it reads is in a library a --move/--copy run sorted: then it uses that li
 A row is keyed by the photo's path relative to the cache's base folder, its size, its
 modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the
 model file and what shapes its input and output). It holds the model's raw outputs, its logits
-and pet score, or the reason the photo was skipped (too small to tell: the same bytes are always
-skipped). The label is decided again from the logits with each run's thresholds, which cost
+and pet score (for a model that scores regions, theirs too, and what a second look at a part of
+the photo gave), or the reason the photo was skipped (too small to tell: the same bytes are
+always skipped). The label is decided again from the logits with each run's thresholds, which cost
 nothing, so a new --threshold or --gate-threshold needs no photo classified again. Errors are
 never cached: a file fixed later is tried again.
 
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catsort.regions import Look
+
 if TYPE_CHECKING:
     from catsort.model import Classifier
 
@@ -37,7 +40,8 @@ if TYPE_CHECKING:
 CACHE_NAME = "cache.sqlite3"
 #: Bump when what a row means changes (decoding, what is stored): older rows stop matching.
 CACHE_VERSION = 1
-_SCHEMA = 1
+# 2: the regions column (each region's score, and the second look).
+_SCHEMA = 2
 # Rows are committed in groups: a commit is cheap in WAL mode, but not free.
 _COMMIT_ROWS = 256
 _COMMIT_SECONDS = 0.5
@@ -61,6 +65,9 @@ class Known:
     logits: tuple[float, ...] = ()
     pet_score: float | None = None
     skipped: str | None = None
+    # A model with regions: how pet-like each region is, and the second look if one was taken.
+    region_scores: tuple[float, ...] = ()
+    look: Look | None = None
 
 
 def fingerprint(classifier: Classifier) -> str:
@@ -207,14 +214,15 @@ class ResultsCache:
                 json.dumps(known.logits) if known.skipped is None else None,
                 known.pet_score,
                 known.skipped,
+                _regions_json(known),
             )
             for stamp, known in items
         ]
         with self._lock:
             self._execute_many(
                 "INSERT OR REPLACE INTO results "
-                "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "(path, model, size, mtime_ns, logits, pet_score, skipped, regions) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -238,9 +246,9 @@ class ResultsCache:
             else:
                 self._execute_many(
                     "INSERT OR REPLACE INTO results "
-                    "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                    f"SELECT ?, model, size, mtime_ns, logits, pet_score, skipped FROM results "
-                    f"{where}",
+                    "(path, model, size, mtime_ns, logits, pet_score, skipped, regions) "
+                    "SELECT ?, model, size, mtime_ns, logits, pet_score, skipped, regions "
+                    f"FROM results {where}",
                     [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)],
                 )
 
@@ -267,7 +275,7 @@ class ResultsCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT logits, pet_score, skipped FROM results "
+                "SELECT logits, pet_score, skipped, regions FROM results "
                 "WHERE path = ? AND model = ? AND size = ? AND mtime_ns = ?",
                 (_db_key(stamp.key), self.model, stamp.size, stamp.mtime_ns),
             ).fetchone()
@@ -276,14 +284,16 @@ class ResultsCache:
             return None
         if row is None:
             return None
-        logits, pet_score, skipped = row
+        logits, pet_score, skipped, regions = row
         if skipped is not None:
             return Known(skipped=skipped)
         try:
             values = tuple(float(value) for value in json.loads(logits))
-        except (TypeError, ValueError):
+            region_scores, look = _regions_from_json(regions)
+        except (TypeError, ValueError, KeyError):
             return None  # a row this version cannot read: classify the photo again
-        return Known(values, None if pet_score is None else float(pet_score))
+        pet = None if pet_score is None else float(pet_score)
+        return Known(values, pet, None, region_scores, look)
 
     def _execute_many(self, sql: str, rows: list[tuple]) -> None:
         if self._db is None:
@@ -328,7 +338,7 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
                 "CREATE TABLE IF NOT EXISTS results ("
                 "path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
                 "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
-                "PRIMARY KEY (path, model))"
+                "regions TEXT, PRIMARY KEY (path, model))"
             )
             connection.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -338,6 +348,39 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _regions_json(known: Known) -> str | None:
+    """The regions cell: the region scores and the second look, or None without regions."""
+    if not known.region_scores:
+        return None
+    look = known.look
+    return json.dumps(
+        {
+            "scores": known.region_scores,
+            "look": None
+            if look is None
+            else {"box": look.box, "logits": look.logits, "pet_score": look.pet_score},
+        }
+    )
+
+
+def _regions_from_json(cell: str | None) -> tuple[tuple[float, ...], Look | None]:
+    """The region scores and second look of a regions cell (raises on a malformed one)."""
+    if cell is None:
+        return (), None
+    data = json.loads(cell)
+    scores = tuple(float(value) for value in data["scores"])
+    look = data["look"]
+    if look is None:
+        return scores, None
+    x0, y0, x1, y1 = (float(value) for value in look["box"])
+    pet = look["pet_score"]
+    return scores, Look(
+        (x0, y0, x1, y1),
+        tuple(float(value) for value in look["logits"]),
+        None if pet is None else float(pet),
+    )
 
 
 def _db_key(key: str) -> bytes:

@@ -14,10 +14,13 @@ from queue import Empty, SimpleQueue
 import numpy as np
 
 from catsort.cache import Known, ResultsCache
-from catsort.decision import Prediction, decide
+from catsort.crops import load_crop
+from catsort.decision import Prediction
 from catsort.errors import CatsortError
 from catsort.images import ImageSkipped, load_image
+from catsort.looks import decide_photos
 from catsort.model import Classifier
+from catsort.regions import Box
 
 
 @dataclass(frozen=True)
@@ -195,7 +198,8 @@ def classify_contents(
         for name, item in zip(names, contents)
     ]
     paths = [Path(name) for name in names]
-    return _results(paths, decoded, model, threshold, gate_threshold, use_gate)
+    data = [item if isinstance(item, bytes) else None for item in contents]
+    return _results(paths, decoded, model, threshold, gate_threshold, use_gate, data=data)
 
 
 def _classify_batch(
@@ -228,28 +232,21 @@ def _results(
     use_gate: bool,
     known: Sequence[tuple] | None = None,
     cache: ResultsCache | None = None,
+    data: Sequence[bytes | None] | None = None,
 ) -> list[PhotoResult]:
     """Run the model once on the images that decoded; one result per path, in order.
 
     ``known``: each path's cache stamp and what the cache knew of it; the new scores of those
-    with a stamp go into ``cache``.
+    with a stamp go into ``cache``. Photos the first pass leaves to a second look
+    (``catsort.looks``) are read again from their path, or from ``data`` (their bytes).
     """
     if known is None:
         known = [(None, None)] * len(paths)
     images = [item for item in decoded if isinstance(item, np.ndarray)]
     outputs = model.predict(np.stack(images)) if images else None
 
-    def decided(logits: np.ndarray, pet: float | None) -> Prediction:
-        return decide(
-            logits,
-            pet,
-            model.metadata,
-            threshold=threshold,
-            gate_threshold=gate_threshold,
-            use_gate=use_gate,
-        )
-
-    results = []
+    results: list[PhotoResult | None] = []
+    scored: list[tuple[int, Known]] = []  # (place in results, what the model said)
     learned: list[tuple] = []  # (stamp, Known) for the cache
     row = 0
     for path, (stamp, _), item in zip(paths, known, decoded):
@@ -257,8 +254,8 @@ def _results(
             if item.skipped is not None:
                 results.append(PhotoResult(path, skipped=item.skipped, cached=True))
             else:
-                logits = np.asarray(item.logits, dtype=np.float64)
-                results.append(PhotoResult(path, decided(logits, item.pet_score), cached=True))
+                scored.append((len(results), item))
+                results.append(None)
             continue
         if isinstance(item, _Skip):
             results.append(PhotoResult(path, skipped=str(item)))
@@ -270,14 +267,31 @@ def _results(
             continue
         assert outputs is not None  # there was at least this image
         pet = None if outputs.pet_score is None else float(outputs.pet_score[row])
-        results.append(PhotoResult(path, decided(outputs.logits[row], pet)))
-        if stamp is not None:
-            values = tuple(float(value) for value in outputs.logits[row])
-            learned.append((stamp, Known(values, pet)))
+        values = tuple(float(value) for value in outputs.logits[row])
+        regions = (
+            () if outputs.region_score is None else tuple(map(float, outputs.region_score[row]))
+        )
+        scored.append((len(results), Known(values, pet, region_scores=regions)))
+        results.append(None)
         row += 1
+
+    def read_part(index: int, box: Box) -> np.ndarray:
+        place = scored[index][0]
+        source = None if data is None else data[place]
+        return load_crop(paths[place], box, model.metadata.input_size, source)
+
+    decided = decide_photos(
+        [k for _, k in scored], model, read_part, threshold, gate_threshold, use_gate
+    )
+    for (place, before), (prediction, now) in zip(scored, decided):
+        cached = isinstance(decoded[place], Known)
+        results[place] = PhotoResult(paths[place], prediction, cached=cached)
+        stamp = known[place][0]
+        if stamp is not None and (not cached or now != before):  # new, or a new second look
+            learned.append((stamp, now))
     if cache is not None:
         cache.put(learned)
-    return results
+    return [result for result in results if result is not None]
 
 
 def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) -> _Decoded:
