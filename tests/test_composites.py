@@ -109,7 +109,11 @@ def test_synthetic_non_photos_cover_each_kind() -> None:
 
 
 def result(label: str, box: tuple | None = None) -> PhotoResult:
-    return PhotoResult(Path("x.jpg"), Prediction(label, 0.9, {"cat": 0.9, "dog": 0.1}, 0.8, box))
+    p_dog = {"cat": 0.1, "dog": 0.9}.get(label, 0.7)  # "other" and "uncertain": dog at 0.7
+    probabilities = {"cat": 1 - p_dog, "dog": p_dog}
+    return PhotoResult(
+        Path("x.jpg"), Prediction(label, max(p_dog, 1 - p_dog), probabilities, 0.8, box)
+    )
 
 
 def test_the_tally_counts_each_outcome_and_where_a_region_found_the_pet() -> None:
@@ -130,6 +134,7 @@ def test_the_tally_counts_each_outcome_and_where_a_region_found_the_pet() -> Non
         1,
         1,
     )
-    assert (counted.from_region, counted.on_pet, counted.let_in) == (2, 1, 4)
+    assert (counted.from_region, counted.boxed, counted.on_pet, counted.let_in) == (2, 2, 1, 4)
+    assert counted.top == 2  # the most probable label is cat (what the CSV's accuracy counts)
     no_pet = tally(results, None)
     assert (no_pet.wrong, no_pet.let_in) == (3, 4)  # any folder is wrong for a non-pet

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from catsort.images import is_image_name, load_image
+from catsort.images import is_image_name
 
 #: The frame of every composite, landscape, as a camera's 4:3 photo.
 FRAME = (1600, 1200)
@@ -489,17 +489,28 @@ def read_manifest(folder: Path) -> list[Composite]:
     ]
 
 
-def load_composites(
+#: The frame of composites made for fitting: smaller than the measuring sets' (the model sees
+#: 224x224 either way, and a JPEG of either size decodes at 400x300 in draft mode).
+FITTING_FRAME = (800, 600)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
+def fitting_composites(
     pets: list[tuple[Path, str]],
     others: dict[str, list[Path]],
-    image_size: tuple[int, int],
     widths: tuple[float, float] = (0.2, 0.7),
     seed: int = 0,
-) -> Iterator[tuple[np.ndarray, str, Box]]:
-    """Composites made in memory as ``load_image`` reads them: (pixels, label, box).
+    frame: tuple[int, int] = FITTING_FRAME,
+) -> Iterator[tuple[bytes, str, Box]]:
+    """Composites made in memory for fitting, as JPEG files: (bytes, label, box).
 
-    For fitting: each pet photo once, at a width drawn from ``widths``, a place drawn at random
-    and a scene of each kind in turn. Goes through a JPEG as a file on disk would.
+    Each pet photo once, at a width drawn from ``widths``, a place drawn at random and a scene
+    of each kind in turn. Read them with ``load_image(name, size, data)`` as a file.
     """
     rng = np.random.default_rng(seed)
     made = Scenes(others, rng)
@@ -508,10 +519,22 @@ def load_composites(
             pet = img.convert("RGB")
         width = float(rng.uniform(*widths))
         centre = (float(rng.uniform(0.15, 0.85)), float(rng.uniform(0.2, 0.8)))
-        image, box = paste_pet(made.make(SCENES[index % len(SCENES)]), pet, width, centre)
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=JPEG_QUALITY)
-        yield load_image(path, image_size, buffer.getvalue()), label, box
+        scene = made.make(SCENES[index % len(SCENES)], frame)
+        image, box = paste_pet(scene, pet, width, centre)
+        yield _jpeg(image), label, box
+
+
+def fitting_scenes(
+    others: dict[str, list[Path]],
+    count: int,
+    seed: int = 0,
+    frame: tuple[int, int] = FITTING_FRAME,
+) -> Iterator[tuple[bytes, str]]:
+    """``count`` scenes with no pet, each kind in turn, as JPEG files: (bytes, kind)."""
+    made = Scenes(others, np.random.default_rng(seed))
+    for index in range(count):
+        kind = SCENES[index % len(SCENES)]
+        yield _jpeg(made.make(kind, frame)), kind
 
 
 def main() -> None:

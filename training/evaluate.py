@@ -50,7 +50,9 @@ class Tally:
     gated: int = 0  # gated out as "other"
     uncertain: int = 0
     from_region: int = 0  # decided on a part of the photo (a box), not the whole
-    on_pet: int = 0  # of those, how many boxes have their centre on the pet
+    boxed: int = 0  # of those, how many are of photos whose pet's box is known
+    on_pet: int = 0  # and of these, how many boxes have their centre on the pet
+    top: int = 0  # the most probable label is the truth, whatever was done (the CSV's accuracy)
     median_score: float = float("nan")
 
     @property
@@ -71,7 +73,8 @@ def tally(
     Unreadable photos are left out. ``boxes``: where each photo's pet is, to check the box a
     region decision gives.
     """
-    counts = {"right": 0, "wrong": 0, "gated": 0, "uncertain": 0, "from_region": 0, "on_pet": 0}
+    names = ("right", "wrong", "gated", "uncertain", "from_region", "boxed", "on_pet", "top")
+    counts = dict.fromkeys(names, 0)
     scores = []
     photos = 0
     for index, result in enumerate(results):
@@ -85,11 +88,15 @@ def tally(
         if kind is None:
             kind = "right" if prediction.label == truth else "wrong"
         counts[kind] += 1
+        probs = prediction.probabilities
+        if probs and max(probs, key=probs.__getitem__) == truth:
+            counts["top"] += 1
         if prediction.box is not None and kind in ("right", "wrong"):
             counts["from_region"] += 1
             pet = boxes[index] if index < len(boxes) else None
-            if pet is not None and _centre_inside(prediction.box, pet):
-                counts["on_pet"] += 1
+            if pet is not None:
+                counts["boxed"] += 1
+                counts["on_pet"] += _centre_inside(prediction.box, pet)
     median = float(np.median(scores)) if scores else float("nan")
     return Tally(photos=photos, median_score=median, **counts)
 
@@ -161,14 +168,14 @@ class Report:
         if self.pets:
             print(
                 f"\n{'pets':48} {'photos':>7} {'right':>7} {'wrong':>7} {'gated':>7} "
-                f"{'uncert.':>8} {'region':>7} {'on pet':>7}"
+                f"{'uncert.':>8} {'region':>7} {'on pet':>7} {'top-1':>7}"
             )
         for name, t in self.pets:
-            on_pet = f"{t.on_pet / t.from_region:7.0%}" if t.from_region else f"{'':>7}"
+            on_pet = f"{t.on_pet / t.boxed:7.0%}" if t.boxed else f"{'':>7}"
             print(
                 f"{name:48} {t.photos:7d} {t.share(t.right):7.1%} {t.share(t.wrong):7.1%} "
                 f"{t.share(t.gated):7.1%} {t.share(t.uncertain):8.1%} "
-                f"{t.share(t.from_region):7.1%} {on_pet}"
+                f"{t.share(t.from_region):7.1%} {on_pet} {t.share(t.top):7.1%}"
             )
 
 
@@ -222,7 +229,17 @@ def _tally_entries(entries, results: dict[Path, PhotoResult]) -> Tally:
     parts = [
         tally([results[e.path]], None if e.truth == NO_PET else e.truth, [e.box]) for e in entries
     ]
-    fields = ("photos", "right", "wrong", "gated", "uncertain", "from_region", "on_pet")
+    fields = (
+        "photos",
+        "right",
+        "wrong",
+        "gated",
+        "uncertain",
+        "from_region",
+        "boxed",
+        "on_pet",
+        "top",
+    )
     sums = {f: sum(getattr(t, f) for t in parts) for f in fields}
     scores = [t.median_score for t in parts if not np.isnan(t.median_score)]
     return Tally(**sums, median_score=float(np.median(scores)) if scores else float("nan"))
