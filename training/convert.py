@@ -40,6 +40,7 @@ def convert_run(
     overwrite: bool = False,
     weights: str | None = None,
     gate_kind: str | None = None,
+    others: Path | None = None,
 ) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
 
@@ -61,6 +62,7 @@ def convert_run(
             "ship": ship or settings.get("ship", "int8"),
             "weights": settings.get("weights") if weights is None else _weights(weights),
             "gate": gate_kind or settings.get("gate", TrainConfig.gate),
+            "others": others if others is not None else settings.get("others"),
         }
     )
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
@@ -75,6 +77,8 @@ def convert_run(
     splits = load_splits(files, (config.img_size, config.img_size))
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
+    if config.others is not None:  # what the regions were fitted on, as a run records it
+        keep["training"] = {**keep.get("training", {}), "others": str(config.others)}
     metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)
     if output.resolve() != run.resolve():
         for name in CARRIED_OVER:
@@ -118,6 +122,13 @@ def main() -> None:
     parser.add_argument(
         "--no-gate", action="store_true", help="leave the pet gate out (to measure what it costs)"
     )
+    parser.add_argument(
+        "--others",
+        type=Path,
+        default=None,
+        help="folders of non-pet photos (../shared/data/others) to fit the regions on, for pets "
+        "that do not fill the frame; default: the run's own, if any",
+    )
     args = parser.parse_args()
     try:
         metrics = convert_run(
@@ -129,6 +140,7 @@ def main() -> None:
             overwrite=args.overwrite,
             weights=args.weights,
             gate_kind=args.gate,
+            others=args.others,
         )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None
