@@ -1,10 +1,7 @@
-"""The Python API: README's example runs as written, every public name is documented."""
+"""The Python API (its documentation and examples: tests/test_docs.py)."""
 
 from __future__ import annotations
 
-import inspect
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,39 +9,6 @@ from pathlib import Path
 import pytest
 
 import catsort
-
-REPO = Path(__file__).resolve().parent.parent
-README = (REPO / "README.md").read_text(encoding="utf-8")
-API_SECTION = re.search(r"^## Python API\n(.*?)^## ", README, re.S | re.M)
-
-
-def test_readme_example_classifies_the_samples_as_written(tmp_path: Path) -> None:
-    assert API_SECTION is not None, "README has no '## Python API' section"
-    example = re.search(r"```python\n(.*?)```", API_SECTION.group(1), re.S)
-    assert example is not None, "the Python API section has no python example"
-    shutil.copytree(REPO / "samples", tmp_path / "samples")
-    script = tmp_path / "example.py"
-    script.write_text(example.group(1), encoding="utf-8")
-    run = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 0, run.stderr
-    lines = dict(line.split(" ", 1) for line in run.stdout.splitlines() if ".jpg " in line)
-    assert lines["cat.2043.jpg"].startswith("cat ")
-    assert lines["dog.2114.jpg"].startswith("dog ")
-    assert lines["car.jpg"].startswith("other ")
-    assert not (tmp_path / "sorted").exists()  # the dry run touched nothing
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == sorted(
-        p.name for p in (REPO / "samples").iterdir()
-    )
-
-
-@pytest.mark.parametrize("name", [name for name in catsort.__all__ if name != "__version__"])
-def test_every_public_name_has_a_docstring_and_a_place_in_readme(name: str) -> None:
-    value = getattr(catsort, name)
-    assert inspect.getdoc(value), f"catsort.{name} has no docstring"
-    assert API_SECTION is not None
-    assert f"`{name}" in API_SECTION.group(1), f"README's Python API section omits {name}"
 
 
 def test_importing_catsort_loads_neither_typer_nor_rich() -> None:
