@@ -12,25 +12,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from catsort import __version__
+from catsort.cli.common import app, err_console, fail
 from catsort.errors import CatsortError
 
 if TYPE_CHECKING:
     from catsort.run import SortPlan
-
-app = typer.Typer(
-    help="Sort the cats from the dogs in a folder of photos.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err_console = Console(stderr=True)
-
-
-def fail(error: CatsortError) -> typer.Exit:
-    """Print a CatsortError as one red line and return the Exit to raise."""
-    # Escaped: file names such as "[2020] trip" are not Rich markup.
-    err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-    return typer.Exit(error.exit_code)
 
 
 def _interrupted(plan: SortPlan | None) -> typer.Exit:

@@ -1,0 +1,24 @@
+"""What every command shares: the Typer app, the error console, and how an error is shown."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from catsort.errors import CatsortError
+
+app = typer.Typer(
+    help="Sort the cats from the dogs in a folder of photos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+def fail(error: CatsortError) -> typer.Exit:
+    """Print a CatsortError as one red line and return the Exit to raise."""
+    # Escaped: file names such as "[2020] trip" are not Rich markup.
+    err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    return typer.Exit(error.exit_code)
