@@ -15,7 +15,7 @@ import numpy as np
 
 from catsort.cache import Known, ResultsCache
 from catsort.decision import Prediction, decide
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
 
@@ -285,16 +285,8 @@ def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) 
     try:
         return load_image(path, size, data)
     except ImageSkipped as exc:
-        return _Skip(_reason(path, str(exc)))
+        return _Skip(one_line(without_path(str(exc), path)))
     except CatsortError as exc:
-        return _reason(path, str(exc))
+        return one_line(without_path(str(exc), path))
     except Exception as exc:
-        return _reason(path, f"unexpected error while reading ({type(exc).__name__}: {exc})")
-
-
-def _reason(path: str | Path, message: str) -> str:
-    """The message without its leading "<path>: ", on one line."""
-    prefix = f"{path}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    return " ".join(message.split())
+        return one_line(f"unexpected error while reading ({type(exc).__name__}: {exc})")

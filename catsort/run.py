@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, without_path
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
 from catsort.pipeline import Companion, PhotoResult, classify_paths
@@ -736,12 +736,12 @@ def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
     """The one-line reason a photo stayed put: its own, or that of the companion that could not
     go with it."""
     if exc.member == photo:
-        message = _without_path(str(exc.reason), photo)
+        message = without_path(str(exc.reason), photo)
     else:
         past = "moved" if action == MOVE else "copied"
         message = (
             f"companion {exc.member.name} could not be {past} "
-            f"({_without_path(str(exc.reason), exc.member)}); the photo and its companions "
+            f"({without_path(str(exc.reason), exc.member)}); the photo and its companions "
             "stayed in place"
         )
     if exc.split:
@@ -785,7 +785,7 @@ def tag_placed(
     try:
         written = tagger.write(photo, result.prediction, journal, plan.dry_run, origin)
     except CatsortError as exc:
-        return replace(result, error=_without_path(str(exc), result.path))
+        return replace(result, error=without_path(str(exc), result.path))
     return replace(result, sidecar=written.path)
 
 
@@ -800,8 +800,3 @@ def _why_kept(path: Path, given: Sequence[Path]) -> str | None:
     except CatsortError:
         return KEPT_OUTSIDE
     return None
-
-
-def _without_path(message: str, path: Path) -> str:
-    prefix = f"{path}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message

@@ -607,11 +607,11 @@ def test_the_dry_run_plan_with_csv_to_stdout_is_the_csv_alone(photos, tiny_model
 
 
 def test_a_move_run_that_moved_nothing_does_not_offer_an_undo(photos, tiny_model, monkeypatch):
-    from catsort.errors import CatsortError
+    from catsort.errors import FAILED, CatsortError
     from catsort.sorting import place as sort
 
     def refuse(source, target):
-        raise CatsortError(f"{target}: cannot move here (no space left on device)", 1)
+        raise CatsortError(f"{target}: cannot move here (no space left on device)", FAILED)
 
     monkeypatch.setattr(sort, "move_file", refuse)
     result = classify(tiny_model, photos, "--move")

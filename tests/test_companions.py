@@ -16,6 +16,7 @@ from conftest import BLUE, GREY, RED
 from typer.testing import CliRunner
 
 import catsort
+from catsort import files
 from catsort.cli import app
 from catsort.model import load_model
 from catsort.report.read import read_results
@@ -280,14 +281,14 @@ def test_an_unreadable_companion_keeps_its_group_in_place_across_file_systems(
             pytest.skip("running as root: the file stays readable")
         before = read_tree(root / "2019" / "08")
 
-        real = sort._rename_noreplace
+        real = files.rename_noreplace
 
         def across(source, target):  # every move copies, then removes: the RAW cannot be read
             if Path(source).parent != Path(target).parent:
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
             real(source, target)
 
-        monkeypatch.setattr(sort, "_rename_noreplace", across)
+        monkeypatch.setattr(files, "rename_noreplace", across)
         _, results = sort_library(root, classifier)
     finally:
         raw.chmod(0o644)
@@ -367,14 +368,14 @@ def test_a_companion_the_system_refuses_to_move_keeps_its_group_in_place(
 ):
     root = make_library(tmp_path / "Pictures", make_photo, make_files)
     before = read_tree(root / "2020")
-    real = sort._rename_noreplace
+    real = files.rename_noreplace
 
     def refuse_the_edits(source, target):
         if Path(source).name == "IMG_5000.AAE":
             raise PermissionError(errno.EACCES, "Permission denied")
         real(source, target)
 
-    monkeypatch.setattr(sort, "_rename_noreplace", refuse_the_edits)
+    monkeypatch.setattr(files, "rename_noreplace", refuse_the_edits)
     _, results = sort_library(root, classifier)
     error = results["2020/01/IMG_5000.JPG"].error
     assert error.startswith("companion IMG_5000.AAE could not be moved (")

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import catsort
-from catsort.errors import CatsortError
+from catsort import files
+from catsort.errors import FAILED, USAGE, CatsortError
 from catsort.sorting import journal as journal_module
 from catsort.sorting import place as sort
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover, undo
@@ -146,7 +147,7 @@ def linked(source, target):
 
 def copied_across(source, target):
     shutil.copy2(source, target)  # across file systems, stopped before the source was removed
-    (target.parent / f"{sort.TEMP_PREFIX}0123").write_bytes(b"pho")  # and a partial copy
+    (target.parent / f"{files.TEMP_PREFIX}0123").write_bytes(b"pho")  # and a partial copy
 
 
 def someone_elses(source, target):
@@ -400,7 +401,7 @@ def test_a_bad_journal_path_is_a_usage_error(tmp_path, what):
         path.write_text("hello\n")
     with pytest.raises(CatsortError, match="journal") as info:
         undo(path)
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
     assert str(path) in str(info.value)
 
 
@@ -409,18 +410,19 @@ def test_a_bad_journal_path_is_a_usage_error(tmp_path, what):
 MOVER = textwrap.dedent("""
     import errno, sys
     from pathlib import Path
+    from catsort import files
     from catsort.sorting import place as sort
     from catsort.sorting.journal import Journal
     from catsort.walk import find_images
 
     photos, across = Path(sys.argv[1]), sys.argv[2] == "across"
     if across:  # every move between folders takes the copy-then-remove path
-        real = sort._rename_noreplace
+        real = files.rename_noreplace
         def rename(source, target):
             if Path(source).parent != Path(target).parent:
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
             real(source, target)
-        sort._rename_noreplace = rename
+        files.rename_noreplace = rename
     labels = [photos / "cat", photos / "dog"]
     reserved = set()
     with Journal.create(photos) as journal:
@@ -641,7 +643,9 @@ def test_a_group_member_that_fails_takes_the_group_back_and_the_journal_says_so(
 
     def refuse_the_sidecar(source, target):
         if Path(source).name == "IMG.JPG.xmp":
-            raise CatsortError(f"{source}: cannot move to {target} (no space left on device)", 1)
+            raise CatsortError(
+                f"{source}: cannot move to {target} (no space left on device)", FAILED
+            )
         real(source, target)
 
     monkeypatch.setattr(sort, "move_file", refuse_the_sidecar)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catsort.cli import app
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.report.read import read_results
 from catsort.report.summary import summarize
 from catsort.report.truth import truth_from_folders
@@ -267,7 +267,7 @@ def test_evaluation_reads_the_original_path_not_the_destination(tmp_path: Path):
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path):
     with pytest.raises(CatsortError, match=r"nope\.csv: file not found") as info:
         read_results(tmp_path / "nope.csv")
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import os
 import pytest
 from conftest import BLUE, RED
 
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import load_model
 from catsort.run import RunSettings, SortPlan, default_dest, make_plan, run_classify
@@ -59,7 +59,7 @@ def test_sorting_options_need_move_or_copy(tmp_path, option):
     value = True if option in ("dry_run", "flat") else tmp_path
     with pytest.raises(CatsortError, match="needs --move or --copy") as info:
         make_plan([tmp_path], None, **{option: value})
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_unreadable_folder_is_reported(photos, classifier):
 def test_missing_input_is_a_usage_error(tmp_path, classifier):
     with pytest.raises(CatsortError, match="no such file") as info:
         run_classify([tmp_path / "nope"], classifier, SortPlan())
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 @pytest.mark.parametrize(
@@ -312,7 +312,7 @@ def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(
     )
     with pytest.raises(CatsortError, match="is where this run puts sorted photos") as info:
         run_classify([source], classifier, plan)
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
     assert read_tree(photos) == before
 
 

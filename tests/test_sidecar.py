@@ -12,8 +12,8 @@ import pytest
 from test_xmp import CAT, DIGIKAM, DOG, LIGHTROOM
 
 from catsort.errors import CatsortError
+from catsort.files import TEMP_PREFIX
 from catsort.sorting.journal import Journal, recover, undo
-from catsort.sorting.place import TEMP_PREFIX
 from catsort.tagging import xmp
 from catsort.tagging.sidecar import (
     AUTO,

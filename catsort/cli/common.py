@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
@@ -21,4 +21,10 @@ def fail(error: CatsortError) -> typer.Exit:
     """Print a CatsortError as one red line and return the Exit to raise."""
     # Escaped: file names such as "[2020] trip" are not Rich markup.
     err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-    return typer.Exit(error.exit_code)
+    return typer.Exit(exit_code(error))
+
+
+def exit_code(error: CatsortError) -> int:
+    """What the command line exits with for an error: 1 when the work failed part way, 2 for a
+    problem with the input or settings (usage), as for a mistyped option."""
+    return 1 if error.kind == FAILED else 2

@@ -22,7 +22,7 @@ from typing import Any
 from catsort import columns
 from catsort.distributed.sources import Entry, Reader, check_access, list_photos
 from catsort.distributed.store import Key, ResultStore, schema
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError, last_line
 from catsort.metadata import ModelMetadata
 from catsort.model import Classifier
 from catsort.run import RunSettings, RunSummary
@@ -275,12 +275,7 @@ def _classify_chunk(
             ):
                 yield Row(path, label, status, error)
     except ray.exceptions.RayError as exc:
-        raise CatsortError(f"the Ray run stopped: {_first_line(exc)}", exit_code=1) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+        raise CatsortError(f"the Ray run stopped: {last_line(exc)}", FAILED) from None
 
 
 class ClassifyActor:

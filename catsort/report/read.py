@@ -11,7 +11,7 @@ from typing import Any
 
 from catsort import columns
 from catsort.distributed import is_url
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _read_parquet(path: Path) -> ResultsCsv:
         except FileNotFoundError:
             raise CatsortError(f"{file}: file not found") from None
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+            raise CatsortError(f"{file}: unreadable Parquet file ({one_line(exc)})") from None
     return _parquet_results(path, tables)
 
 
@@ -151,7 +151,7 @@ def _read_parquet_url(url: str) -> ResultsCsv:
             with store.fs.open(file, "rb") as stream:
                 tables.append(pq.read_table(stream))
         except (OSError, ValueError) as exc:
-            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+            raise CatsortError(f"{file}: unreadable Parquet file ({one_line(exc)})") from None
     return _parquet_results(url, tables)
 
 
@@ -171,10 +171,6 @@ def _cells(raw: dict[str, object]) -> dict[str, str | None]:
         name: None if value is None else repr(value) if isinstance(value, float) else str(value)
         for name, value in raw.items()
     }
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _check_header(path: Path | str, header: list[str]) -> tuple[str, ...]:

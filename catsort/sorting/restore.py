@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sorting.place import COPY, MOVE, TEMP_PREFIX, copy_file, move_file, same_content
+from catsort.files import TEMP_PREFIX
+from catsort.sorting.place import COPY, MOVE, copy_file, move_file, same_content
 
 
 @dataclass

@@ -9,10 +9,8 @@ undo restores them byte for byte, or removes a sidecar catsort created.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import secrets
 import stat
 import time
 from collections.abc import Sequence
@@ -20,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from catsort import files
 from catsort.decision import Prediction
-from catsort.errors import CatsortError
-from catsort.sorting.place import TEMP_PREFIX
+from catsort.errors import FAILED, CatsortError
 from catsort.sorting.restore import UndoResult
 from catsort.tagging.xmp import MAX_BYTES, Tag, XmpError, merge, new_packet, parse, serialize
 
@@ -229,7 +227,7 @@ def write_tag(
         try:
             packet = parse(before)
         except XmpError as exc:
-            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", 1) from None
+            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", FAILED) from None
     if not merge(packet, tag):
         return Written(path, UNCHANGED)
     data = serialize(packet)
@@ -245,20 +243,20 @@ def read_sidecar(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
     if stat.S_ISLNK(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", 1)
+        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", FAILED)
     if not stat.S_ISREG(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", 1)
+        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", FAILED)
     if info.st_size > MAX_BYTES:
         raise CatsortError(
-            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", 1
+            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", FAILED
         )
     try:
         with open(path, "rb") as file:
             return file.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
 
 
 def _digest(data: bytes | None) -> str | None:
@@ -295,7 +293,7 @@ def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Jou
     except BaseException:
         journal.append({"n": n, "op": OP, "state": "aborted"})
         if backup is not None:
-            _remove_quietly(backup)
+            files.remove_quietly(backup)
         raise
     journal.append({"n": n, "op": OP, "state": "done"})
     journal.completed += 1
@@ -311,72 +309,35 @@ def _mtime_ns(path: Path) -> int | None:
 def _save_backup(backup: Path, data: bytes) -> None:
     try:
         backup.parent.mkdir(parents=True, exist_ok=True)
-        with open(backup, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        files.write_atomic(backup, data, replace=True)
     except OSError as exc:
         raise CatsortError(
-            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", 1
+            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", FAILED
         ) from None
 
 
 def _replace(path: Path, data: bytes, before: bytes | None) -> None:
     """Put ``data`` at ``path`` atomically, where the file still holds ``before`` (None: absent)."""
-    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}.xmp"
+
+    def unchanged() -> None:
+        if read_sidecar(path) != before:
+            raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", FAILED)
+
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with open(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if before is None:
-            _create(temp, path)
-        else:
-            if read_sidecar(path) != before:
-                raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", 1)
-            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
-            os.replace(temp, path)
+        # A new sidecar goes only into a free name: never over one another program made meanwhile.
+        files.write_atomic(
+            path, data, replace=before is not None, check=None if before is None else unchanged
+        )
     except FileExistsError:
-        _remove_quietly(temp)
         raise CatsortError(
-            f"{path}: created by another program meanwhile; left untouched", 1
+            f"{path}: created by another program meanwhile; left untouched", FAILED
         ) from None
     except OSError as exc:
-        _remove_quietly(temp)
-        raise CatsortError(f"{path}: cannot write sidecar ({exc.strerror or exc})", 1) from None
-    except BaseException:
-        _remove_quietly(temp)
-        raise
+        raise CatsortError(
+            f"{path}: cannot write sidecar ({exc.strerror or exc})", FAILED
+        ) from None
     # The folder is not synced (a third sync per sidecar): a rename lost in a crash leaves the
     # earlier sidecar whole, and undo, which compares contents with the journal, sees that.
-
-
-def _create(temp: Path, path: Path) -> None:
-    """Rename ``temp`` to ``path``, which must still be free: FileExistsError otherwise."""
-    try:
-        # link() refuses to replace a sidecar another program created meanwhile.
-        os.link(temp, path)
-    except OSError as exc:
-        if isinstance(exc, FileExistsError) or exc.errno not in _NO_LINKS:
-            raise
-        if os.path.lexists(path):  # no hard links here (FAT, some shares): check, then rename
-            raise FileExistsError(
-                errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(path)
-            ) from None
-        os.rename(temp, path)
-        return
-    os.unlink(temp)
-
-
-_NO_LINKS = {errno.EPERM, errno.EMLINK, errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass  # already gone, or never made
 
 
 # --- undo ------------------------------------------------------------------------------------
@@ -414,7 +375,7 @@ def undo_sidecars(journal: Journal, result: UndoResult) -> None:
         if _undo_one(journal.resolve(record["sidecar"]), backup, record, result):
             journal.append({"n": n, "op": OP, "state": "reverted"})
             if backup is not None:
-                _remove_quietly(backup)
+                files.remove_quietly(backup)
                 _rmdir_quietly(backup.parent)
 
 
