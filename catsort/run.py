@@ -25,6 +25,7 @@ from catsort.sorting.jobs import Job, start_job
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, GroupFailed, check_inside, place_group, plan_group
+from catsort.tagging.sidecar import TagSettings  # also teaches journals its sidecar records
 from catsort.walk import WalkTally, check_inputs, exclude_spec, find_images
 
 #: Why a linked photo is classified but not moved.
@@ -34,7 +35,7 @@ KEPT_OUTSIDE = (
 )
 
 if TYPE_CHECKING:
-    from catsort.tagging.sidecar import Tagger, TagSettings
+    from catsort.tagging.tagger import Tagger
 
 
 @dataclass(frozen=True)
@@ -751,7 +752,7 @@ def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
 
 def new_tagger(tagging: TagSettings, classifier: Classifier) -> Tagger:
     """The tagger of a run starting now: its keywords carry the model and today's date."""
-    from catsort.tagging.sidecar import Tagger  # only runs that tag need the XML parser
+    from catsort.tagging.tagger import Tagger  # only runs that tag need the XML parser
 
     now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     return Tagger(tagging, classifier.fingerprint, now)

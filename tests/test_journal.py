@@ -678,3 +678,41 @@ def test_undo_leaves_a_group_whole_where_one_old_place_is_taken_until_it_is_free
     members[2].unlink()
     assert undo(journal.path).skipped == []
     assert read_tree(tmp_path) == before
+
+
+def test_a_record_of_a_kind_no_module_registered_keeps_the_journal_from_being_undone(
+    tmp_path, make_files, read_tree
+):
+    make_files(tmp_path, {"in/a.jpg": b"a"})
+    journal_path = move_all([tmp_path / "in" / "a.jpg"], tmp_path)
+    with Journal.open(journal_path) as journal:  # as a newer catsort might write one
+        n = journal.number()
+        journal.append({"n": n, "op": "hologram", "state": "begin"}, sync=True)
+        journal.append({"n": n, "op": "hologram", "state": "done"})
+    result = undo(journal_path)
+    assert result.restored == [tmp_path / "in" / "a.jpg"]
+    assert result.skipped == [f"{journal_path}: its 'hologram' records are not undone here"]
+    assert not journal_module.is_undone(journal_path)
+
+
+def test_a_registered_kind_is_settled_and_undone_by_the_journal(tmp_path, make_files, monkeypatch):
+    calls = []
+
+    class Holograms:
+        def interrupted_folders(self, journal):
+            calls.append("settle")
+            return {tmp_path / "holograms"}
+
+        def undo(self, journal, result):
+            calls.append("undo")
+            result.notes.append(f"{len(journal.records)} hologram records put back")
+
+    monkeypatch.setitem(journal_module._KINDS, "hologram", Holograms())
+    make_files(tmp_path, {"in/a.jpg": b"a", f"holograms/{files.TEMP_PREFIX}1": b"partial"})
+    journal_path = move_all([tmp_path / "in" / "a.jpg"], tmp_path)
+    with open(journal_path, "a", encoding="ascii") as file:  # begun, then the run was killed
+        file.write(json.dumps({"n": 99, "op": "hologram", "state": "begin"}) + "\n")
+    assert recover(tmp_path)[-1].endswith("removed a partial copy left by an interrupted run")
+    result = undo(journal_path)
+    assert calls == ["settle", "settle", "undo"] and "1 hologram records put back" in result.notes
+    assert journal_module.is_undone(journal_path)

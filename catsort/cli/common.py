@@ -17,10 +17,19 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
+#: The API's settings (as errors name them) -> the options that set them here.
+FLAGS = {
+    "naming": "--sidecar",
+    "prefix": "--tag-prefix",
+}
+
+
 def fail(error: CatsortError) -> typer.Exit:
-    """Print a CatsortError as one red line and return the Exit to raise."""
+    """Print a CatsortError as one red line (settings named by their options) and return the
+    Exit to raise."""
+    message = error.spelled(FLAGS)
     # Escaped: file names such as "[2020] trip" are not Rich markup.
-    err_console.print(f"[red]Error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(exit_code(error))
 
 

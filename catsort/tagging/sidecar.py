@@ -1,5 +1,5 @@
-"""Sidecars on disk: which file is a photo's, merging catsort's keyword into it atomically and
-journaled, and putting the earlier one back on undo.
+"""Sidecars on disk: which file is a photo's, writing it atomically and journaled, and putting
+the earlier one back on undo (catsort.tagging.tagger decides what goes into it).
 
 A sidecar is written as a temporary file in its own folder, synced, then renamed over the old
 one (or, for a new one, renamed into a free name only). Before that, the journal records the
@@ -14,15 +14,14 @@ import os
 import stat
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from catsort import files
-from catsort.decision import Prediction
-from catsort.errors import FAILED, CatsortError
+from catsort.errors import FAILED, CatsortError, SettingsError
+from catsort.sorting.journal import register_kind
 from catsort.sorting.restore import UndoResult
-from catsort.tagging.xmp import MAX_BYTES, Tag, XmpError, merge, new_packet, parse, serialize
 
 #: --sidecar: an existing sidecar's name, else IMG.xmp; IMG.xmp (Adobe); IMG.JPG.xmp (darktable).
 AUTO = "auto"
@@ -30,14 +29,11 @@ XMP = "xmp"
 EXT_XMP = "ext.xmp"
 NAMINGS = (AUTO, XMP, EXT_XMP)
 
-#: What a write did to the sidecar.
-CREATED = "created"
-MERGED = "merged"
-UNCHANGED = "unchanged"
-
 #: The journal records' "op": a sidecar written.
 OP = "sidecar"
 _BACKUPS = "sidecars"
+#: A sidecar bigger than this is not one (Lightroom's run to tens of KB): left untouched.
+MAX_BYTES = 16 << 20
 
 
 class Journal(Protocol):
@@ -69,53 +65,13 @@ class TagSettings:
 
     def __post_init__(self) -> None:
         if self.naming not in NAMINGS:
-            raise CatsortError(f"--sidecar {self.naming}: choose one of {', '.join(NAMINGS)}")
+            raise SettingsError(
+                "{naming:{value}}: choose one of {choices}",
+                value=self.naming,
+                choices=", ".join(NAMINGS),
+            )
         if any(ord(char) < 32 for char in self.prefix):
-            raise CatsortError("--tag-prefix: no control characters (tabs, newlines) please")
-
-
-@dataclass(frozen=True)
-class Tagger:
-    """Tags for one run: its settings, the model's fingerprint and the run's date."""
-
-    settings: TagSettings
-    model: str
-    date: str
-    names: SidecarNames = field(default_factory=lambda: SidecarNames())
-
-    def tag(self, prediction: Prediction) -> Tag:
-        """The keyword and fields catsort writes for a decided photo."""
-        parent = self.settings.prefix.strip("|")
-        leaf = prediction.label[:1].upper() + prediction.label[1:]
-        return Tag(
-            label=prediction.label,
-            hierarchy=f"{parent}|{leaf}" if parent else leaf,
-            confidence=prediction.confidence,
-            pet_score=prediction.pet_score,
-            model=self.model,
-            date=self.date,
-        )
-
-    def write(
-        self,
-        photo: Path,
-        prediction: Prediction,
-        journal: Journal | None = None,
-        dry_run: bool = False,
-        origin: Path | None = None,
-    ) -> Written:
-        """Merge the photo's keyword into its sidecar (see ``write_tag``)."""
-        return write_tag(
-            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
-        )
-
-
-@dataclass(frozen=True)
-class Written:
-    """Where a photo's keyword went, and whether the sidecar was created, merged or unchanged."""
-
-    path: Path
-    action: str
+            raise SettingsError("{prefix}: no control characters (tabs, newlines) please")
 
 
 class SidecarNames:
@@ -199,43 +155,6 @@ def _darktable(photo: Path) -> Path:
     return photo.with_name(photo.name + ".xmp")
 
 
-def write_tag(
-    photo: Path,
-    tag: Tag,
-    naming: str = AUTO,
-    journal: Journal | None = None,
-    dry_run: bool = False,
-    origin: Path | None = None,
-    names: SidecarNames | None = None,
-) -> Written:
-    """Merge ``tag`` into the sidecar of ``photo``, creating it if there is none.
-
-    With ``dry_run``, nothing is written; the sidecar read is the one beside ``origin`` (where
-    the photo is before a move) when it has one. Raises CatsortError (exit code 1) naming the
-    sidecar when it cannot be read, is not valid XMP, or cannot be written; it is left untouched.
-    """
-    path = sidecar_path(photo, naming, origin, names)
-    source = path
-    if origin is not None:
-        beside = sidecar_path(Path(origin), naming, names=names)
-        if os.path.lexists(beside):
-            source = beside
-    before = read_sidecar(source)
-    if before is None:
-        packet = new_packet()
-    else:
-        try:
-            packet = parse(before)
-        except XmpError as exc:
-            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", FAILED) from None
-    if not merge(packet, tag):
-        return Written(path, UNCHANGED)
-    data = serialize(packet)
-    if not dry_run:
-        _write_journaled(path, data, before, journal)
-    return Written(path, CREATED if before is None else MERGED)
-
-
 def read_sidecar(path: Path) -> bytes | None:
     """A sidecar's bytes, or None when there is none; CatsortError when it cannot be used."""
     try:
@@ -263,7 +182,9 @@ def _digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Journal | None):
+def write_sidecar(path: Path, data: bytes, before: bytes | None, journal: Journal | None) -> None:
+    """Put a sidecar's new bytes in place of ``before`` (None: there was none), atomically,
+    journaled first with a copy of the earlier bytes, so that undo puts them back."""
     if journal is None:
         _replace(path, data, before)
         return
@@ -431,3 +352,18 @@ def _rmdir_quietly(folder: Path) -> None:
             os.rmdir(each)
         except OSError:
             return  # not empty: other sidecars of this or another journal
+
+
+class SidecarRecords:
+    """The journal's sidecar records (their "op" is OP), as catsort.sorting.journal uses them."""
+
+    def interrupted_folders(self, journal: Journal) -> set[Path]:
+        """Folders of the sidecar writes the journal began and never ended (a killed run)."""
+        return interrupted_sidecar_folders(journal)
+
+    def undo(self, journal: Journal, result: UndoResult) -> None:
+        """Put back every sidecar the journal's run wrote."""
+        undo_sidecars(journal, result)
+
+
+register_kind(OP, SidecarRecords())
