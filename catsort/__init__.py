@@ -46,7 +46,7 @@ _EXPORTS = {
     "RunSummary": "catsort.run",
     "TagSettings": "catsort.tagging.sidecar",
     "UndoResult": "catsort.sorting.restore",
-    "read_results": "catsort.report.read",
+    "read_results": "catsort.api",
     "summarize": "catsort.report.summary",
     "CatsortError": "catsort.errors",
 }
@@ -73,12 +73,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from catsort.api import classify, load_model, sort_photos, tag_photos, undo, undo_all
+    from catsort.api import (
+        classify,
+        load_model,
+        read_results,
+        sort_photos,
+        tag_photos,
+        undo,
+        undo_all,
+    )
     from catsort.decision import Prediction
     from catsort.errors import CatsortError
     from catsort.model import Classifier
     from catsort.pipeline import Companion, PhotoResult
-    from catsort.report.read import read_results
     from catsort.report.summary import summarize
     from catsort.run import RunSettings, RunSummary
     from catsort.sorting.restore import UndoResult

@@ -10,9 +10,11 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from catsort.distributed import results as _url_results  # noqa: F401 - read_results reads URLs
 from catsort.model import Classifier
 from catsort.model import load_model as _load_model
 from catsort.pipeline import PhotoResult, split_threads
+from catsort.report.read import ResultsCsv, read_results
 from catsort.run import (
     RunSettings,
     RunSummary,
@@ -29,6 +31,17 @@ from catsort.walk import check_inputs
 
 if TYPE_CHECKING:
     from catsort.tagging.sidecar import TagSettings
+
+__all__ = [
+    "ResultsCsv",
+    "classify",
+    "load_model",
+    "read_results",
+    "sort_photos",
+    "tag_photos",
+    "undo",
+    "undo_all",
+]
 
 Paths = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 

@@ -799,8 +799,8 @@ def report(
     """Summarise a results CSV: counts, confidence, errors; accuracy and a page on request."""
     import json
 
+    from catsort.api import read_results
     from catsort.names import shown
-    from catsort.report.read import read_results
     from catsort.report.summary import summarize
 
     try:

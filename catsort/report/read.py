@@ -7,11 +7,11 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from catsort import columns
-from catsort.distributed import is_url
 from catsort.errors import CatsortError, one_line
+from catsort.names import is_url
 
 
 @dataclass(frozen=True)
@@ -123,36 +123,34 @@ def _read_parquet(path: Path) -> ResultsCsv:
     return _parquet_results(path, tables)
 
 
-def _read_parquet_url(url: str) -> ResultsCsv:
-    """Read the Ray engine's Parquet parts behind a URL (a bucket prefix, or one part)."""
-    from catsort import distributed
+class UrlSource(Protocol):
+    """Reads results behind a URL: the Ray engine's Parquet parts in a bucket (or one part).
 
-    if distributed.missing():
+    catsort.distributed supplies one (``register_url_source``), with the distributed extra's
+    file systems; this module knows only the rows.
+    """
+
+    def read_tables(self, url: str) -> list[Any]:
+        """The Parquet tables (pyarrow) of the results at ``url``; CatsortError if unusable."""
+        ...
+
+
+_url_source: UrlSource | None = None
+
+
+def register_url_source(source: UrlSource) -> None:
+    """Let ``read_results`` read results behind URLs, through ``source``."""
+    global _url_source
+    _url_source = source
+
+
+def _read_parquet_url(url: str) -> ResultsCsv:
+    """Read the Ray engine's Parquet parts behind a URL, through the registered source."""
+    if _url_source is None:
         raise CatsortError(
             f'{url}: reading results from a URL needs pip install "catsort[distributed]"'
         )
-    import pyarrow.parquet as pq
-
-    from catsort.distributed.sources import access_error
-    from catsort.distributed.store import ResultStore
-
-    store = ResultStore(url)
-    try:
-        files = store.parts() or ([store.root] if store.fs.isfile(store.root) else [])
-    except CatsortError:
-        raise
-    except Exception as exc:
-        raise access_error(url, exc) from None
-    if not files:
-        raise CatsortError(f"{url}: no catsort Parquet results there (no part-*.parquet)")
-    tables = []
-    for file in files:
-        try:
-            with store.fs.open(file, "rb") as stream:
-                tables.append(pq.read_table(stream))
-        except (OSError, ValueError) as exc:
-            raise CatsortError(f"{file}: unreadable Parquet file ({one_line(exc)})") from None
-    return _parquet_results(url, tables)
+    return _parquet_results(url, _url_source.read_tables(url))
 
 
 def _parquet_results(path: Path | str, tables: list[Any]) -> ResultsCsv:
