@@ -1,6 +1,6 @@
 """catsort: sort the cats from the dogs in a folder of photos.
 
-The public API, documented in README's "Python API" section::
+The public API (catsort.api), documented in README's "Python API" section::
 
     import catsort
 
@@ -30,74 +30,70 @@ if not os.path.isdir(os.path.join(__path__[0], "training")) and os.path.isfile(
 ):
     __path__.append(_checkout)
 
-#: Public name -> the module that defines it.
-_EXPORTS = {
-    "load_model": "catsort.api",
-    "classify": "catsort.api",
-    "sort_photos": "catsort.api",
-    "tag_photos": "catsort.api",
-    "undo": "catsort.api",
-    "undo_all": "catsort.api",
-    "Classifier": "catsort.model",
-    "PhotoResult": "catsort.pipeline",
-    "Companion": "catsort.pipeline",
-    "Prediction": "catsort.decision",
-    "RunSettings": "catsort.run",
-    "RunSummary": "catsort.run",
-    "TagSettings": "catsort.tagging.sidecar",
-    "UndoResult": "catsort.sorting.restore",
-    "read_results": "catsort.api",
-    "summarize": "catsort.report.summary",
-    "CatsortError": "catsort.errors",
-}
-
+#: The public names: each is catsort.api's (defined there, or imported there from its module).
 __all__ = [
     "CatsortError",
     "Classifier",
     "Companion",
     "PhotoResult",
     "Prediction",
+    "Reporter",
     "RunSettings",
     "RunSummary",
+    "SortPlan",
+    "SortSession",
     "TagSettings",
     "UndoResult",
+    "WatchSettings",
     "__version__",
     "classify",
     "load_model",
     "read_results",
+    "run_ray",
     "sort_photos",
     "summarize",
     "tag_photos",
     "undo",
     "undo_all",
+    "watch",
 ]
+_EXPORTS = frozenset(__all__) - {"__version__"}
+# Names whose own module is light: the command line's modules import them when they load.
+_LIGHT = {"CatsortError": "catsort.errors"}
 
 if TYPE_CHECKING:
     from catsort.api import (
+        CatsortError,
+        Classifier,
+        Companion,
+        PhotoResult,
+        Prediction,
+        Reporter,
+        RunSettings,
+        RunSummary,
+        SortPlan,
+        SortSession,
+        TagSettings,
+        UndoResult,
+        WatchSettings,
         classify,
         load_model,
         read_results,
+        run_ray,
         sort_photos,
+        summarize,
         tag_photos,
         undo,
         undo_all,
+        watch,
     )
-    from catsort.decision import Prediction
-    from catsort.errors import CatsortError
-    from catsort.model import Classifier
-    from catsort.pipeline import Companion, PhotoResult
-    from catsort.report.summary import summarize
-    from catsort.run import RunSettings, RunSummary
-    from catsort.sorting.restore import UndoResult
-    from catsort.tagging.sidecar import TagSettings
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name the first time it is used."""
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in _EXPORTS:
         raise AttributeError(f"module 'catsort' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(_LIGHT.get(name, "catsort.api")), name)
     globals()[name] = value
     return value
 

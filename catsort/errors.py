@@ -37,6 +37,7 @@ class SettingsError(CatsortError):
     ``folder`` among the values), and ``{use_gate:=False}`` reads ``use_gate=False``.
     ``spelled(names)`` spells them as another client names them (the command line: ``--dest``,
     ``--dest DIR``, and for ``use_gate`` its ``--no-gate``; a value after ``=`` is the API's only).
+    The ``values`` (paths, reasons) are put in as they are; none is named like a field.
     """
 
     def __init__(self, template: str, kind: str = USAGE, **values: object) -> None:

@@ -45,6 +45,23 @@ def exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
+def exclude_check(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+    """Whether a file matches --exclude, relative to the folder given that holds it."""
+    spec = exclude_spec(exclude)
+    if spec is None:
+        return None
+    roots = [os.path.abspath(folder) for folder in paths if os.path.isdir(folder)]
+
+    def excluded(path: Path) -> bool:
+        absolute = os.path.abspath(path)
+        for root in roots:
+            if absolute.startswith(root.rstrip(os.sep) + os.sep):
+                return spec.match_file(os.path.relpath(absolute, root))
+        return False
+
+    return excluded
+
+
 def check_inputs(paths: Sequence[Path]) -> None:
     """Raise CatsortError (exit 2) for the first path the user gave that does not exist."""
     for path in paths:

@@ -494,15 +494,15 @@ def _rendered(renderable) -> str:
 
 
 def test_labels_with_brackets_survive_in_the_run_and_report_tables(tmp_path):
-    from catsort.display import summary_table
+    from catsort.cli.display import summary_table
+    from catsort.cli.report_text import render_summary
     from catsort.report.read import read_results
     from catsort.report.summary import summarize
-    from catsort.report.text import render_summary
-    from catsort.run import RunSummary
+    from catsort.types import RunSummary
 
     labels = ("[big]cat", "dog")
     summary = RunSummary(labels=labels, counts=Counter({"[big]cat": 2, "dog": 1}))
-    assert "[big]cat" in _rendered(summary_table(summary, None, False, False))
+    assert "[big]cat" in _rendered(summary_table(summary, has_gate=False))
 
     results = tmp_path / "photos" / "results.csv"
     results.parent.mkdir()

@@ -19,12 +19,14 @@ import catsort
 from catsort import files
 from catsort.cli import app
 from catsort.model import load_model
+from catsort.plan import make_plan
 from catsort.report.read import read_results
-from catsort.run import RunSettings, make_plan, run_classify
+from catsort.run import run_classify
 from catsort.sorting import place as sort
 from catsort.sorting.companions import CompanionFinder, folder_groups, without_paired_raws
 from catsort.sorting.journal import undo
 from catsort.sorting.place import COPY, MOVE
+from catsort.types import Callbacks, RunSettings
 
 LABELS = ("cat", "dog")
 
@@ -180,7 +182,7 @@ def sorted_tree(before: dict[str, bytes]) -> dict[str, bytes]:
 def sort_library(root: Path, classifier, action: str = MOVE, **plan_options):
     seen: list = []
     plan = make_plan([root], action, labels=LABELS, **plan_options)
-    summary = run_classify([root], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([root], classifier, plan, RunSettings(), Callbacks(seen.append))
     return summary, {r.path.relative_to(root).as_posix(): r for r in seen}
 
 
@@ -352,7 +354,7 @@ def test_a_sorted_folder_checked_again_stays_put_and_strays_move_to_their_siblin
     plan = make_plan([cats], MOVE, labels=LABELS)
     assert plan.dest == root  # not Pictures/cat/cat
     seen: list = []
-    summary = run_classify([cats], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([cats], classifier, plan, RunSettings(), Callbacks(seen.append))
     assert (summary.placed, summary.in_place, summary.exit_code) == (1, 4, 0)
     moved = {k: v for k, v in after_first.items() if not k.startswith("cat/2021/")}
     moved["dog/2021/rex.jpg"] = after_first["cat/2021/rex.jpg"]

@@ -15,7 +15,7 @@ from catsort.columns import header as columns
 from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
 from catsort.errors import FAILED, USAGE, CatsortError
-from catsort.pipeline import PhotoResult
+from catsort.types import PhotoResult
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)

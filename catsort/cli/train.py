@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from catsort import CatsortError
 from catsort.cli.common import app, err_console, fail
-from catsort.errors import CatsortError
 
 # --- train -----------------------------------------------------------------------------------
 

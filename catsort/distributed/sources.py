@@ -77,7 +77,7 @@ def filesystem(url: str) -> tuple[Any, str]:
 def missing_extra(name: str) -> str:
     """The one-line message for the distributed extra not being installed."""
     return (
-        f"--engine ray needs {name}, which is not installed; install it with: "
+        f"the Ray engine needs {name}, which is not installed; install it with: "
         'pip install "catsort[distributed]"'
     )
 

@@ -470,9 +470,11 @@ def _undo(journal_path: Path) -> UndoResult:
     with Journal.open(journal_path) as journal:
         if journal.undone:
             return UndoResult(
-                skipped=[f"{journal.path}: already undone, nothing changed"], already_undone=True
+                skipped=[f"{journal.path}: already undone, nothing changed"],
+                already_undone=True,
+                journal=journal_path,
             )
-        result = UndoResult(notes=journal.settle())
+        result = UndoResult(notes=journal.settle(), journal=journal_path)
         held = _held_groups(journal.entries.values(), result)
         # Other kinds (sidecars) first: they were written after the moves, where photos went.
         for op in sorted({r["op"] for r in journal.records if isinstance(r.get("op"), str)}):

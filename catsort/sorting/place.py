@@ -19,9 +19,7 @@ from typing import Protocol
 
 from catsort import files
 from catsort.errors import FAILED, CatsortError, os_reason
-
-MOVE = "move"
-COPY = "copy"
+from catsort.types import COPY, MOVE
 
 _COUNTER = re.compile(r"^(.+) \((\d+)\)$")
 _CHUNK = 1 << 20

@@ -39,6 +39,7 @@ class UndoResult:
     notes: list[str] = field(default_factory=list)
     already_undone: bool = False
     sidecars: list[Path] = field(default_factory=list)  # put back as they were, or removed
+    journal: Path | None = None  # the journal undone
 
 
 _PAST = {MOVE: "moved", COPY: "copied"}
