@@ -118,7 +118,7 @@ def train(
         )
         if ship not in ("int8", "float32"):
             raise CatsortError(f"--ship {ship}: use int8 or float32")
-        from catsort.images import quiet_pillow_warnings
+        from catsort.api import quiet_pillow_warnings
 
         quiet_pillow_warnings()
         result = run_training(
