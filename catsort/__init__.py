@@ -18,9 +18,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-# The one place the version is written: pyproject.toml reads it from here (hatch's version
-# source), and a literal costs nothing at start-up, unlike importlib.metadata.
-__version__ = "0.1.0"
+from catsort.version import __version__
 
 # The wheel installs the training code as catsort/training; a source checkout keeps it beside
 # the package, in training/ at the top of the repository, so look there too.

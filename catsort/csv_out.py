@@ -17,7 +17,7 @@ from catsort import columns
 from catsort.errors import FAILED, CatsortError
 from catsort.images import is_image_name
 from catsort.names import shown
-from catsort.pipeline import PhotoResult
+from catsort.types import PhotoResult
 
 ENCODING = "utf-8"
 # Non-UTF-8 bytes in file names (as os.fsdecode keeps them) are written back as the same bytes.
