@@ -46,7 +46,7 @@ from catsort.types import (
     RunSummary,
     SortPlan,
 )
-from catsort.watch import StopEvent, Watch, WatchSettings, prepare_watch
+from catsort.watching import StopEvent, Watch, WatchSettings, prepare_watch
 
 if TYPE_CHECKING:
     from catsort.distributed.engine import RayJob, RaySummary
@@ -302,10 +302,18 @@ def watch(
     it goes where ``catsort classify`` would put it (``action``, ``dest``, ``other_dest``;
     ``tag``: its keyword into its sidecar), through one sort session for the whole watch.
     ``stop`` is a ``threading.Event`` (or anything with ``is_set``); ``reporter`` hears of
-    each photo, and ``ready`` once the watch listens. For example, from another thread::
+    each photo, and ``ready`` once the watch listens. For example, for a few seconds::
+
+        import threading
+
+        import catsort
 
         stop = threading.Event()
-        summary = catsort.watch("Inbox", model, action="move", stop=stop)
+        threading.Timer(3.0, stop.set).start()  # a service sets it on SIGTERM instead
+        summary = catsort.watch(
+            "Inbox", action="move", stop=stop, watching=catsort.WatchSettings(settle=0.5)
+        )
+        print(summary.counts, summary.journal)
     """
     planned = plan_watch(
         folder,
@@ -342,7 +350,7 @@ def prepare_ray(
         None if model is None else Path(model),
         settings,
         address=address,
-        part_rows=part_rows or PART_ROWS,
+        part_rows=PART_ROWS if part_rows is None else part_rows,
     )
 
 
@@ -363,9 +371,11 @@ def run_ray(
     machine's cores, or on the cluster at ``address``. A rerun skips the photos already in
     ``output``; ``read_results(output)`` reads them back as a results CSV is read::
 
-        summary = catsort.run_ray(["s3://photos/2024"], "s3://results/2024")
+        import catsort
+
+        summary = catsort.run_ray(["s3://pets/library"], "s3://results/pets")
         print(summary.counts, summary.already)
-        rows = catsort.read_results("s3://results/2024").rows
+        rows = catsort.read_results("s3://results/pets").rows
     """
     job = prepare_ray(sources, output, model, settings, address=address, part_rows=part_rows)
     return job.start(reporter)

@@ -1,6 +1,6 @@
 """The data a run shares between its parts: results, settings, the plan, the summary, reporting.
 
-Below the orchestration (catsort.run, catsort.watch, catsort.session) and the clients that
+Below the orchestration (catsort.run, catsort.watching, catsort.session) and the clients that
 show a run (the command line's displays, the Ray engine): they all import these from here.
 """
 

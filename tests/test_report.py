@@ -426,3 +426,16 @@ def test_tagged_photos_are_counted_and_a_csv_from_before_tagging_still_reads(tmp
     assert summarize(newer).tagged == 1
     shown = runner.invoke(app, ["report", str(tmp_path / "new.csv")])
     assert "1 photo(s) tagged" in shown.stdout
+
+
+def test_the_api_example_reads_a_results_csv(known_csv: Path, monkeypatch, capsys):
+    from conftest import docstring_example
+
+    import catsort
+
+    monkeypatch.chdir(known_csv.parent)
+    exec(docstring_example(catsort.read_results), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "a/cats/c1.jpg cat 0.95 "
+    assert lines[6] == "a/cats/bad.jpg a/cats/bad.jpg: empty file None "
+    assert lines[-1] == "9"  # the summary's total

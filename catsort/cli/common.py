@@ -45,6 +45,9 @@ FLAGS = {
     "model": "--model",
     "csv": "--csv",
     "poll": "--poll",
+    "settle": "--settle",
+    "poll_interval": "--poll-interval",
+    "part_rows": "--part-rows",
     "address": "--address",
     "output": "--output",
 }

@@ -128,6 +128,8 @@ def prepare(
     absent = distributed.missing()
     if absent is not None:
         raise CatsortError(missing_extra(absent))
+    if part_rows < 1:
+        raise SettingsError("{part_rows:{value}}: must be at least 1", value=part_rows)
     settings = settings if settings is not None else RunSettings()
     classifier = load_model(model, 1)
     settings.check(classifier)

@@ -54,6 +54,15 @@ class WatchSettings:
     poll: bool = False  # look for changes every poll_interval (where change events never come)
     poll_interval: float = 1.0
 
+    def __post_init__(self) -> None:
+        # As the command line's options refuse them: NaN too (every comparison fails).
+        if not self.settle >= 0:
+            raise SettingsError("{settle:{value}}: must be 0 seconds or more", value=self.settle)
+        if not self.poll_interval >= 0.01:
+            raise SettingsError(
+                "{poll_interval:{value}}: must be 0.01 seconds or more", value=self.poll_interval
+            )
+
     @property
     def tick_ms(self) -> int:
         """How often the watch looks at the files waiting to settle, in milliseconds."""

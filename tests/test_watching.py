@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from catsort.sorting.place import COPY, MOVE
 from catsort.tagging import xmp
 from catsort.tagging.sidecar import TagSettings
 from catsort.types import Reporter, RunSettings, SortPlan
-from catsort.watch import Watch, WatchSettings
+from catsort.watching import Watch, WatchSettings
 
 runner = CliRunner()
 SETTLE = 0.3
@@ -474,3 +475,21 @@ def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, clas
     assert (inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg").is_file()
     assert (inbox / "@eaDir" / "B.jpg").is_file()
     assert watching.names() == ["kitty.jpg"]
+
+
+def test_the_api_example_watches_a_folder_for_a_few_seconds(tmp_path, monkeypatch, capsys):
+    from conftest import docstring_example
+
+    import catsort
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    inbox = tmp_path / "Inbox"
+    inbox.mkdir()
+    shutil.copy(samples / "cat.2043.jpg", inbox)
+    monkeypatch.chdir(tmp_path)
+    exec(docstring_example(catsort.watch), {})  # the shipped model, as the example has it
+    assert sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*.jpg")) == [
+        "cat/cat.2043.jpg"
+    ]
+    counts, journal = capsys.readouterr().out.split(") ", 1)
+    assert counts == "Counter({'cat': 1}" and journal.startswith("Inbox/.catsort/journal-")
