@@ -226,10 +226,7 @@ class Watch:
         XMP sidecar, where it ends up.
         """
         folder = Path(self.folder)
-        if not os.path.isdir(folder):
-            if not os.path.lexists(folder):
-                raise CatsortError(f"{folder}: no such folder")
-            raise CatsortError(f"{folder}: not a folder (watch takes a folder to watch)")
+        _check_folder(folder)
         if self.plan.dry_run:
             raise SettingsError("a watch has no dry run ({dry_run:=True}); classify one instead")
         # The whole watch is one session: one lock and one journal for every photo it sorts.
@@ -260,12 +257,20 @@ def prepare_watch(
     watching: WatchSettings | None = None,
 ) -> Watch:
     """Check a watch's settings together and plan it; raise CatsortError for what cannot work."""
+    folder = Path(folder)
+    _check_folder(folder)
     settings = settings if settings is not None else RunSettings()
-    plan = make_plan([Path(folder)], action, dest, other_dest)
-    if os.path.isdir(folder):
-        check_plan(plan, [Path(folder)], classifier.metadata.labels)
+    plan = make_plan([folder], action, dest, other_dest)
+    check_plan(plan, [folder], classifier.metadata.labels)
     settings.check(classifier)
-    return Watch(Path(folder), classifier, plan, settings, watching or WatchSettings(), tagging)
+    return Watch(folder, classifier, plan, settings, watching or WatchSettings(), tagging)
+
+
+def _check_folder(folder: Path) -> None:
+    if not os.path.isdir(folder):
+        if not os.path.lexists(folder):
+            raise CatsortError(f"{folder}: no such folder")
+        raise CatsortError(f"{folder}: not a folder (watch takes a folder to watch)")
 
 
 class _Watcher:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -34,7 +34,7 @@ from catsort.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from catsort.api import RunSummary, SortPlan
+    from catsort.api import RunSettings, RunSummary, SortPlan
     from catsort.cli.display import Outputs
 
 
@@ -140,9 +140,10 @@ def classify(
     ] = 1000,
 ) -> None:
     """Classify photos with the model; optionally move or copy them into label folders."""
-    from catsort.api import is_url
+    from catsort import api
+    from catsort.cli.display import Outputs, RunDisplay
 
-    if engine != "local" or any(is_url(text) for text in inputs):
+    if engine != "local" or any(api.is_url(text) for text in inputs):
         sorting = {
             "--move": move,
             "--copy": copy,
@@ -153,6 +154,14 @@ def classify(
             "--flat": flat,
             "--tag": tag,
         }
+        ray_settings = api.RunSettings(
+            recursive=recursive,
+            threshold=threshold,
+            use_gate=gate,
+            gate_threshold=gate_threshold,
+            batch_size=batch_size,
+            workers=threads,  # Ray actors, one model thread each
+        )
         classify_ray(
             inputs,
             engine=engine,
@@ -160,20 +169,10 @@ def classify(
             output=output,
             sorting=[name for name, given in sorting.items() if given],
             model=model,
-            settings=dict(
-                recursive=recursive,
-                threshold=threshold,
-                use_gate=gate,
-                gate_threshold=gate_threshold,
-                batch_size=batch_size,
-                workers=threads,
-            ),
+            settings=ray_settings,
             part_rows=part_rows,
             quiet=quiet,
         )
-    from catsort import api
-    from catsort.cli.display import Outputs, RunDisplay
-
     api.quiet_pillow_warnings()
     run = None
     output_to: Outputs | None = None
@@ -274,7 +273,7 @@ def classify_ray(
     output: str | None,
     sorting: list[str],
     model: Path | None,
-    settings: dict[str, Any],
+    settings: RunSettings,
     part_rows: int,
     quiet: bool,
 ) -> None:
@@ -298,9 +297,7 @@ def classify_ray(
         if output is None:
             raise api.CatsortError("--engine ray needs --output DIR_OR_URL for its Parquet results")
         api.quiet_pillow_warnings()
-        job = api.prepare_ray(
-            inputs, output, model, api.RunSettings(**settings), address=address, part_rows=part_rows
-        )
+        job = api.prepare_ray(inputs, output, model, settings, address=address, part_rows=part_rows)
         with RunDisplay(err_console, quiet=quiet) as display:
             summary = job.start(display)
     except api.CatsortError as exc:
