@@ -99,7 +99,7 @@ class SortSession:
         # A dry run's planned targets, so that the names it shows stay apart as a real run's do.
         self._reserved: set[Path] | None = set() if plan.dry_run else None
         self._stack = ExitStack()
-        self._started = 0.0
+        self._started: float | None = None  # when it opened; None while it is not open
 
     @property
     def writes(self) -> bool:
@@ -145,11 +145,14 @@ class SortSession:
             self.renew()
         except BaseException:
             self._stack.close()
+            self._started = None
             raise
         return self
 
     def close(self) -> None:
         """Close the journal, the cache and the lock, in that order; complete the summary."""
+        if self._started is None:
+            return  # never opened, or closed already
         summary = self.summary
         try:
             if self.journal is not None and self.journal.completed:
@@ -165,6 +168,7 @@ class SortSession:
             ]
         summary.excluded = self.tally.excluded
         summary.elapsed = time.perf_counter() - self._started
+        self._started = None
 
     def __enter__(self) -> SortSession:
         return self.open()
