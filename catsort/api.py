@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Literal
 
 from catsort.csv_out import open_plan, open_results
 from catsort.decision import Prediction
-from catsort.distributed import results as _url_results  # noqa: F401 - read_results reads URLs
 from catsort.errors import FAILED, USAGE, CatsortError, SettingsError
 from catsort.images import quiet_pillow_warnings
 from catsort.metadata import OTHER, UNCERTAIN
@@ -23,8 +22,8 @@ from catsort.model import Classifier
 from catsort.model import load_model as _load_model
 from catsort.names import is_url, shown
 from catsort.pipeline import split_threads
-from catsort.report.html import HtmlReport, write_html
-from catsort.report.read import ResultsCsv, read_results
+from catsort.report.read import ResultsCsv
+from catsort.report.read import read_results as _read_results
 from catsort.report.summary import Histogram, ReportSummary, summarize
 from catsort.report.truth import Evaluation
 from catsort.run import Run, prepare_run
@@ -50,6 +49,7 @@ from catsort.watching import StopEvent, Watch, WatchSettings, prepare_watch
 
 if TYPE_CHECKING:
     from catsort.distributed.engine import RayJob, RaySummary
+    from catsort.report.html import HtmlReport
 
 __all__ = [
     "COPY",
@@ -65,7 +65,6 @@ __all__ = [
     "Companion",
     "Evaluation",
     "Histogram",
-    "HtmlReport",
     "PhotoResult",
     "Prediction",
     "ReportSummary",
@@ -379,6 +378,40 @@ def run_ray(
     """
     job = prepare_ray(sources, output, model, settings, address=address, part_rows=part_rows)
     return job.start(reporter)
+
+
+def read_results(source: PathLike) -> ResultsCsv:
+    """Read a results CSV that ``catsort classify --csv`` wrote, or the Ray engine's Parquet
+    results (a folder of parts, one part, or a URL such as ``s3://bucket/results`` with the
+    distributed extra); raise CatsortError when it is unusable::
+
+        import catsort
+
+        results = catsort.read_results("results.csv")  # catsort classify Photos --csv ...
+        for row in results.rows:
+            print(row.path, row.label or row.error, row.confidence, row.destination)
+        print(catsort.summarize(results).to_dict()["total"])
+    """
+    if is_url(source):
+        from catsort.distributed.results import register  # the extra's file systems
+
+        register()
+    return _read_results(source if isinstance(source, str) else Path(source))
+
+
+def write_html(
+    results: ResultsCsv,
+    summary: ReportSummary,
+    out: PathLike,
+    limit: int = 500,
+    progress: Callable[[int, int], None] | None = None,
+) -> HtmlReport:
+    """Write ``catsort report --html``'s self-contained page to ``out``: thumbnails per label,
+    least confident first, at most ``limit`` each (0: all); ``progress(done, total)`` hears of
+    the thumbnails made. Only an earlier catsort report is ever replaced."""
+    from catsort.report.html import write_html as write  # Pillow's resizing: only for a page
+
+    return write(results, summary, Path(out), limit, progress)
 
 
 def undo(journal: PathLike) -> UndoResult:

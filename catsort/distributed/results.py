@@ -1,6 +1,6 @@
 """Reading the Ray engine's results behind a URL for ``catsort report`` (catsort.report.read).
 
-Importing this module registers the reader; catsort.api imports it.
+``register`` hands catsort.report.read this reader; catsort.api does, for a URL.
 """
 
 from __future__ import annotations
@@ -44,4 +44,6 @@ class ParquetParts:
         return tables
 
 
-register_url_source(ParquetParts())
+def register() -> None:
+    """Let catsort.report.read read results behind URLs through ParquetParts."""
+    register_url_source(ParquetParts())

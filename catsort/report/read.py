@@ -49,14 +49,7 @@ def read_results(path: Path | str) -> ResultsCsv:
     """Read and validate a results CSV; raise CatsortError when it is unusable.
 
     The Ray engine's output (a folder of Parquet parts, or one part) is read the same way, in a
-    local folder or behind a URL (``s3://bucket/results``, with the distributed extra)::
-
-        import catsort
-
-        results = catsort.read_results("results.csv")  # catsort classify Photos --csv ...
-        for row in results.rows:
-            print(row.path, row.label or row.error, row.confidence, row.destination)
-        print(catsort.summarize(results).to_dict()["total"])
+    local folder or behind a URL (``s3://bucket/results``, through the registered UrlSource).
     """
     if is_url(path):
         return _read_parquet_url(str(path))
