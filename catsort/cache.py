@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catsort.version import __version__
+
 if TYPE_CHECKING:
     from catsort.model import Classifier
 
@@ -68,12 +70,10 @@ def fingerprint(classifier: Classifier) -> str:
 
     Thresholds are not part of it: the label is decided again from the cached logits.
     """
-    from catsort import __version__
-
     metadata = classifier.metadata
     parts = [
         CACHE_VERSION,
-        __version__,
+        __version__,  # a new version may decode photos differently
         classifier.digest,
         list(metadata.labels),
         metadata.activation,

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import TextIO
 
 from catsort import columns
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError
 from catsort.images import is_image_name
 from catsort.names import shown
-from catsort.pipeline import PhotoResult
+from catsort.types import PhotoResult
 
 ENCODING = "utf-8"
 # Non-UTF-8 bytes in file names (as os.fsdecode keeps them) are written back as the same bytes.
@@ -183,9 +183,7 @@ def _write_error(name: str, exc: OSError, what: str = "the CSV") -> CatsortError
     else:
         reason = exc.strerror or str(exc)
     where = "standard output" if name == STDOUT else name
-    return CatsortError(
-        f"{where}: cannot write {what} ({reason}); the run stopped there", exit_code=1
-    )
+    return CatsortError(f"{where}: cannot write {what} ({reason}); the run stopped there", FAILED)
 
 
 @contextmanager

@@ -7,7 +7,6 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
@@ -15,78 +14,10 @@ import numpy as np
 
 from catsort.cache import Known, ResultsCache
 from catsort.decision import Prediction, decide
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
-
-
-@dataclass(frozen=True)
-class Companion:
-    """A file that went with its photo (a sidecar, a RAW, a Live Photo video): from, to."""
-
-    path: Path
-    destination: Path
-
-
-@dataclass(frozen=True)
-class PhotoResult:
-    """The outcome for one input file: a prediction, or the one-line reason it failed.
-
-    ``skipped`` is the reason catsort deliberately left it unclassified (too small to tell):
-    neither a label nor a failure.
-
-    ``destination`` is where classify moved or copied the file (or would, in a dry run);
-    ``earlier`` says an earlier run had already put it there, so this run did nothing.
-    ``companions`` are the files that went with it (catsort.sorting.companions).
-    ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
-    ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
-    lies outside the folders given).
-    ``cached`` says the result came from the results cache: the photo was not read again.
-    """
-
-    path: Path
-    prediction: Prediction | None = None
-    error: str | None = None
-    destination: Path | None = None
-    earlier: bool = False
-    skipped: str | None = None
-    companions: tuple[Companion, ...] = ()
-    sidecar: Path | None = None
-    kept: str | None = None
-    cached: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether the file was classified."""
-        return self.error is None and self.skipped is None
-
-    @property
-    def status(self) -> str:
-        """``ok`` for a classified photo, ``error`` for one that could not be read, ``skipped``
-        for one catsort deliberately left unclassified (too small to tell)."""
-        if self.error is not None:
-            return "error"
-        return "ok" if self.skipped is None else "skipped"
-
-    @property
-    def label(self) -> str | None:
-        """The label given (a model label, ``uncertain`` or ``other``); None if not classified."""
-        return None if self.prediction is None else self.prediction.label
-
-    @property
-    def confidence(self) -> float | None:
-        """The highest label probability; None after an error or a skip."""
-        return None if self.prediction is None else self.prediction.confidence
-
-    @property
-    def probabilities(self) -> dict[str, float]:
-        """Each model label's probability; empty after an error or a skip."""
-        return {} if self.prediction is None else self.prediction.probabilities
-
-    @property
-    def pet_score(self) -> float | None:
-        """How much the photo looks like a pet (the gate's score); None without a gate."""
-        return None if self.prediction is None else self.prediction.pet_score
+from catsort.types import PhotoResult
 
 
 class _Skip(str):
@@ -285,16 +216,8 @@ def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) 
     try:
         return load_image(path, size, data)
     except ImageSkipped as exc:
-        return _Skip(_reason(path, str(exc)))
+        return _Skip(one_line(without_path(str(exc), path)))
     except CatsortError as exc:
-        return _reason(path, str(exc))
+        return one_line(without_path(str(exc), path))
     except Exception as exc:
-        return _reason(path, f"unexpected error while reading ({type(exc).__name__}: {exc})")
-
-
-def _reason(path: str | Path, message: str) -> str:
-    """The message without its leading "<path>: ", on one line."""
-    prefix = f"{path}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    return " ".join(message.split())
+        return one_line(f"unexpected error while reading ({type(exc).__name__}: {exc})")

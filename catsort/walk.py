@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pathspec
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
 from catsort.skiplist import folder_reason, marker_reason
 
@@ -43,6 +43,23 @@ def exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     if not patterns:
         return None
     return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def exclude_check(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+    """Whether a file matches --exclude, relative to the folder given that holds it."""
+    spec = exclude_spec(exclude)
+    if spec is None:
+        return None
+    roots = [os.path.abspath(folder) for folder in paths if os.path.isdir(folder)]
+
+    def excluded(path: Path) -> bool:
+        absolute = os.path.abspath(path)
+        for root in roots:
+            if absolute.startswith(root.rstrip(os.sep) + os.sep):
+                return spec.match_file(os.path.relpath(absolute, root))
+        return False
+
+    return excluded
 
 
 def check_inputs(paths: Sequence[Path]) -> None:
@@ -151,7 +168,7 @@ class _Walker:
         try:
             st = os.stat(root)
         except OSError as exc:
-            self.report(root, _reason(exc))
+            self.report(root, os_reason(exc))
             return
         real = os.path.realpath(root)
         if not self.enter(real, st):
@@ -260,7 +277,7 @@ class _Walker:
             with os.scandir(folder) as it:
                 return sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            self.report(folder, f"cannot read folder ({_reason(exc)})")
+            self.report(folder, f"cannot read folder ({os_reason(exc)})")
             return None
 
     def kind(self, entry: os.DirEntry, path: Path) -> tuple[str, os.stat_result | None]:
@@ -272,7 +289,7 @@ class _Walker:
         except OSError as exc:
             if entry.is_symlink():
                 return "file", None  # symlink loop (ELOOP) and the like: an error row too
-            self.report(path, _reason(exc))
+            self.report(path, os_reason(exc))
             return "skip", None
         if stat.S_ISDIR(st.st_mode):
             return "dir", st
@@ -290,9 +307,3 @@ def _is_link(entry: os.DirEntry) -> bool:
     """A symbolic link, or on Windows a junction (which Python 3.12 can tell apart)."""
     is_junction = getattr(entry, "is_junction", None)
     return entry.is_symlink() or (is_junction is not None and is_junction())
-
-
-def _reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or str(exc)

@@ -16,14 +16,17 @@ from conftest import BLUE, GREY, RED
 from typer.testing import CliRunner
 
 import catsort
+from catsort import files
 from catsort.cli import app
 from catsort.model import load_model
+from catsort.plan import make_plan
 from catsort.report.read import read_results
-from catsort.run import RunSettings, make_plan, run_classify
+from catsort.run import run_classify
 from catsort.sorting import place as sort
 from catsort.sorting.companions import CompanionFinder, folder_groups, without_paired_raws
 from catsort.sorting.journal import undo
 from catsort.sorting.place import COPY, MOVE
+from catsort.types import Callbacks, RunSettings
 
 LABELS = ("cat", "dog")
 
@@ -179,7 +182,7 @@ def sorted_tree(before: dict[str, bytes]) -> dict[str, bytes]:
 def sort_library(root: Path, classifier, action: str = MOVE, **plan_options):
     seen: list = []
     plan = make_plan([root], action, labels=LABELS, **plan_options)
-    summary = run_classify([root], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([root], classifier, plan, RunSettings(), Callbacks(seen.append))
     return summary, {r.path.relative_to(root).as_posix(): r for r in seen}
 
 
@@ -280,14 +283,14 @@ def test_an_unreadable_companion_keeps_its_group_in_place_across_file_systems(
             pytest.skip("running as root: the file stays readable")
         before = read_tree(root / "2019" / "08")
 
-        real = sort._rename_noreplace
+        real = files.rename_noreplace
 
         def across(source, target):  # every move copies, then removes: the RAW cannot be read
             if Path(source).parent != Path(target).parent:
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
             real(source, target)
 
-        monkeypatch.setattr(sort, "_rename_noreplace", across)
+        monkeypatch.setattr(files, "rename_noreplace", across)
         _, results = sort_library(root, classifier)
     finally:
         raw.chmod(0o644)
@@ -351,7 +354,7 @@ def test_a_sorted_folder_checked_again_stays_put_and_strays_move_to_their_siblin
     plan = make_plan([cats], MOVE, labels=LABELS)
     assert plan.dest == root  # not Pictures/cat/cat
     seen: list = []
-    summary = run_classify([cats], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([cats], classifier, plan, RunSettings(), Callbacks(seen.append))
     assert (summary.placed, summary.in_place, summary.exit_code) == (1, 4, 0)
     moved = {k: v for k, v in after_first.items() if not k.startswith("cat/2021/")}
     moved["dog/2021/rex.jpg"] = after_first["cat/2021/rex.jpg"]
@@ -367,14 +370,14 @@ def test_a_companion_the_system_refuses_to_move_keeps_its_group_in_place(
 ):
     root = make_library(tmp_path / "Pictures", make_photo, make_files)
     before = read_tree(root / "2020")
-    real = sort._rename_noreplace
+    real = files.rename_noreplace
 
     def refuse_the_edits(source, target):
         if Path(source).name == "IMG_5000.AAE":
             raise PermissionError(errno.EACCES, "Permission denied")
         real(source, target)
 
-    monkeypatch.setattr(sort, "_rename_noreplace", refuse_the_edits)
+    monkeypatch.setattr(files, "rename_noreplace", refuse_the_edits)
     _, results = sort_library(root, classifier)
     error = results["2020/01/IMG_5000.JPG"].error
     assert error.startswith("companion IMG_5000.AAE could not be moved (")

@@ -14,8 +14,8 @@ import pytest
 from catsort.columns import header as columns
 from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
-from catsort.errors import CatsortError
-from catsort.pipeline import PhotoResult
+from catsort.errors import FAILED, USAGE, CatsortError
+from catsort.types import PhotoResult
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
@@ -121,7 +121,7 @@ def test_unwritable_csv_is_a_usage_error(tmp_path):
     with pytest.raises(CatsortError, match="cannot write the CSV") as info:
         with open_results(tmp_path / "no" / "such" / "dir.csv", LABELS):
             pass
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 def test_csv_never_overwrites_a_photo(tmp_path):
@@ -142,7 +142,7 @@ def test_csv_never_overwrites_a_file_that_is_not_an_earlier_csv(tmp_path):
         with pytest.raises(CatsortError, match="not a catsort results CSV") as info:
             with open_results(target, LABELS):
                 pass
-        assert info.value.exit_code == 2
+        assert info.value.kind == USAGE
     assert raw.read_bytes() == b"raw sensor data"
     assert (tmp_path / "photo.jpg").read_bytes() == b"\xff\xd8 a photo"
 
@@ -164,7 +164,7 @@ def test_an_empty_csv_name_is_a_usage_error(tmp_path):
     with pytest.raises(CatsortError, match="--csv needs a file name") as info:
         with open_results("", LABELS):
             pass
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 class _FailingStream(io.StringIO):
@@ -191,7 +191,7 @@ def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
     with pytest.raises(CatsortError) as info:
         writer.write(PhotoResult(Path("b.jpg"), CAT))
     assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
-    assert info.value.exit_code == 1
+    assert info.value.kind == FAILED
 
 
 def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.walk import WalkTally, check_inputs, find_images
 
 
@@ -207,7 +207,7 @@ def test_check_inputs_names_a_missing_path(tmp_path):
     check_inputs([tmp_path, tmp_path / "here.jpg", tmp_path / "broken.jpg"])
     with pytest.raises(CatsortError, match=r"missing\.jpg: no such file or folder") as info:
         check_inputs([tmp_path, tmp_path / "missing.jpg"])
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 # --- what the walk leaves alone --------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from catsort.errors import CatsortError
+from catsort.files import write_atomic
 from catsort.images import is_image_name, to_rgb, upright
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.raw import is_raw_name, open_preview
@@ -128,21 +128,26 @@ def write_html(
     summary: ReportSummary,
     out: Path,
     limit: int = DEFAULT_LIMIT,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> HtmlReport:
-    """Write the report page to ``out`` (only replacing an earlier catsort report)."""
+    """Write the report page to ``out`` (only replacing an earlier catsort report).
+
+    ``progress(done, total)`` hears how many thumbnails are made, first with none done.
+    """
     out = Path(out)
     _check_target(out, results.source)
     grids = build_grids(results, limit)
     shown = [row for grid in grids for row in grid.rows]
     locations = [locate_image(row, results.source) for row in shown]
     tiles: dict[int, Tile] = {}
+    if progress:
+        progress(0, len(shown))
     # Pillow releases the GIL while decoding, so threads thumbnail on every core.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for row, where, uri in zip(shown, locations, pool.map(thumbnail_uri, locations)):
             tiles[id(row)] = Tile(row, uri, missing=where is None)
             if progress:
-                progress(1)
+                progress(len(tiles), len(shown))
     page = render_page(summary, grids, tiles, list(results.labels))
     _write_atomically(out, page)
     return HtmlReport(out, len(shown), {g.title: g.left_out for g in grids if g.left_out})
@@ -168,18 +173,8 @@ def _check_target(out: Path, source: Path | str) -> None:
 
 def _write_atomically(out: Path, page: str) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".catsort-report-", suffix=".tmp", dir=out.parent)
+        write_atomic(out, page.encode("utf-8"), replace=True)
     except OSError as exc:
-        raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is an ordinary file
-        os.replace(tmp, out)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
 
 

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catsort import files
 from catsort.errors import CatsortError
 from catsort.sorting.journal import JOURNAL_DIR, Journal
 from catsort.sorting.place import MOVE
@@ -80,10 +81,9 @@ class Job:
     def _save(self, finished: bool) -> None:
         record = {**self.command, "journals": self.journals, "finished": finished}
         path = self.folder / JOB_NAME
-        temp = self.folder / f".{JOB_NAME}.tmp"
+        data = (json.dumps(record, indent=1) + "\n").encode("utf-8")
         try:
-            temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            os.replace(temp, path)  # all or nothing, even if the run is killed here
+            files.write_atomic(path, data, replace=True)  # all or nothing, even if killed here
         except OSError as exc:
             raise CatsortError(f"{path}: cannot write the job file ({exc.strerror})") from None
 

@@ -18,6 +18,9 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+# Larger packets are refused unread (the sidecar module reads no more): real ones are kilobytes.
+from catsort.tagging.sidecar import MAX_BYTES
+
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
@@ -35,9 +38,6 @@ _USUAL_PREFIXES = {
     NS_DIGIKAM: "digiKam",
     NS_CATSORT: "catsort",
 }
-
-#: Larger packets are refused unread: real sidecars are kilobytes.
-MAX_BYTES = 16 << 20
 
 # The fields catsort keeps in its namespace, in the order they are written.
 LABEL = "label"

@@ -6,9 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from catsort.names import shown
-from catsort.report.summary import Histogram, ReportSummary
-from catsort.report.truth import Evaluation
+from catsort.api import Evaluation, Histogram, ReportSummary, shown
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 _STYLES = {

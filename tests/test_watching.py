@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,13 +23,15 @@ from typer.testing import CliRunner
 
 from catsort.cli import app
 from catsort.model import load_model
-from catsort.run import RunSettings, SortPlan, make_plan, run_classify
+from catsort.plan import make_plan
+from catsort.run import run_classify
 from catsort.sorting.journal import undo
 from catsort.sorting.lock import DestinationBusy
 from catsort.sorting.place import COPY, MOVE
 from catsort.tagging import xmp
 from catsort.tagging.sidecar import TagSettings
-from catsort.watch import WatchSettings, watch_folder
+from catsort.types import Reporter, RunSettings, SortPlan
+from catsort.watching import Watch, WatchSettings
 
 runner = CliRunner()
 SETTLE = 0.3
@@ -51,8 +54,24 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLI
         time.sleep(0.02)
 
 
+class Heard(Reporter):
+    """What a watch tells the test: its results, notes and when it is ready."""
+
+    def __init__(self, watching: Watching) -> None:
+        self.watching = watching
+
+    def result(self, result) -> None:
+        self.watching.results.append(result)
+
+    def note(self, message: str) -> None:
+        self.watching.notes.append(message)
+
+    def ready(self) -> None:
+        self.watching.ready.set()
+
+
 class Watching:
-    """``watch_folder`` running in a thread for the length of a ``with`` block."""
+    """A watch (``Watch.start``) running in a thread for the length of a ``with`` block."""
 
     def __init__(
         self,
@@ -74,18 +93,15 @@ class Watching:
 
         def run() -> None:
             try:
-                self.summary = watch_folder(
+                watch = Watch(
                     folder,
                     classifier,
                     plan,
                     RunSettings(recursive=recursive, workers=1, exclude=exclude),
                     settings,
-                    self.stop,
-                    self.results.append,
-                    self.notes.append,
-                    on_ready=self.ready.set,
-                    tagging=tagging,
+                    tagging,
                 )
+                self.summary = watch.start(self.stop, Heard(self))
             except BaseException as exc:
                 self.error = exc
                 self.ready.set()
@@ -459,3 +475,21 @@ def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, clas
     assert (inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg").is_file()
     assert (inbox / "@eaDir" / "B.jpg").is_file()
     assert watching.names() == ["kitty.jpg"]
+
+
+def test_the_api_example_watches_a_folder_for_a_few_seconds(tmp_path, monkeypatch, capsys):
+    from conftest import docstring_example
+
+    import catsort
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    inbox = tmp_path / "Inbox"
+    inbox.mkdir()
+    shutil.copy(samples / "cat.2043.jpg", inbox)
+    monkeypatch.chdir(tmp_path)
+    exec(docstring_example(catsort.watch), {})  # the shipped model, as the example has it
+    assert sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*.jpg")) == [
+        "cat/cat.2043.jpg"
+    ]
+    counts, journal = capsys.readouterr().out.split(") ", 1)
+    assert counts == "Counter({'cat': 1}" and journal.startswith("Inbox/.catsort/journal-")

@@ -1,0 +1,110 @@
+"""What catsort writes into a sidecar: its keyword for a photo, merged into what is there.
+
+The XML itself is catsort.tagging.xmp's; the file on disk, its journaling and undo are
+catsort.tagging.sidecar's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from catsort.decision import Prediction
+from catsort.errors import FAILED, CatsortError
+from catsort.tagging.sidecar import (
+    AUTO,
+    Journal,
+    SidecarNames,
+    TagSettings,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
+from catsort.tagging.xmp import Tag, XmpError, merge, new_packet, parse, serialize
+
+#: What a write did to the sidecar.
+CREATED = "created"
+MERGED = "merged"
+UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class Tagger:
+    """Tags for one run: its settings, the model's fingerprint and the run's date."""
+
+    settings: TagSettings
+    model: str
+    date: str
+    names: SidecarNames = field(default_factory=lambda: SidecarNames())
+
+    def tag(self, prediction: Prediction) -> Tag:
+        """The keyword and fields catsort writes for a decided photo."""
+        parent = self.settings.prefix.strip("|")
+        leaf = prediction.label[:1].upper() + prediction.label[1:]
+        return Tag(
+            label=prediction.label,
+            hierarchy=f"{parent}|{leaf}" if parent else leaf,
+            confidence=prediction.confidence,
+            pet_score=prediction.pet_score,
+            model=self.model,
+            date=self.date,
+        )
+
+    def write(
+        self,
+        photo: Path,
+        prediction: Prediction,
+        journal: Journal | None = None,
+        dry_run: bool = False,
+        origin: Path | None = None,
+    ) -> Written:
+        """Merge the photo's keyword into its sidecar (see ``write_tag``)."""
+        return write_tag(
+            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
+        )
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where a photo's keyword went, and whether the sidecar was created, merged or unchanged."""
+
+    path: Path
+    action: str
+
+
+def write_tag(
+    photo: Path,
+    tag: Tag,
+    naming: str = AUTO,
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    origin: Path | None = None,
+    names: SidecarNames | None = None,
+) -> Written:
+    """Merge ``tag`` into the sidecar of ``photo``, creating it if there is none.
+
+    With ``dry_run``, nothing is written; the sidecar read is the one beside ``origin`` (where
+    the photo is before a move) when it has one. Raises CatsortError (exit code 1) naming the
+    sidecar when it cannot be read, is not valid XMP, or cannot be written; it is left untouched.
+    """
+    path = sidecar_path(photo, naming, origin, names)
+    source = path
+    if origin is not None:
+        beside = sidecar_path(Path(origin), naming, names=names)
+        if os.path.lexists(beside):
+            source = beside
+    before = read_sidecar(source)
+    if before is None:
+        packet = new_packet()
+    else:
+        try:
+            packet = parse(before)
+        except XmpError as exc:
+            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", FAILED) from None
+    if not merge(packet, tag):
+        return Written(path, UNCHANGED)
+    data = serialize(packet)
+    if not dry_run:
+        write_sidecar(path, data, before, journal)
+    return Written(path, CREATED if before is None else MERGED)
