@@ -278,6 +278,22 @@ class ResultsCache:
                         row,
                     )
 
+    def changed(self, stamp: Stamp | None) -> bool:
+        """Whether the photo ``stamp`` describes changed since a run classified it: the cache
+        knows its path, under any model, but only with other bytes (False where it knows it as
+        it is now, or not at all)."""
+        if stamp is None or self._db is None:
+            return False
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT size, mtime_ns FROM results WHERE path = ?", (_db_key(stamp.key),)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return False
+        return bool(rows) and (stamp.size, stamp.mtime_ns) not in {tuple(row) for row in rows}
+
     # --- what a person decided ---------------------------------------------------------------
 
     def decide(self, path: Path, label: str) -> None:

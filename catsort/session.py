@@ -73,7 +73,8 @@ class Decision:
 
     ``before`` is the photo as it was, with the model's prediction; ``after`` as the decision
     left it: the person's label (``decided_by``), its ``destination`` if it moved, its sidecar,
-    or the ``error`` that stopped it (then nothing changed).
+    or an ``error``: the photo could not be placed (``acted`` is False: nothing changed), or
+    its sidecar could not be written (the rest was done).
     """
 
     before: PhotoResult
@@ -85,6 +86,7 @@ class Decision:
     sidecar_after: bytes | None = None
     earlier: str | None = None  # the label a person had given the photo before (None: none)
     original: Path | None = None  # a copy's original, whose label is remembered too
+    acted: bool = True
 
     @property
     def where(self) -> Path:
@@ -378,7 +380,8 @@ class SortSession:
                 targets = place_group(placements, self.journal, inside=self.given or None)
             except GroupFailed as exc:
                 error = _group_error(exc, path, placements[0].action)
-                return Decision(result, replace(after, error=error), label, earlier=earlier)
+                failed = replace(after, error=error)
+                return Decision(result, failed, label, earlier=earlier, acted=False)
             if self.cache is not None:
                 self.cache.placed(path, targets[0], moved=placements[0].action == MOVE)
             after = replace(

@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     # the sort session and its plan
     {"plan", "session"},
     # what drives a session, or classifies without one
-    {"run", "watching", "distributed"},
+    {"run", "watching", "distributed", "review"},
     # the public API
     {"api"},
     # its clients: the package's names, the train extra's package, the command line
