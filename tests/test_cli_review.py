@@ -99,7 +99,10 @@ def test_a_port_in_use_exits_2(library, tiny_model):
     assert f"127.0.0.1:{port}: cannot listen there" in result.stderr
 
 
-def test_the_command_prints_the_url_alone_and_ctrl_c_ends_it_with_a_summary(library, tiny_model):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_command_prints_the_url_alone_and_ctrl_c_ends_it_with_a_summary(
+    library, tiny_model, stop
+):
     command = [sys.executable, "-m", "catsort", "review", str(library), "--no-browser"]
     process = subprocess.Popen(
         [*command, "--model", str(tiny_model)],
@@ -129,7 +132,7 @@ def test_the_command_prints_the_url_alone_and_ctrl_c_ends_it_with_a_summary(libr
             urllib.request.urlopen(f"{base}/", timeout=30)
         assert refused.value.code == 401
         time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
@@ -140,3 +143,4 @@ def test_the_command_prints_the_url_alone_and_ctrl_c_ends_it_with_a_summary(libr
     assert "Decided 1 photos: 1 dog. Moved 1." in err
     assert "catsort undo" in err
     assert (library / "dog" / "blur.png").is_file()
+    assert not (library / ".catsort" / "lock").exists()  # the session closed: the lock let go

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -85,20 +88,36 @@ def review(
                 raise typer.Exit(0)
             _introduce(under_review)
             try:
-                api.serve_review(
-                    under_review,
-                    port=port,
-                    open_browser=not no_browser,
-                    on_url=lambda url: print(url, flush=True),
-                )
+                with _sigterm_as_ctrl_c():
+                    api.serve_review(
+                        under_review,
+                        port=port,
+                        open_browser=not no_browser,
+                        on_url=lambda url: print(url, flush=True),
+                    )
             except KeyboardInterrupt:
-                pass  # Ctrl-C is how a review ends
+                pass  # Ctrl-C (or SIGTERM) is how a review ends
     except api.CatsortError as exc:
         raise fail(exc) from None
     except KeyboardInterrupt:
         raise interrupted(None) from None
     _conclude(under_review)
     raise typer.Exit(0)
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """End a review stopped with SIGTERM as Ctrl-C ends it: the session closed (its journal,
+    the lock), the summary said. uvicorn passes the signal on once it has stopped serving."""
+
+    def stop(number: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _introduce(under_review: Review) -> None:
