@@ -36,7 +36,7 @@ from catsort.sorting.place import (
     plan_group,
     same_content,
 )
-from catsort.sorting.restore import Entry
+from catsort.sorting.restore import Entry, UndoResult, undo_copy
 
 # Imported for what importing it does too: journals learn to settle and undo sidecar writes.
 from catsort.tagging.sidecar import TagSettings, put_back, read_sidecar
@@ -446,15 +446,11 @@ class SortSession:
                 raise CatsortError(_group_error(exc, moves[0].source, MOVE), FAILED) from None
             if self.cache is not None:
                 self.cache.placed(moves[0].source, moves[0].target, moved=True)
-        for copy in reversed(copies):
-            try:
-                os.unlink(copy.target)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise CatsortError(
-                    f"{copy.target}: cannot remove the copy ({exc.strerror})", FAILED
-                ) from None
+        removed = UndoResult()
+        for copy in reversed(copies):  # as catsort undo removes a copy: only while it matches
+            undo_copy(Entry(-1, COPY, copy.source, copy.target, "done"), removed)
+        if removed.skipped:
+            raise CatsortError(removed.skipped[0], FAILED)
         for placement in decision.placements:
             self._decided.pop(Path(os.path.abspath(placement.target)), None)
         if self.cache is not None:

@@ -288,3 +288,18 @@ def test_a_decision_in_a_tagged_library_changes_the_keyword_and_undo_puts_it_bac
     assert "Animals|Cat" not in text and "<rdf:li>cat</rdf:li>" not in text
     assert not undo(session.summary.journal).skipped
     assert tagged.sidecar.read_bytes() == as_cat
+
+
+def test_in_a_copied_library_an_original_is_copied_and_undo_removes_the_copy(
+    tmp_path, make_photo, classifier
+):
+    photos, out = tmp_path / "photos", tmp_path / "sorted"
+    unsure = make_photo(photos / "2019" / "unsure.jpg", BLUE)
+    plan = make_plan([photos], COPY, dest=out, labels=LABELS)
+    with SortSession(classifier, plan, given=[out, photos], resumable=False) as session:
+        decision = session.decide(decided(unsure, "uncertain"), "dog")
+        assert decision.where == out / "dog" / "2019" / "unsure.jpg"  # copied, as the run does
+        assert unsure.is_file() and decision.where.is_file()
+        assert session.undo_decision(decision).path == unsure
+    assert unsure.is_file() and not decision.where.exists()
+    assert not undo(session.summary.journal).skipped  # the copy is gone already: nothing to do
