@@ -7,6 +7,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
@@ -17,7 +18,7 @@ from catsort.decision import Prediction, decide
 from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
-from catsort.types import PhotoResult
+from catsort.types import PERSON, PhotoResult
 
 
 class _Skip(str):
@@ -66,7 +67,9 @@ def classify_paths(
 
     With a ``cache``, a photo it knows (same path, size, mtime and model) is neither decoded nor
     run through the model: its label is decided from the cached scores (``cached=True``); what
-    the model says about the others is added to it.
+    the model says about the others is added to it. A photo a person labelled (``catsort
+    review``) has their label, whatever the model says, even with ``refresh``
+    (``decided_by``).
     """
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
@@ -147,7 +150,18 @@ def _classify_batch(
     decoded: list[_Decoded | Known] = [
         hit if hit is not None else _decode(path, size) for path, (_, hit) in zip(paths, known)
     ]
-    return _results(paths, decoded, model, threshold, gate_threshold, use_gate, known, cache)
+    results = _results(paths, decoded, model, threshold, gate_threshold, use_gate, known, cache)
+    if cache is None:
+        return results
+    decided = cache.decided([stamp for stamp, _ in known])
+    return [with_label(result, label) for result, label in zip(results, decided)]
+
+
+def with_label(result: PhotoResult, label: str | None) -> PhotoResult:
+    """A result with the label a person gave it (None: the model's stays)."""
+    if label is None or result.prediction is None:
+        return result
+    return replace(result, prediction=replace(result.prediction, label=label), decided_by=PERSON)
 
 
 def _results(

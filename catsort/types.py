@@ -22,6 +22,9 @@ from catsort.model import Classifier
 MOVE: Final = "move"
 COPY: Final = "copy"
 
+#: Who decided a photo's label when it was not the model: a person, in ``catsort review``.
+PERSON: Final = "person"
+
 
 @dataclass(frozen=True)
 class Companion:
@@ -45,6 +48,8 @@ class PhotoResult:
     ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
     lies outside the folders given).
     ``cached`` says the result came from the results cache: the photo was not read again.
+    ``decided_by`` is ``"person"`` when a person gave the photo its label (``catsort review``,
+    remembered in the results cache): the label is theirs, the scores still the model's.
     """
 
     path: Path
@@ -57,6 +62,7 @@ class PhotoResult:
     sidecar: Path | None = None
     kept: str | None = None
     cached: bool = False
+    decided_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -215,6 +221,7 @@ class RunSummary:
     # Links to photos the walk found under their own name too: each photo is classified once.
     duplicate_links: list[Path] = field(default_factory=list)
     cached: int = 0  # results that came from the results cache (not read again)
+    decided: int = 0  # photos whose label a person gave (catsort review), not the model
     # The journals of the whole job, newest first: this run's and those of the interrupted runs
     # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
     job_journals: list[Path] = field(default_factory=list)
@@ -249,6 +256,8 @@ class RunSummary:
             self.kept += 1
         if result.cached:
             self.cached += 1
+        if result.decided_by is not None:
+            self.decided += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.error] += 1

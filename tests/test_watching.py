@@ -21,6 +21,7 @@ from conftest import BLUE, RED
 from PIL import Image
 from typer.testing import CliRunner
 
+from catsort.cache import ResultsCache, cache_location
 from catsort.cli import app
 from catsort.model import load_model
 from catsort.plan import make_plan
@@ -143,6 +144,16 @@ def test_the_first_walk_sorts_what_was_already_there(photos, classifier):
     assert (photos / "blur.png").is_file() and (photos / "tree.png").is_file()  # left in place
     summary = watching.summary
     assert summary.placed == 2 and summary.errors == 0 and summary.files == 4
+
+
+def test_a_persons_label_wins_in_a_watch_too(photos, classifier):
+    # catsort review of a CSV-only run over the folder said the red photo shows a dog.
+    with ResultsCache.open(cache_location(photos), photos, "any") as cache:  # type: ignore[union-attr]
+        cache.decide(photos / "kitty.jpg", "dog")
+    with Watching(photos, classifier, SortPlan(MOVE, photos)) as watching:
+        wait_for(lambda: len(watching.results) == 4, "the four photos")
+    assert (photos / "dog" / "kitty.jpg").is_file(), "sorted by the person's label"
+    assert watching.summary.decided == 1
 
 
 def test_a_photo_written_slowly_is_sorted_once_whole_and_never_before(tmp_path, classifier):

@@ -237,6 +237,8 @@ def summary_table(
     table.add_row("total", str(summary.files))
     if summary.cached:
         table.add_row("from the cache", str(summary.cached))
+    if summary.decided:  # catsort review: a person's label, not the model's
+        table.add_row("labels a person decided", str(summary.decided))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     if speed:  # not for a watch: most of its time is spent waiting
         table.add_row("images/s", f"{summary.images_per_second:.1f}")
