@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from catsort.errors import CatsortError
-from catsort.images import prepare
+from catsort.images import prepare, upright
 
 #: File name extensions of the videos classify looks at (lower case).
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi", ".mkv", ".webm"})
 
 #: How many frames of a clip are looked at, spread evenly over it (docs/performance.md).
 FRAMES = 3
+
+T = TypeVar("T")
+
+_TRUNCATED = "truncated video (the file ends early: an unfinished copy or upload?)"
+_CANNOT_SEEK = "damaged video (cannot seek in it: an unfinished copy or upload?)"
+# What _next_keyframe returns when the file ends before a keyframe.
+_END = object()
 
 # Packets read past a seek looking for a keyframe before the sample is given up: a broken
 # index must not make catsort read a whole long clip.
@@ -44,14 +51,33 @@ def load_frames(
     and prepared as a photo is (``catsort.images.prepare``). Raises CatsortError with a
     one-line reason for a file that is not a video PyAV can read.
     """
+
+    def prepared(frame: Any) -> np.ndarray:
+        image, orientation = _picture(frame, max(size))
+        return prepare(image, path, size, orientation)
+
+    return _read(path, count, prepared)
+
+
+def load_still(path: str | os.PathLike, side: int) -> Image.Image:
+    """The keyframe in the middle of a clip, upright, RGB, scaled down to no less than ``side``
+    pixels a side where it has them: a video's thumbnail. Raises CatsortError as load_frames."""
+
+    def still(frame: Any) -> Image.Image:
+        image, orientation = _picture(frame, side)
+        return upright(image, orientation)
+
+    return _read(path, 1, still)[0]
+
+
+def _read(path: str | os.PathLike, count: int, convert: Callable[[Any], T]) -> list[T]:
+    """Each of up to ``count`` keyframes spread over a clip, converted as it is decoded."""
     import av  # only when a video is met: sorting photos never loads FFmpeg
 
     try:
         with av.open(os.fspath(path), metadata_errors="ignore") as container:
             stream = _video_stream(container, path)
-            frames = [
-                _prepared(frame, path, size) for frame in _keyframes(container, stream, count)
-            ]
+            frames = [convert(frame) for frame in _keyframes(container, stream, count, path)]
     except CatsortError:
         raise
     except av.error.FFmpegError as exc:
@@ -76,20 +102,29 @@ def _video_stream(container: Any, path: str | os.PathLike) -> Any:
     raise CatsortError(f"{path}: no video in it (audio only?)")
 
 
-def _keyframes(container: Any, stream: Any, count: int) -> Iterator[Any]:
+def _keyframes(container: Any, stream: Any, count: int, path: str | os.PathLike) -> Iterator[Any]:
     """The keyframes at or before ``count`` evenly spaced times, each once, in order.
 
     Only each keyframe's own packet is decoded, and the decoder drained at once: left to
     itself, it would hold a frame back until later ones arrive, decoding twice the pictures.
+    A clip whose data ends before one of those times is truncated (an unfinished copy whose
+    index came first): an error, not a clip judged on the frames it happens to have.
     """
+    import av
+
     seen: set[int | None] = set()
     codec = stream.codec_context
     start = stream.start_time or 0
     length = _duration(container, stream)
     for index in range(count):
         offset = Fraction(index * 2 + 1, count * 2) * length  # the middle of each span
-        container.seek(start + int(offset / stream.time_base), stream=stream, backward=True)
+        try:
+            container.seek(start + int(offset / stream.time_base), stream=stream, backward=True)
+        except av.error.FFmpegError:  # FFmpeg says EPERM for a seek that failed
+            raise CatsortError(f"{path}: {_CANNOT_SEEK}") from None
         packet = _next_keyframe(container, stream)
+        if packet is _END:
+            raise CatsortError(f"{path}: {_TRUNCATED}")
         if packet is None or packet.pts in seen:
             continue
         seen.add(packet.pts)
@@ -100,13 +135,14 @@ def _keyframes(container: Any, stream: Any, count: int) -> Iterator[Any]:
 
 
 def _next_keyframe(container: Any, stream: Any) -> Any:
-    """The next keyframe packet of ``stream``, or None within a few seconds' packets."""
+    """The next keyframe packet of ``stream``; None when a few seconds' packets hold none,
+    ``_END`` when the file ends first."""
     for scanned, packet in enumerate(container.demux(stream)):
         if packet.is_keyframe and packet.size:
             return packet
         if scanned > _SCAN_LIMIT:
             return None
-    return None
+    return _END
 
 
 def _duration(container: Any, stream: Any) -> Fraction:
@@ -118,12 +154,12 @@ def _duration(container: Any, stream: Any) -> Fraction:
     return Fraction(0)
 
 
-def _prepared(frame: Any, path: str | os.PathLike, size: tuple[int, int]) -> np.ndarray:
-    """One decoded frame as the model sees it: scaled, RGB, upright, resized."""
-    width, height = _reduced(frame.width, frame.height, max(size))
+def _picture(frame: Any, side: int) -> tuple[Image.Image, int]:
+    """A decoded frame scaled down (to no less than ``side`` a side) while converted to RGB,
+    and the EXIF orientation that turns it upright."""
+    width, height = _reduced(frame.width, frame.height, side)
     image: Image.Image = frame.to_image(width=width, height=height, interpolation="AREA")
-    orientation = _ROTATION_TO_ORIENTATION.get(round(frame.rotation) % 360, 1)
-    return prepare(image, path, size, orientation)
+    return image, _ROTATION_TO_ORIENTATION.get(round(frame.rotation) % 360, 1)
 
 
 def _reduced(width: int, height: int, side: int) -> tuple[int, int]:
@@ -150,6 +186,8 @@ def _reason(path: str | os.PathLike, exc: Exception) -> str:
         if _is_empty(path):
             return "empty file"
         return "not a video catsort can read (damaged, or an unfinished copy or upload?)"
+    if isinstance(exc, av.error.EOFError):
+        return _TRUNCATED
     if isinstance(exc, av.error.DecoderNotFoundError):
         return "video in a format catsort cannot decode"
     return f"damaged or unsupported video ({exc.strerror if hasattr(exc, 'strerror') else exc})"

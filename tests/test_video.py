@@ -11,7 +11,7 @@ from conftest import BLUE, GREEN, GREY, RED
 from videofile import write_audio_only, write_clip
 
 from catsort.errors import CatsortError
-from catsort.video import FRAMES, is_video_name, load_frames
+from catsort.video import FRAMES, is_video_name, load_frames, load_still
 
 SIZE = (16, 16)
 
@@ -102,6 +102,15 @@ def _truncated(tmp_path: Path) -> Path:
     return path
 
 
+def _cut_after_its_index(tmp_path: Path) -> Path:
+    clip = write_clip(tmp_path / "whole.mp4", [RED, BLUE, GREEN], seconds=3, faststart=True)
+    whole = clip.read_bytes()
+    assert whole.find(b"moov") < whole.find(b"mdat")  # the index first: the clip opens
+    path = tmp_path / "upload.mp4"
+    path.write_bytes(whole[: len(whole) * 4 // 5])  # the last frames' data is missing
+    return path
+
+
 def _written(name: str, data: bytes):  # type: ignore[no-untyped-def]
     def make(folder: Path) -> Path:
         (folder / name).write_bytes(data)
@@ -122,6 +131,10 @@ def _unknown_codec(tmp_path: Path) -> Path:
     [
         (_written("empty.mp4", b""), "empty file"),
         (_truncated, "not a video catsort can read (damaged, or an unfinished copy or upload?)"),
+        (
+            _cut_after_its_index,
+            "truncated video (the file ends early: an unfinished copy or upload?)",
+        ),
         (lambda d: write_audio_only(d / "voice.mp4"), "no video in it (audio only?)"),
         (_unknown_codec, "video in a format catsort cannot decode"),
         (
@@ -130,7 +143,15 @@ def _unknown_codec(tmp_path: Path) -> Path:
         ),
         (lambda d: d / "gone.mp4", "file not found (moved or deleted?)"),
     ],
-    ids=["empty", "truncated", "audio-only", "unknown-codec", "not-a-video", "missing"],
+    ids=[
+        "empty",
+        "truncated",
+        "cut-short",
+        "audio-only",
+        "unknown-codec",
+        "not-a-video",
+        "missing",
+    ],
 )
 def test_a_bad_clip_is_one_clear_error(tmp_path: Path, make, reason: str) -> None:  # type: ignore[no-untyped-def]
     path = make(tmp_path)
@@ -151,3 +172,12 @@ def test_a_folder_named_like_a_video_is_an_error(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(CatsortError, match=r"trip\.mp4: is a folder, not a video"):
         load_frames(folder, SIZE)
+
+
+def test_a_still_is_the_middle_keyframe_upright_and_scaled_down(tmp_path: Path) -> None:
+    clip = write_clip(
+        tmp_path / "clip.mov", [RED, BLUE, GREEN], seconds=3, size=(640, 320), rotation=90
+    )
+    still = load_still(clip, 160)
+    assert still.mode == "RGB" and still.size == (160, 320)  # halved, turned upright
+    assert near(np.asarray(still), BLUE)

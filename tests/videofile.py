@@ -29,17 +29,20 @@ def write_clip(
     rotation: int | None = None,
     audio: bool = False,
     marker: bool = False,
+    faststart: bool = False,
 ) -> Path:
     """Write a clip of ``seconds`` whose frames show ``colors`` in turn (equal spans).
 
     ``size`` is (width, height); ``rotation`` puts a display matrix on the stream, as phones
     do for a clip filmed upright; ``audio`` adds a silent AAC track; ``marker`` paints a white
-    square in the top-left corner, so a test can tell how the frame was turned.
+    square in the top-left corner, so a test can tell how the frame was turned; ``faststart``
+    puts an MP4's index (moov) first, as streaming services and some editors write it.
     """
     spans = [colors] if isinstance(colors[0], int) else list(colors)  # type: ignore[list-item]
     frames = max(1, round(seconds * fps))
     width, height = size
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = width, height
         stream.pix_fmt = pixel_format
