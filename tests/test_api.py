@@ -121,7 +121,7 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
     make_photo(photos / "Exports" / "web.jpg", (230, 20, 20))
     for name in ("a.mov", "b.mov", "notes.txt"):
         (photos / name).write_bytes(b"")
-    settings = catsort.RunSettings(exclude=("Exports/",))
+    settings = catsort.RunSettings(exclude=("Exports/",), videos=False)
     summary = catsort.sort_photos(photos, "move", model, settings=settings, dry_run=True)
     assert summary.placed == 1
     assert summary.not_entered == {
@@ -129,7 +129,9 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
         photos / "Photos Library.photoslibrary": "an application's library",
     }
     assert summary.not_photo_rows() == [(".mov", 2), (".txt", 1)]
-    names = [r.path.name for r in catsort.classify(photos, model, exclude=["Exports/"])]
+    assert summary.video_rows() == [(".mov", 2)]
+    results = catsort.classify(photos, model, exclude=["Exports/"], videos=False)
+    names = [r.path.name for r in results]
     assert names == ["red.jpg"]
 
 
