@@ -252,3 +252,29 @@ def test_classify_reads_what_it_classified_before_from_the_results_cache(
     assert again[0].probabilities == pytest.approx(first[0].probabilities)
     assert not list(tmp_path.rglob(".catsort")), "a classify writes nothing among the photos"
     assert [r.cached for r in catsort.classify(tmp_path / "lib", model, cache=False)] == [False]
+
+
+def test_without_pyav_videos_are_refused_naming_how_to_leave_them_alone(
+    tmp_path, monkeypatch, tiny_model
+):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from catsort.cli import app
+
+    # PyAV is installed with catsort: a broken install is mimicked by hiding it from the check.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "av" else find_spec(name, *a)
+    )
+    (tmp_path / "lib").mkdir()
+    model = catsort.load_model(tiny_model)
+    with pytest.raises(catsort.CatsortError, match=r"pip install av, .* with videos=False$"):
+        list(catsort.classify(tmp_path / "lib", model))
+    assert list(catsort.classify(tmp_path / "lib", model, videos=False)) == []
+    result = CliRunner().invoke(
+        app, ["classify", "--model", str(tiny_model), str(tmp_path / "lib")]
+    )
+    assert result.exit_code == 2
+    assert "leave videos alone with --no-videos" in result.stderr

@@ -29,6 +29,7 @@ from catsort.report.summary import (
     locate_image,
 )
 from catsort.report.truth import truth_from_folders
+from catsort.video import is_video_name, load_still
 
 THUMB_SIZE = 160
 DEFAULT_LIMIT = 500
@@ -66,12 +67,16 @@ class HtmlReport:
 
 
 def thumbnail_uri(path: Path | None, size: int = THUMB_SIZE) -> str | None:
-    """Return a small upright JPEG of an image as a data: URI, or None if it cannot be read."""
+    """Return a small upright JPEG of an image as a data: URI, or None if it cannot be read.
+
+    A video shows the keyframe in its middle."""
     if path is None:
         return None
     try:
         orientation = None
-        if is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
+        if is_video_name(path):  # upright already, by the clip's rotation
+            opened, orientation = load_still(path, size), 1
+        elif is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
             opened, orientation = open_preview(path)
         else:
             opened = Image.open(path)
@@ -200,9 +205,16 @@ def render_page(
         f"<title>catsort report · {h(Path(summary.source).name)}</title>"
         f"<style>{css}</style></head><body>"
         f'<h1>catsort report</h1><p class="sub">{h(summary.source)} · '
-        f"{summary.total} photos · made {when}</p>"
+        f"{summary.total} photos{_videos(summary)} · made {when}</p>"
         f"{summary_html(summary)}<nav>{nav}</nav>{sections}</body></html>\n"
     )
+
+
+def _videos(summary: ReportSummary) -> str:
+    """How many of the photos are videos, when some are."""
+    if not summary.videos:
+        return ""
+    return f" (of them {summary.videos} video{'s' if summary.videos != 1 else ''})"
 
 
 def _grid_html(
@@ -237,6 +249,9 @@ def _tile_html(tile: Tile, labels: list[str], truth: bool) -> str:
         why = "image no longer here" if tile.missing else "cannot show this image"
         picture = f'<div class="placeholder">{why}</div>'
     wrong = False
+    if row.is_video:
+        frames = f"{row.frames} frame{'s' if row.frames != 1 else ''}" if row.frames else ""
+        picture += f'<span class="video" title="a video">&#9654; {h(frames or "video")}</span>'
     if not row.ok:
         details = f'<div class="reason">{h(row.skipped or error_reason(row))}</div>'
     else:
