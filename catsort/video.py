@@ -19,7 +19,16 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".3gp", ".avi", ".mkv", ".
 #: How many frames of a clip are looked at, spread evenly over it (docs/performance.md).
 FRAMES = 3
 
+#: The most pixels decoded for one clip: FRAMES frames of 1080p (as H.264 codes it, in rows of
+#: 16 lines: 1088). A larger clip gives fewer frames (a 1440p or 4K clip one, from its
+#: middle): one keyframe of a phone's 4K HEVC (45 Mbit/s) takes as long to decode as six
+#: 12 MP JPEGs (docs/performance.md).
+PIXEL_BUDGET = FRAMES * 1920 * 1088
+
 T = TypeVar("T")
+
+# Options for the decoder FFmpeg runs while it opens a file (avformat_find_stream_info).
+_PROBE = {"skip_frame": "all"}
 
 _TRUNCATED = "truncated video (the file ends early: an unfinished copy or upload?)"
 _CANNOT_SEEK = "damaged video (cannot seek in it: an unfinished copy or upload?)"
@@ -46,10 +55,12 @@ def load_frames(
     """Read up to ``count`` frames spread over a clip, each as the model sees a photo.
 
     Only keyframes are decoded: for each of ``count`` evenly spaced times, the keyframe at or
-    before it (so a clip with few keyframes gives fewer frames, never the same one twice). Each
-    frame is scaled down while it is converted to RGB, turned upright by the clip's rotation,
-    and prepared as a photo is (``catsort.images.prepare``). Raises CatsortError with a
-    one-line reason for a file that is not a video PyAV can read.
+    before it (so a clip with few keyframes gives fewer frames, never the same one twice). A
+    clip larger than 1080p gives fewer frames, so that no more than PIXEL_BUDGET pixels are
+    decoded (at least one frame). Each frame is scaled down while it is converted to RGB,
+    turned upright by the clip's rotation, and prepared as a photo is
+    (``catsort.images.prepare``). Raises CatsortError with a one-line reason for a file that
+    is not a video PyAV can read.
     """
 
     def prepared(frame: Any) -> np.ndarray:
@@ -75,8 +86,12 @@ def _read(path: str | os.PathLike, count: int, convert: Callable[[Any], T]) -> l
     import av  # only when a video is met: sorting photos never loads FFmpeg
 
     try:
-        with av.open(os.fspath(path), metadata_errors="ignore") as container:
+        # Opening a file decodes a few frames to learn the stream's parameters (for H.264,
+        # until its reordering delay is guessed: up to 7 frames, 55 ms of a 1080p clip's
+        # 130); the keyframes decoded next tell as much, so the probe decodes none.
+        with av.open(os.fspath(path), metadata_errors="ignore", options=_PROBE) as container:
             stream = _video_stream(container, path)
+            count = min(count, _affordable(stream.codec_context))
             frames = [convert(frame) for frame in _keyframes(container, stream, count, path)]
     except CatsortError:
         raise
@@ -100,6 +115,12 @@ def _video_stream(container: Any, path: str | os.PathLike) -> Any:
         stream.codec_context.thread_count = 1
         return stream
     raise CatsortError(f"{path}: no video in it (audio only?)")
+
+
+def _affordable(codec: Any) -> int:
+    """How many frames of this size fit in PIXEL_BUDGET (at least one)."""
+    pixels = (codec.width or 0) * (codec.height or 0)
+    return max(1, PIXEL_BUDGET // pixels) if pixels else FRAMES
 
 
 def _keyframes(container: Any, stream: Any, count: int, path: str | os.PathLike) -> Iterator[Any]:

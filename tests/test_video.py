@@ -44,6 +44,18 @@ def test_frames_are_spread_over_the_clip(tmp_path: Path) -> None:
     assert [near(f, c) for f, c in zip(frames, [RED, BLUE, GREEN])] == [True, True, True]
 
 
+def test_a_clip_larger_than_1080p_gives_fewer_frames(tmp_path: Path, monkeypatch) -> None:
+    import catsort.video
+
+    assert catsort.video.PIXEL_BUDGET >= FRAMES * 1920 * 1080  # 1080p: every frame
+    clip = write_clip(tmp_path / "clip.mp4", [RED, BLUE, GREEN], seconds=3, size=(64, 48))
+    monkeypatch.setattr(catsort.video, "PIXEL_BUDGET", 64 * 48 * 2)  # as if 4K: fewer
+    assert len(load_frames(clip, SIZE)) == 2
+    monkeypatch.setattr(catsort.video, "PIXEL_BUDGET", 64 * 48 - 1)
+    (frame,) = load_frames(clip, SIZE)
+    assert near(frame, BLUE)  # the middle one
+
+
 def test_a_clip_with_one_keyframe_gives_that_frame_once(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "clip.mp4", RED, seconds=3, keyframe_every=1000)
     frames = load_frames(clip, SIZE)
