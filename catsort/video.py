@@ -86,10 +86,7 @@ def _read(path: str | os.PathLike, count: int, convert: Callable[[Any], T]) -> l
     import av  # only when a video is met: sorting photos never loads FFmpeg
 
     try:
-        # Opening a file decodes a few frames to learn the stream's parameters (for H.264,
-        # until its reordering delay is guessed: up to 7 frames, 55 ms of a 1080p clip's
-        # 130); the keyframes decoded next tell as much, so the probe decodes none.
-        with av.open(os.fspath(path), metadata_errors="ignore", options=_PROBE) as container:
+        with _open(av, path) as container:
             stream = _video_stream(container, path)
             count = min(count, _affordable(stream.codec_context))
             frames = [convert(frame) for frame in _keyframes(container, stream, count, path)]
@@ -102,6 +99,18 @@ def _read(path: str | os.PathLike, count: int, convert: Callable[[Any], T]) -> l
     if not frames:
         raise CatsortError(f"{path}: no frame of the video could be decoded (damaged?)")
     return frames
+
+
+def _open(av: Any, path: str | os.PathLike) -> Any:
+    """The clip opened for reading, its metadata read leniently (a phone's odd title bytes
+    are no reason to fail)."""
+    # Opening a file decodes a few frames to learn the stream's parameters (for H.264, until
+    # its reordering delay is guessed: up to 7 frames, 58 ms of a 1080p clip's 135); the
+    # keyframes decoded next tell as much, so the probe decodes none (_PROBE).
+    try:
+        return av.open(os.fspath(path), metadata_errors="ignore", options=_PROBE)
+    except TypeError:  # PyAV 19 reads metadata leniently itself and takes no metadata_errors
+        return av.open(os.fspath(path), options=_PROBE)
 
 
 def _video_stream(container: Any, path: str | os.PathLike) -> Any:

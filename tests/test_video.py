@@ -193,3 +193,21 @@ def test_a_still_is_the_middle_keyframe_upright_and_scaled_down(tmp_path: Path) 
     still = load_still(clip, 160)
     assert still.mode == "RGB" and still.size == (160, 320)  # halved, turned upright
     assert near(np.asarray(still), BLUE)
+
+
+def test_a_clip_whose_title_is_not_utf8_is_read(tmp_path: Path) -> None:
+    import av
+
+    clip = write_clip(tmp_path / "clip.mov", RED)
+    titled = tmp_path / "titled.mov"
+    with av.open(str(clip)) as source, av.open(str(titled), "w") as target:
+        target.metadata["title"] = "ZZTITLEZZ"
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                target.mux(packet)
+    data = titled.read_bytes()
+    assert data.count(b"ZZTITLEZZ") == 1
+    titled.write_bytes(data.replace(b"ZZTITLEZZ", b"\xff\xfe\xfa\xfbTITLE"))  # Latin-1 bytes
+    assert all(near(frame, RED) for frame in load_frames(titled, SIZE))
