@@ -133,6 +133,7 @@ def classify(
     follow_links: bool = False,
     exclude: Iterable[str] = (),
     cache: bool = True,
+    videos: bool = True,
 ) -> Iterator[PhotoResult]:
     """Yield one PhotoResult per photo under ``paths`` (files, or folders walked), in order.
 
@@ -141,8 +142,10 @@ def classify(
     and (unless ``follow_links``) folder links are not walked, nor what matches an ``exclude``
     pattern (gitignore-style). Photos classified before and unchanged since come from the
     results cache (``cached``), as ``catsort classify --csv`` has them; ``cache=False`` neither
-    reads nor writes it. Raises CatsortError for a path that does not exist, or settings that
-    cannot work (a SettingsError naming them).
+    reads nor writes it. Videos are classified from a few of their frames (their result's
+    ``frames`` says how many), but for a Live Photo's video, which goes with its photo;
+    ``videos=False`` leaves them alone. Raises CatsortError for a path that does not exist, or
+    settings that cannot work (a SettingsError naming them).
     """
     settings = RunSettings(
         recursive=recursive,
@@ -152,6 +155,7 @@ def classify(
         follow_links=follow_links,
         exclude=tuple(exclude),
         cache=cache,
+        videos=videos,
     )
     run = plan_run(paths, model, settings=settings)
     yield from run.results()

@@ -9,9 +9,10 @@ A row is keyed by the photo's path relative to the cache's base folder, its size
 modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the
 model file and what shapes its input and output). It holds the model's raw outputs, its logits
 and pet score, or the reason the photo was skipped (too small to tell: the same bytes are always
-skipped). The label is decided again from the logits with each run's thresholds, which cost
-nothing, so a new --threshold or --gate-threshold needs no photo classified again. Errors are
-never cached: a file fixed later is tried again.
+skipped). A video's row holds its frames' scores combined (``decision.combine_frames``, which
+no threshold changes) and how many frames they come from. The label is decided again from the
+logits with each run's thresholds, which cost nothing, so a new --threshold or --gate-threshold
+needs no photo classified again. Errors are never cached: a file fixed later is tried again.
 
 A cache that cannot be read or written is never the run's problem: it is a one-line warning, and
 the run goes on with a fresh cache or without one.
@@ -67,11 +68,12 @@ class Stamp:
 
 @dataclass(frozen=True)
 class Known:
-    """What the model said about a photo, before any threshold: or why it was skipped."""
+    """What the model said about a photo or a video, before any threshold; or why it was skipped."""
 
     logits: tuple[float, ...] = ()
     pet_score: float | None = None
     skipped: str | None = None
+    frames: int | None = None  # a video's: how many frames the scores come from
 
 
 def fingerprint(classifier: Classifier) -> str:
@@ -233,14 +235,15 @@ class ResultsCache:
                 json.dumps(known.logits) if known.skipped is None else None,
                 known.pet_score,
                 known.skipped,
+                known.frames,
             )
             for stamp, known in items
         ]
         with self._lock:
             self._execute_many(
                 "INSERT OR REPLACE INTO results "
-                "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -262,9 +265,9 @@ class ResultsCache:
             else:
                 self._execute_many(
                     "INSERT OR REPLACE INTO results "
-                    "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                    f"SELECT ?, model, size, mtime_ns, logits, pet_score, skipped FROM results "
-                    f"{where}",
+                    "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
+                    "SELECT ?, model, size, mtime_ns, logits, pet_score, skipped, frames "
+                    f"FROM results {where}",
                     row,
                 )
             if self._has_decisions:  # a person's label goes with the photo, and its copies
@@ -411,7 +414,7 @@ class ResultsCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT logits, pet_score, skipped FROM results "
+                "SELECT logits, pet_score, skipped, frames FROM results "
                 "WHERE path = ? AND model = ? AND size = ? AND mtime_ns = ?",
                 (_db_key(stamp.key), self.model, stamp.size, stamp.mtime_ns),
             ).fetchone()
@@ -420,14 +423,15 @@ class ResultsCache:
             return None
         if row is None:
             return None
-        logits, pet_score, skipped = row
+        logits, pet_score, skipped, frames = row
+        frames = None if frames is None else int(frames)
         if skipped is not None:
-            return Known(skipped=skipped)
+            return Known(skipped=skipped, frames=frames)
         try:
             values = tuple(float(value) for value in json.loads(logits))
         except (TypeError, ValueError):
             return None  # a row this version cannot read: classify the photo again
-        return Known(values, None if pet_score is None else float(pet_score))
+        return Known(values, None if pet_score is None else float(pet_score), frames=frames)
 
     def _execute_many(self, sql: str, rows: list[tuple]) -> None:
         if self._db is None:
@@ -472,7 +476,7 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
                 "CREATE TABLE IF NOT EXISTS results ("
                 "path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
                 "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
-                "PRIMARY KEY (path, model))"
+                "frames INTEGER, PRIMARY KEY (path, model))"
             )
             # What a person decided: for these bytes, under any model.
             connection.execute(
@@ -483,6 +487,10 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
             connection.execute(
                 "CREATE INDEX IF NOT EXISTS decisions_stamp ON decisions (size, mtime_ns)"
             )
+            # Caches made before videos were read keep their rows (photos: no frames).
+            found = {info[1] for info in connection.execute("PRAGMA table_info(results)")}
+            if "frames" not in found:
+                connection.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
             connection.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [("schema", _SCHEMA), ("base", os.path.abspath(base))],

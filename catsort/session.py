@@ -131,7 +131,7 @@ class SortSession:
             duplicate_links=self.summary.duplicate_links,
         )
         self.excluded = exclude_check(self.given, self.settings.exclude)
-        self.finder = CompanionFinder(ignore=self.excluded)
+        self.finder = CompanionFinder(ignore=self.excluded, videos=self.settings.videos)
         self.cache: ResultsCache | None = None
         self.journal: Journal | None = None
         self.job: Job | None = None
@@ -224,7 +224,7 @@ class SortSession:
     def renew(self) -> None:
         """Start afresh what a session keeps of the folders it saw: companion listings and the
         tags' date (a watch renews them for each batch of photos that arrived)."""
-        self.finder = CompanionFinder(ignore=self.excluded)
+        self.finder = CompanionFinder(ignore=self.excluded, videos=self.settings.videos)
         if self.tagging is not None:
             self._tagger = new_tagger(self.tagging, self.classifier)
 

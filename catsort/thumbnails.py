@@ -1,7 +1,8 @@
 """Small upright JPEGs of photos, for pages that show them (the HTML report, the review page).
 
 Read as classify reads photos: HEIC through pillow-heif, RAW files from their embedded preview,
-turned upright by their orientation; large JPEGs are decoded at a reduced scale.
+videos from the keyframe in their middle, turned upright by their orientation; large JPEGs are
+decoded at a reduced scale.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from PIL import Image, ImageOps
 from catsort.errors import CatsortError
 from catsort.images import to_rgb, upright
 from catsort.raw import is_raw_name, open_preview
+from catsort.video import is_video_name, load_still
 
 
 def thumbnail_jpeg(path: str | os.PathLike[str], size: int, quality: int = 72) -> bytes | None:
-    """The photo fitted into ``size`` x ``size`` pixels as JPEG bytes; None if it cannot be
-    read (the page shows a placeholder instead)."""
+    """The photo (a video: its middle keyframe) fitted into ``size`` x ``size`` pixels as JPEG
+    bytes; None if it cannot be read (the page shows a placeholder instead)."""
     try:
         orientation = None
-        if is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
+        if is_video_name(path):  # upright already, by the clip's rotation
+            opened, orientation = load_still(path, size), 1
+        elif is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
             opened, orientation = open_preview(path)
         else:
             opened = Image.open(path)

@@ -14,6 +14,7 @@ import pathspec
 from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
 from catsort.skiplist import folder_reason, marker_reason
+from catsort.video import is_video_name
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
 OnError = Callable[[Path, str], None]
@@ -79,17 +80,21 @@ def find_images(
     follow_links: bool = False,
     exclude: Sequence[str] = (),
     tally: WalkTally | None = None,
+    videos: bool = False,
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
-    Files named explicitly are yielded as given, whatever their extension; inside folders only
-    image and RAW names are, sorted by name, hidden names skipped. Each folder is walked at most
-    once, however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never
-    entered. Nor are the folders of catsort.skiplist, folder links (unless ``follow_links``), and
-    what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
-    and the files that are not photos are recorded in ``tally``.
+    Files named explicitly are yielded as given, whatever their extension (a video's only with
+    ``videos``); inside folders only image and RAW names are, and video names with ``videos``,
+    sorted by name, hidden names skipped. Each folder is walked at most once, however many
+    symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered. Nor are
+    the folders of catsort.skiplist, folder links (unless ``follow_links``), and what matches
+    an ``exclude`` pattern (gitignore-style, relative to the folder given); those and the files
+    that are not photos are recorded in ``tally``.
     """
-    walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
+    walker = _Walker(
+        recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally, videos
+    )
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
@@ -105,6 +110,9 @@ def find_images(
             continue
         if not stat.S_ISREG(st.st_mode):
             walker.report(path, "not a regular file, skipped")  # a FIFO would block forever
+            continue
+        if not videos and is_video_name(path):
+            walker.count_other(path.name, "")  # a video named, but videos are left alone
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_explicit:
@@ -132,8 +140,10 @@ class _Walker:
         follow_links: bool = False,
         exclude: pathspec.GitIgnoreSpec | None = None,
         tally: WalkTally | None = None,
+        videos: bool = False,
     ):
         self.recursive = recursive
+        self.videos = videos
         self.follow_links = follow_links
         self.exclude = exclude
         self.tally = tally if tally is not None else WalkTally()
@@ -151,6 +161,10 @@ class _Walker:
             key = _identity(path)
             if key is not None:
                 self.explicit.setdefault(key[1], set()).add(key[0])
+
+    def is_input_name(self, name: str) -> bool:
+        """Tell whether a file name is one the walk yields: a photo's, or a video's."""
+        return is_photo_name(name) or (self.videos and is_video_name(name))
 
     def report(self, path: Path, reason: str) -> None:
         if self.on_error is not None:
@@ -190,7 +204,7 @@ class _Walker:
             path = folder / entry.name
             kind, entry_stat = self.kind(entry, path)
             if kind == "dir":
-                if is_photo_name(entry.name):
+                if self.is_input_name(entry.name):
                     yield path  # the loader reports "is a folder, not an image"
                 if not self.recursive:
                     continue
@@ -214,7 +228,7 @@ class _Walker:
                         continue
                     stack.append((path, real, entry_rel, iter(listing)))
             elif kind == "file":
-                if not is_photo_name(entry.name):
+                if not self.is_input_name(entry.name):
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):
                     self.tally.excluded += 1
@@ -222,7 +236,7 @@ class _Walker:
                     self.tally.duplicate_links.append(path)
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
-            elif kind == "special" and is_photo_name(entry.name):
+            elif kind == "special" and self.is_input_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.
                 self.report(path, "not a regular file, skipped")
 
@@ -235,7 +249,7 @@ class _Walker:
             parts = os.path.relpath(target, root).split(os.sep)
             folders, name = parts[:-1], parts[-1]
             if (
-                is_photo_name(name)
+                self.is_input_name(name)
                 and not any(part.startswith(".") for part in parts)
                 and (self.recursive or not folders)
                 and not any(folder_reason(folder) is not None for folder in folders)

@@ -311,6 +311,38 @@ def test_skipped_photos_are_cached(tmp_path, tiny_model, make_photo):
     assert "too small" in row["error"]
 
 
+def test_a_cache_made_before_videos_were_read_keeps_its_rows_and_learns_frames(tmp_path):
+    import sqlite3
+
+    from catsort.cache import Known
+
+    path = tmp_path / CACHE_NAME
+    old = sqlite3.connect(path)  # as catsort wrote it before issue 31: no frames column
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+    old.execute("INSERT INTO meta VALUES ('schema', 1)")
+    old.execute(
+        "CREATE TABLE results (path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
+        "PRIMARY KEY (path, model))"
+    )
+    photo, video = tmp_path / "a.jpg", tmp_path / "b.mp4"
+    photo.write_bytes(b"photo")
+    video.write_bytes(b"video")
+    st = os.stat(photo)
+    old.execute(
+        "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (b"a.jpg", "model", st.st_size, st.st_mtime_ns, "[1.5]", 0.9, None),
+    )
+    old.commit()
+    old.close()
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(photo) == Known((1.5,), 0.9)  # not lost: no photo read again
+        cache.put([(cache.stamp(video), Known((-2.0,), 0.8, frames=3))])
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(video) == Known((-2.0,), 0.8, frames=3)
+        assert cache.get(photo) == Known((1.5,), 0.9)
+
+
 def test_a_results_csv_without_the_cached_column_still_reads(tmp_path):
     old = tmp_path / "old.csv"
     old.write_text(

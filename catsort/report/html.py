@@ -179,9 +179,16 @@ def render_page(
         f"<title>catsort report · {h(Path(summary.source).name)}</title>"
         f"<style>{css}</style></head><body>"
         f'<h1>catsort report</h1><p class="sub">{h(summary.source)} · '
-        f"{summary.total} photos · made {when}</p>"
+        f"{summary.total} photos{_videos(summary)} · made {when}</p>"
         f"{summary_html(summary)}<nav>{nav}</nav>{sections}</body></html>\n"
     )
+
+
+def _videos(summary: ReportSummary) -> str:
+    """How many of the photos are videos, when some are."""
+    if not summary.videos:
+        return ""
+    return f" (of them {summary.videos} video{'s' if summary.videos != 1 else ''})"
 
 
 def _grid_html(
@@ -216,6 +223,9 @@ def _tile_html(tile: Tile, labels: list[str], truth: bool) -> str:
         why = "image no longer here" if tile.missing else "cannot show this image"
         picture = f'<div class="placeholder">{why}</div>'
     wrong = False
+    if row.is_video:
+        frames = f"{row.frames} frame{'s' if row.frames != 1 else ''}" if row.frames else ""
+        picture += f'<span class="video" title="a video">&#9654; {h(frames or "video")}</span>'
     if not row.ok:
         details = f'<div class="reason">{h(row.skipped or error_reason(row))}</div>'
     else:
