@@ -22,9 +22,13 @@ SIDECAR = "sidecar"
 CACHED = "cached"
 YES, NO = "yes", "no"
 
+#: How many frames of a video were looked at; empty for a photo. Added after "cached"; CSVs
+#: written before it lack it, and still read.
+FRAMES = "frames"
+
 #: Where in the photo the pet was found, when the label was decided on a part of it: the box's
 #: corners ``x0 y0 x1 y1`` relative to the photo's width and height (0 to 1, from the top left),
-#: empty for a photo decided whole. Added after "cached"; older CSVs lack it, and still read.
+#: empty for a photo decided whole. Added after "frames"; older CSVs lack it, and still read.
 BOX = "box"
 
 
@@ -64,6 +68,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "companions",
         SIDECAR,
         CACHED,
+        FRAMES,
         BOX,
     ]
 
