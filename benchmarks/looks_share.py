@@ -19,6 +19,7 @@ import numpy as np
 
 from catsort.decision import decide
 from catsort.images import is_image_name, load_image
+from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import load_model
 from catsort.regions import wants_look
 
@@ -38,7 +39,7 @@ def main() -> int:
     for folder in args.folders:
         paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p.name))
         paths = paths[: args.limit]
-        undecided = decided = 0
+        gated = uncertain = decided = 0
         for start in range(0, len(paths), 32):
             batch = [load_image(p, metadata.input_size) for p in paths[start : start + 32]]
             outputs = model.predict(np.stack(batch))
@@ -49,12 +50,14 @@ def main() -> int:
                 took = whole.label in metadata.labels
                 if wants_look(took, outputs.region_score[row], metadata.regions):
                     decided += took
-                    undecided += not took
+                    gated += whole.label == OTHER
+                    uncertain += whole.label == UNCERTAIN
         total = max(len(paths), 1)
         print(
-            f"{folder}: {len(paths)} photos; second look for {(undecided + decided) / total:.1%} "
-            f"(undecided with a pet-like part {undecided / total:.1%}, decided with little "
-            f"of the frame pet-like {decided / total:.1%})"
+            f"{folder}: {len(paths)} photos; second look for "
+            f"{(gated + uncertain + decided) / total:.1%} (with a pet-like part: gated out "
+            f"{gated / total:.1%}, uncertain {uncertain / total:.1%}; decided with little of "
+            f"the frame pet-like {decided / total:.1%})"
         )
     return 0
 
