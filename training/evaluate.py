@@ -190,8 +190,9 @@ def add_others(report: Report, others: Path, scenes: int, tmp: Path) -> None:
     for half in HALVES:
         chosen = [p for group in others_half(others, half).values() for p in group]
         report.non_pets.append((f"others: {half} half", tally([results[p] for p in chosen], None)))
-    picks = photos[:: max(1, len(photos) // scenes)][:scenes]
-    report.non_pet("full-size scenes (upscaled others)", upscaled_scenes(picks, tmp))
+    if scenes > 0:  # --scenes 0: the photos only
+        picks = photos[:: max(1, len(photos) // scenes)][:scenes]
+        report.non_pet("full-size scenes (upscaled others)", upscaled_scenes(picks, tmp))
 
 
 def add_composites(report: Report, folder: Path) -> None:
