@@ -130,6 +130,8 @@ def sorted_results(paths: Sequence[Path], session: SortSession) -> Iterator[Phot
             )
         for result in results:
             yield session.handle(result)
+            if session.stopped:  # a file it had to write could not be: summary.stopped says
+                return
         session.finish()  # only once the walk went through: a run stopped part way resumes
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
-from catsort.errors import CatsortError, without_path
+from catsort.errors import CatsortError, WriteFailed, without_path
 from catsort.model import Classifier
 from catsort.plan import check_plan, journal_root
 from catsort.sorting.companions import CompanionFinder, companion_targets
@@ -134,7 +134,12 @@ class SortSession:
                         self.plan.dest, list(self.given), self.plan.action, self.plan.other_dest
                     )
             self.cache = open_cache(
-                self.given, self.classifier, self.plan, self.settings, self.reporter.warning
+                self.given,
+                self.classifier,
+                self.plan,
+                self.settings,
+                self.reporter.warning,
+                on_failure=self._problem,
             )
             if self.cache is not None:
                 self._stack.callback(self.cache.close)
@@ -159,6 +164,8 @@ class SortSession:
                 summary.journal = self.journal.path  # nothing to put back when all failed
         finally:
             self._stack.close()
+        if self.journal is not None and self.journal.failed is not None and not summary.stopped:
+            self._problem(str(self.journal.failed))  # its last line, "closed", on a full disk
         if self.job is not None:
             this_run = None if self.journal is None else self.journal.path
             # This run's journal only if it put something somewhere; earlier ones all, as they
@@ -187,6 +194,18 @@ class SortSession:
         """The photos the interrupted runs this one resumes moved, still in their new place."""
         return self.job.earlier_moves() if self.job is not None and self.job.resumed else []
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the session stopped taking photos: a file it had to write could not be (its
+        journal, the CSV, the disk the photos go to); ``summary.stopped`` says which, and why."""
+        return self.summary.stopped is not None
+
+    def stop(self, error: WriteFailed) -> None:
+        """Stop taking photos, for the write that failed: every photo placed so far is whole
+        and journaled, and the same command again finishes the job (it is not finished)."""
+        if self.summary.stopped is None:
+            self.summary.stopped = str(error)
+
     def finish(self) -> None:
         """Mark the run's walk as gone through to its end: the job is done, not to be resumed
         (a run stopped part way is not finished, and the same command resumes it)."""
@@ -194,21 +213,33 @@ class SortSession:
             for message in _broken_links(self.summary.duplicate_links):
                 self.reporter.note(message)
         if self.job is not None:
-            self.job.finish()
+            try:
+                self.job.finish()
+            except WriteFailed as exc:
+                self._problem(f"{exc}; the same command again lists this run's photos as moved")
+
+    def _problem(self, message: str) -> None:
+        """A write that failed while the run goes on without it (the results cache, the job
+        file): a warning now, and exit code 1."""
+        self.summary.problems.append(message)
+        self.reporter.warning(message)
 
     # --- each result -------------------------------------------------------------------------
 
     def handle(self, result: PhotoResult) -> PhotoResult:
         """Place, tag, count and report one result; return it as placed and tagged."""
         done = self.place(result)
-        if self._tagger is not None:
+        if self._tagger is not None and not self.stopped:
             done = self.tag(done)
         for companion in done.companions:  # it travelled with its photo: not left alone
             ext = companion.path.suffix.lower()
             if self.summary.not_photos[ext] > 0:
                 self.summary.not_photos[ext] -= 1
         self.summary.add(done)
-        self.reporter.result(done)
+        try:
+            self.reporter.result(done)
+        except WriteFailed as exc:  # the CSV (or a dry run's plan) takes no more rows
+            self.stop(exc)
         return done
 
     def place(self, result: PhotoResult) -> PhotoResult:
@@ -241,7 +272,18 @@ class SortSession:
                 placements, self.journal, dry_run=plan.dry_run, inside=self.given or None
             )
         except GroupFailed as exc:
-            return replace(result, error=_group_error(exc, result.path, plan.action))
+            if isinstance(exc.cause, WriteFailed):
+                self.stop(exc.cause)
+            message, reason = _group_error(exc, result.path, plan.action)
+            return replace(result, error=message, reason=reason)
+        except WriteFailed as exc:  # the journal, before anything moved
+            self.stop(exc)
+            past = "moved" if plan.action == MOVE else "copied"
+            return replace(
+                result,
+                error=f"not {past}: {exc}",
+                reason=f"not {past}: the journal could not be written",
+            )
         if plan.action == COPY:
             self._copies.add(targets[0])  # so an identical photo later in this run finds it
         if self.cache is not None and not plan.dry_run:
@@ -278,7 +320,9 @@ class SortSession:
                 photo, result.prediction, self.journal, self.plan.dry_run, origin
             )
         except CatsortError as exc:
-            return replace(result, error=without_path(str(exc), result.path))
+            if isinstance(exc, WriteFailed):
+                self.stop(exc)
+            return replace(result, error=without_path(str(exc), result.path), reason=exc.reason)
         return replace(result, sidecar=written.path)
 
     def follow(self, companion: Path, photo: Path, destination: Path) -> Path | None:
@@ -319,9 +363,13 @@ def open_cache(
     plan: SortPlan,
     settings: RunSettings,
     on_warning: Callable[[str], None] | None = None,
+    *,
+    on_failure: Callable[[str], None] | None = None,
 ) -> ResultsCache | None:
     """The results cache of this run: beside the journals for --move/--copy, else in the
     user's cache folder (keyed by the folder given), so a CSV-only run writes nothing there.
+    ``on_failure`` hears of a cache that cannot be written (a full disk), ``on_warning`` of
+    one that was damaged and started afresh, or busy.
 
     A CSV-only run inside a library that a --move/--copy run sorted uses that library's cache,
     so the photos it sorted are not read again. None when the settings turn it off, or when it
@@ -351,6 +399,7 @@ def open_cache(
         refresh=settings.refresh,
         create=not plan.dry_run,
         on_warning=on_warning,
+        on_failure=on_failure,
     )
 
 
@@ -380,18 +429,24 @@ def _broken_links(links: Sequence[Path]) -> Iterator[str]:
             )
 
 
-def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
-    """The one-line reason a photo stayed put: its own, or that of the companion that could not
-    go with it."""
+def _group_error(exc: GroupFailed, photo: Path, action: str) -> tuple[str, str | None]:
+    """The one-line reason a photo stayed put, its own or that of the companion that could not
+    go with it; and the same without the paths in it (see PhotoResult.reason)."""
     if exc.member == photo:
-        message = without_path(str(exc.reason), photo)
+        message = without_path(str(exc.cause), photo)
+        reason = exc.cause.reason
     else:
         past = "moved" if action == MOVE else "copied"
+        why = without_path(str(exc.cause), exc.member)
         message = (
-            f"companion {exc.member.name} could not be {past} "
-            f"({without_path(str(exc.reason), exc.member)}); the photo and its companions "
-            "stayed in place"
+            f"companion {exc.member.name} could not be {past} ({why}); the photo and its "
+            "companions stayed in place"
+        )
+        reason = (
+            f"a companion could not be {past} ({exc.cause.reason or why}); the photo and its "
+            "companions stayed in place"
         )
     if exc.split:
         message += "; left in their new place: " + "; ".join(exc.split)
-    return message
+        reason = None  # each one different: shown whole
+    return message, reason

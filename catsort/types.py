@@ -45,6 +45,8 @@ class PhotoResult:
     ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
     lies outside the folders given).
     ``cached`` says the result came from the results cache: the photo was not read again.
+    ``reason`` is ``error`` without the paths in it (which folder, which sidecar), where it
+    names any: what the summary groups errors by.
     """
 
     path: Path
@@ -57,6 +59,7 @@ class PhotoResult:
     sidecar: Path | None = None
     kept: str | None = None
     cached: bool = False
+    reason: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -218,6 +221,13 @@ class RunSummary:
     # The journals of the whole job, newest first: this run's and those of the interrupted runs
     # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
     job_journals: list[Path] = field(default_factory=list)
+    # Why the run stopped before the end of its walk: a file it had to write could not be (its
+    # journal, the CSV, the disk the photos go to: a full disk), one line naming it. Every photo
+    # is whole, in its old place or its new one; the same command again finishes the job.
+    stopped: str | None = None
+    # Writes that failed without stopping the run (the results cache, the job file), one line
+    # each, told as warnings when they happened.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def files(self) -> int:
@@ -231,8 +241,9 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was classified (and placed) or skipped, 1 when some failed."""
-        return 1 if self.errors else 0
+        """0 when every file was classified (and placed) or skipped, 1 when some failed, the
+        run stopped part way or something it had to write could not be written."""
+        return 1 if self.errors or self.stopped or self.problems else 0
 
     def rows(self) -> list[tuple[str, int]]:
         """(label, count) for the model's labels, then uncertain and other."""

@@ -323,7 +323,7 @@ class _Watcher:
                     self.reporter.ready()
                 for change, path in sorted(batch, key=lambda item: item[1]):
                     self.changed(change, Path(path))
-                if self.stop.is_set():
+                if self.stop.is_set() or self.session.stopped:  # stopped: a write failed
                     break
                 if not os.path.isdir(self.root):
                     self.reporter.note(f"{self.folder}: the watched folder is gone; stopping")
@@ -412,7 +412,7 @@ class _Watcher:
                 done = session.handle(result)
                 if done.destination is not None and done.destination != done.path:
                     self.went.setdefault(done.path.parent, {})[done.path.name] = done.destination
-                if self.stop.is_set():
+                if self.stop.is_set() or session.stopped:
                     return  # the rest wait for the next watch's first walk
 
     def follow(self, path: Path, key: _Key) -> None:

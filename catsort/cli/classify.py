@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,9 +27,10 @@ from catsort.cli.common import (
     interrupted,
     left_behind,
     no_output,
-    quoted,
     say,
+    stopped,
     tag_settings,
+    undo_command,
 )
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ def classify(
     api.quiet_pillow_warnings()
     run = None
     output_to: Outputs | None = None
+    summary: RunSummary | None = None
     try:
         if address is not None or output is not None:
             raise api.CatsortError("--address and --output need --engine ray")
@@ -216,16 +217,24 @@ def classify(
             output_to = Outputs(display, writer, plan_out)
             summary = run.start(output_to)
     except api.CatsortError as exc:
-        stop = fail(exc)
-        # An error after the first result stopped a run part way.
-        left = left_behind(run.plan if run else None) if output_to and output_to.seen else []
-        if left:
-            say(" ".join(left))
-        raise stop from None
+        if summary is None:
+            stop = fail(exc)
+            # An error after the first result stopped a run part way.
+            seen = output_to is not None and output_to.seen
+            left = left_behind(run.plan if run else None)
+            if left and seen:
+                say(" ".join(left))
+            raise stop from None
+        # The run went to its end; the CSV failed only as it was closed (a network share).
+        fail(exc)
+        summary.problems.append(str(exc))
     except KeyboardInterrupt:
         raise interrupted(run.plan if run else None) from None
+    assert run is not None
     if not quiet:
         show_summary(summary, run.plan, classifier.has_gate)
+    if summary.stopped:
+        stopped(summary, run.plan)  # last, with --quiet too: what stopped it, how to go on
     raise typer.Exit(summary.exit_code)
 
 
@@ -248,21 +257,8 @@ def show_summary(summary: RunSummary, plan: SortPlan, has_gate: bool) -> None:
         say(f"Journal: {summary.journal}")
     # The whole job: this run's journal and those of the interrupted runs it finished.
     journals = summary.job_journals or ([summary.journal] if summary.journal else [])
-    if journals and plan.dest is not None:
+    if journals and plan.dest is not None and not summary.stopped:  # else said with the stop
         say(f"To put everything back: {undo_command(journals, plan.dest)}")
-
-
-def undo_command(journals: list[Path], dest: Path) -> str:
-    """The command that undoes these journals (newest first): --all DEST where they are all
-    that DEST has left to undo."""
-    from catsort.api import pending_journals
-
-    if len(journals) == 1:
-        return f"catsort undo {quoted(journals[0])}"
-    left = pending_journals(dest)
-    if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
-        return f"catsort undo --all {quoted(dest)}"
-    return "catsort undo " + " ".join(quoted(journal) for journal in journals)
 
 
 def classify_ray(

@@ -7,6 +7,7 @@ The command line imports catsort's public API only (catsort.api), inside the com
 
 from __future__ import annotations
 
+import os
 import shlex
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 if TYPE_CHECKING:
-    from catsort.api import CatsortError, SortPlan, TagSettings
+    from catsort.api import CatsortError, RunSummary, SortPlan, TagSettings
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
@@ -75,14 +76,30 @@ def say(message: str) -> None:
     err_console.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
-def interrupted(plan: SortPlan | None) -> typer.Exit:
+def interrupted(plan: SortPlan | None, summary: RunSummary | None = None) -> typer.Exit:
     """Say what a run stopped with Ctrl-C left behind; exit 130, as shells do for it."""
-    say(" ".join(["Interrupted.", *left_behind(plan)]))
+    say(" ".join(["Interrupted.", *left_behind(plan, summary)]))
     return typer.Exit(130)
 
 
-def left_behind(plan: SortPlan | None) -> list[str]:
-    """What a run that stopped part way leaves, and how to finish or undo it (if it sorted)."""
+def stopped(summary: RunSummary, plan: SortPlan) -> None:
+    """Say why a run stopped part way (a file it had to write could not be), in red, and what
+    it left: shown even with --quiet."""
+    message = f"{summary.stopped}; the run stopped there."
+    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    left = left_behind(plan, summary, again="Once that is fixed (room made on a full disk)")
+    if left:
+        say(" ".join(left))
+
+
+def left_behind(
+    plan: SortPlan | None, summary: RunSummary | None = None, again: str = ""
+) -> list[str]:
+    """What a run that stopped part way leaves, and how to finish or undo it (if it sorted).
+
+    With the run's ``summary``, the journals that put it back are named; ``again`` says what
+    to do before the same command runs again.
+    """
     from catsort.api import JOURNAL_DIR, MOVE
 
     if plan is None or plan.action is None or plan.dry_run:
@@ -92,12 +109,36 @@ def left_behind(plan: SortPlan | None) -> list[str]:
         state = "Every photo is whole, in its old place or its new one."
     else:
         state = "The copies made so far are whole; the originals are untouched."
-    return [
-        state,
-        "Run the same command again to finish, or put back what this run did with "
-        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR} "
-        f"(catsort undo --all {quoted(plan.dest)} puts back every run into it)",
-    ]
+    finish = (
+        f"{again}, run the same command again to finish"
+        if again
+        else ("Run the same command again to finish")
+    )
+    if summary is None:
+        undo = (
+            "put back what this run did with catsort undo and its journal, the newest in "
+            f"{plan.dest / JOURNAL_DIR} (catsort undo --all {quoted(plan.dest)} puts back every "
+            "run into it)"
+        )
+    else:
+        journals = summary.job_journals or ([summary.journal] if summary.journal else [])
+        if not journals:
+            return [state, f"{finish}."]  # nothing was moved or copied: nothing to put back
+        undo = f"put back what it did with {undo_command(journals, plan.dest)}"
+    return [state, f"{finish}, or {undo}."]
+
+
+def undo_command(journals: list[Path], dest: Path) -> str:
+    """The command that undoes these journals (newest first): --all DEST where they are all
+    that DEST has left to undo."""
+    from catsort.api import pending_journals
+
+    if len(journals) == 1:
+        return f"catsort undo {quoted(journals[0])}"
+    left = pending_journals(dest)
+    if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
+        return f"catsort undo --all {quoted(dest)}"
+    return "catsort undo " + " ".join(quoted(journal) for journal in journals)
 
 
 def quoted(path: Path) -> str:

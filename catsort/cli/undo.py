@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from catsort.cli.common import app, err_console, fail, quoted
 
@@ -55,8 +56,12 @@ def undo(
             continue
         for message in [*result.notes, *result.skipped]:
             err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
+        for message in result.failed:  # a journal that could not record what undo did
+            err_console.print(
+                f"[red]Error:[/red] {escape(shown(message))}", highlight=False, soft_wrap=True
+            )
         if not result.already_undone:
-            left_alone = left_alone or bool(result.skipped)
+            left_alone = left_alone or bool(result.skipped or result.failed)
             sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
             err_console.print(
                 f"{journal + ': p' if several else 'P'}ut back {len(result.restored)} "
@@ -70,8 +75,8 @@ def undo(
         again = " ".join(quoted(path) for path in journals)
         err_console.print(
             f"Once the problems above are dealt with (a place taken, a copy "
-            f"changed), run catsort undo {'--all ' if all_journals else ''}{again} again: it "
-            "retries only what it left alone.",
+            f"changed, a full disk), run catsort undo {'--all ' if all_journals else ''}{again} "
+            "again: it retries only what it left alone.",
             highlight=False,
             soft_wrap=True,
             markup=False,

@@ -31,6 +31,7 @@ from catsort.cli.common import (
     no_output,
     quoted,
     say,
+    stopped,
     tag_settings,
 )
 
@@ -137,6 +138,8 @@ def watch(
             raise interrupted(planned.plan if planned else None) from None
     if not quiet:
         show_summary(summary, planned.plan.action, classifier.has_gate)
+    if summary.stopped:
+        stopped(summary, planned.plan)
     # Ctrl-C exits 130 as shells expect; SIGTERM (a service manager stopping it) is a normal end.
     raise typer.Exit(130 if stop.signal == signal.SIGINT else summary.exit_code)
 
@@ -153,7 +156,8 @@ def show_summary(summary: RunSummary, action: str | None, has_gate: bool) -> Non
         err_console.print(reasons)
     if summary.journal is not None:
         say(f"Journal: {summary.journal}")
-        say(f"To put everything back: catsort undo {quoted(summary.journal)}")
+        if not summary.stopped:  # else said with the stop
+            say(f"To put everything back: catsort undo {quoted(summary.journal)}")
 
 
 class _StopOnSignals:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, WriteFailed, os_reason
 from catsort.files import write_atomic
 from catsort.images import is_image_name, to_rgb, upright
 from catsort.metadata import OTHER, UNCERTAIN
@@ -175,7 +175,7 @@ def _write_atomically(out: Path, page: str) -> None:
     try:
         write_atomic(out, page.encode("utf-8"), replace=True)
     except OSError as exc:
-        raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
+        raise WriteFailed(f"{out}: cannot write the HTML report ({os_reason(exc)})") from None
 
 
 def render_page(

@@ -30,8 +30,9 @@ class Entry:
 
 @dataclass
 class UndoResult:
-    """What an undo did: files put back, copies removed, why any file was left alone (skipped)
-    and harmless findings such as a file already back in place (notes)."""
+    """What an undo did: files put back, copies removed, why any file was left alone (skipped),
+    harmless findings such as a file already back in place (notes), and what it could not
+    record (failed: its journal on a full disk)."""
 
     restored: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -40,6 +41,8 @@ class UndoResult:
     already_undone: bool = False
     sidecars: list[Path] = field(default_factory=list)  # put back as they were, or removed
     journal: Path | None = None  # the journal undone
+    # What could not be written (the journal itself, on a full disk): one line each.
+    failed: list[str] = field(default_factory=list)
 
 
 _PAST = {MOVE: "moved", COPY: "copied"}

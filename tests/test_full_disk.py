@@ -1,0 +1,270 @@
+"""Every write catsort makes survives failing: a full, read-only or failing disk, each write.
+
+The command line is driven for real (Typer's CliRunner) while tests/faults.py makes one write
+step fail (opening a file to be written, a write, a sync, a rename, a CSV row, the cache's SQL);
+then, on a real small tmpfs where the test may mount one, a disk that really fills up. Each
+checks what a user would: no traceback, one line saying what could not be written, every photo
+whole in its old place or completely in its new one, no partial file left, and a journal that
+``catsort undo`` replays to the very bytes and names the library had.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import BLUE, GREY, RED
+from faults import STEPS, Faults, temporary_files
+from typer.testing import CliRunner
+
+from catsort.cli import app
+
+runner = CliRunner()
+LABELS = ("cat/", "dog/")
+
+
+def classify(model: Path, *args: object):
+    return runner.invoke(app, ["classify", "--model", str(model), *map(str, args)])
+
+
+def undo_all(dest: Path):
+    return runner.invoke(app, ["undo", "--all", str(dest)])
+
+
+@pytest.fixture
+def template(tmp_path_factory, make_photo, make_files) -> Path:
+    """A small library: a cat with its Live Photo video, a dog, an uncertain photo."""
+    root = tmp_path_factory.mktemp("template") / "Photos"
+    make_photo(root / "2019" / "kitty.jpg", RED)
+    make_files(root, {"2019/kitty.mov": b"a live photo's video"})
+    make_photo(root / "2020" / "rex.png", BLUE)
+    make_photo(root / "blur.png", GREY)
+    return root
+
+
+def fresh(template: Path, tmp_path: Path, n: int) -> Path:
+    """A copy of the template library of its own, for one run."""
+    return Path(shutil.copytree(template, tmp_path / f"run{n}" / "Photos"))
+
+
+def assert_whole(before: dict[str, bytes], library: Path, dest: Path, action: str, read_tree):
+    """Every file whole, once, in its old place or completely in its new one; no partial file."""
+    assert temporary_files(library.parent) == [], "a half-written copy was left"
+    after = read_tree(library)
+    if action == "--move":
+        assert Counter(after.values()) == Counter(before.values()), "a file lost or doubled"
+        where = {content: name for name, content in before.items()}
+        for name, content in after.items():
+            if name not in before or before[name] != content:
+                label, _, rest = name.partition("/")
+                assert f"{label}/" in LABELS and rest == where[content], name
+    else:
+        assert {name: after[name] for name in before} == before, "an original changed"
+        originals = set(before.values())
+        copies = read_tree(dest) if dest.exists() else {}
+        assert all(content in originals for content in copies.values()), "a partial copy"
+
+
+def assert_undone(before: dict[str, bytes], library: Path, dest: Path, read_tree):
+    """catsort undo --all puts back every byte and name (when the run left a journal)."""
+    journals = list((dest / ".catsort").glob("journal-*.jsonl"))
+    if journals:
+        undone = undo_all(dest)
+        assert undone.exit_code == 0, undone.output
+    assert read_tree(library) == before
+    if dest != library and dest.exists():
+        assert read_tree(dest) == {}
+
+
+def check_failed_run(result, faults: Faults, step: str) -> None:
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    # The lock's record of its owner is a courtesy: the lock holds without it.
+    courtesy = step in ("write", "fsync") and all(p.endswith("lock") for p in faults.failed)
+    assert result.exit_code == (0 if courtesy else 1), result.output
+
+
+@pytest.mark.parametrize("action", ["--move", "--copy"])
+@pytest.mark.parametrize("step", STEPS)
+def test_each_write_of_a_sorting_run_can_fail(
+    action, step, template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    faults = Faults(monkeypatch)
+    before = read_tree(template)
+
+    def run(n: int):
+        library = fresh(template, tmp_path, n)
+        dest = library if action == "--move" else library.parent / "Sorted"
+        csv = library.parent / "results.csv"
+        return library, dest, classify(tiny_model, library, action, "--dest", dest, "--csv", csv)
+
+    *_, clean = run(0)
+    assert clean.exit_code == 0, clean.output
+    count = faults.calls[step]
+    assert count > 0, f"no {step} step in a run"
+    for n in range(1, count + 1):
+        faults.fail(step, n)
+        library, dest, result = run(n)
+        check_failed_run(result, faults, step)
+        assert_whole(before, library, dest, action, read_tree)
+        faults.clear()  # nothing fails from here: undo on a disk with room again
+        assert_undone(before, library, dest, read_tree)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES])
+def test_a_journal_that_cannot_be_written_stops_the_run_with_its_summary(
+    code, template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    library = fresh(template, tmp_path, 0)
+    before = read_tree(library)
+    # Its writes: the header, the cat's group begun, its two members done, the dog begun.
+    faults = Faults(monkeypatch).fail("write", 5, code, where="journal-")
+    result = classify(tiny_model, library, "--move")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    reason = os.strerror(code) if code != errno.EACCES else "permission denied"
+    stop = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(stop) == 1, result.stderr
+    assert f"cannot write the journal ({reason}); the run stopped there." in stop[0]
+    assert "catsort classify" in result.stderr, "the summary is still shown"
+    assert "or put back what it did with catsort undo" in result.stderr
+    assert faults.failed and faults.failed[0].endswith(".jsonl")
+    assert_whole(before, library, library, "--move", read_tree)
+    moved = [name for name in read_tree(library) if name.startswith(LABELS)]
+    assert moved, "what came before the failure stays sorted"
+    faults.clear()
+    again = classify(tiny_model, library, "--move")  # room again: the same command finishes
+    assert again.exit_code == 0, again.output
+    assert_undone(before, library, library, read_tree)
+
+
+def test_a_full_disk_stops_copying_at_the_first_photo_that_does_not_fit(
+    template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    library = fresh(template, tmp_path, 0)
+    before = read_tree(library)
+    dest = tmp_path / "Sorted"
+    faults = Faults(monkeypatch).fail("write", 1, where="Sorted/dog")
+    result = classify(tiny_model, library, "--copy", "--dest", dest)
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if line.startswith("error ")] == [
+        f"error {library / '2020' / 'rex.png'}: cannot copy to "
+        f"{dest / 'dog' / '2020' / 'rex.png'} (No space left on device)"
+    ]
+    stop = [line for line in lines if line.startswith("Error:")]
+    assert len(stop) == 1 and stop[0].endswith("(No space left on device); the run stopped there.")
+    assert len(faults.failed) == 1, "nothing more was tried once the disk was full"
+    assert_whole(before, library, dest, "--copy", read_tree)
+    assert_undone(before, library, dest, read_tree)
+
+
+@pytest.mark.parametrize("step", ["write", "fsync", "rename"])
+def test_undo_on_a_full_disk_puts_back_what_it_can_and_says_so(
+    step, template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    library = fresh(template, tmp_path, 0)
+    before = read_tree(library)
+    dest = tmp_path / "Sorted"
+    assert classify(tiny_model, library, "--copy", "--dest", dest, "--tag").exit_code == 0
+    faults = Faults(monkeypatch).fail(step, 1, where="journal-")
+    result = undo_all(dest)
+    assert "Traceback" not in result.output, result.output
+    if faults.failed:
+        assert result.exit_code == 1, result.output
+        assert "cannot write the journal (No space left on device)" in result.stderr
+        assert "the same undo again finds it back and records it" in result.stderr
+    faults.clear()
+    again = undo_all(dest)
+    assert again.exit_code == 0, again.output
+    assert read_tree(library) == before and read_tree(dest) == {}
+
+
+# --- a real disk that fills up ------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 3 MB tmpfs (CI runs as root); the test is skipped where one cannot be mounted."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    try:
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except OSError as exc:
+        pytest.skip(f"cannot mount a tmpfs here ({exc})")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip() or done.returncode})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False, timeout=30)
+
+
+@pytest.fixture
+def big_library(tmp_path) -> Path:
+    """About 4.5 MB of photos the tiny model tells apart: more than the small disk holds."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "Photos"
+    for i in range(24):
+        color, folder = (RED, "2019") if i % 2 == 0 else (BLUE, "2020")
+        noise = rng.integers(-20, 20, size=(250, 250, 3))
+        pixels = np.clip(np.array(color) + noise, 0, 255).astype(np.uint8)
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(root / folder / f"IMG_{i:04d}.png")
+    return root
+
+
+def test_copying_onto_a_disk_that_fills_up(small_disk, big_library, tiny_model, read_tree):
+    before = read_tree(big_library)
+    dest = small_disk / "Sorted"
+    result = classify(tiny_model, big_library, "--copy", "--dest", dest, "--csv", "-")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "(No space left on device); the run stopped there." in result.stderr
+    assert "catsort classify" in result.stderr and "put back what it did with catsort undo" in (
+        result.stderr
+    )
+    assert_whole(before, big_library, dest, "--copy", read_tree)
+    copies = read_tree(dest)
+    assert copies, "what fitted was copied"
+    # Undo on the full disk: it removes the copies, which frees room as it goes.
+    undone = undo_all(dest)
+    assert undone.exit_code == 0, undone.output
+    assert read_tree(dest) == {} and read_tree(big_library) == before
+
+
+def test_sorting_a_library_on_a_full_disk(small_disk, make_photo, tiny_model, read_tree):
+    library = small_disk / "Photos"
+    for i in range(6):
+        make_photo(library / "2019" / f"IMG_{i}.png", RED if i % 2 else BLUE)
+    filler = small_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # fill what is left of the disk
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    before = read_tree(library)
+    result = classify(tiny_model, library, "--move", "--tag")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "cannot write the journal (No space left on device)" in errors[0]
+    assert read_tree(library) == before, "nothing moved without its journal"
+    filler.unlink()
+    again = classify(tiny_model, library, "--move", "--tag")
+    assert again.exit_code == 0, again.output
+    assert_undone(before, library, library, read_tree)
