@@ -262,7 +262,7 @@ class RunSummary:
             self.cached += 1
         if result.error is not None:
             self.errors += 1
-            self.reasons[result.error] += 1
+            self.reasons[result.reason or result.error] += 1
         elif result.skipped is not None:
             self.skipped += 1
         elif result.prediction is not None:

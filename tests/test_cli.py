@@ -756,3 +756,38 @@ def test_a_second_copy_with_tag_finds_the_tagged_copies_and_copies_nothing(
     assert again.exit_code == 0, again.output
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == copied
     assert not list(dest.rglob("* (1).*")), "no photo is copied twice"
+
+
+DTD_SIDECAR = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+
+
+@pytest.mark.parametrize("problem", ["permission", "sidecar"])
+def test_errors_naming_their_folders_are_counted_under_one_reason(
+    tmp_path, tiny_model, make_photo, monkeypatch, problem
+):
+    library = tmp_path / "Photos"
+    for folder in ("2019", "2020", "2021"):
+        make_photo(library / folder / "kitty.jpg", RED)
+        (library / folder / "kitty.xmp").write_bytes(DTD_SIDECAR if problem == "sidecar" else b"")
+    if problem == "permission":  # as root, chmod cannot refuse a move: the system is told to
+        from catsort import files
+
+        def refuse(source, target):
+            raise PermissionError(13, "Permission denied", os.fspath(source))
+
+        monkeypatch.setattr(files, "rename_noreplace", refuse)
+        result = classify(tiny_model, library, "--move")
+        reason = (
+            "cannot move (permission denied: its folder and the one it goes to must both be "
+            "writable)"
+        )
+    else:
+        result = classify(tiny_model, library, "--tag")
+        reason = (
+            "its sidecar is not valid XMP (declares a DTD or entities, which XMP never does; "
+            "refused); left untouched"
+        )
+    assert result.exit_code == 1, result.output
+    table = result.stderr.split("errors by reason", 1)[1]
+    rows = [line.strip("│ ").split(" │ ") for line in table.splitlines() if line.startswith("│")]
+    assert [(text.strip(), count.strip()) for text, count in rows] == [(reason, "3")], table
