@@ -791,3 +791,27 @@ def test_errors_naming_their_folders_are_counted_under_one_reason(
     table = result.stderr.split("errors by reason", 1)[1]
     rows = [line.strip("│ ").split(" │ ") for line in table.splitlines() if line.startswith("│")]
     assert [(text.strip(), count.strip()) for text, count in rows] == [(reason, "3")], table
+
+
+def test_a_run_that_moved_nothing_leaves_no_journal_to_undo(
+    photos, tiny_model, make_photo, monkeypatch
+):
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    make_photo(photos / "new" / "x.png", RED)
+    from catsort import files
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", os.fspath(source))
+
+    monkeypatch.setattr(files, "rename_noreplace", refuse)
+    again = classify(tiny_model, photos, "--move")
+    assert again.exit_code == 1, again.output
+    assert "cannot move" in again.stderr and "catsort undo" not in again.stderr
+    assert len(list((photos / ".catsort").glob("journal-*.jsonl"))) == 1, "only the first run's"
+    monkeypatch.undo()
+    undone = runner.invoke(app, ["undo", "--all", str(photos)])
+    assert undone.exit_code == 0, undone.output
+    assert (
+        undone.stderr.strip().splitlines()[-1]
+        == "Put back 2 files, removed 0 copies, left 0 alone."
+    )

@@ -654,11 +654,12 @@ def test_a_group_member_that_fails_takes_the_group_back_and_the_journal_says_so(
         placements = sort.plan_group(members[0], members[1:], tmp_path / "cat", MOVE)
         with pytest.raises(sort.GroupFailed) as info:
             sort.place_group(placements, journal)
+        states = [(r["n"], r["state"]) for r in lines(journal.path)[4:]]
     assert info.value.member == members[2] and info.value.split == []
     assert read_tree(tmp_path) == before and not (tmp_path / "cat").exists()
-    states = [(r["n"], r["state"]) for r in lines(journal.path)[4:-1]]
     assert states == [(0, "done"), (1, "done"), (1, "reverted"), (0, "reverted"), (2, "aborted")]
     assert journal.completed == 0
+    assert not journal.path.exists(), "nothing changed: nothing to put back, no journal kept"
 
 
 def test_undo_leaves_a_group_whole_where_one_old_place_is_taken_until_it_is_free(

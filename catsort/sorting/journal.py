@@ -214,7 +214,8 @@ class Journal:
         self._write(self._record(self._pending.pop(placement), placement, "aborted"))
 
     def close(self) -> None:
-        """Close the journal; one that recorded nothing is removed again.
+        """Close the journal; one of a run that changed nothing (it recorded nothing, or only
+        operations that failed) is removed again: there is nothing to put back.
 
         It never raises for a write that fails here: a journal left without its "closed" line
         is settled by the next run, which finds every operation in it ended. ``failed`` says so.
@@ -222,7 +223,7 @@ class Journal:
         if self._fd < 0:
             return
         try:
-            if self._created and self._next == 0:
+            if self._created and self.failed is None and not self._pending and not self.completed:
                 os.unlink(self.path)
                 _rmdir_if_empty(self.path.parent)
             elif not (
