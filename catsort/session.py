@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -96,6 +97,7 @@ class SortSession:
         self.job: Job | None = None
         self._tagger: Tagger | None = None
         self._copies = EarlierCopies()
+        self._companions: Counter[str] = Counter()  # the companions' extensions, to count off
         # A dry run's planned targets, so that the names it shows stay apart as a real run's do.
         self._reserved: set[Path] | None = set() if plan.dry_run else None
         self._stack = ExitStack()
@@ -174,8 +176,12 @@ class SortSession:
                 path for path in self.job.journal_paths() if path != this_run or summary.journal
             ]
         summary.excluded = self.tally.excluded
+        for ext, count in self._companions.items():
+            summary.not_photos[ext] = max(0, summary.not_photos[ext] - count)
+        self._companions.clear()
         summary.elapsed = time.perf_counter() - self._started
         self._started = None
+        self.reporter.closed(summary)
 
     def __enter__(self) -> SortSession:
         return self.open()
@@ -231,10 +237,11 @@ class SortSession:
         done = self.place(result)
         if self._tagger is not None and not self.stopped:
             done = self.tag(done)
-        for companion in done.companions:  # it travelled with its photo: not left alone
-            ext = companion.path.suffix.lower()
-            if self.summary.not_photos[ext] > 0:
-                self.summary.not_photos[ext] -= 1
+        # A companion belongs to its photo, moved with it or left in place with it: not a file
+        # the walk left alone as no photo (counted off when the session closes, once the walk
+        # has counted it).
+        companions = [c.path for c in done.companions] or self.finder.of(done.path)
+        self._companions.update(path.suffix.lower() for path in companions)
         self.summary.add(done)
         try:
             self.reporter.result(done)

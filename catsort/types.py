@@ -311,6 +311,10 @@ class Reporter:
     def ready(self) -> None:
         """A watch is listening, and has walked what was there already."""
 
+    def closed(self, summary: RunSummary) -> None:
+        """The run's session closed, however the run ended (Ctrl-C too): what it did, and
+        the journal that puts it back."""
+
 
 @dataclass
 class Callbacks(Reporter):

@@ -102,12 +102,12 @@ def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
     (photos / "kitty.jpg").write_bytes(b"another photo")  # the old place is taken again
     first = runner.invoke(app, ["undo", str(journal)])
     assert first.exit_code == 1
-    assert "Put back 1 files, removed 0 copies, left 1 alone." in first.stderr
+    assert "Put back 1 file, removed 0 copies, left 1 alone." in first.stderr
     assert f"run catsort undo {journal} again" in first.stderr
     (photos / "kitty.jpg").unlink()
     second = runner.invoke(app, ["undo", str(journal)])
     assert second.exit_code == 0, second.output
-    assert "Put back 1 files, removed 0 copies, left 0 alone." in second.stderr
+    assert "Put back 1 file, removed 0 copies, left 0 alone." in second.stderr
     assert read_tree(photos) == before
 
 
@@ -413,7 +413,8 @@ def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
     assert stderr.startswith("Interrupted. Every photo is whole")
-    assert str(root / ".catsort") in " ".join(stderr.split())
+    [journal] = (root / ".catsort").glob("journal-*.jsonl")
+    assert f"put back what it did with catsort undo {journal}." in " ".join(stderr.split())
     assert 0 < len(os.listdir(root / "cat")) + len(os.listdir(root / "dog")) < 300
     assert _hashes(root) == hashes
     result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import BLUE, RED
+from conftest import BLUE, GREY, RED
 from rawfile import write_dng
 from typer.testing import CliRunner
 
@@ -231,3 +231,19 @@ def test_exclude_of_the_jpegs_sorts_the_raws_on_their_own(tiny_model, make_photo
     assert result.exit_code == 0, result.output
     assert (pictures / "cat" / "IMG_2.DNG").exists(), "its JPEG left out, the RAW is the photo"
     assert (pictures / "IMG_2.JPG").exists()
+
+
+def test_companions_stay_with_their_photo_not_among_the_files_left_alone(
+    tmp_path, tiny_model, make_photo, make_files
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "blur.jpg", GREY)  # uncertain: it stays, with its companions
+    make_photo(library / "kitty.jpg", RED)  # a cat: it moves, with its own
+    make_files(
+        library,
+        {"blur.mov": b"v", "blur.xmp": b"", "kitty.aae": b"e", "notes.txt": b"n", "x.mov": b"m"},
+    )
+    for args in (["--move"], ["--csv", tmp_path / "rows.csv"]):
+        result = classify(tiny_model, library, *args)
+        assert result.exit_code == 0, result.output
+        assert "not photos, left alone: 1 .mov, 1 .txt" in result.stderr, result.stderr

@@ -221,7 +221,7 @@ def classify(
             stop = fail(exc)
             # An error after the first result stopped a run part way.
             seen = output_to is not None and output_to.seen
-            left = left_behind(run.plan if run else None)
+            left = left_behind(run.plan if run else None, output_to.summary if output_to else None)
             if left and seen:
                 say(" ".join(left))
             raise stop from None
@@ -229,7 +229,9 @@ def classify(
         fail(exc)
         summary.problems.append(str(exc))
     except KeyboardInterrupt:
-        raise interrupted(run.plan if run else None) from None
+        raise interrupted(
+            run.plan if run else None, output_to.summary if output_to else None
+        ) from None
     assert run is not None
     if not quiet:
         show_summary(summary, run.plan, classifier.has_gate)

@@ -141,6 +141,11 @@ def undo_command(journals: list[Path], dest: Path) -> str:
     return "catsort undo " + " ".join(quoted(journal) for journal in journals)
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """``1 file``, ``2 files``: a count and its noun, singular or plural."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def quoted(path: Path) -> str:
     """A path as a shell would need it typed."""
     return shlex.quote(str(path))

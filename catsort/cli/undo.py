@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from catsort.cli.common import app, err_console, fail, quoted
+from catsort.cli.common import app, counted, err_console, fail, quoted
 
 
 @app.command()
@@ -62,10 +62,13 @@ def undo(
             )
         if not result.already_undone:
             left_alone = left_alone or bool(result.skipped or result.failed)
-            sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
+            sidecars = (
+                f", put back {counted(len(result.sidecars), 'sidecar')}" if result.sidecars else ""
+            )
             err_console.print(
-                f"{journal + ': p' if several else 'P'}ut back {len(result.restored)} "
-                f"files, removed {len(result.removed)} copies{sidecars}, "
+                f"{journal + ': p' if several else 'P'}ut back "
+                f"{counted(len(result.restored), 'file')}, removed "
+                f"{counted(len(result.removed), 'copy', 'copies')}{sidecars}, "
                 f"left {len(result.skipped)} alone.",
                 highlight=False,
                 soft_wrap=True,
