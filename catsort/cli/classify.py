@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from catsort.cli.common import (
+    Command,
     CopyOption,
     CsvOption,
     ExcludeOption,
@@ -38,12 +39,12 @@ if TYPE_CHECKING:
     from catsort.cli.display import Outputs
 
 
-@app.command()
+@app.command(cls=Command)
 def classify(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            metavar="PATHS",
+            metavar="PATHS...",
             show_default=False,
             help="Photos and folders of photos (folders are walked); with --engine ray, also "
             "URLs (s3://bucket/prefix, gs://..., file://...).",
@@ -53,7 +54,8 @@ def classify(
     move: MoveOption = False,
     copy: CopyOption = False,
     dest: Annotated[
-        Path | None, typer.Option(help="Where the label folders go (default: the folder given).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the label folders go (default: the folder given)."),
     ] = None,
     flat: Annotated[
         bool,
@@ -119,13 +121,16 @@ def classify(
         str,
         typer.Option(
             metavar="local|ray",
-            help="'ray': classify with Ray Data (pip install \"catsort\\[distributed]\"), "
+            help="'ray': classify with Ray Data (pip install \"catsort[distributed]\"), "
             "writing Parquet parts to --output.",
         ),
     ] = "local",
     address: Annotated[
         str | None,
-        typer.Option(help="With --engine ray: the Ray cluster to run on (default: a local one)."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="With --engine ray: the Ray cluster to run on (default: a local one).",
+        ),
     ] = None,
     output: Annotated[
         str | None,

@@ -11,20 +11,53 @@ import os
 import shlex
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
     from catsort.api import CatsortError, RunSummary, SortPlan, TagSettings
+
+#: What an option's value is called in the help where the option names nothing itself (Typer
+#: writes ``<path>``, ``<int range>``), by the name of its type.
+METAVARS = {
+    "path": "PATH",
+    "int": "N",
+    "int range": "N",
+    "float": "NUMBER",
+    "float range": "NUMBER",
+    "str": "TEXT",
+}
+
+
+class Command(TyperCommand):
+    """A command whose help reads as a manual's: ``PATHS...`` on the usage line, where Typer
+    writes a required argument as ``{PATHS}``, and ``--dest DIR``, not ``--dest <path>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "option" and param.metavar is None:
+                name = param.type.name
+                param.metavar = METAVARS.get(name, name.upper())
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """The usage line's pieces, each argument as it is named."""
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: two columns that stay readable at 80 (Rich's panels squeeze the text into a
+    # fifth of the width there).
+    rich_markup_mode=None,
 )
 err_console = Console(stderr=True)
 
@@ -257,5 +290,6 @@ CsvOption = Annotated[
     ),
 ]
 OtherDestOption = Annotated[
-    Path | None, typer.Option(help="Also move/copy 'other' photos, into this folder.")
+    Path | None,
+    typer.Option(metavar="DIR", help="Also move/copy 'other' photos, into this folder."),
 ]

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from catsort.cli.common import app, counted, err_console, fail, quoted
+from catsort.cli.common import Command, app, counted, err_console, fail, quoted
 
 
-@app.command()
+@app.command(cls=Command)
 def undo(
     journals: Annotated[
         list[Path],

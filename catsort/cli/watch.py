@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from catsort.cli.common import (
+    Command,
     CopyOption,
     CsvOption,
     ExcludeOption,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from catsort.api import RunSummary
 
 
-@app.command()
+@app.command(cls=Command)
 def watch(
     folder: Annotated[
         Path,
@@ -52,7 +53,8 @@ def watch(
     move: MoveOption = False,
     copy: CopyOption = False,
     dest: Annotated[
-        Path | None, typer.Option(help="Where the label folders go (default: FOLDER).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the label folders go (default: FOLDER)."),
     ] = None,
     other_dest: OtherDestOption = None,
     csv_path: CsvOption = None,
@@ -60,6 +62,7 @@ def watch(
         float,
         typer.Option(
             min=0.0,
+            metavar="SECONDS",
             help="Seconds a photo's size and modification time must stay the same before it "
             "is taken (and it must decode).",
         ),
@@ -71,7 +74,7 @@ def watch(
         ),
     ] = False,
     poll_interval: Annotated[
-        float, typer.Option(min=0.01, help="Seconds between looks with --poll.")
+        float, typer.Option(min=0.01, metavar="SECONDS", help="Seconds between looks with --poll.")
     ] = 1.0,
     model: ModelOption = None,
     threshold: ThresholdOption = None,
