@@ -189,9 +189,7 @@ class _Walker:
                 continue
             path = folder / entry.name
             kind, entry_stat = self.kind(entry, path)
-            if kind == "dir":
-                if is_photo_name(entry.name):
-                    yield path  # the loader reports "is a folder, not an image"
+            if kind == "dir":  # a folder, whatever its name (Photos/x.jpg/ too)
                 if not self.recursive:
                     continue
                 entry_rel = f"{rel}{entry.name}/"

@@ -247,3 +247,13 @@ def test_companions_stay_with_their_photo_not_among_the_files_left_alone(
         result = classify(tiny_model, library, *args)
         assert result.exit_code == 0, result.output
         assert "not photos, left alone: 1 .mov, 1 .txt" in result.stderr, result.stderr
+
+
+def test_a_folder_named_like_a_photo_is_no_error(tmp_path, tiny_model, make_photo):
+    make_photo(tmp_path / "Photos" / "x.jpg" / "kitty.png", RED)
+    result = classify(tiny_model, tmp_path / "Photos", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    assert [row["path"] for row in csv.DictReader(io.StringIO(result.stdout))] == [
+        str(tmp_path / "Photos" / "x.jpg" / "kitty.png")
+    ]
+    assert "is a folder" not in result.stderr
