@@ -121,7 +121,14 @@ def sorted_results(paths: Sequence[Path], session: SortSession) -> Iterator[Phot
         classifier, settings = session.classifier, session.settings
         skips = session.plan.walk_skips(paths, session.labels)
         results: Iterator[PhotoResult] = classify_inputs(
-            paths, classifier, settings, skips, session.finder, session.tally, session.cache
+            paths,
+            classifier,
+            settings,
+            skips,
+            session.finder,
+            session.tally,
+            session.cache,
+            moved=session.whereabouts.find,
         )
         earlier = session.earlier_moves()
         if earlier:
@@ -165,12 +172,15 @@ def classify_inputs(
     companions: CompanionFinder | None = None,
     tally: WalkTally | None = None,
     cache: ResultsCache | None = None,
+    *,
+    moved: Callable[[Path], Path | None] | None = None,
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
     unreadable folder) comes as an error result in its place among them, and what it left
     alone (libraries, links, non-photos) is recorded in ``tally``. A RAW file beside its JPEG
     or HEIC is no photo of its own: it goes with that one. Photos the ``cache`` knows come
-    from it."""
+    from it. A link left pointing to nothing by a catsort move (``moved`` says where its photo
+    went) is no error: it is left alone with the links to photos found elsewhere."""
     settings = settings if settings is not None else RunSettings()
     walk_errors: list[PhotoResult] = []
     walk = find_images(
@@ -181,6 +191,7 @@ def classify_inputs(
         follow_links=settings.follow_links,
         exclude=settings.exclude,
         tally=tally,
+        moved=moved,
     )
     finder = companions or CompanionFinder(ignore=exclude_check(paths, settings.exclude))
     photos = without_paired_raws(walk, finder, paths)

@@ -26,7 +26,7 @@ from catsort.plan import check_plan, journal_root
 from catsort.sorting.companions import CompanionFinder, companion_targets
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.jobs import EarlierMove, Job, start_job
-from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
+from catsort.sorting.journal import JOURNAL_DIR, Journal, Whereabouts, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import GroupFailed, Placement, check_inside, place_group, plan_group
 
@@ -91,6 +91,8 @@ class SortSession:
             duplicate_links=self.summary.duplicate_links,
         )
         self.excluded = exclude_check(self.given, self.settings.exclude)
+        # Where catsort moved the photos that links point to (and that are not there any more).
+        self.whereabouts = Whereabouts([plan.dest] if plan.dest is not None else [])
         self.finder = CompanionFinder(ignore=self.excluded)
         self.cache: ResultsCache | None = None
         self.journal: Journal | None = None
@@ -215,9 +217,10 @@ class SortSession:
     def finish(self) -> None:
         """Mark the run's walk as gone through to its end: the job is done, not to be resumed
         (a run stopped part way is not finished, and the same command resumes it)."""
-        if self.plan.action == MOVE and not self.plan.dry_run:
-            for message in _broken_links(self.summary.duplicate_links):
-                self.reporter.note(message)
+        # Read again: this run's own moves too.
+        whereabouts = Whereabouts(self.whereabouts.roots)
+        for message in _dangling_links(self.summary.duplicate_links, whereabouts):
+            self.reporter.note(message)
         if self.job is not None:
             try:
                 self.job.finish()
@@ -426,13 +429,16 @@ def new_tagger(tagging: TagSettings, classifier: Classifier) -> Tagger:
     return Tagger(tagging, classifier.fingerprint, now)
 
 
-def _broken_links(links: Sequence[Path]) -> Iterator[str]:
-    """A note for each link that points to nothing now, its photo moved (links never move)."""
+def _dangling_links(links: Sequence[Path], whereabouts: Whereabouts) -> Iterator[str]:
+    """A note for each link that points to nothing now, its photo moved by this run or an
+    earlier one (links are never moved or rewritten): catsort's doing, not an error."""
     for link in links:
         if os.path.lexists(link) and not os.path.exists(link):
+            now = whereabouts.find(link)
+            went = f" to {now}" if now is not None else ""
             yield (
-                f"{link}: a link to {os.path.realpath(link)}, which this run moved; it points "
-                "to nothing now (see the CSV for where the photo went; catsort undo puts it back)"
+                f"{link}: a link to {os.path.realpath(link)}, which catsort moved{went}; it "
+                "points to nothing now (catsort undo puts the photo back)"
             )
 
 

@@ -79,6 +79,7 @@ def find_images(
     follow_links: bool = False,
     exclude: Sequence[str] = (),
     tally: WalkTally | None = None,
+    moved: Callable[[Path], Path | None] | None = None,
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
@@ -87,9 +88,12 @@ def find_images(
     once, however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never
     entered. Nor are the folders of catsort.skiplist, folder links (unless ``follow_links``), and
     what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
-    and the files that are not photos are recorded in ``tally``.
+    and the files that are not photos are recorded in ``tally``. A link to a photo that
+    ``moved`` says a catsort run moved (where it is now) is left out too, with the links to
+    photos found under their own name: the photo is.
     """
     walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
+    walker.moved = moved
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
@@ -144,6 +148,7 @@ class _Walker:
         self.seen_dirs: set[tuple[int, int]] = set()
         self.explicit: dict[int, set[int]] = {}
         self.roots: list[str] = []  # the folders given, resolved
+        self.moved: Callable[[Path], Path | None] | None = None
 
     def note_explicit(self, files: Sequence[Path]) -> None:
         """Remember files named on the command line so a folder walk does not yield them again."""
@@ -218,6 +223,8 @@ class _Walker:
                     self.tally.excluded += 1
                 elif entry_stat is not None and entry.is_symlink() and self.walked_elsewhere(path):
                     self.tally.duplicate_links.append(path)
+                elif entry_stat is None and entry.is_symlink() and self.moved_by_catsort(path):
+                    self.tally.duplicate_links.append(path)  # its photo is found where it went
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
             elif kind == "special" and is_photo_name(entry.name):
@@ -242,6 +249,11 @@ class _Walker:
             ):
                 return True
         return False
+
+    def moved_by_catsort(self, link: Path) -> bool:
+        """Whether a link that points to nothing leads where a photo was before a catsort run
+        moved it (a move leaves links alone): no broken link of the user's, but catsort's."""
+        return self.moved is not None and self.moved(link) is not None
 
     def why_not_enter(self, entry: os.DirEntry, rel: str) -> str | None:
         """Why a folder met in the walk is left alone (skip list, link, --exclude), or None."""

@@ -144,7 +144,17 @@ def test_a_link_to_a_photo_in_the_library_is_left_out_and_named_once_its_photo_m
     assert link.is_symlink() and not link.exists()
     output = " ".join(result.output.split())
     assert "links to photos found under their own name too, left alone: 1" in output
-    assert f"{link}: a link to {library / '2019' / 'kitty00.jpg'}, which this run moved" in output
+    note = (
+        f"{link}: a link to {library / '2019' / 'kitty00.jpg'}, which catsort moved to "
+        f"{library / 'cat' / '2019' / 'kitty00.jpg'}; it points to nothing now"
+    )
+    assert note in output
+    # Every later run, sorting or not, says the same of it: a note, not an error.
+    for args in (["--move"], ["--csv", results], ["--move", "--dry-run"]):
+        again = classify(tiny_model, library, *args)
+        assert again.exit_code == 0, again.output
+        assert note in " ".join(again.output.split()) and "broken link" not in again.output
+    assert "best.jpg" not in rows(results)
     journal = next((library / ".catsort").glob("journal-*.jsonl"))
     assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
     assert read_tree(library) == before and link.exists()

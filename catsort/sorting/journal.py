@@ -352,6 +352,18 @@ class Journal:
         with open(os.dup(self._fd), "rb") as file:
             file.seek(0)
             data = file.read()
+        self._parse(data)
+        if data and not data.endswith(b"\n"):
+            # Cut the torn line off (which needs no room on a full disk), so that the next line
+            # does not join it; where that cannot be done, nothing more is written here.
+            try:
+                os.ftruncate(self._fd, data.rfind(b"\n") + 1)
+            except OSError as exc:
+                self.failed = WriteFailed(
+                    f"{self.path}: cannot write the journal ({os_reason(exc)})"
+                )
+
+    def _parse(self, data: bytes) -> None:
         lines = data.split(b"\n")
         try:
             header = json.loads(lines[0])
@@ -368,15 +380,6 @@ class Journal:
                 continue  # the torn last line of a crash: its operation never began
             if isinstance(record, dict):
                 self._apply(record)
-        if data and not data.endswith(b"\n"):
-            # Cut the torn line off (which needs no room on a full disk), so that the next line
-            # does not join it; where that cannot be done, nothing more is written here.
-            try:
-                os.ftruncate(self._fd, data.rfind(b"\n") + 1)
-            except OSError as exc:
-                self.failed = WriteFailed(
-                    f"{self.path}: cannot write the journal ({os_reason(exc)})"
-                )
 
     def _apply(self, record: dict) -> None:
         state = record.get("state")
@@ -506,6 +509,55 @@ def journals_newest_first(folder: Path) -> list[Path]:
     except OSError:
         return []
     return sorted(paths, key=order, reverse=True)
+
+
+def read_entries(path: Path) -> list[Entry]:
+    """The moves and copies a journal records, each in its latest state, read without locking
+    or writing it (the run that writes it may still be going on); none if it cannot be read."""
+    journal = Journal(Path(path), -1)
+    try:
+        with open(path, "rb") as file:
+            journal._parse(file.read())
+    except (OSError, CatsortError):
+        return []
+    return list(journal.entries.values())
+
+
+class Whereabouts:
+    """Where a photo that catsort moved is now, as the journals of the folders above it (and of
+    ``roots``) say: for a link left pointing to nothing by a move, for a copy whose original
+    moved since. Each journal folder is read once."""
+
+    def __init__(self, roots: Iterable[Path] = ()) -> None:
+        self.roots = [Path(os.path.realpath(root)) for root in roots]
+        self._moved: dict[Path, dict[str, Path]] = {}  # folder -> {where it was: where it went}
+
+    def find(self, path: Path) -> Path | None:
+        """Where the file once at ``path`` is now, if a catsort run moved it there, or an undo
+        put it back there, and it is there; else None."""
+        real = os.path.realpath(path)
+        for folder in [*Path(real).parents, *self.roots]:
+            if folder not in self._moved:
+                self._moved[folder] = _moves_into(folder)
+            now = self._moved[folder].get(real)
+            if now is not None and os.path.lexists(now):
+                return now
+        return None
+
+
+def _moves_into(folder: Path) -> dict[str, Path]:
+    """{a moved file's resolved old path: its new one} from the journals of ``folder``, oldest
+    first, so that the latest move of a file wins; an undone move leads back."""
+    moved: dict[str, Path] = {}
+    for journal in reversed(journals_newest_first(folder / JOURNAL_DIR)):
+        for entry in sorted(read_entries(journal), key=lambda e: e.n):
+            if entry.op != MOVE:
+                continue
+            if entry.state == "done":
+                moved[os.path.realpath(entry.source)] = entry.target
+            elif entry.state == "reverted":
+                moved[os.path.realpath(entry.target)] = entry.source
+    return moved
 
 
 def is_undone(path: Path) -> bool:
