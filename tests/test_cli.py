@@ -831,3 +831,24 @@ def test_help_reads_well_in_an_80_column_terminal(command):
     # rest of the line (Rich's five-column panels left it a fifth of the width).
     options = [line for line in lines if line.startswith("  -")]
     assert options and all(re.search(r"\S  +\S", line[:40]) for line in options), result.output
+
+
+@pytest.mark.parametrize("undo_the_move_first", [True, False])
+def test_undo_of_a_copy_finds_originals_a_move_or_its_undo_took_elsewhere(
+    photos, tiny_model, tmp_path, read_tree, undo_the_move_first
+):
+    before = read_tree(photos)
+    sorted_ = tmp_path / "Sorted"
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    [moved] = (photos / ".catsort").glob("journal-*.jsonl")
+    assert classify(tiny_model, photos, "--copy", "--dest", sorted_, "-q").exit_code == 0
+    [copied] = (sorted_ / ".catsort").glob("journal-*.jsonl")
+    if undo_the_move_first:  # the originals are back in their old place
+        assert runner.invoke(app, ["undo", str(moved)]).exit_code == 0
+    undone = runner.invoke(app, ["undo", str(copied)])
+    assert undone.exit_code == 0, undone.output
+    assert "Put back 0 files, removed 2 copies, left 0 alone." in undone.stderr
+    assert read_tree(sorted_) == {}
+    if not undo_the_move_first:
+        assert runner.invoke(app, ["undo", str(moved)]).exit_code == 0
+    assert read_tree(photos) == before

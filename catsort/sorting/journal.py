@@ -583,6 +583,7 @@ def _undo(journal_path: Path) -> UndoResult:
         for kind in _KINDS.values():
             kind.undo(journal, result)
         folders = set()
+        whereabouts = Whereabouts()  # where the originals of copies moved since are now
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
             if entry.group in held:
                 continue
@@ -593,7 +594,11 @@ def _undo(journal_path: Path) -> UndoResult:
                 )
             if entry.state != "done":
                 continue  # never carried out, undone by an earlier undo, or not settled
-            if (undo_move if entry.op == MOVE else undo_copy)(entry, result):
+            if entry.op == MOVE:
+                back = undo_move(entry, result)
+            else:
+                back = undo_copy(entry, result, whereabouts.find)
+            if back:
                 _unless_full(journal.mark_reverted, entry)
             folders.update(journal.folders_made(entry.target))
         for folder in sorted(folders, reverse=True):
