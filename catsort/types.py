@@ -165,8 +165,11 @@ class SortPlan:
 
     def relative_folder(self, path: Path, labels: Sequence[str]) -> str:
         """The path of a photo's folder below the label folder it is in already (it was sorted
-        before: no nesting), else below ``base``; "" where it is neither."""
+        before, into this destination or in the folder given: no ``cat/cat/``), else below
+        ``base``; "" where it is neither."""
         bases = [self.dest / label for label in labels] if self.dest is not None else []
+        if self.base is not None:
+            bases += [self.base / label for label in labels]
         parent = os.path.abspath(Path(path).parent)
         for base in [*bases, *([self.base] if self.base is not None else [])]:
             try:

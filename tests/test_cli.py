@@ -852,3 +852,13 @@ def test_undo_of_a_copy_finds_originals_a_move_or_its_undo_took_elsewhere(
     if not undo_the_move_first:
         assert runner.invoke(app, ["undo", str(moved)]).exit_code == 0
     assert read_tree(photos) == before
+
+
+def test_copying_a_library_sorted_in_place_keeps_no_label_folder_twice(
+    photos, tiny_model, tmp_path, read_tree
+):
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    sorted_ = tmp_path / "Sorted"
+    result = classify(tiny_model, photos, "--copy", "--dest", sorted_)
+    assert result.exit_code == 0, result.output
+    assert sorted(read_tree(sorted_)) == ["cat/kitty.jpg", "dog/trip/rex.png"]  # not cat/cat/
