@@ -125,7 +125,30 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
                 path=path,
                 folder=folder,
             )
+    check_not_inside_inputs(plan, paths)
     check_not_in_library(plan, paths)
+
+
+def check_not_inside_inputs(plan: SortPlan, paths: Sequence[Path]) -> None:
+    """Raise SettingsError when a destination lies inside a folder given (below it, not the
+    folder itself): the sorted photos, copies perhaps, would sit among the photos being sorted,
+    in a folder of their own that the next run of the library leaves out (its .catsort)."""
+    folders = [(path, os.path.realpath(path)) for path in paths if os.path.isdir(path)]
+    destinations = [(plan.dest, "dest")]
+    if plan.action == COPY:  # copies of 'other' photos would be among the photos too
+        destinations.append((plan.other_dest, "other_dest"))
+    for dest, field in destinations:
+        if dest is None:
+            continue
+        real = os.path.realpath(dest)
+        for given, root in folders:
+            if real != root and real.startswith(os.path.join(root, "")):
+                raise SettingsError(
+                    "{" + field + ":{folder}}: is inside {given}, a folder given, so the sorted "
+                    "photos would be among those being sorted; choose a folder outside it",
+                    folder=dest,
+                    given=given,
+                )
 
 
 def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:

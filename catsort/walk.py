@@ -13,7 +13,7 @@ import pathspec
 
 from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
-from catsort.skiplist import folder_reason, marker_reason
+from catsort.skiplist import destination_reason, folder_reason, marker_reason
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
 OnError = Callable[[Path, str], None]
@@ -211,7 +211,7 @@ class _Walker:
                     listing = self.listing(path)
                     if listing is None:
                         continue
-                    marker = marker_reason(e.name for e in listing)
+                    marker = marker_reason(e.name for e in listing) or destination_reason(listing)
                     if marker is not None:
                         self.tally.not_entered.setdefault(path, marker)
                         continue

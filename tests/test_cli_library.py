@@ -267,3 +267,33 @@ def test_a_folder_named_like_a_photo_is_no_error(tmp_path, tiny_model, make_phot
         str(tmp_path / "Photos" / "x.jpg" / "kitty.png")
     ]
     assert "is a folder" not in result.stderr
+
+
+@pytest.mark.parametrize("action", ["--move", "--copy"])
+def test_a_destination_inside_the_folders_given_is_refused(library, tiny_model, read_tree, action):
+    before = read_tree(library)
+    result = classify(tiny_model, library, action, "--dest", library / "2019" / "backup")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --dest {library / '2019' / 'backup'}: is inside {library}, a folder given, so "
+        "the sorted photos would be among those being sorted; choose a folder outside it"
+    )
+    assert read_tree(library) == before
+
+
+def test_another_runs_destination_inside_the_library_is_never_walked(
+    tmp_path, tiny_model, make_photo, read_tree
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "2019" / "kitty.jpg", RED)
+    # Copies an earlier catsort put inside the library (before it refused to).
+    make_photo(library / "2019" / "backup" / "cat" / "2019" / "kitty.jpg", RED)
+    (library / "2019" / "backup" / ".catsort").mkdir()
+    for args in (["--csv", "-"], ["--move", "--dry-run"]):
+        result = classify(tiny_model, library, *args)
+        assert result.exit_code == 0, result.output
+        assert "backup" not in result.stdout, "its photos are neither counted nor planned"
+        assert (
+            "skipped: backup (another catsort run's destination, with its .catsort journals)"
+            in " ".join(result.stderr.split())
+        )

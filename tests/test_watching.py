@@ -477,6 +477,18 @@ def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, clas
     assert watching.names() == ["kitty.jpg"]
 
 
+def test_photos_in_another_runs_destination_are_left_there(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    (inbox / "backup" / ".catsort").mkdir(parents=True)  # a --copy run's, from before
+    make_photo(inbox / "backup" / "cat" / "old.jpg", RED)
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "backup" / "cat" / "C.jpg", RED)
+        make_photo(inbox / "kitty.jpg", RED)  # arrives last: once it is sorted, so is C.jpg
+        wait_for(lambda: "kitty.jpg" in watching.names(), "the photo outside the destination")
+    assert (inbox / "backup" / "cat" / "C.jpg").is_file()
+    assert watching.names() == ["kitty.jpg"]
+
+
 def test_the_api_example_watches_a_folder_for_a_few_seconds(tmp_path, monkeypatch, capsys):
     from conftest import docstring_example
 

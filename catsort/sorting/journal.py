@@ -21,6 +21,7 @@ from typing import NoReturn, Protocol
 
 from catsort import files
 from catsort.errors import FAILED, CatsortError, WriteFailed, os_reason
+from catsort.skiplist import JOURNAL_DIR
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, Placement, same_content
 from catsort.sorting.restore import (
@@ -38,8 +39,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: no locking, one run at a time is assumed
     fcntl = None  # type: ignore[assignment]
 
-#: Hidden folder in the destination holding the journals (hidden, so walks pass over it).
-JOURNAL_DIR = ".catsort"
+# JOURNAL_DIR (.catsort), the hidden folder in the destination holding the journals, comes from
+# catsort.skiplist: a walk never enters a folder below the one given that holds one.
 _HEADER = "catsort"
 _VERSION = 2  # 2: paths relative to the destination
 _FINAL = ("closed", "undone")  # a journal whose last line says this has nothing to settle
