@@ -13,7 +13,7 @@ from pathlib import Path
 
 from catsort.errors import SettingsError
 from catsort.skiplist import library_around
-from catsort.sorting.journal import JOURNAL_DIR
+from catsort.sorting.journal import JOURNAL_DIR, folders_sorted_into
 from catsort.types import COPY, MOVE, SortPlan
 
 
@@ -46,14 +46,26 @@ def make_plan(
         return SortPlan(dry_run=dry_run)
     if action not in (MOVE, COPY):
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
+    dest = dest if dest is not None else default_dest(paths, labels)
     return SortPlan(
         action,
-        dest if dest is not None else default_dest(paths, labels),
+        dest,
         other_dest,
         dry_run,
         flat,
         None if flat else library_base(paths),
+        theirs=users_label_folders(dest, labels),
     )
+
+
+def users_label_folders(dest: Path, labels: Sequence[str]) -> tuple[Path, ...]:
+    """The label folders in ``dest`` that no catsort run sorted into (no journal beside them in
+    ``dest/.catsort`` names them): the user's own ``dog/``, not to be silently left out."""
+    folders = [dest / label for label in labels if (dest / label).is_dir()]
+    if not folders:
+        return ()
+    made = folders_sorted_into(dest, labels)
+    return tuple(folder for folder in folders if folder.name not in made)
 
 
 def library_base(paths: Sequence[Path]) -> Path | None:

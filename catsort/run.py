@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -129,6 +129,7 @@ def sorted_results(paths: Sequence[Path], session: SortSession) -> Iterator[Phot
             session.tally,
             session.cache,
             moved=session.whereabouts.find,
+            placed=session.placed,
         )
         earlier = session.earlier_moves()
         if earlier:
@@ -174,13 +175,15 @@ def classify_inputs(
     cache: ResultsCache | None = None,
     *,
     moved: Callable[[Path], Path | None] | None = None,
+    placed: Collection[tuple[int, int]] = (),
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
     unreadable folder) comes as an error result in its place among them, and what it left
     alone (libraries, links, non-photos) is recorded in ``tally``. A RAW file beside its JPEG
     or HEIC is no photo of its own: it goes with that one. Photos the ``cache`` knows come
     from it. A link left pointing to nothing by a catsort move (``moved`` says where its photo
-    went) is no error: it is left alone with the links to photos found elsewhere."""
+    went) is no error: it is left alone with the links to photos found elsewhere. Files the
+    run ``placed`` (device, inode) are not walked again."""
     settings = settings if settings is not None else RunSettings()
     walk_errors: list[PhotoResult] = []
     walk = find_images(
@@ -192,6 +195,7 @@ def classify_inputs(
         exclude=settings.exclude,
         tally=tally,
         moved=moved,
+        placed=placed,
     )
     finder = companions or CompanionFinder(ignore=exclude_check(paths, settings.exclude))
     photos = without_paired_raws(walk, finder, paths)

@@ -93,6 +93,9 @@ class SortSession:
         self.excluded = exclude_check(self.given, self.settings.exclude)
         # Where catsort moved the photos that links point to (and that are not there any more).
         self.whereabouts = Whereabouts([plan.dest] if plan.dest is not None else [])
+        # The files this session put in place (device, inode), where the walk is yet to go: in
+        # a label folder of the user's own (plan.theirs), which is walked like any other.
+        self.placed: set[tuple[int, int]] = set()
         self.finder = CompanionFinder(ignore=self.excluded)
         self.cache: ResultsCache | None = None
         self.journal: Journal | None = None
@@ -151,6 +154,12 @@ class SortSession:
                 self.journal = self._stack.enter_context(Journal.create(self.root))
                 if self.job is not None:
                     self.job.add(self.journal.path)
+            for folder in self.plan.theirs:
+                self.reporter.note(
+                    f"{folder}: no catsort run sorted into it, so it is taken as a folder of your "
+                    f"own: its photos are classified like any others, and the {folder.name} "
+                    "photos sorted now join them"
+                )
             self.renew()
         except BaseException:
             self._stack.close()
@@ -296,6 +305,8 @@ class SortSession:
             )
         if plan.action == COPY:
             self._copies.add(targets[0])  # so an identical photo later in this run finds it
+        if plan.theirs and not plan.dry_run:
+            self._remember(targets)
         if self.cache is not None and not plan.dry_run:
             self.cache.placed(result.path, targets[0], moved=plan.action == MOVE)
         return replace(
@@ -353,6 +364,15 @@ class SortSession:
         self.summary.companions += 1
         self.reporter.note(f"{companion.name} -> {target} (after {photo.name})")
         return target
+
+    def _remember(self, targets: Sequence[Path]) -> None:
+        """Note files placed, so that the walk, reaching the folder they went to, passes them."""
+        for target in targets:
+            try:
+                st = os.stat(target)
+            except OSError:
+                continue
+            self.placed.add((st.st_dev, st.st_ino))
 
     def _why_kept(self, path: Path) -> str | None:
         """Why a photo is not moved although its label says so (a link), or None."""

@@ -135,6 +135,9 @@ class SortPlan:
 
     Below the label folder a photo keeps its folder's path relative to ``base`` (the folder
     given), or relative to the label folder it is in already, unless ``flat``.
+
+    ``theirs`` are the label folders of ``dest`` that no catsort run made (a ``Photos/dog/`` of
+    the user's own): walked and classified like any folder, the sorted photos merged into them.
     """
 
     action: str | None = None  # MOVE, COPY, or None to leave every photo where it is
@@ -143,6 +146,7 @@ class SortPlan:
     dry_run: bool = False
     flat: bool = False
     base: Path | None = None  # the folder relative paths are kept from (None: flat)
+    theirs: tuple[Path, ...] = ()
 
     def folder_for(self, label: str, labels: Sequence[str]) -> Path | None:
         """The folder a photo with this label goes to, or None when it stays where it is."""
@@ -184,8 +188,10 @@ class SortPlan:
 
     def walk_skips(self, paths: Sequence[Path], labels: Sequence[str]) -> list[Path]:
         """The folders a walk leaves out: those this plan fills, but for a label folder given
-        to be checked again (``catsort classify Pictures/cat --move``)."""
+        to be checked again (``catsort classify Pictures/cat --move``) and the user's own label
+        folders (``theirs``), walked like any other."""
         given = {os.path.realpath(p) for p in paths if os.path.isdir(p)}
+        given.update(os.path.realpath(folder) for folder in self.theirs)
         return [f for f in self.folders(labels) if os.path.realpath(f) not in given]
 
     def folders(self, labels: Sequence[str]) -> list[Path]:

@@ -80,6 +80,7 @@ def find_images(
     exclude: Sequence[str] = (),
     tally: WalkTally | None = None,
     moved: Callable[[Path], Path | None] | None = None,
+    placed: Collection[tuple[int, int]] = (),
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
@@ -90,10 +91,12 @@ def find_images(
     what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
     and the files that are not photos are recorded in ``tally``. A link to a photo that
     ``moved`` says a catsort run moved (where it is now) is left out too, with the links to
-    photos found under their own name: the photo is.
+    photos found under their own name: the photo is. Files ``placed`` by the run itself (their
+    device and inode: photos sorted into a folder the walk has yet to reach) are not met again.
     """
     walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
     walker.moved = moved
+    walker.placed = placed
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
@@ -149,6 +152,7 @@ class _Walker:
         self.explicit: dict[int, set[int]] = {}
         self.roots: list[str] = []  # the folders given, resolved
         self.moved: Callable[[Path], Path | None] | None = None
+        self.placed: Collection[tuple[int, int]] = ()
 
     def note_explicit(self, files: Sequence[Path]) -> None:
         """Remember files named on the command line so a folder walk does not yield them again."""
@@ -217,6 +221,8 @@ class _Walker:
                         continue
                     stack.append((path, real, entry_rel, iter(listing)))
             elif kind == "file":
+                if entry_stat is not None and (entry_stat.st_dev, entry_stat.st_ino) in self.placed:
+                    continue  # this run put it here: classified, or a companion, already
                 if not is_photo_name(entry.name):
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):

@@ -297,3 +297,44 @@ def test_another_runs_destination_inside_the_library_is_never_walked(
             "skipped: backup (another catsort run's destination, with its .catsort journals)"
             in " ".join(result.stderr.split())
         )
+
+
+def test_a_dog_folder_of_the_users_own_is_sorted_like_any_folder_and_joined(
+    tmp_path, tiny_model, make_photo, read_tree
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "2019" / "kitty.jpg", RED)
+    make_photo(library / "2020" / "rex.png", BLUE)
+    make_photo(library / "dog" / "mine.png", BLUE, size=(30, 20))  # no catsort run made dog/
+    make_photo(library / "dog" / "odd.png", RED, size=(30, 20))  # a cat among the user's dogs
+    before = read_tree(library)
+    everyone = {str(library / name) for name in before}
+    listed = classify(tiny_model, library, "--csv", "-")
+    assert {row["path"] for row in csv.DictReader(io.StringIO(listed.stdout))} == everyone
+    planned = classify(tiny_model, library, "--move", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    plan = [line.split("\t") for line in planned.stdout.splitlines()]
+    assert plan == [
+        ["cat", str(library / "2019" / "kitty.jpg"), str(library / "cat" / "2019" / "kitty.jpg")],
+        ["dog", str(library / "2020" / "rex.png"), str(library / "dog" / "2020" / "rex.png")],
+        ["cat", str(library / "dog" / "odd.png"), str(library / "cat" / "odd.png")],
+    ]
+    note = (
+        f"{library / 'dog'}: no catsort run sorted into it, so it is taken as a folder of your own"
+    )
+    assert note in " ".join(planned.stderr.split())
+    for n in range(12):  # enough that dogs are sorted into dog/ long before the walk gets there
+        make_photo(library / "2020" / f"more{n:02}.png", BLUE)
+    moved = classify(
+        tiny_model, library, "--move", "--csv", tmp_path / "rows.csv", "--batch-size", "1"
+    )
+    assert moved.exit_code == 0, moved.output
+    assert note in " ".join(moved.stderr.split())
+    after = sorted(name for name in read_tree(library) if "more" not in name)
+    assert after == ["cat/2019/kitty.jpg", "cat/odd.png", "dog/2020/rex.png", "dog/mine.png"]
+    with open(tmp_path / "rows.csv", newline="", encoding="utf-8") as stream:
+        names = [Path(row["path"]).name for row in csv.DictReader(stream)]
+    assert len(names) == len(set(names)) == 16, names  # none met again in dog/ once moved there
+    journal = next((library / ".catsort").glob("journal-*.jsonl"))
+    assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
+    assert {name: data for name, data in read_tree(library).items() if "more" not in name} == before

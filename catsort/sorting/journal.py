@@ -561,6 +561,26 @@ def _moves_into(folder: Path) -> dict[str, Path]:
     return moved
 
 
+def folders_sorted_into(dest: Path, labels: Sequence[str]) -> set[str]:
+    """The label folders of ``dest`` that catsort runs sorted photos into, as the journals in
+    ``dest/.catsort`` say (those undone left out: what they put there is gone again)."""
+    found: set[str] = set()
+    base = os.path.abspath(dest)
+    for journal in journals_newest_first(Path(dest) / JOURNAL_DIR):
+        if is_undone(journal):
+            continue
+        for entry in read_entries(journal):
+            try:
+                top = os.path.relpath(os.path.abspath(entry.target), base).split(os.sep, 1)[0]
+            except ValueError:  # another drive
+                continue
+            if top in labels:
+                found.add(top)
+        if found.issuperset(labels):
+            break
+    return found
+
+
 def is_undone(path: Path) -> bool:
     """Tell whether a journal has been undone in full."""
     return _last_state(Path(path)) == "undone"
