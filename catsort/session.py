@@ -329,7 +329,8 @@ class SortSession:
         photo, origin = result.path, None
         if result.destination is not None:
             photo = result.destination
-            origin = result.path if self.plan.dry_run and not result.earlier else None
+            if self.plan.dry_run and not result.earlier and result.destination != result.path:
+                origin = self._travelling_sidecar(result)
         elif result.kept is not None:
             return result
         else:
@@ -345,6 +346,17 @@ class SortSession:
                 self.stop(exc)
             return replace(result, error=without_path(str(exc), result.path), reason=exc.reason)
         return replace(result, sidecar=written.path)
+
+    def _travelling_sidecar(self, result: PhotoResult) -> Path | None:
+        """Where a photo a dry run would move is now, if its sidecar there goes with it: the
+        sidecar to read, as the real run reads it at the photo's new place. One that stays
+        behind (``IMG.xmp`` beside both ``IMG.JPG`` and ``IMG.PNG``) is not read: the real run
+        writes a new one beside the photo, which is what the dry run shows then."""
+        assert self._tagger is not None
+        beside = self._tagger.names.find(result.path)
+        if beside is not None and beside not in {c.path for c in result.companions}:
+            return None
+        return result.path
 
     def follow(self, companion: Path, photo: Path, destination: Path) -> Path | None:
         """Send a companion that arrived after its photo was placed (a Live Photo's video, a

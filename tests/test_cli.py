@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -862,3 +863,35 @@ def test_copying_a_library_sorted_in_place_keeps_no_label_folder_twice(
     result = classify(tiny_model, photos, "--copy", "--dest", sorted_)
     assert result.exit_code == 0, result.output
     assert sorted(read_tree(sorted_)) == ["cat/kitty.jpg", "dog/trip/rex.png"]  # not cat/cat/
+
+
+@pytest.mark.parametrize("action", [[], ["--move"]])
+@pytest.mark.parametrize(
+    "sidecars",
+    [
+        {"a.xmp": DTD_SIDECAR},  # goes with a.jpg
+        {"a.jpg.xmp": b"not XML at all"},
+        {"a.xmp": DTD_SIDECAR, "a.png": None},  # beside a.jpg and a.png: goes with neither
+    ],
+    ids=["dtd", "not-xml", "shared-stem"],
+)
+def test_a_tag_dry_run_flags_the_sidecars_the_real_run_refuses(
+    tmp_path, tiny_model, make_photo, action, sidecars
+):
+    def refused(*args: str) -> dict[str, str]:
+        library = tmp_path / "Photos"
+        shutil.rmtree(library, ignore_errors=True)
+        make_photo(library / "2019" / "a.jpg", RED)
+        for name, data in sidecars.items():
+            if data is None:
+                make_photo(library / "2019" / name, RED, size=(30, 20))
+            else:
+                (library / "2019" / name).write_bytes(data)
+        result = classify(tiny_model, library, "--tag", *action, *args, "--csv", "-")
+        rows = _csv_rows(result.stdout)
+        # The sidecar's path differs (where it is now, where it will be); its fault does not.
+        return {
+            Path(row["path"]).name: row["error"].split(": ", 1)[1] for row in rows if row["error"]
+        }
+
+    assert refused("--dry-run") == refused()
