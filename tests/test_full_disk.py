@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import BLUE, GREY, RED
-from faults import STEPS, Faults, temporary_files
+from faults import FILE_STEPS, STEPS, Faults, temporary_files
 from typer.testing import CliRunner
 
 from catsort.cli import app
@@ -164,25 +164,95 @@ def test_a_full_disk_stops_copying_at_the_first_photo_that_does_not_fit(
     assert_undone(before, library, dest, read_tree)
 
 
-@pytest.mark.parametrize("step", ["write", "fsync", "rename"])
 def test_undo_on_a_full_disk_puts_back_what_it_can_and_says_so(
-    step, template, tmp_path, tiny_model, read_tree, monkeypatch
+    template, tmp_path, tiny_model, read_tree, monkeypatch
 ):
     library = fresh(template, tmp_path, 0)
     before = read_tree(library)
     dest = tmp_path / "Sorted"
     assert classify(tiny_model, library, "--copy", "--dest", dest, "--tag").exit_code == 0
-    faults = Faults(monkeypatch).fail(step, 1, where="journal-")
+    faults = Faults(monkeypatch).fail("write", 1, where="journal-")
     result = undo_all(dest)
-    assert "Traceback" not in result.output, result.output
-    if faults.failed:
-        assert result.exit_code == 1, result.output
-        assert "cannot write the journal (No space left on device)" in result.stderr
-        assert "the same undo again finds it back and records it" in result.stderr
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "removed 3 copies" in result.stderr, "it put back what it could"
+    [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert "cannot write the journal (No space left on device)" in error
+    assert "the same undo again finds it back and records it" in result.stderr
     faults.clear()
     again = undo_all(dest)
     assert again.exit_code == 0, again.output
     assert read_tree(library) == before and read_tree(dest) == {}
+
+
+@pytest.mark.parametrize("step", FILE_STEPS)
+def test_each_write_of_an_undo_can_fail(
+    step, template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    before = read_tree(template)
+    faults = Faults(monkeypatch)
+
+    def sorted_library(n: int) -> Path:
+        faults.clear()
+        library = fresh(template, tmp_path, n)
+        assert classify(tiny_model, library, "--move", "--tag").exit_code == 0
+        faults.clear()
+        return library
+
+    library = sorted_library(0)
+    assert undo_all(library).exit_code == 0
+    count = faults.calls[step]
+    for n in range(1, count + 1):
+        library = sorted_library(n)
+        faults.fail(step, n)
+        result = undo_all(library)
+        assert "Traceback" not in result.output, result.output
+        assert result.exit_code in (0, 1), result.output
+        assert temporary_files(library) == [], "a partial file was left"
+        faults.clear()  # room again: the same undo puts back what is left, exactly
+        again = undo_all(library)
+        assert again.exit_code == 0, again.output
+        assert read_tree(library) == before
+
+
+@pytest.mark.parametrize("step", [*FILE_STEPS, "cache"])
+def test_each_write_of_a_tag_run_can_fail(
+    step, template, tmp_path, tiny_model, read_tree, monkeypatch
+):
+    from catsort.tagging.xmp import parse
+
+    before = read_tree(template)
+    faults = Faults(monkeypatch)
+    clean = classify(tiny_model, fresh(template, tmp_path, 0), "--tag")
+    assert clean.exit_code == 0, clean.output
+    for n in range(1, faults.calls[step] + 1):
+        library = fresh(template, tmp_path, n)
+        faults.fail(step, n)
+        result = classify(tiny_model, library, "--tag")
+        check_failed_run(result, faults, step)
+        assert temporary_files(library) == [], "a half-written sidecar was left"
+        after = read_tree(library)
+        assert {name: after[name] for name in before} == before, "a photo changed"
+        for name in set(after) - set(before):  # new sidecars: whole, or not there
+            assert name.endswith(".xmp") and parse(after[name]) is not None, name
+        faults.clear()
+        assert_undone(before, library, library, read_tree)
+
+
+def test_a_report_page_that_cannot_be_written_is_one_line_and_no_file(
+    photos, tiny_model, tmp_path, monkeypatch
+):
+    results = tmp_path / "results.csv"
+    assert classify(tiny_model, photos, "--csv", results).exit_code == 0
+    Faults(monkeypatch).fail("write", 1, where="report")
+    page = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(results), "--html", str(page)])
+    assert result.exit_code == 1, result.output
+    assert f"Error: {page}: cannot write the HTML report (No space left on device)" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "results.csv"]
 
 
 # --- a real disk that fills up ------------------------------------------------------------------

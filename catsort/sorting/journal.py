@@ -629,8 +629,8 @@ def _undo(journal_path: Path) -> UndoResult:
             _unless_full(journal.mark_undone)
         if journal.failed is not None:
             result.failed.append(
-                f"{journal.failed}: what was put back is not recorded there; once there is room, "
-                "the same undo again finds it back and records it"
+                f"{journal.failed}; what this undo put back is not recorded in it: once there is "
+                "room, the same undo again finds it back and records it"
             )
     return result
 
