@@ -295,20 +295,29 @@ def big_library(tmp_path) -> Path:
     return root
 
 
-def test_copying_onto_a_disk_that_fills_up(small_disk, big_library, tiny_model, read_tree):
+@pytest.mark.parametrize("action", ["--copy", "--move"])
+def test_sorting_onto_a_disk_that_fills_up(small_disk, big_library, tiny_model, read_tree, action):
     before = read_tree(big_library)
     dest = small_disk / "Sorted"
-    result = classify(tiny_model, big_library, "--copy", "--dest", dest, "--csv", "-")
+    result = classify(tiny_model, big_library, action, "--dest", dest, "--csv", "-")
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert "(No space left on device); the run stopped there." in result.stderr
+    verb = action[2:]  # a move to another file system copies, then removes the original
+    [stop] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert f": cannot {verb} to {dest}" in stop
+    assert stop.endswith("(No space left on device); the run stopped there.")
     assert "catsort classify" in result.stderr and "put back what it did with catsort undo" in (
         result.stderr
     )
-    assert_whole(before, big_library, dest, "--copy", read_tree)
-    copies = read_tree(dest)
-    assert copies, "what fitted was copied"
-    # Undo on the full disk: it removes the copies, which frees room as it goes.
+    placed = read_tree(dest)
+    assert placed, "what fitted was placed"
+    if action == "--copy":
+        assert_whole(before, big_library, dest, action, read_tree)
+    else:  # each photo once: in its old place, or whole in its new one
+        everything = [*read_tree(big_library).values(), *placed.values()]
+        assert Counter(everything) == Counter(before.values())
+    assert temporary_files(dest) == []
+    # Undo on the full disk: removing copies frees room as it goes; moving back needs none.
     undone = undo_all(dest)
     assert undone.exit_code == 0, undone.output
     assert read_tree(dest) == {} and read_tree(big_library) == before

@@ -400,7 +400,7 @@ def move_file(source: Path, target: Path) -> None:
                 exc,
                 f"cannot move ({os_reason(exc)})",
             ) from None
-    _copy_into_place(source, target)
+    _copy_into_place(source, target, "move")  # to another file system
     try:
         os.unlink(source)
     except OSError as exc:
@@ -455,10 +455,11 @@ def _make_parent(target: Path) -> None:
         ) from None
 
 
-def _copy_into_place(source: Path, target: Path) -> None:
+def _copy_into_place(source: Path, target: Path, verb: str = "copy") -> None:
     """Copy to a hidden temporary file beside ``target``, make it durable, then rename it in.
 
     The temporary file is removed whatever fails, so a half-written copy is never left.
+    ``verb`` is what the caller does, as its errors say it: copy, or move (across file systems).
     """
     temp = files.temp_beside(target)
     try:
@@ -483,16 +484,16 @@ def _copy_into_place(source: Path, target: Path) -> None:
     except FileExistsError:
         files.remove_quietly(temp)
         raise CatsortError(
-            f"{target}: already exists, not overwritten ({source} not copied)",
+            f"{target}: already exists, not overwritten ({source} not {verb}d)",
             FAILED,
             reason="its new place is taken, not overwritten",
         ) from None
     except OSError as exc:
         files.remove_quietly(temp)
         raise _failure(
-            f"{source}: cannot copy to {target} ({os_reason(exc)})",
+            f"{source}: cannot {verb} to {target} ({os_reason(exc)})",
             exc,
-            f"cannot copy ({os_reason(exc)})",
+            f"cannot {verb} ({os_reason(exc)})",
         ) from None
     except BaseException:
         files.remove_quietly(temp)
