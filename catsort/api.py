@@ -26,6 +26,8 @@ from catsort.report.read import ResultsCsv
 from catsort.report.read import read_results as _read_results
 from catsort.report.summary import Histogram, ReportSummary, summarize
 from catsort.report.truth import Evaluation
+from catsort.review.review import Review, check_reviewed_csv
+from catsort.review.sources import open_source
 from catsort.run import Run, prepare_run
 from catsort.session import SortSession
 from catsort.sorting.journal import JOURNAL_DIR, is_undone, journals_newest_first
@@ -70,6 +72,7 @@ __all__ = [
     "ReportSummary",
     "Reporter",
     "ResultsCsv",
+    "Review",
     "Row",
     "Run",
     "RunSettings",
@@ -86,6 +89,7 @@ __all__ = [
     "load_model",
     "open_plan",
     "open_results",
+    "open_review",
     "pending_journals",
     "plan_run",
     "plan_watch",
@@ -93,6 +97,7 @@ __all__ = [
     "quiet_pillow_warnings",
     "read_results",
     "run_ray",
+    "serve_review",
     "shown",
     "sort_photos",
     "split_threads",
@@ -128,6 +133,7 @@ def classify(
     follow_links: bool = False,
     exclude: Iterable[str] = (),
     cache: bool = True,
+    videos: bool = True,
 ) -> Iterator[PhotoResult]:
     """Yield one PhotoResult per photo under ``paths`` (files, or folders walked), in order.
 
@@ -136,8 +142,10 @@ def classify(
     and (unless ``follow_links``) folder links are not walked, nor what matches an ``exclude``
     pattern (gitignore-style). Photos classified before and unchanged since come from the
     results cache (``cached``), as ``catsort classify --csv`` has them; ``cache=False`` neither
-    reads nor writes it. Raises CatsortError for a path that does not exist, or settings that
-    cannot work (a SettingsError naming them).
+    reads nor writes it. Videos are classified from a few of their frames (their result's
+    ``frames`` says how many), but for a Live Photo's video, which goes with its photo;
+    ``videos=False`` leaves them alone. Raises CatsortError for a path that does not exist, or
+    settings that cannot work (a SettingsError naming them).
     """
     settings = RunSettings(
         recursive=recursive,
@@ -147,6 +155,7 @@ def classify(
         follow_links=follow_links,
         exclude=tuple(exclude),
         cache=cache,
+        videos=videos,
     )
     run = plan_run(paths, model, settings=settings)
     yield from run.results()
@@ -412,6 +421,65 @@ def write_html(
     from catsort.report.html import write_html as write  # Pillow's resizing: only for a page
 
     return write(results, summary, Path(out), limit, progress)
+
+
+def open_review(
+    source: PathLike,
+    model: Classifier | None = None,
+    *,
+    threshold: float | None = None,
+    gate_threshold: float | None = None,
+    on_photo: Callable[[PhotoResult], None] | None = None,
+) -> Review:
+    """Open a review of ``source``: a library a ``--move``, ``--copy`` or ``--tag`` run sorted
+    or tagged, or the results CSV of a run that only classified. Close it, or use ``with``.
+
+    It holds the library's lock (a second review, or a sort into it, waits: DestinationBusy,
+    a CatsortError), reads its photos again through the results cache (``on_photo`` hears of
+    each) and orders them for a person: uncertain, other, then the labels, least sure first.
+    ``Review.decide(ids, label)`` acts on a person's label as the run would have, journaled,
+    and remembers it; ``undo()`` takes the last one back; ``export(folder)`` writes the
+    decisions as class folders for ``catsort train --data``::
+
+        import catsort
+
+        with catsort.open_review("results.csv") as review:  # catsort classify ... --csv
+            first = review.items[0]  # the photo the model was least sure of
+            print(first.shown, first.model_label, round(first.prediction.confidence, 2))
+            review.decide([first.id], "dog")
+            print(review.summary().decided, review.summary().reviewed_csv.name)
+    """
+    classifier = model if model is not None else load_model()
+    settings = RunSettings(threshold=threshold, gate_threshold=gate_threshold)
+    review = Review(open_source(Path(source), classifier, settings, on_photo))
+    try:
+        check_reviewed_csv(review)
+    except BaseException:
+        review.close()
+        raise
+    return review
+
+
+def serve_review(
+    review: Review,
+    *,
+    port: int = 0,
+    open_browser: bool = True,
+    on_url: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``review``'s page on 127.0.0.1 (``port``: 0 for a free one) until Ctrl-C, which
+    ends it with KeyboardInterrupt. ``on_url`` hears the URL with its token (default: print
+    it); the browser opens it unless ``open_browser`` is False. Raises CatsortError when the
+    port cannot be listened on."""
+    import webbrowser
+
+    from catsort.review.server import ReviewServer  # Starlette and uvicorn: only for a page
+
+    server = ReviewServer(review, port)
+    (on_url or print)(server.url)
+    if open_browser:
+        webbrowser.open(server.url)
+    server.run()
 
 
 def undo(journal: PathLike) -> UndoResult:

@@ -18,7 +18,7 @@ from catsort.model import Classifier
 from catsort.pipeline import classify_paths
 from catsort.plan import check_plan, make_plan
 from catsort.session import SortSession
-from catsort.sorting.companions import CompanionFinder, without_paired_raws
+from catsort.sorting.companions import CompanionFinder, without_companions
 from catsort.sorting.jobs import EarlierMove
 from catsort.tagging.sidecar import TagSettings
 from catsort.types import PhotoResult, Reporter, RunSettings, RunSummary, SortPlan
@@ -44,6 +44,7 @@ class Run:
             self.settings.recursive,
             follow_links=self.settings.follow_links,
             exclude=self.settings.exclude,
+            videos=self.settings.videos,
         )
 
     def start(self, reporter: Reporter | None = None) -> RunSummary:
@@ -152,8 +153,10 @@ def find_inputs(
     *,
     follow_links: bool = False,
     exclude: Sequence[str] = (),
+    videos: bool = False,
 ) -> Iterator[Path]:
-    """The photos a run looks at: the walk, leaving out the folders the plan fills."""
+    """The photos (and with ``videos``, the videos) a run looks at: the walk, leaving out the
+    folders the plan fills and the files that go with another (companions)."""
     walk = find_images(
         paths,
         recursive=recursive,
@@ -161,8 +164,10 @@ def find_inputs(
         on_error=on_error,
         follow_links=follow_links,
         exclude=exclude,
+        videos=videos,
     )
-    return without_paired_raws(walk, CompanionFinder(ignore=exclude_check(paths, exclude)), paths)
+    finder = CompanionFinder(ignore=exclude_check(paths, exclude), videos=videos)
+    return without_companions(walk, finder, paths)
 
 
 def classify_inputs(
@@ -177,13 +182,14 @@ def classify_inputs(
     moved: Callable[[Path], Path | None] | None = None,
     placed: Collection[tuple[int, int]] = (),
 ) -> Iterator[PhotoResult]:
-    """Walk ``paths`` and classify each photo, in order; what the walk passed over (an
-    unreadable folder) comes as an error result in its place among them, and what it left
-    alone (libraries, links, non-photos) is recorded in ``tally``. A RAW file beside its JPEG
-    or HEIC is no photo of its own: it goes with that one. Photos the ``cache`` knows come
-    from it. A link left pointing to nothing by a catsort move (``moved`` says where its photo
-    went) is no error: it is left alone with the links to photos found elsewhere. Files the
-    run ``placed`` (device, inode) are not walked again."""
+    """Walk ``paths`` and classify each photo (and video, unless ``settings.videos`` is
+    False), in order; what the walk passed over (an unreadable folder) comes as an error result
+    in its place among them, and what it left alone (libraries, links, non-photos) is recorded
+    in ``tally``. A RAW file beside its JPEG or HEIC is no photo of its own, nor a Live Photo's
+    video: each goes with that one. Photos the ``cache`` knows come from it. A link left
+    pointing to nothing by a catsort move (``moved`` says where its photo went) is no error: it
+    is left alone with the links to photos found elsewhere. Files the run ``placed`` (device,
+    inode) are not walked again."""
     settings = settings if settings is not None else RunSettings()
     walk_errors: list[PhotoResult] = []
     walk = find_images(
@@ -196,9 +202,12 @@ def classify_inputs(
         tally=tally,
         moved=moved,
         placed=placed,
+        videos=settings.videos,
     )
-    finder = companions or CompanionFinder(ignore=exclude_check(paths, settings.exclude))
-    photos = without_paired_raws(walk, finder, paths)
+    finder = companions or CompanionFinder(
+        ignore=exclude_check(paths, settings.exclude), videos=settings.videos
+    )
+    photos = without_companions(walk, finder, paths)
     results = _classify_paths(photos, classifier, settings, cache)
     for result in results:
         yield from walk_errors

@@ -14,27 +14,37 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
-from catsort.errors import CatsortError, WriteFailed, without_path
+from catsort.errors import FAILED, CatsortError, WriteFailed, without_path
+from catsort.metadata import OTHER
 from catsort.model import Classifier
 from catsort.plan import check_plan, journal_root
 from catsort.sorting.companions import CompanionFinder, companion_targets
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.jobs import EarlierMove, Job, start_job
-from catsort.sorting.journal import JOURNAL_DIR, Journal, Whereabouts, recover
+from catsort.sorting.journal import JOURNAL_DIR, Journal, Whereabouts, done_placements, recover
 from catsort.sorting.lock import DestinationLock
-from catsort.sorting.place import GroupFailed, Placement, check_inside, place_group, plan_group
+from catsort.sorting.place import (
+    GroupFailed,
+    Placement,
+    check_inside,
+    place_group,
+    plan_group,
+    same_content,
+)
+from catsort.sorting.restore import Entry, UndoResult, undo_copy
 
 # Imported for what importing it does too: journals learn to settle and undo sidecar writes.
-from catsort.tagging.sidecar import TagSettings
+from catsort.tagging.sidecar import TagSettings, put_back, read_sidecar
 from catsort.types import (
     COPY,
     MOVE,
+    PERSON,
     Companion,
     PhotoResult,
     Reporter,
@@ -52,6 +62,37 @@ KEPT_LINK = "a link: links are never moved or tagged (--copy copies what it poin
 KEPT_OUTSIDE = (
     "reached through a folder link, it lies outside the folders given: not moved or tagged"
 )
+#: Where a copy that a person said shows no pet is set aside, in the journal folder: out of the
+#: label folders, kept whole (its original never moved), put back by undo.
+SET_ASIDE = "set-aside"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a person's label did to one photo (``SortSession.decide``): enough to take it back
+    (``SortSession.undo_decision``).
+
+    ``before`` is the photo as it was, with the model's prediction; ``after`` as the decision
+    left it: the person's label (``decided_by``), its ``destination`` if it moved, its sidecar,
+    or an ``error``: the photo could not be placed (``acted`` is False: nothing changed), or
+    its sidecar could not be written (the rest was done).
+    """
+
+    before: PhotoResult
+    after: PhotoResult
+    label: str
+    placements: tuple[Placement, ...] = ()
+    sidecar: Path | None = None  # the sidecar the decision changed
+    sidecar_before: bytes | None = None  # its bytes before (None: there was none)
+    sidecar_after: bytes | None = None
+    earlier: str | None = None  # the label a person had given the photo before (None: none)
+    original: Path | None = None  # a copy's original, whose label is remembered too
+    acted: bool = True
+
+    @property
+    def where(self) -> Path:
+        """Where the photo is after the decision."""
+        return self.after.destination or self.after.path
 
 
 class SortSession:
@@ -96,7 +137,7 @@ class SortSession:
         # The files this session put in place (device, inode), where the walk is yet to go: in
         # a label folder of the user's own (plan.theirs), which is walked like any other.
         self.placed: set[tuple[int, int]] = set()
-        self.finder = CompanionFinder(ignore=self.excluded)
+        self.finder = CompanionFinder(ignore=self.excluded, videos=self.settings.videos)
         self.cache: ResultsCache | None = None
         self.journal: Journal | None = None
         self.job: Job | None = None
@@ -107,6 +148,10 @@ class SortSession:
         self._reserved: set[Path] | None = set() if plan.dry_run else None
         self._stack = ExitStack()
         self._started: float | None = None  # when it opened; None while it is not open
+        # Where the files a run or a person put in place came from, by where they went (read
+        # from the journals the first time a decision needs it; this session's own added).
+        self._placed: dict[Path, Entry] | None = None
+        self._decided: dict[Path, Entry] = {}
 
     @property
     def writes(self) -> bool:
@@ -203,7 +248,7 @@ class SortSession:
     def renew(self) -> None:
         """Start afresh what a session keeps of the folders it saw: companion listings and the
         tags' date (a watch renews them for each batch of photos that arrived)."""
-        self.finder = CompanionFinder(ignore=self.excluded)
+        self.finder = CompanionFinder(ignore=self.excluded, videos=self.settings.videos)
         if self.tagging is not None:
             self._tagger = new_tagger(self.tagging, self.classifier)
 
@@ -385,6 +430,206 @@ class SortSession:
             except OSError:
                 continue
             self.placed.add((st.st_dev, st.st_ino))
+
+    # --- a person's decision (catsort review) ----------------------------------------------
+
+    def decide(self, result: PhotoResult, label: str) -> Decision:
+        """Give a photo the label a person chose, acting on it as a run would have, and
+        remember it in the results cache, where it wins over the model in every later run.
+
+        With --move or --copy the photo and its companions go to the folder a run puts that
+        label in, keeping their folder below it (a photo in a label folder is moved: copies
+        too); ``other`` takes a photo out of the label folders, back where it was before the
+        run (a copy is set aside in the journal folder; with ``other_dest``, there). With tags,
+        its keyword changes (``other``: catsort's keyword comes out). Everything is journaled,
+        so undo puts it back. ``result`` is the photo as it is now, with the model's prediction.
+        """
+        if label not in (*self.labels, OTHER):
+            raise ValueError(f"label must be one of {(*self.labels, OTHER)}, not {label!r}")
+        if result.prediction is None:
+            raise CatsortError(f"{result.path}: not classified, so there is nothing to decide")
+        path = result.path
+        earlier = self.cache.decision(path) if self.cache is not None else None
+        after = PhotoResult(
+            path,
+            replace(result.prediction, label=label),
+            cached=result.cached,
+            decided_by=PERSON,
+        )
+        placements, original, set_aside = self._decision_placements(path, label)
+        if placements and any(p.source != p.target for p in placements):
+            kept = self._why_kept(path)
+            if kept is not None:  # a link: labelled, never moved
+                placements, after = [], replace(after, kept=kept)
+        if placements:
+            try:
+                targets = place_group(placements, self.journal, inside=self.given or None)
+            except GroupFailed as exc:
+                error, reason = _group_error(exc, path, placements[0].action)
+                failed = replace(after, error=error, reason=reason)
+                return Decision(result, failed, label, earlier=earlier, acted=False)
+            except WriteFailed as exc:  # the journal, before anything moved
+                failed = replace(after, error=f"not moved: {exc}", reason=exc.reason)
+                return Decision(result, failed, label, earlier=earlier, acted=False)
+            if self.cache is not None:
+                self.cache.placed(path, targets[0], moved=placements[0].action == MOVE)
+            after = replace(
+                after,
+                destination=targets[0],
+                companions=tuple(map(Companion, (p.source for p in placements[1:]), targets[1:])),
+            )
+            for placement in placements:
+                if placement.source != placement.target:
+                    target = Path(os.path.abspath(placement.target))
+                    self._decided[target] = Entry(
+                        -1, placement.action, placement.source, target, "done"
+                    )
+        decision = Decision(
+            result, after, label, tuple(placements), earlier=earlier, original=original
+        )
+        now = decision.where
+        if self._tagger is not None and not set_aside and after.kept is None:
+            try:
+                decision = self._retag(decision, now)
+            except CatsortError as exc:
+                decision = replace(
+                    decision, after=replace(after, error=without_path(str(exc), now))
+                )
+        if self.cache is not None:
+            for photo in (now, original) if not set_aside else (original,):
+                if photo is not None:
+                    self.cache.decide(photo, label)
+        return decision
+
+    def undo_decision(self, decision: Decision) -> PhotoResult:
+        """Take a decision back, journaled: the sidecar as it was, the photo and its companions
+        back where they were (a copy made removed), and the label a person had given it before
+        (or none). Raises CatsortError naming the file where that cannot be done (the old place
+        taken, the sidecar changed since); nothing is changed then. Returns ``before``."""
+        moves = [
+            Placement(p.target, p.source, MOVE)
+            for p in decision.placements
+            if p.action == MOVE and p.source != p.target
+        ]
+        copies = [p for p in decision.placements if p.action == COPY and p.source != p.target]
+        for placement in moves:
+            if os.path.lexists(placement.target):
+                raise CatsortError(
+                    f"{placement.source}: not moved back, {placement.target} is taken again",
+                    FAILED,
+                )
+        for copy in copies:
+            if not same_content(copy.source, copy.target):
+                raise CatsortError(
+                    f"{copy.target}: kept, it differs from {copy.source} now", FAILED
+                )
+        if decision.sidecar is not None:
+            assert decision.sidecar_after is not None
+            put_back(
+                decision.sidecar, decision.sidecar_before, decision.sidecar_after, self.journal
+            )
+        if moves:
+            try:
+                place_group(moves, self.journal, inside=self.given or None)
+            except GroupFailed as exc:
+                why, _ = _group_error(exc, moves[0].source, MOVE)
+                raise CatsortError(f"{moves[0].source}: not moved back: {why}", FAILED) from None
+            if self.cache is not None:
+                self.cache.placed(moves[0].source, moves[0].target, moved=True)
+        removed = UndoResult()
+        for copy in reversed(copies):  # as catsort undo removes a copy: only while it matches
+            undo_copy(Entry(-1, COPY, copy.source, copy.target, "done"), removed)
+        if removed.skipped:
+            raise CatsortError(removed.skipped[0], FAILED)
+        for placement in decision.placements:
+            self._decided.pop(Path(os.path.abspath(placement.target)), None)
+        if self.cache is not None:
+            for photo in (decision.before.path, decision.original):
+                if photo is None:
+                    continue
+                if decision.earlier is None:
+                    self.cache.undecide(photo)
+                else:
+                    self.cache.decide(photo, decision.earlier)
+        return decision.before
+
+    def _decision_placements(
+        self, path: Path, label: str
+    ) -> tuple[list[Placement], Path | None, bool]:
+        """Where a person's label sends a photo and its companions: the placements, a copy's
+        original (None if the photo is none), and whether it is a copy being set aside."""
+        plan = self.plan
+        if plan.action is None or plan.dest is None:
+            return [], None, False  # tags only, or only remembered
+        filled = self._in_filled_folder(path)
+        origin, how = self._before_run(path) if filled else (None, MOVE)
+        original = origin if how == COPY else None
+        folder = plan.target_folder(path, label, self.labels)
+        if folder is None and not filled:
+            return [], None, False  # stays where it is, as a run leaves it
+        companions = self.finder.of(path)
+        if folder is not None:
+            # What a run put in place moves on; an original gets what the run does to one.
+            action = MOVE if filled else plan.action
+            return plan_group(path, companions, folder, action), original, False
+        assert origin is not None
+        if how == COPY:
+            relative = os.path.relpath(os.path.dirname(os.path.abspath(path)), plan.dest)
+            aside = self.root / JOURNAL_DIR / SET_ASIDE / relative
+            return plan_group(path, companions, Path(os.path.normpath(aside)), MOVE), original, True
+        return plan_group(path, companions, origin.parent, MOVE), None, False
+
+    def _in_filled_folder(self, path: Path) -> bool:
+        """Whether a photo lies in a folder a run fills (a label folder, ``other_dest``)."""
+        parent = os.path.realpath(Path(path).parent)
+        for folder in self.plan.folders(self.labels):
+            root = os.path.realpath(folder)
+            if parent == root or parent.startswith(root.rstrip(os.sep) + os.sep):
+                return True
+        return False
+
+    def _before_run(self, path: Path) -> tuple[Path, str]:
+        """Where a photo in a label folder was before catsort put it there, and how it came
+        (MOVE, or COPY: then it is a copy of that file), from the journals; with no record,
+        its folder below the label folder, below the folder sorted."""
+        if self._placed is None:
+            leave_out = self.journal.path if self.journal is not None else None
+            self._placed = done_placements(self.root, leave_out)
+        here = Path(os.path.abspath(path))
+        seen: set[Path] = set()
+        while here not in seen:
+            seen.add(here)
+            entry = self._decided.get(here) or self._placed.get(here)
+            if entry is None:
+                break
+            if entry.op == COPY:
+                return Path(entry.source), COPY
+            here = Path(os.path.abspath(entry.source))
+        if here != Path(os.path.abspath(path)):
+            return here, MOVE
+        base = self.plan.base or self.plan.dest or Path(path).parent
+        relative = self.plan.relative_folder(path, self.labels)
+        return Path(base) / relative / Path(path).name, MOVE
+
+    def _retag(self, decision: Decision, photo: Path) -> Decision:
+        """Write a person's label into the photo's sidecar (``other``: take catsort's out)."""
+        assert self._tagger is not None and decision.after.prediction is not None
+        sidecar = self._tagger.sidecar(photo)
+        before = read_sidecar(sidecar)
+        if decision.label in self.labels:
+            written = self._tagger.write(photo, decision.after.prediction, self.journal)
+        else:
+            written = self._tagger.remove(photo, self.journal)
+        after = read_sidecar(written.path)
+        if after == before:
+            return replace(decision, after=replace(decision.after, sidecar=written.path))
+        return replace(
+            decision,
+            after=replace(decision.after, sidecar=written.path),
+            sidecar=written.path,
+            sidecar_before=before,
+            sidecar_after=after,
+        )
 
     def _why_kept(self, path: Path) -> str | None:
         """Why a photo is not moved although its label says so (a link), or None."""

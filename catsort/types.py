@@ -6,6 +6,7 @@ show a run (the command line's displays, the Ray engine): they all import these 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,10 +18,14 @@ from catsort.decision import Prediction
 from catsort.errors import SettingsError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
+from catsort.video import VIDEO_EXTENSIONS
 
 #: The actions of a plan: what happens to a photo with a label folder to go to.
 MOVE: Final = "move"
 COPY: Final = "copy"
+
+#: Who decided a photo's label when it was not the model: a person, in ``catsort review``.
+PERSON: Final = "person"
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class PhotoResult:
     ``cached`` says the result came from the results cache: the photo was not read again.
     ``reason`` is ``error`` without the paths in it (which folder, which sidecar), where it
     names any: what the summary groups errors by.
+    ``decided_by`` is ``"person"`` when a person gave the photo its label (``catsort review``,
+    remembered in the results cache): the label is theirs, the scores still the model's.
+    ``frames`` is, for a video, how many of its frames were looked at (0 when it could not be
+    read); None for a photo.
     """
 
     path: Path
@@ -60,6 +69,8 @@ class PhotoResult:
     kept: str | None = None
     cached: bool = False
     reason: str | None = None
+    decided_by: str | None = None
+    frames: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,6 +120,7 @@ class RunSettings:
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, relative to the folder given
     cache: bool = True  # keep and use the results cache (catsort.cache)
     refresh: bool = False  # classify every photo again, and update the cache
+    videos: bool = True  # classify videos from a few frames; False leaves them alone
 
     def check(self, classifier: Classifier | None = None) -> None:
         """Raise SettingsError for settings that cannot work: alone, together, or with the
@@ -126,6 +138,11 @@ class RunSettings:
         if classifier is not None and self.gate_threshold is not None and not classifier.has_gate:
             raise SettingsError(
                 "{model}: this model has no pet gate ({gate_threshold})", model=classifier.path
+            )
+        if self.videos and importlib.util.find_spec("av") is None:
+            raise SettingsError(
+                "videos are read with PyAV, which is not installed: pip install av, "
+                "or leave videos alone with {videos:=False}"
             )
 
 
@@ -227,6 +244,8 @@ class RunSummary:
     # Links to photos the walk found under their own name too: each photo is classified once.
     duplicate_links: list[Path] = field(default_factory=list)
     cached: int = 0  # results that came from the results cache (not read again)
+    decided: int = 0  # photos whose label a person gave (catsort review), not the model
+    videos: int = 0  # of the files looked at, videos (classified from their frames, or failed)
     # The journals of the whole job, newest first: this run's and those of the interrupted runs
     # it finished (catsort.sorting.jobs); undone in this order, they put everything back.
     job_journals: list[Path] = field(default_factory=list)
@@ -263,12 +282,21 @@ class RunSummary:
         counted = [(ext, files) for ext, files in self.not_photos.items() if files > 0]
         return sorted(counted, key=lambda item: (-item[1], item[0]))
 
+    def video_rows(self) -> list[tuple[str, int]]:
+        """(extension, files) for the videos left alone (a run that does not read videos),
+        most common first: those of ``not_photo_rows`` with a video's extension."""
+        return [(ext, files) for ext, files in self.not_photo_rows() if ext in VIDEO_EXTENSIONS]
+
     def add(self, result: PhotoResult) -> None:
         """Count one result."""
         if result.kept is not None:
             self.kept += 1
         if result.cached:
             self.cached += 1
+        if result.decided_by is not None:
+            self.decided += 1
+        if result.frames is not None:
+            self.videos += 1
         if result.error is not None:
             self.errors += 1
             self.reasons[result.reason or result.error] += 1

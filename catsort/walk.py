@@ -14,6 +14,7 @@ import pathspec
 from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
 from catsort.skiplist import destination_reason, folder_reason, marker_reason
+from catsort.video import is_video_name
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
 OnError = Callable[[Path, str], None]
@@ -81,20 +82,24 @@ def find_images(
     tally: WalkTally | None = None,
     moved: Callable[[Path], Path | None] | None = None,
     placed: Collection[tuple[int, int]] = (),
+    videos: bool = False,
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
-    Files named explicitly are yielded as given, whatever their extension; inside folders only
-    image and RAW names are, sorted by name, hidden names skipped. Each folder is walked at most
-    once, however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never
-    entered. Nor are the folders of catsort.skiplist, folder links (unless ``follow_links``), and
-    what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
-    and the files that are not photos are recorded in ``tally``. A link to a photo that
-    ``moved`` says a catsort run moved (where it is now) is left out too, with the links to
-    photos found under their own name: the photo is. Files ``placed`` by the run itself (their
-    device and inode: photos sorted into a folder the walk has yet to reach) are not met again.
+    Files named explicitly are yielded as given, whatever their extension (a video's only with
+    ``videos``); inside folders only image and RAW names are, and video names with ``videos``,
+    sorted by name, hidden names skipped. Each folder is walked at most once, however many
+    symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered. Nor are
+    the folders of catsort.skiplist, folder links (unless ``follow_links``), and what matches
+    an ``exclude`` pattern (gitignore-style, relative to the folder given); those and the files
+    that are not photos are recorded in ``tally``. A link to a photo that ``moved`` says a
+    catsort run moved (where it is now) is left out too, with the links to photos found under
+    their own name: the photo is. Files ``placed`` by the run itself (their device and inode:
+    photos sorted into a folder the walk has yet to reach) are not met again.
     """
-    walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
+    walker = _Walker(
+        recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally, videos
+    )
     walker.moved = moved
     walker.placed = placed
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
@@ -112,6 +117,9 @@ def find_images(
             continue
         if not stat.S_ISREG(st.st_mode):
             walker.report(path, "not a regular file, skipped")  # a FIFO would block forever
+            continue
+        if not videos and is_video_name(path):
+            walker.count_other(path.name, "")  # a video named, but videos are left alone
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_explicit:
@@ -139,8 +147,10 @@ class _Walker:
         follow_links: bool = False,
         exclude: pathspec.GitIgnoreSpec | None = None,
         tally: WalkTally | None = None,
+        videos: bool = False,
     ):
         self.recursive = recursive
+        self.videos = videos
         self.follow_links = follow_links
         self.exclude = exclude
         self.tally = tally if tally is not None else WalkTally()
@@ -160,6 +170,10 @@ class _Walker:
             key = _identity(path)
             if key is not None:
                 self.explicit.setdefault(key[1], set()).add(key[0])
+
+    def is_input_name(self, name: str) -> bool:
+        """Tell whether a file name is one the walk yields: a photo's, or a video's."""
+        return is_photo_name(name) or (self.videos and is_video_name(name))
 
     def report(self, path: Path, reason: str) -> None:
         if self.on_error is not None:
@@ -223,7 +237,7 @@ class _Walker:
             elif kind == "file":
                 if entry_stat is not None and (entry_stat.st_dev, entry_stat.st_ino) in self.placed:
                     continue  # this run put it here: classified, or a companion, already
-                if not is_photo_name(entry.name):
+                if not self.is_input_name(entry.name):
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):
                     self.tally.excluded += 1
@@ -233,7 +247,7 @@ class _Walker:
                     self.tally.duplicate_links.append(path)  # its photo is found where it went
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
-            elif kind == "special" and is_photo_name(entry.name):
+            elif kind == "special" and self.is_input_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.
                 self.report(path, "not a regular file, skipped")
 
@@ -246,7 +260,7 @@ class _Walker:
             parts = os.path.relpath(target, root).split(os.sep)
             folders, name = parts[:-1], parts[-1]
             if (
-                is_photo_name(name)
+                self.is_input_name(name)
                 and not any(part.startswith(".") for part in parts)
                 and (self.recursive or not folders)
                 and not any(folder_reason(folder) is not None for folder in folders)

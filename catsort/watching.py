@@ -27,6 +27,7 @@ from catsort.skiplist import JOURNAL_DIR, folder_reason
 from catsort.sorting.companions import MOTION_EXTENSIONS, SIDECAR_EXTENSIONS, folder_groups
 from catsort.tagging.sidecar import TagSettings
 from catsort.types import PhotoResult, Reporter, RunSettings, RunSummary, SortPlan
+from catsort.video import is_video_name
 
 #: Endings of the names downloads and sync tools give a file while they write it.
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", "~")
@@ -62,6 +63,12 @@ class WatchSettings:
             raise SettingsError(
                 "{poll_interval:{value}}: must be 0.01 seconds or more", value=self.poll_interval
             )
+
+    @property
+    def live_photo_wait(self) -> float:
+        """Seconds a lone ``.MOV`` or ``.MP4`` waits, once settled, for the photo it may be the
+        Live Photo video of, before it is sorted as a video of its own."""
+        return 10 * self.settle
 
     @property
     def tick_ms(self) -> int:
@@ -136,6 +143,11 @@ class Arrivals:
             return True
         return False
 
+    def waited(self, path: Path) -> float:
+        """Seconds a waiting file has had its present size and time (0 if it is not waiting)."""
+        entry = self.waiting.get(path)
+        return 0.0 if entry is None else self.clock() - entry.since
+
     def take(self, path: Path, key: _Key) -> None:
         """Mark a file as handled at this size and time, so that it is not taken again."""
         self.waiting.pop(path, None)
@@ -169,9 +181,11 @@ class _Filter:
         ignored: Iterable[Path],
         recursive: bool,
         excluded: Callable[[Path], bool] | None = None,
+        videos: bool = False,
     ) -> None:
         self.root = root
         self.excluded = excluded  # --exclude
+        self.videos = videos
         # Only those inside the watched folder: a watched folder inside one (an inbox in
         # cat/) is still watched.
         self.ignored = tuple(
@@ -208,6 +222,8 @@ class _Filter:
             return False
         if os.path.splitext(path)[1].lower() in LATE_EXTENSIONS:
             return True  # perhaps the late companion of a photo already sorted
+        if self.videos and is_video_name(path):
+            return True
         return is_photo_name(path) or os.path.isdir(path)
 
 
@@ -297,7 +313,11 @@ class _Watcher:
         self.stop = stop
         self.arrivals = Arrivals(watching.settle)
         self.filter = _Filter(
-            self.root, self.plan.folders(self.labels), self.settings.recursive, session.excluded
+            self.root,
+            self.plan.folders(self.labels),
+            self.settings.recursive,
+            session.excluded,
+            self.settings.videos,
         )
         # folder -> {photo name: where it went}: for the companions that arrive after it
         self.went: dict[Path, dict[str, Path]] = {}
@@ -358,6 +378,7 @@ class _Watcher:
             self.settings.recursive,
             self.walk_error,
             exclude=self.settings.exclude,
+            videos=self.settings.videos,
         ):
             if self.filter.wanted(os.path.join(self.root, os.path.relpath(path, self.folder))):
                 self.arrivals.see(path)
@@ -387,7 +408,8 @@ class _Watcher:
         session.renew()
         ready = dict(ready)
         for path in [p for p in ready if p.suffix.lower() in LATE_EXTENSIONS]:
-            self.follow(path, ready.pop(path))
+            if self.follow(path, ready[path]):
+                del ready[path]  # a companion: it went, or waits, or stays
         for path in [p for p in ready if session.finder.is_paired_raw(p)]:
             self.arrivals.take(path, ready.pop(path))  # it goes with its JPEG, not on its own
         if not ready:
@@ -421,24 +443,29 @@ class _Watcher:
                 if self.stop.is_set() or session.stopped:
                     return  # the rest wait for the next watch's first walk
 
-    def follow(self, path: Path, key: _Key) -> None:
+    def follow(self, path: Path, key: _Key) -> bool:
         """Send a companion that arrived after its photo was sorted to where the photo went;
-        one whose photo is still to be sorted waits for it (and goes with it)."""
+        one whose photo is still to be sorted waits for it (and goes with it). False for a
+        video of its own, to be sorted as a photo is; a lone ``.MOV`` waits a while first, in
+        case it is a Live Photo's video that arrived before its photo."""
         folder = path.parent
         went = self.went.get(folder, {})
         try:
             here = [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
         except OSError:
             here = []
-        groups = folder_groups([*went, *here])
+        groups = folder_groups([*went, *here], self.settings.videos)
+        if path.name in groups:  # a video of its own, unless its photo is on its way
+            return self.arrivals.waited(path) < self.watching.live_photo_wait
         photo = next((name for name, members in groups.items() if path.name in members), None)
         if photo is None or photo not in went:
             waiting = photo is not None and folder / photo in self.arrivals.waiting
             if not waiting:
                 self.arrivals.take(path, key)  # nobody's, or its photo stayed: left alone
-            return
+            return True
         self.arrivals.take(path, key)
         self.session.follow(path, folder / photo, went[photo])
+        return True
 
     def _shown(self, path: Path) -> Path:
         """An event's path (under the resolved folder) as under the folder given."""

@@ -121,7 +121,7 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
     make_photo(photos / "Exports" / "web.jpg", (230, 20, 20))
     for name in ("a.mov", "b.mov", "notes.txt"):
         (photos / name).write_bytes(b"")
-    settings = catsort.RunSettings(exclude=("Exports/",))
+    settings = catsort.RunSettings(exclude=("Exports/",), videos=False)
     summary = catsort.sort_photos(photos, "move", model, settings=settings, dry_run=True)
     assert summary.placed == 1
     assert summary.not_entered == {
@@ -129,7 +129,9 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
         photos / "Photos Library.photoslibrary": "an application's library",
     }
     assert summary.not_photo_rows() == [(".mov", 2), (".txt", 1)]
-    names = [r.path.name for r in catsort.classify(photos, model, exclude=["Exports/"])]
+    assert summary.video_rows() == [(".mov", 2)]
+    results = catsort.classify(photos, model, exclude=["Exports/"], videos=False)
+    names = [r.path.name for r in results]
     assert names == ["red.jpg"]
 
 
@@ -250,3 +252,29 @@ def test_classify_reads_what_it_classified_before_from_the_results_cache(
     assert again[0].probabilities == pytest.approx(first[0].probabilities)
     assert not list(tmp_path.rglob(".catsort")), "a classify writes nothing among the photos"
     assert [r.cached for r in catsort.classify(tmp_path / "lib", model, cache=False)] == [False]
+
+
+def test_without_pyav_videos_are_refused_naming_how_to_leave_them_alone(
+    tmp_path, monkeypatch, tiny_model
+):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from catsort.cli import app
+
+    # PyAV is installed with catsort: a broken install is mimicked by hiding it from the check.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "av" else find_spec(name, *a)
+    )
+    (tmp_path / "lib").mkdir()
+    model = catsort.load_model(tiny_model)
+    with pytest.raises(catsort.CatsortError, match=r"pip install av, .* with videos=False$"):
+        list(catsort.classify(tmp_path / "lib", model))
+    assert list(catsort.classify(tmp_path / "lib", model, videos=False)) == []
+    result = CliRunner().invoke(
+        app, ["classify", "--model", str(tiny_model), str(tmp_path / "lib")]
+    )
+    assert result.exit_code == 2
+    assert "leave videos alone with --no-videos" in result.stderr

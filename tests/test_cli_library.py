@@ -39,7 +39,7 @@ def library(tmp_path, make_photo, make_files) -> Path:
     (pictures / "WhatsApp" / "cache" / ".nomedia").write_bytes(b"")
     make_photo(pictures / "Exports" / "web.jpg", RED)
     write_dng(pictures / "raw" / "IMG_1000.DNG", RED)  # a RAW on its own
-    make_files(pictures, {"2019/07/clip.mov": b"m", "2019/08/clip.mov": b"m", "notes.txt": b"n"})
+    make_files(pictures, {"2019/07/menu.pdf": b"m", "2019/08/menu.pdf": b"m", "notes.txt": b"n"})
     make_photo(tmp_path / "disk2" / "photos" / "far.jpg", RED)
     (pictures / "links").mkdir()
     (pictures / "links" / "disk2").symlink_to(tmp_path / "disk2" / "photos", True)
@@ -83,7 +83,7 @@ def test_a_move_leaves_libraries_links_and_the_other_disk_alone(
         "skipped: cache (a folder with a .nomedia file",
         "skipped: disk2 (a link to a folder; --follow-links walks it)",
         "skipped: Exports (--exclude Exports/)",
-        "not photos, left alone: 2 .mov, 1 .txt",
+        "not photos, left alone: 2 .pdf, 1 .txt",
         "links, not moved │ 1",
     ]:
         assert line in output
@@ -251,12 +251,12 @@ def test_companions_stay_with_their_photo_not_among_the_files_left_alone(
     make_photo(library / "kitty.jpg", RED)  # a cat: it moves, with its own
     make_files(
         library,
-        {"blur.mov": b"v", "blur.xmp": b"", "kitty.aae": b"e", "notes.txt": b"n", "x.mov": b"m"},
+        {"blur.mov": b"v", "blur.xmp": b"", "kitty.aae": b"e", "notes.txt": b"n", "x.psd": b"m"},
     )
     for args in (["--move"], ["--csv", tmp_path / "rows.csv"]):
         result = classify(tiny_model, library, *args)
         assert result.exit_code == 0, result.output
-        assert "not photos, left alone: 1 .mov, 1 .txt" in result.stderr, result.stderr
+        assert "not photos, left alone: 1 .psd, 1 .txt" in result.stderr, result.stderr
 
 
 def test_a_folder_named_like_a_photo_is_no_error(tmp_path, tiny_model, make_photo):

@@ -40,6 +40,7 @@ def test_header_follows_the_contract():
         "companions",
         "sidecar",
         "cached",
+        "frames",
     ]
 
 
@@ -55,7 +56,9 @@ def test_ok_and_error_rows(tmp_path):
         writer.write(
             PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5}, None))
         )
-    header, ok, bad, uncertain = _read(target)
+        writer.write(PhotoResult(Path("d.mp4"), CAT, frames=3))
+        writer.write(PhotoResult(Path("e.mov"), error="truncated video", frames=0))
+    header, ok, bad, uncertain, video, bad_video = _read(target)
     assert dict(zip(header, ok)) == {
         "path": "a.jpg",
         "label": "cat",
@@ -69,10 +72,20 @@ def test_ok_and_error_rows(tmp_path):
         "companions": "",
         "sidecar": os.path.join("out", "cat", "a.xmp"),
         "cached": "no",
+        "frames": "",
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no"]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no", ""]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
+    # A video's row is a photo's, with how many of its frames were looked at.
+    assert dict(zip(header, video)) == {
+        **dict(zip(header, ok)),
+        "path": "d.mp4",
+        "destination": "",
+        "sidecar": "",
+        "frames": "3",
+    }
+    assert dict(zip(header, bad_video))["frames"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -130,6 +143,15 @@ def test_csv_never_overwrites_a_photo(tmp_path):
     with pytest.raises(CatsortError, match="refusing"), open_results(photo, LABELS):
         pass
     assert photo.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("cat.jpg", "photo"), ("clip.MOV", "video")])
+def test_csv_never_replaces_a_photo_or_video_not_even_an_empty_one(tmp_path, name, kind):
+    media = tmp_path / name
+    media.write_bytes(b"")  # a copy just started: nothing in it yet
+    with pytest.raises(CatsortError, match=f"is a {kind}; refusing"), open_results(media, LABELS):
+        pass
+    assert media.exists()
 
 
 def test_csv_never_overwrites_a_file_that_is_not_an_earlier_csv(tmp_path):

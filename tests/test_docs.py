@@ -156,6 +156,13 @@ def _check_watch(folder: Path, output: str) -> None:
     assert output.strip().endswith("5 moved")
 
 
+def _check_review(folder: Path, output: str) -> None:
+    assert re.search(r"^1 decided; corrected CSV: results\.reviewed\.csv$", output, re.M)
+    assert re.search(r"^dog person$", output, re.M)  # the next run: the person's label
+    header = (folder / "results.reviewed.csv").read_text().splitlines()[0]
+    assert header.endswith(",cached,frames,decided_by")
+
+
 def _check_errors(folder: Path, output: str) -> None:
     assert "no-such-folder: no such file or folder" in output
 
@@ -170,6 +177,7 @@ CHECKS: dict[str, Callable[[Path, str], None]] = {
     "docs/api/errors.md": _check_errors,
     "docs/api/session.md": _check_session,
     "docs/api/watch.md": _check_watch,
+    "docs/api/review.md": _check_review,
 }
 EXAMPLE_FILES = [path for path in _doc_files() if _fences(path, "python")]
 

@@ -25,8 +25,8 @@ PACKAGE = Path(catsort.__file__).parent
 LAYERS: list[set[str]] = [
     # words and files: what every layer may use
     {"errors", "files", "names", "columns", "metadata", "skiplist", "version"},
-    # reading photos and running the model
-    {"raw", "images", "decision", "model", "cache"},
+    # reading photos and videos, running the model
+    {"raw", "images", "video", "thumbnails", "decision", "model", "cache"},
     # the data a run shares, finding photos, and what reads or writes results
     {"types", "walk", "csv_out", "report"},
     # classifying many photos; moving them safely
@@ -36,7 +36,7 @@ LAYERS: list[set[str]] = [
     # the sort session and its plan
     {"plan", "session"},
     # what drives a session, or classifies without one
-    {"run", "watching", "distributed"},
+    {"run", "watching", "distributed", "review"},
     # the public API
     {"api"},
     # its clients: the package's names, the train extra's package, the command line

@@ -6,15 +6,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import BLUE, RED
+from conftest import BLUE, GREEN, RED
 
 from catsort.decision import Prediction
-from catsort.errors import SettingsError
+from catsort.errors import CatsortError, SettingsError
 from catsort.model import load_model
 from catsort.plan import make_plan
 from catsort.session import SortSession
 from catsort.sorting.journal import JOURNAL_DIR, undo
 from catsort.sorting.lock import DestinationBusy, DestinationLock
+from catsort.tagging.sidecar import TagSettings
 from catsort.types import COPY, MOVE, PhotoResult, Reporter, RunSettings, SortPlan
 
 LABELS = ("cat", "dog")
@@ -156,3 +157,149 @@ def test_an_error_inside_the_session_still_closes_the_journal_and_the_lock(
         assert [move.target for move in again.earlier_moves()] == [
             tmp_path / "lib" / "cat" / "x.jpg"
         ]
+
+
+# --- a person's decision (what catsort review does through the session) -------------------------
+
+
+def sorted_library(tmp_path: Path, make_photo, classifier) -> Path:
+    """A library a --move run sorted: a cat photo with its sidecar in cat/2019/, an uncertain
+    one left in 2019/; returns the library."""
+    lib = tmp_path / "lib"
+    make_photo(lib / "2019" / "x.jpg", RED)
+    (lib / "2019" / "x.xmp").write_bytes(b"<x/>")
+    make_photo(lib / "2019" / "unsure.jpg", BLUE)
+    plan = make_plan([lib], MOVE, labels=LABELS)
+    with SortSession(classifier, plan, given=[lib]) as session:
+        session.handle(decided(lib / "2019" / "x.jpg", "cat"))
+    return lib
+
+
+def review_session(classifier, lib: Path, action: str = MOVE, **options) -> SortSession:
+    """A session as catsort review opens one over a sorted library: no job to resume."""
+    plan = make_plan([lib], action, labels=LABELS)
+    return SortSession(classifier, plan, given=[lib], resumable=False, **options)
+
+
+def test_a_decision_moves_the_photo_and_companions_to_the_label_folder_and_back(
+    tmp_path, make_photo, classifier, read_tree
+):
+    lib = sorted_library(tmp_path, make_photo, classifier)
+    sorted_tree = read_tree(lib)
+    with review_session(classifier, lib) as session:
+        decision = session.decide(decided(lib / "cat" / "2019" / "x.jpg", "cat"), "dog")
+        assert session.cache is not None
+        assert session.cache.decision(lib / "dog" / "2019" / "x.jpg") == "dog"
+    assert decision.after.error is None and decision.after.decided_by == "person"
+    assert decision.where == lib / "dog" / "2019" / "x.jpg"
+    assert (lib / "dog" / "2019" / "x.xmp").read_bytes() == b"<x/>"  # with its companion
+    assert not list((lib / "cat").rglob("x.*"))
+    # catsort undo puts it back where the decision found it.
+    assert not undo(session.summary.journal).skipped
+    assert read_tree(lib) == sorted_tree
+
+
+def test_not_a_pet_takes_a_photo_back_where_it_was_before_the_run(
+    tmp_path, make_photo, classifier, read_tree
+):
+    lib = sorted_library(tmp_path, make_photo, classifier)
+    with review_session(classifier, lib) as session:
+        decision = session.decide(decided(lib / "cat" / "2019" / "x.jpg", "cat"), "other")
+    assert decision.where == lib / "2019" / "x.jpg"
+    assert (lib / "2019" / "x.xmp").is_file()
+    assert not list((lib / "cat").rglob("x.*"))
+
+
+def test_an_uncertain_photo_goes_where_a_run_puts_its_new_label(tmp_path, make_photo, classifier):
+    lib = sorted_library(tmp_path, make_photo, classifier)
+    with review_session(classifier, lib) as session:
+        unsure = decided(lib / "2019" / "unsure.jpg", "uncertain")
+        decision = session.decide(unsure, "dog")
+        again = session.decide(replace(unsure, path=decision.where), "other")
+    assert decision.where == lib / "dog" / "2019" / "unsure.jpg"
+    assert again.where == lib / "2019" / "unsure.jpg"  # this session's move, followed back
+
+
+def test_a_decision_is_taken_back_whole(tmp_path, make_photo, classifier, read_tree):
+    lib = sorted_library(tmp_path, make_photo, classifier)
+    sorted_tree = read_tree(lib)
+    with review_session(classifier, lib) as session:
+        photo = decided(lib / "cat" / "2019" / "x.jpg", "cat")
+        decision = session.decide(photo, "dog")
+        assert session.undo_decision(decision) == photo
+        assert read_tree(lib) == sorted_tree
+        assert session.cache is not None and session.cache.decision(photo.path) is None
+        # Taken back again by catsort undo: nothing more to do, nothing left alone.
+    result = undo(session.summary.journal)
+    assert not result.skipped and read_tree(lib) == sorted_tree
+
+
+def test_a_decision_that_cannot_be_taken_back_changes_nothing(tmp_path, make_photo, classifier):
+    lib = sorted_library(tmp_path, make_photo, classifier)
+    with review_session(classifier, lib) as session:
+        decision = session.decide(decided(lib / "cat" / "2019" / "x.jpg", "cat"), "dog")
+        make_photo(lib / "cat" / "2019" / "x.jpg", GREEN)  # its old place taken meanwhile
+        with pytest.raises(CatsortError, match="is taken again"):
+            session.undo_decision(decision)
+    assert (lib / "dog" / "2019" / "x.jpg").is_file()
+
+
+def test_in_a_copied_library_a_copy_moves_and_a_copy_not_a_pet_is_set_aside(
+    tmp_path, make_photo, classifier
+):
+    photos, out = tmp_path / "photos", tmp_path / "sorted"
+    original = make_photo(photos / "2019" / "x.jpg", RED)
+    plan = make_plan([photos], COPY, dest=out, labels=LABELS)
+    with SortSession(classifier, plan, given=[photos]) as session:
+        copy = session.handle(decided(original, "cat")).destination
+    assert copy == out / "cat" / "2019" / "x.jpg"
+    review_plan = make_plan([photos], COPY, dest=out, labels=LABELS)
+    with SortSession(classifier, review_plan, given=[out, photos], resumable=False) as session:
+        as_dog = session.decide(decided(copy, "cat"), "dog")
+        aside = session.decide(decided(as_dog.where, "dog"), "other")
+        assert session.cache is not None
+        assert session.cache.decision(original) == "other"  # the original is remembered
+    assert as_dog.where == out / "dog" / "2019" / "x.jpg" and as_dog.original == original
+    assert aside.where == out / JOURNAL_DIR / "set-aside" / "dog" / "2019" / "x.jpg"
+    assert original.is_file() and not list(out.glob("*/2019/x.jpg"))
+    assert not undo(session.summary.journal).skipped
+    assert copy.is_file()
+
+
+def test_a_decision_in_a_tagged_library_changes_the_keyword_and_undo_puts_it_back(
+    tmp_path, make_photo, classifier
+):
+    lib = tmp_path / "lib"
+    photo = make_photo(lib / "x.jpg", RED)
+    tagging = TagSettings()
+    with SortSession(classifier, SortPlan(), given=[lib], tagging=tagging) as session:
+        tagged = session.handle(decided(photo, "cat"))
+    assert tagged.sidecar == lib / "x.xmp"
+    as_cat = tagged.sidecar.read_bytes()
+    with SortSession(classifier, SortPlan(), given=[lib], tagging=tagging) as session:
+        dog = session.decide(decided(photo, "cat"), "dog")
+        assert "<rdf:li>dog</rdf:li>" in tagged.sidecar.read_text()
+        assert "<rdf:li>cat</rdf:li>" not in tagged.sidecar.read_text()
+        session.undo_decision(dog)
+        assert tagged.sidecar.read_bytes() == as_cat
+        no_pet = session.decide(decided(photo, "cat"), "other")
+    assert no_pet.where == photo  # tags only: nothing moves
+    text = tagged.sidecar.read_text()
+    assert "Animals|Cat" not in text and "<rdf:li>cat</rdf:li>" not in text
+    assert not undo(session.summary.journal).skipped
+    assert tagged.sidecar.read_bytes() == as_cat
+
+
+def test_in_a_copied_library_an_original_is_copied_and_undo_removes_the_copy(
+    tmp_path, make_photo, classifier
+):
+    photos, out = tmp_path / "photos", tmp_path / "sorted"
+    unsure = make_photo(photos / "2019" / "unsure.jpg", BLUE)
+    plan = make_plan([photos], COPY, dest=out, labels=LABELS)
+    with SortSession(classifier, plan, given=[out, photos], resumable=False) as session:
+        decision = session.decide(decided(unsure, "uncertain"), "dog")
+        assert decision.where == out / "dog" / "2019" / "unsure.jpg"  # copied, as the run does
+        assert unsure.is_file() and decision.where.is_file()
+        assert session.undo_decision(decision).path == unsure
+    assert unsure.is_file() and not decision.where.exists()
+    assert not undo(session.summary.journal).skipped  # the copy is gone already: nothing to do

@@ -322,3 +322,38 @@ def test_a_folder_named_like_a_photo_is_walked_as_a_folder_only(tmp_path, make_f
     (tmp_path / "y.JPG").mkdir()
     assert names(tmp_path, find_images([tmp_path])) == ["x.jpg/inside.png"]
     assert names(tmp_path, find_images([tmp_path], recursive=False)) == []
+
+
+def test_videos_are_walked_when_asked_for_in_any_case(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "IMG_1.HEIC": b"",
+            "IMG_1.MOV": b"",  # a Live Photo's: the walk yields it, the run leaves it out
+            "a/clip.MP4": b"",
+            "a/old.avi": b"",
+            "a/trip.mkv/x.txt": b"",  # a folder named like a video: a folder, walked
+            "a/voice.m4a": b"",
+            "b.webm": b"",
+        },
+    )
+    tally = WalkTally()
+    found = find_images([tmp_path], tally=tally, videos=True)
+    assert names(tmp_path, found) == [
+        "IMG_1.HEIC",
+        "IMG_1.MOV",
+        "a/clip.MP4",
+        "a/old.avi",
+        "b.webm",
+    ]
+    assert tally.not_photos == {".m4a": 1, ".txt": 1}
+
+
+def test_without_videos_a_video_named_on_the_command_line_is_left_alone_too(tmp_path, make_files):
+    make_files(tmp_path, {"clip.mov": b"", "b.jpg": b""})
+    tally = WalkTally()
+    found = find_images([tmp_path / "clip.mov", tmp_path / "b.jpg"], tally=tally)
+    assert names(tmp_path, found) == ["b.jpg"]
+    assert tally.not_photos == {".mov": 1}
+    named = find_images([tmp_path / "clip.mov"], videos=True)
+    assert names(tmp_path, named) == ["clip.mov"]

@@ -25,6 +25,6 @@ def main(
 
 
 # Importing a command's module adds the command to the app, in this order in --help.
-from catsort.cli import classify, undo, watch, report, train  # noqa: E402, F401, I001
+from catsort.cli import classify, undo, watch, review, report, train  # noqa: E402, F401, I001
 
 __all__ = ["app"]

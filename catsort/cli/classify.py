@@ -21,6 +21,7 @@ from catsort.cli.common import (
     TagOption,
     TagPrefixOption,
     ThresholdOption,
+    VideosOption,
     action_of,
     app,
     err_console,
@@ -82,6 +83,7 @@ def classify(
         bool, typer.Option("--recursive/--no-recursive", help="Walk into subfolders.")
     ] = True,
     exclude: ExcludeOption = None,
+    videos: VideosOption = True,
     follow_links: Annotated[
         bool,
         typer.Option(
@@ -198,6 +200,7 @@ def classify(
             exclude=tuple(exclude or ()),
             cache=not no_cache,
             refresh=refresh,
+            videos=videos,
         )
         classifier = api.load_model(model, threads=threads)
         run = api.plan_run(

@@ -76,6 +76,7 @@ FLAGS = {
     "use_gate": "--no-gate",
     "batch_size": "--batch-size",
     "workers": "--threads",
+    "videos": "--no-videos",
     "model": "--model",
     "csv": "--csv",
     "poll": "--poll",
@@ -255,6 +256,14 @@ ExcludeOption = Annotated[
         metavar="PATTERN",
         help="Leave out what matches this gitignore-style pattern, relative to the folder "
         "given (e.g. 'Exports/', '*.png'); repeatable.",
+    ),
+]
+VideosOption = Annotated[
+    bool,
+    typer.Option(
+        "--videos/--no-videos",
+        help="Classify videos (.mp4 .mov .m4v .3gp .avi .mkv .webm) from a few frames each; "
+        "--no-videos leaves them alone. A Live Photo's video goes with its photo either way.",
     ),
 ]
 ModelOption = Annotated[

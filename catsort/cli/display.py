@@ -241,8 +241,12 @@ def summary_table(
         table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()
     table.add_row("total", str(summary.files))
+    if summary.videos:
+        table.add_row("of them videos", str(summary.videos))
     if summary.cached:
         table.add_row("from the cache", str(summary.cached))
+    if summary.decided:  # catsort review: a person's label, not the model's
+        table.add_row("labels a person decided", str(summary.decided))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     if speed:  # not for a watch: most of its time is spent waiting
         table.add_row("images/s", f"{summary.images_per_second:.1f}")
@@ -281,7 +285,11 @@ def left_alone_lines(summary: RunSummary) -> list[Text]:
     if summary.duplicate_links:
         count = len(summary.duplicate_links)
         lines.append(Text(f"links to photos found under their own name too, left alone: {count}"))
-    rows = summary.not_photo_rows()
+    videos = summary.video_rows()
+    if videos:
+        kinds = [f"{count} {shown(ext)}" for ext, count in videos]
+        lines.append(Text("videos, left alone: " + ", ".join(kinds)))
+    rows = [row for row in summary.not_photo_rows() if row not in videos]
     if rows:
         kinds = [f"{count} {shown(ext)}" for ext, count in rows[:MAX_KINDS]]
         rest = rows[MAX_KINDS:]

@@ -27,6 +27,9 @@ def render_summary(summary: ReportSummary) -> RenderableType:
             " · ",
             (shown(summary.source), "cyan"),
             f" · {summary.total} photo{'s' if summary.total != 1 else ''}",
+            f" (of them {summary.videos} video{'s' if summary.videos != 1 else ''})"
+            if summary.videos
+            else "",
         ),
         counts_table(summary),
         histogram_table(summary.histograms),

@@ -23,6 +23,7 @@ from catsort.cli.common import (
     TagOption,
     TagPrefixOption,
     ThresholdOption,
+    VideosOption,
     action_of,
     app,
     err_console,
@@ -84,6 +85,7 @@ def watch(
         bool, typer.Option("--recursive/--no-recursive", help="Watch subfolders too.")
     ] = True,
     exclude: ExcludeOption = None,
+    videos: VideosOption = True,
     tag: TagOption = False,
     tag_prefix: TagPrefixOption = None,
     sidecar: SidecarOption = None,
@@ -111,6 +113,7 @@ def watch(
                 gate_threshold=gate_threshold,
                 workers=api.split_threads(threads)[0],
                 exclude=tuple(exclude or ()),
+                videos=videos,
             )
             classifier = api.load_model(model, threads=threads)
             planned = api.plan_watch(

@@ -29,11 +29,17 @@ class CsvRow:
     companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
     sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
     cached: bool = False  # the row came from the results cache (False in CSVs without the column)
+    frames: int | None = None  # a video's frames looked at; None for a photo (and older CSVs)
 
     @property
     def ok(self) -> bool:
         """Whether classify gave this photo a label."""
         return not self.error and not self.skipped
+
+    @property
+    def is_video(self) -> bool:
+        """Whether the row is a video's (its frames were looked at, or it failed to read)."""
+        return self.frames is not None
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
     label, error = cell("label"), cell("error")
     companions = tuple(n for n in cell("companions").split(columns.COMPANION_SEPARATOR) if n)
     cached = cell(columns.CACHED) == columns.YES
+    frames = _count(cell(columns.FRAMES))
     if cell("status") == columns.SKIPPED:
         return CsvRow(
             path=cell("path"),
@@ -206,6 +213,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             companions=companions,
             sidecar=cell(columns.SIDECAR),
             cached=cached,
+            frames=frames,
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -223,7 +231,17 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         companions=companions,
         sidecar=cell(columns.SIDECAR),
         cached=cached,
+        frames=frames,
     )
+
+
+def _count(text: str) -> int | None:
+    """A whole number of frames, or None (an empty cell, a photo's)."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _number(text: str) -> float | None:

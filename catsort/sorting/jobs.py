@@ -124,6 +124,39 @@ def start_job(dest: Path, inputs: list[Path], action: str, other_dest: Path | No
     return Job(dest, command)
 
 
+@dataclass(frozen=True)
+class JobCommand:
+    """What the last --move/--copy command into a destination was: its action, its inputs and
+    its other_dest (absolute)."""
+
+    action: str
+    inputs: tuple[Path, ...]
+    other_dest: Path | None
+
+
+def last_command(dest: Path) -> JobCommand | None:
+    """The command of the last job into ``dest`` (finished or not), or None when there is none
+    that can be read."""
+    record = _read(Path(dest) / JOURNAL_DIR / JOB_NAME)
+    if record is None:
+        return None
+    action, inputs, other = record.get("action"), record.get("inputs"), record.get("other_dest")
+    if (
+        not isinstance(action, str)
+        or not isinstance(inputs, list)
+        or not all(isinstance(item, str) for item in inputs)
+        or not (other is None or isinstance(other, str))
+    ):
+        return None
+
+    def absolute(recorded: str) -> Path:
+        return Path(os.path.normpath(os.path.join(os.path.abspath(dest), recorded)))
+
+    return JobCommand(
+        action, tuple(map(absolute, inputs)), None if other is None else absolute(other)
+    )
+
+
 def _undone(journal: Path) -> bool:
     """Tell whether a journal's last line says it was undone."""
     try:

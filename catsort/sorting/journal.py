@@ -586,6 +586,25 @@ def is_undone(path: Path) -> bool:
     return _last_state(Path(path)) == "undone"
 
 
+def done_placements(dest: Path, leave_out: Path | None = None) -> dict[Path, Entry]:
+    """Every move and copy into ``dest`` that its journal carried out and no undo took back,
+    by where the file went (absolute); for a place used twice, the newest. ``leave_out``: a
+    journal not to read (the one the caller is writing)."""
+    found: dict[Path, Entry] = {}
+    for path in journals_newest_first(Path(dest) / JOURNAL_DIR):
+        if leave_out is not None and os.path.abspath(path) == os.path.abspath(leave_out):
+            continue
+        try:
+            with Journal.open(path) as journal:
+                entries = sorted(journal.entries.values(), key=lambda e: e.n, reverse=True)
+        except CatsortError:
+            continue  # unreadable, or busy with a run going on: not ours to read
+        for entry in entries:
+            if entry.state == "done":
+                found.setdefault(Path(os.path.abspath(entry.target)), entry)
+    return found
+
+
 def _undo(journal_path: Path) -> UndoResult:
     with Journal.open(journal_path) as journal:
         if journal.undone:

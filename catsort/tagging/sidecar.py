@@ -256,6 +256,23 @@ def write_sidecar(path: Path, data: bytes, before: bytes | None, journal: Journa
     journal.completed += 1
 
 
+def put_back(path: Path, earlier: bytes | None, written: bytes, journal: Journal | None) -> None:
+    """Put a sidecar back as it was (``earlier``; None: there was none) where it still holds
+    what was ``written``, journaled; raise CatsortError naming it where it changed since."""
+    now = read_sidecar(path)
+    if now == earlier:
+        return  # as it was already
+    if now != written:
+        raise CatsortError(f"{path}: changed since catsort wrote it; left as it is", FAILED)
+    if earlier is not None:
+        write_sidecar(path, earlier, now, journal)
+        return
+    try:
+        os.unlink(path)  # one catsort made: undo finds it gone, as it was before, and is content
+    except OSError as exc:
+        raise CatsortError(f"{path}: cannot remove sidecar ({exc.strerror})", FAILED) from None
+
+
 def _mtime_ns(path: Path) -> int | None:
     try:
         return os.stat(path).st_mtime_ns

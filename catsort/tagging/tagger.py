@@ -21,12 +21,23 @@ from catsort.tagging.sidecar import (
     sidecar_path,
     write_sidecar,
 )
-from catsort.tagging.xmp import Tag, XmpError, merge, new_packet, parse, serialize
+from catsort.tagging.xmp import (
+    HIERARCHY,
+    Tag,
+    XmpError,
+    catsort_fields,
+    merge,
+    new_packet,
+    parse,
+    serialize,
+    unmerge,
+)
 
 #: What a write did to the sidecar.
 CREATED = "created"
 MERGED = "merged"
 UNCHANGED = "unchanged"
+REMOVED = "removed"  # catsort's keyword taken out
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,14 @@ class Tagger:
         return write_tag(
             photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
         )
+
+    def sidecar(self, photo: Path) -> Path:
+        """The sidecar that holds (or will hold) the photo's keyword."""
+        return sidecar_path(photo, self.settings.naming, names=self.names)
+
+    def remove(self, photo: Path, journal: Journal | None = None) -> Written:
+        """Take catsort's keyword out of the photo's sidecar (see ``remove_tag``)."""
+        return remove_tag(self.sidecar(photo), journal)
 
 
 @dataclass(frozen=True)
@@ -112,3 +131,34 @@ def write_tag(
     if not dry_run:
         write_sidecar(path, data, before, journal)
     return Written(path, CREATED if before is None else MERGED)
+
+
+def remove_tag(path: Path, journal: Journal | None = None) -> Written:
+    """Take the keywords catsort added out of the sidecar at ``path``, journaled; the user's
+    own stay. Raises CatsortError (exit code 1) naming the sidecar when it cannot be read, is
+    not valid XMP, or cannot be written."""
+    before = read_sidecar(path)
+    if before is None:
+        return Written(path, UNCHANGED)
+    try:
+        packet = parse(before)
+    except XmpError as exc:
+        raise CatsortError(f"{path}: not valid XMP ({exc}); left untouched", FAILED) from None
+    if not unmerge(packet):
+        return Written(path, UNCHANGED)
+    write_sidecar(path, serialize(packet), before, journal)
+    return Written(path, REMOVED)
+
+
+def tag_prefix(path: Path) -> str | None:
+    """The parent of the hierarchical keyword catsort wrote into a sidecar (``Animals`` for
+    ``Animals|Cat``), or None where it wrote none or the sidecar cannot be read."""
+    try:
+        data = read_sidecar(path)
+        packet = parse(data) if data is not None else None
+    except (CatsortError, XmpError):
+        return None
+    added = catsort_fields(packet).get(HIERARCHY) if packet is not None else None
+    if added is None:
+        return None
+    return added.rpartition("|")[0]

@@ -218,6 +218,29 @@ def merge(packet: Packet, tag: Tag) -> bool:
     return True
 
 
+def unmerge(packet: Packet) -> bool:
+    """Take out the keywords catsort added, and its record of them (a person said the photo
+    shows no pet); the user's own keywords stay. Return whether anything changed."""
+    before = catsort_fields(packet)
+    if not before:
+        return False
+    for namespace, name, recorded in (
+        (NS_DC, "subject", SUBJECT),
+        (NS_LR, "hierarchicalSubject", HIERARCHY),
+        (NS_DIGIKAM, "TagsList", TAGS_LIST),
+    ):
+        prop, ours = _find(packet, namespace, name), before.get(recorded)
+        if prop is None or ours is None:
+            continue
+        container = _container(prop, name)
+        for item in container.findall(_q(NS_RDF, "li")):
+            if (item.text or "") == ours:
+                _remove(container, item)
+                break
+    _set_fields(packet, {})
+    return True
+
+
 def serialize(packet: Packet) -> bytes:
     """The packet's bytes: the kept text around the root element, and the root written again."""
     # Written by hand rather than by ElementTree.tostring, which would rename every prefix it
