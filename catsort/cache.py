@@ -140,6 +140,8 @@ class ResultsCache:
         self._db: sqlite3.Connection | None = connection
         self._on_warning = on_warning
         self._on_failure = on_failure or on_warning
+        #: Why the cache stopped taking writes part way (a full disk), or None while it works.
+        self.failure: str | None = None
         self._lock = threading.Lock()
         self._pending = 0
         self._last_commit = time.monotonic()
@@ -462,7 +464,8 @@ class ResultsCache:
     def _failed(self, exc: sqlite3.Error) -> None:
         """Stop using the cache for the rest of the run (a full disk, a file gone bad): said
         once, and the run goes on without it."""
-        _warn(self._on_failure, f"{self.path}: results cache failed ({exc}); going on without it")
+        self.failure = f"{self.path}: results cache failed ({exc})"
+        _warn(self._on_failure, f"{self.failure}; going on without it")
         db, self._db = self._db, None
         if db is not None:
             try:

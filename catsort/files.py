@@ -1,12 +1,12 @@
 """Writing files all or nothing: hidden temporary files, synced, renamed into place unclobbered.
 
 Every write catsort makes among the user's files (moves and copies, sidecars, its own journal
-folder's files: the journals, the lock, the job file) goes through these helpers, below sorting
-and tagging, which both use them: a file is opened to be written with ``open_for_writing``,
-written with ``write_all``, synced with ``sync`` and put in place with ``rename_noreplace`` or
-``replace``, so that a full or failing disk is met in one place (and a test can make any of
-those steps fail). They raise OSError (FileExistsError where a name is taken); callers word
-the message.
+folder's files: the journals, the lock, the job file; a review's corrected CSV and export; the
+report page) goes through these helpers, below sorting and tagging, which both use them: a file
+is opened to be written with ``open_for_writing``, written with ``write_all``, synced with
+``sync`` and put in place with ``rename_noreplace``, ``replace_file`` or ``hard_link``, so that
+a full or failing disk is met in one place (and a test can make any of those steps fail). They
+raise OSError (FileExistsError where a name is taken); callers word the message.
 """
 
 from __future__ import annotations
@@ -87,6 +87,11 @@ def sync(fd: int) -> None:
 def replace_file(source: Path, target: Path) -> None:
     """Rename ``source`` over ``target``, atomically (the one rename that may replace a file)."""
     os.replace(source, target)
+
+
+def hard_link(source: Path, target: Path) -> None:
+    """Give the file ``source`` a second name, ``target`` (FileExistsError where it is taken)."""
+    os.link(source, target, follow_symlinks=False)
 
 
 def remove_quietly(path: Path) -> None:

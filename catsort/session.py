@@ -499,6 +499,10 @@ class SortSession:
             for photo in (now, original) if not set_aside else (original,):
                 if photo is not None:
                     self.cache.decide(photo, label)
+            if self.cache.failure is not None:  # done, but no later run will know it
+                unkept = f"{self.cache.failure}; the label is not remembered for later runs"
+                error = "; ".join(filter(None, [decision.after.error, unkept]))
+                decision = replace(decision, after=replace(decision.after, error=error))
         return decision
 
     def undo_decision(self, decision: Decision) -> PhotoResult:

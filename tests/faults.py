@@ -26,7 +26,7 @@ FILE_STEPS: dict[str, tuple[str, ...]] = {
     "open": ("open_for_writing",),
     "write": ("write_all",),
     "fsync": ("sync",),
-    "rename": ("rename_noreplace", "replace_file"),
+    "rename": ("rename_noreplace", "replace_file", "hard_link"),  # a file put in place
 }
 #: Every step a test can make fail: those of catsort.files, a row of the CSV, the cache's SQL.
 STEPS = (*FILE_STEPS, "csv", "cache")
@@ -71,6 +71,7 @@ class Faults:
             raise ValueError(f"unknown step {op!r}: one of {STEPS}")
         self._op, self._nth, self._code, self._once, self._where = op, nth, code, once, where
         self.calls.clear()
+        self.failed.clear()
         return self
 
     def clear(self) -> Faults:

@@ -10,6 +10,7 @@ whole in its old place or completely in its new one, no partial file left, and a
 
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import shutil
@@ -347,3 +348,180 @@ def test_sorting_a_library_on_a_full_disk(small_disk, make_photo, tiny_model, re
     again = classify(tiny_model, library, "--move", "--tag")
     assert again.exit_code == 0, again.output
     assert_undone(before, library, library, read_tree)
+
+
+# --- a review's writes: its decisions, the corrected CSV, the export ----------------------------
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model):
+    from catsort.model import load_model
+
+    return load_model(tiny_model, threads=1)
+
+
+def a_review(library: Path, model) -> tuple[list[str], list[str]]:
+    """Review a sorted library as a person would: the cat is a dog, the uncertain photo a cat,
+    that last one taken back. Return what the page said of each photo (its messages) and what
+    the review's summary says could not be written; an error opening it is a message too."""
+    import catsort
+
+    messages: list[str] = []
+    try:
+        with catsort.open_review(library, model) as review:
+            ids = {item.shown: item.id for item in review.items}
+            for shown, label in (("cat/2019/kitty.jpg", "dog"), ("blur.png", "cat")):
+                messages += [
+                    item.message for item in review.decide([ids[shown]], label) if item.message
+                ]
+            messages += [item.message for item in review.undo() if item.message]
+    except catsort.CatsortError as exc:  # its journal, or its lock, could not be made
+        return [str(exc)], []
+    return messages, review.summary().problems
+
+
+def photo_contents(library: Path, read_tree) -> Counter:
+    """Each file's bytes but the sidecars' (which a decision rewrites): every photo, once."""
+    return Counter(data for name, data in read_tree(library).items() if not name.endswith(".xmp"))
+
+
+@pytest.mark.parametrize("step", [*FILE_STEPS, "cache"])
+def test_each_write_of_a_review_can_fail(
+    step, template, tmp_path, tiny_model, model, read_tree, monkeypatch
+):
+    before = read_tree(template)
+    faults = Faults(monkeypatch)
+
+    def sorted_library(n: int) -> Path:
+        faults.clear()
+        library = fresh(template, tmp_path, n)
+        assert classify(tiny_model, library, "--move", "--tag").exit_code == 0
+        faults.clear()
+        return library
+
+    library = sorted_library(0)
+    sorted_photos = photo_contents(library, read_tree)
+    assert a_review(library, model) == ([], [])
+    assert (library / "dog" / "2019" / "kitty.jpg").is_file(), "the review moved the cat"
+    count = faults.calls[step]
+    assert count > 0, f"no {step} step in a review"
+    for n in range(1, count + 1):
+        library = sorted_library(n)
+        faults.fail(step, n)
+        messages, problems = a_review(library, model)
+        said = messages + problems
+        assert all("\n" not in line and "Traceback" not in line for line in said), said
+        if not all(path.endswith("lock") for path in faults.failed):  # the lock's courtesy
+            assert said, f"the failed {step} #{n} ({faults.failed}) was not said"
+            assert any(
+                f"({os.strerror(errno.ENOSPC)}" in line or "disk is full" in line for line in said
+            ), said
+        assert temporary_files(library) == [], "a half-written file was left"
+        assert photo_contents(library, read_tree) == sorted_photos, "a photo lost or doubled"
+        faults.clear()  # room again: catsort undo puts back the run and the review, exactly
+        assert_undone(before, library, library, read_tree)
+
+
+@pytest.mark.parametrize("step", [*FILE_STEPS, "cache"])
+def test_each_write_of_a_csv_review_can_fail(
+    step, photos, tmp_path, tiny_model, model, read_tree, monkeypatch
+):
+    import catsort
+
+    results = tmp_path / "results.csv"
+    assert classify(tiny_model, photos, "--csv", results).exit_code == 0
+    before = read_tree(photos)
+    faults = Faults(monkeypatch)
+    reviewed = tmp_path / "results.reviewed.csv"
+
+    def review() -> list[str]:
+        said: list[str] = []
+        try:
+            with catsort.open_review(results, model) as opened:
+                ids = {Path(item.shown).name: item.id for item in opened.items}
+                for name, label in (("blur.png", "dog"), ("kitty.jpg", "other")):
+                    try:
+                        said += [i.message for i in opened.decide([ids[name]], label) if i.message]
+                    except catsort.CatsortError as exc:  # the corrected CSV: the page says it
+                        said.append(str(exc))
+            return said + opened.summary().problems
+        except catsort.CatsortError as exc:  # its lock could not be made
+            return [*said, str(exc)]
+
+    assert review() == []
+    count = faults.calls[step]
+    assert count > 0, f"no {step} step in a CSV review"
+    for n in range(1, count + 1):
+        reviewed.unlink(missing_ok=True)
+        faults.fail(step, n)
+        said = review()
+        faults.clear()
+        assert all("\n" not in line and "Traceback" not in line for line in said), said
+        if not all(path.endswith("lock") for path in faults.failed):
+            assert any("No space left" in line or "disk is full" in line for line in said), said
+        assert read_tree(photos) == before, "a CSV review moves nothing"
+        assert temporary_files(tmp_path) == [], "a half-written file was left"
+        if reviewed.exists():  # all or nothing: every row, with who decided it
+            rows = list(csv.DictReader(reviewed.open()))
+            assert len(rows) == 4 and all(row["decided_by"] for row in rows), rows
+
+
+def test_an_export_onto_a_disk_that_fills_up_stops_there(
+    small_disk, big_library, tiny_model, read_tree
+):
+    runner.invoke(app, ["classify", "--model", str(tiny_model), str(big_library), "--move"])
+    before = read_tree(big_library)
+    out = small_disk / "mine"
+    cats = sorted((big_library / "cat").rglob("*.png"))
+    import catsort
+    from catsort.model import load_model
+
+    with catsort.open_review(big_library, load_model(tiny_model, threads=1)) as review:
+        ids = {item.path: item.id for item in review.items}
+        review.decide([ids[path] for path in (big_library / "dog").rglob("*.png")], "dog")
+        review.decide([ids[path] for path in cats], "cat")
+    result = runner.invoke(
+        app, ["review", "--model", str(tiny_model), str(big_library), "--export", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    [stop] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert f"{out}" in stop and "(No space left on device); the export stopped there" in stop
+    assert read_tree(big_library) == before, "an export changes no photo"
+    assert temporary_files(small_disk) == [], "a half-written copy was left"
+    written = read_tree(out)
+    assert written and len(written) < len(before), "what fitted was copied"
+    assert set(written.values()) <= set(before.values()), "each copy whole"
+
+
+def test_an_export_whose_links_cannot_be_made_on_a_full_disk_says_so(
+    library_for_export, tiny_model, tmp_path, monkeypatch
+):
+    out = tmp_path / "mine"
+    faults = Faults(monkeypatch).fail("rename", 1, where="mine")  # no room for a new name
+    result = runner.invoke(
+        app, ["review", "--model", str(tiny_model), str(library_for_export), "--export", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    [stop] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert stop.startswith(f"Error: {out / 'cat'}") and "(No space left on device)" in stop
+    assert "no photos a person decided" not in result.stderr
+    assert list(out.rglob("*.png")) == []
+    faults.clear()  # room again: the same export writes them
+    again = runner.invoke(
+        app, ["review", "--model", str(tiny_model), str(library_for_export), "--export", str(out)]
+    )
+    assert again.exit_code == 0, again.output
+    assert len(list(out.rglob("*.png"))) == 1
+
+
+@pytest.fixture
+def library_for_export(photos, tiny_model, model) -> Path:
+    """photos/ sorted with --move, blur.png decided a cat in a review."""
+    import catsort
+
+    classify(tiny_model, photos, "--move")
+    with catsort.open_review(photos, model) as review:
+        review.decide([item.id for item in review.items if item.shown == "blur.png"], "cat")
+    return photos

@@ -91,10 +91,14 @@ FLAGS = {
 def fail(error: CatsortError) -> typer.Exit:
     """Print a CatsortError as one red line (settings named by their options) and return the
     Exit to raise."""
-    message = error.spelled(FLAGS)
+    say_error(error.spelled(FLAGS))
+    return typer.Exit(exit_code(error))
+
+
+def say_error(message: str) -> None:
+    """Print ``Error:`` in red and the message, on one line on stderr."""
     # Escaped: file names such as "[2020] trip" are not Rich markup.
     err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(exit_code(error))
 
 
 def exit_code(error: CatsortError) -> int:
@@ -119,8 +123,7 @@ def interrupted(plan: SortPlan | None, summary: RunSummary | None = None) -> typ
 def stopped(summary: RunSummary, plan: SortPlan) -> None:
     """Say why a run stopped part way (a file it had to write could not be), in red, and what
     it left: shown even with --quiet."""
-    message = f"{summary.stopped}; the run stopped there."
-    err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    say_error(f"{summary.stopped}; the run stopped there.")
     left = left_behind(plan, summary, again="Once that is fixed (room made on a full disk)")
     if left:
         say(" ".join(left))

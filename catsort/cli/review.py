@@ -19,6 +19,7 @@ from catsort.cli.common import (
     interrupted,
     quoted,
     say,
+    say_error,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +85,7 @@ def review(
             )
         with opened as under_review:
             if export is not None:
-                _export(under_review, export)
-                raise typer.Exit(0)
+                raise typer.Exit(_export(under_review, export))
             _introduce(under_review)
             try:
                 with _sigterm_as_ctrl_c():
@@ -101,8 +101,7 @@ def review(
         raise fail(exc) from None
     except KeyboardInterrupt:
         raise interrupted(None) from None
-    _conclude(under_review)
-    raise typer.Exit(0)
+    raise typer.Exit(_conclude(under_review))
 
 
 @contextmanager
@@ -132,8 +131,9 @@ def _introduce(under_review: Review) -> None:
     )
 
 
-def _conclude(under_review: Review) -> None:
-    """The summary once the review stopped: what was decided, and how to put it back."""
+def _conclude(under_review: Review) -> int:
+    """The summary once the review stopped: what was decided, and how to put it back; what
+    could not be written (a full disk). Return the exit code: 1 for the latter, else 0."""
     summary = under_review.summary()
     if not summary.total:
         say("No decisions.")
@@ -156,10 +156,14 @@ def _conclude(under_review: Review) -> None:
     if summary.journal is not None:
         say(f"Journal: {summary.journal}")
         say(f"To put it all back: catsort undo {quoted(summary.journal)}")
+    for problem in summary.problems:
+        say_error(problem)
+    return 1 if summary.problems else 0
 
 
-def _export(under_review: Review, out: Path) -> None:
-    """Write the decisions as class folders, and say what was written."""
+def _export(under_review: Review, out: Path) -> int:
+    """Write the decisions as class folders, and say what was written; return the exit code
+    (1: a full disk stopped it part way)."""
     written = under_review.export(out)
     how = []
     if written.linked:
@@ -168,8 +172,15 @@ def _export(under_review: Review, out: Path) -> None:
         how.append(f"{written.copied} copied")
     if written.already:
         how.append(f"{written.already} there already")
-    say(f"{out}: {', '.join(how) or 'no photos a person decided'}.")
+    if how or written.stopped is None:
+        say(f"{out}: {', '.join(how) or 'no photos a person decided'}.")
     for reason, count in written.left_out.most_common():
         say(f"Left out {count}: {reason}.")
+    if written.stopped is not None:
+        say_error(
+            f"{written.stopped}; the export stopped there: the same command again adds the rest"
+        )
+        return 1
     if written.written or written.already:
         say(f"Train on them: catsort train --data {quoted(out)}")
+    return 0
