@@ -39,12 +39,17 @@ def undo_all(dest: Path):
 
 @pytest.fixture
 def template(tmp_path_factory, make_photo, make_files) -> Path:
-    """A small library: a cat with its Live Photo video, a dog, an uncertain photo."""
+    """A small library: a cat with its Live Photo video, a dog, an uncertain photo, a clip of a
+    cat (a video is moved, copied, tagged and reviewed as a photo is: the same writes)."""
+    from videofile import write_clip
+
     root = tmp_path_factory.mktemp("template") / "Photos"
     make_photo(root / "2019" / "kitty.jpg", RED)
     make_files(root, {"2019/kitty.mov": b"a live photo's video"})
     make_photo(root / "2020" / "rex.png", BLUE)
     make_photo(root / "blur.png", GREY)
+    (root / "2021").mkdir()
+    write_clip(root / "2021" / "purr.mp4", RED, seconds=1.0)
     return root
 
 
@@ -176,7 +181,7 @@ def test_undo_on_a_full_disk_puts_back_what_it_can_and_says_so(
     result = undo_all(dest)
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
-    assert "removed 3 copies" in result.stderr, "it put back what it could"
+    assert "removed 4 copies" in result.stderr, "it put back what it could"
     [error] = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert "cannot write the journal (No space left on device)" in error
     assert "the same undo again finds it back and records it" in result.stderr
