@@ -445,10 +445,7 @@ def test_each_write_of_a_csv_review_can_fail(
             with catsort.open_review(results, model) as opened:
                 ids = {Path(item.shown).name: item.id for item in opened.items}
                 for name, label in (("blur.png", "dog"), ("kitty.jpg", "other")):
-                    try:
-                        said += [i.message for i in opened.decide([ids[name]], label) if i.message]
-                    except catsort.CatsortError as exc:  # the corrected CSV: the page says it
-                        said.append(str(exc))
+                    said += [i.message for i in opened.decide([ids[name]], label) if i.message]
             return said + opened.summary().problems
         except catsort.CatsortError as exc:  # its lock could not be made
             return [*said, str(exc)]
@@ -530,3 +527,68 @@ def library_for_export(photos, tiny_model, model) -> Path:
     with catsort.open_review(photos, model) as review:
         review.decide([item.id for item in review.items if item.shown == "blur.png"], "cat")
     return photos
+
+
+def test_the_page_says_a_corrected_csv_it_could_not_write(
+    photos, tiny_model, model, tmp_path, monkeypatch
+):
+    from starlette.testclient import TestClient
+
+    import catsort
+    from catsort.review.server import make_app
+
+    results = tmp_path / "results.csv"
+    assert classify(tiny_model, photos, "--csv", results).exit_code == 0
+    reviewed = tmp_path / "results.reviewed.csv"
+    faults = Faults(monkeypatch).fail("rename", 1, where="results.reviewed")
+    with catsort.open_review(results, model) as review:
+        client = TestClient(make_app(review, "token"), base_url="http://127.0.0.1:8765")
+        [blur] = [item.id for item in review.items if item.shown.endswith("blur.png")]
+        answer = client.post(
+            "/api/decide",
+            json={"ids": [blur], "label": "dog"},
+            headers={"X-Catsort-Token": "token"},
+        )
+        assert answer.status_code == 200, answer.text  # decided: the label stands
+        assert answer.json()["items"][0]["decided"] == "dog"
+        assert answer.json()["warning"] == (
+            f"{reviewed}: cannot write the corrected CSV (No space left on device); it lacks "
+            "the latest decisions"
+        )
+        assert not reviewed.exists() and temporary_files(tmp_path) == []
+        faults.clear()  # room again: the next decision writes them all
+        [kitty] = [item.id for item in review.items if item.shown.endswith("kitty.jpg")]
+        again = client.post(
+            "/api/decide",
+            json={"ids": [kitty], "label": "cat"},
+            headers={"X-Catsort-Token": "token"},
+        )
+        assert again.json()["warning"] is None
+    rows = {Path(row["path"]).name: row for row in csv.DictReader(reviewed.open())}
+    assert (rows["blur.png"]["label"], rows["blur.png"]["decided_by"]) == ("dog", "person")
+    assert review.summary().problems == []
+
+
+def test_catsort_review_ends_with_what_it_could_not_write_and_exit_1(
+    photos, tiny_model, tmp_path, monkeypatch
+):
+    """The command line: a review whose results cache fails says so when it ends, exit 1."""
+    import catsort.api
+
+    results = tmp_path / "results.csv"
+    assert classify(tiny_model, photos, "--csv", results).exit_code == 0
+    Faults(monkeypatch).fail("cache", 1)
+
+    def decide_one(review, **_: object) -> None:  # a person decides one photo, then Ctrl-C
+        review.decide([review.items[0].id], "dog")
+        raise KeyboardInterrupt
+
+    # No browser in a CliRunner: the page's server is replaced by a person deciding through
+    # the same Review the page calls.
+    monkeypatch.setattr(catsort.api, "serve_review", decide_one)
+    result = runner.invoke(app, ["review", "--model", str(tiny_model), str(results)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert errors and all("results cache" in line for line in errors), result.stderr
+    assert "Decided 1 photos" in result.stderr

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catsort.errors import CatsortError, WriteFailed, os_reason
+from catsort.errors import CatsortError, os_reason
 from catsort.files import write_atomic
 from catsort.metadata import OTHER
 from catsort.review.export import ExportSummary, export_decisions
@@ -226,9 +226,16 @@ class Review:
         if self.kind == LIBRARY:
             item.shown = shown_path(path, self.folder)
 
+    @property
+    def unsaved(self) -> str | None:
+        """Why the corrected CSV lacks the latest decisions (it could not be written: a full
+        disk), or None. The decisions stand, and each later one writes them all again."""
+        return self._unsaved
+
     def _write_csv(self) -> None:
         """Write the corrected CSV (a CSV review): the same rows, a person's labels in place of
-        the model's, and who decided each; all or nothing."""
+        the model's, and who decided each; all or nothing. One that cannot be written is
+        ``unsaved``: said on the page and when the review ends."""
         target = self.reviewed_csv
         if target is None:
             return
@@ -257,7 +264,7 @@ class Review:
                 f"{target}: cannot write the corrected CSV ({os_reason(exc)}); it lacks the "
                 "latest decisions"
             )
-            raise WriteFailed(self._unsaved) from None
+            return
         self._unsaved = None
 
 
