@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -365,15 +366,19 @@ def model(tiny_model):
     return load_model(tiny_model, threads=1)
 
 
-def a_review(library: Path, model) -> tuple[list[str], list[str]]:
+def a_review(
+    library: Path, model, opened: Callable[[], object] = lambda: None
+) -> tuple[list[str], list[str]]:
     """Review a sorted library as a person would: the cat is a dog, the uncertain photo a cat,
     that last one taken back. Return what the page said of each photo (its messages) and what
-    the review's summary says could not be written; an error opening it is a message too."""
+    the review's summary says could not be written; an error opening it is a message too.
+    ``opened`` is called once the review is open, before the first decision."""
     import catsort
 
     messages: list[str] = []
     try:
         with catsort.open_review(library, model) as review:
+            opened()
             ids = {item.shown: item.id for item in review.items}
             for shown, label in (("cat/2019/kitty.jpg", "dog"), ("blur.png", "cat")):
                 messages += [
@@ -591,4 +596,47 @@ def test_catsort_review_ends_with_what_it_could_not_write_and_exit_1(
     assert "Traceback" not in result.output
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert errors and all("results cache" in line for line in errors), result.stderr
-    assert "Decided 1 photos" in result.stderr
+    assert "Decided 1 photo:" in result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warned) == 1 and "not remembered by later runs" in warned[0], result.stderr
+    assert result.stderr.index("Warning:") < result.stderr.index("Decided 1 photo:")
+
+
+def fill(disk: Path) -> Path:
+    """Fill what is left of ``disk`` with one file; return it (unlink it to make room)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.mark.parametrize("full", ["before it opens", "once it is open"])
+def test_a_review_on_a_full_disk(full, small_disk, template, tiny_model, model, read_tree):
+    before = read_tree(template)
+    library = Path(shutil.copytree(template, small_disk / "Photos"))
+    assert classify(tiny_model, library, "--move", "--tag").exit_code == 0
+    sorted_photos = photo_contents(library, read_tree)
+    filler = small_disk / "filler"
+    if full == "before it opens":  # its journal cannot be begun: one line, nothing done
+        fill(small_disk)
+        messages, problems = a_review(library, model)
+    else:  # its journal's lines still fit the page it has; a sidecar's backup, the cache not
+        messages, problems = a_review(library, model, lambda: fill(small_disk))
+    said = messages + problems
+    assert said, "the full disk was said"
+    assert all("\n" not in line and "Traceback" not in line for line in said), said
+    assert all("No space left on device" in line or "disk is full" in line for line in said), said
+    assert photo_contents(library, read_tree) == sorted_photos
+    assert temporary_files(small_disk) == []
+    filler.unlink()  # room again
+    if full == "before it opens":  # the same review now goes through
+        assert a_review(library, model) == ([], [])
+        assert (library / "dog" / "2019" / "kitty.jpg").is_file()
+    # Renames need no room: the cat went to dog/ with its sidecar as it was (the page said so).
+    assert_undone(before, library, library, read_tree)

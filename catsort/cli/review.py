@@ -15,6 +15,7 @@ from catsort.cli.common import (
     ModelOption,
     ThresholdOption,
     app,
+    counted,
     fail,
     interrupted,
     quoted,
@@ -129,6 +130,8 @@ def _introduce(under_review: Review) -> None:
         f"{len(items)} photos, {todo} to decide{unread}. "
         "Keys: c cat, d dog, o not a pet, s skip, u undo. Ctrl-C here to stop."
     )
+    for problem in under_review.source.session.summary.problems:  # a results cache unwritable
+        say(f"Warning: {problem}. Your decisions are acted on, but not remembered by later runs.")
 
 
 def _conclude(under_review: Review) -> int:
@@ -142,15 +145,17 @@ def _conclude(under_review: Review) -> int:
             f"{count} {'not a pet' if label == 'other' else label}"
             for label, count in summary.decided.most_common()
         )
-        done = [f"Decided {summary.total} photos: {labels}."]
+        done = [f"Decided {counted(summary.total, 'photo')}: {labels}."]
         if summary.moved:
-            companions = f", with {summary.companions} companions" if summary.companions else ""
+            with_them = counted(summary.companions, "companion")
+            companions = f", with {with_them}" if summary.companions else ""
             done.append(f"Moved {summary.moved}{companions}.")
         if summary.tagged:
-            done.append(f"Changed {summary.tagged} sidecars.")
+            done.append(f"Changed {counted(summary.tagged, 'sidecar')}.")
         say(" ".join(done))
     if summary.failed:
-        say(f"{summary.failed} decisions could not be carried out (the page said why).")
+        failed = counted(summary.failed, "decision")
+        say(f"{failed} could not be carried out (the page said why).")
     if summary.reviewed_csv is not None:
         say(f"Corrected CSV: {summary.reviewed_csv}")
     if summary.journal is not None:
