@@ -24,6 +24,8 @@ from conftest import BLUE, GREY, RED
 from faults import FILE_STEPS, STEPS, Faults, temporary_files
 from typer.testing import CliRunner
 
+import catsort
+import catsort.api
 from catsort.cli import app
 
 runner = CliRunner()
@@ -373,7 +375,6 @@ def a_review(
     that last one taken back. Return what the page said of each photo (its messages) and what
     the review's summary says could not be written; an error opening it is a message too.
     ``opened`` is called once the review is open, before the first decision."""
-    import catsort
 
     messages: list[str] = []
     try:
@@ -436,7 +437,6 @@ def test_each_write_of_a_review_can_fail(
 def test_each_write_of_a_csv_review_can_fail(
     step, photos, tmp_path, tiny_model, model, read_tree, monkeypatch
 ):
-    import catsort
 
     results = tmp_path / "results.csv"
     assert classify(tiny_model, photos, "--csv", results).exit_code == 0
@@ -480,7 +480,6 @@ def test_an_export_onto_a_disk_that_fills_up_stops_there(
     before = read_tree(big_library)
     out = small_disk / "mine"
     cats = sorted((big_library / "cat").rglob("*.png"))
-    import catsort
     from catsort.model import load_model
 
     with catsort.open_review(big_library, load_model(tiny_model, threads=1)) as review:
@@ -526,7 +525,6 @@ def test_an_export_whose_links_cannot_be_made_on_a_full_disk_says_so(
 @pytest.fixture
 def library_for_export(photos, tiny_model, model) -> Path:
     """photos/ sorted with --move, blur.png decided a cat in a review."""
-    import catsort
 
     classify(tiny_model, photos, "--move")
     with catsort.open_review(photos, model) as review:
@@ -539,7 +537,6 @@ def test_the_page_says_a_corrected_csv_it_could_not_write(
 ):
     from starlette.testclient import TestClient
 
-    import catsort
     from catsort.review.server import make_app
 
     results = tmp_path / "results.csv"
@@ -578,7 +575,6 @@ def test_catsort_review_ends_with_what_it_could_not_write_and_exit_1(
     photos, tiny_model, tmp_path, monkeypatch
 ):
     """The command line: a review whose results cache fails says so when it ends, exit 1."""
-    import catsort.api
 
     results = tmp_path / "results.csv"
     assert classify(tiny_model, photos, "--csv", results).exit_code == 0
@@ -640,3 +636,25 @@ def test_a_review_on_a_full_disk(full, small_disk, template, tiny_model, model, 
         assert (library / "dog" / "2019" / "kitty.jpg").is_file()
     # Renames need no room: the cat went to dog/ with its sidecar as it was (the page said so).
     assert_undone(before, library, library, read_tree)
+
+
+def test_a_decision_the_cache_cannot_remember_says_so_on_its_photo(
+    template, tmp_path, tiny_model, model, monkeypatch
+):
+    library = fresh(template, tmp_path, 0)
+    assert classify(tiny_model, library, "--move").exit_code == 0
+    faults = Faults(monkeypatch)
+    with catsort.open_review(library, model) as review:
+        faults.fail("cache", 1)  # the disk fills up once the review is open
+        [item] = review.decide(
+            [item.id for item in review.items if item.shown == "blur.png"], "cat"
+        )
+    assert item.decided == "cat" and (library / "cat" / "blur.png").is_file(), "acted on"
+    cache = library / ".catsort" / "cache.sqlite3"
+    assert item.message == (
+        f"{cache}: results cache failed (database or disk is full); the label is not "
+        "remembered for later runs"
+    )
+    assert review.summary().problems == [
+        f"{cache}: results cache failed (database or disk is full); going on without it"
+    ]
