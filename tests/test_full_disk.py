@@ -287,6 +287,20 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False, timeout=30)
 
 
+def fill(disk: Path) -> Path:
+    """Fill what is left of ``disk`` with one file; return it (unlink it to make room)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
 @pytest.fixture
 def big_library(tmp_path) -> Path:
     """About 4.5 MB of photos the tiny model tells apart: more than the small disk holds."""
@@ -336,15 +350,7 @@ def test_sorting_a_library_on_a_full_disk(small_disk, make_photo, tiny_model, re
     library = small_disk / "Photos"
     for i in range(6):
         make_photo(library / "2019" / f"IMG_{i}.png", RED if i % 2 else BLUE)
-    filler = small_disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:  # fill what is left of the disk
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
+    filler = fill(small_disk)
     before = read_tree(library)
     result = classify(tiny_model, library, "--move", "--tag")
     assert result.exit_code == 1, result.output
@@ -596,20 +602,6 @@ def test_catsort_review_ends_with_what_it_could_not_write_and_exit_1(
     warned = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
     assert len(warned) == 1 and "not remembered by later runs" in warned[0], result.stderr
     assert result.stderr.index("Warning:") < result.stderr.index("Decided 1 photo:")
-
-
-def fill(disk: Path) -> Path:
-    """Fill what is left of ``disk`` with one file; return it (unlink it to make room)."""
-    filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        while True:
-            os.write(fd, b"\0" * 4096)
-    except OSError as exc:
-        assert exc.errno == errno.ENOSPC
-    finally:
-        os.close(fd)
-    return filler
 
 
 @pytest.mark.parametrize("full", ["before it opens", "once it is open"])
