@@ -66,7 +66,8 @@ class Faults:
         where: str = "",
     ) -> Faults:
         """Make the ``nth`` call of ``op`` (one of STEPS) fail with ``code``, and each later one
-        unless ``once``; only calls on a path holding ``where`` count."""
+        unless ``once``; only calls on a path holding ``where`` count (a file opened before
+        these Faults were made is known as ``fd N``: a journal open already, say)."""
         if op not in STEPS:
             raise ValueError(f"unknown step {op!r}: one of {STEPS}")
         self._op, self._nth, self._code, self._once, self._where = op, nth, code, once, where
