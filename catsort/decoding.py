@@ -33,13 +33,35 @@ _BAR_PEAK = 40
 #: What ``reduce_decoding`` set an image up to decode.
 Reduction = Literal["scaled", "thumbnail", "page"]
 
+try:  # AVIF: Pillow 11.3 and later read it with libavif.
+    from PIL import AvifImagePlugin
+except ImportError:  # pragma: no cover - older Pillow
+    AvifImagePlugin = None  # type: ignore[assignment]
+else:
+    AvifImagePlugin.DEFAULT_MAX_THREADS = 1  # one thread an image unless set_decode_threads
+
 try:  # Phone photos (HEIC/HEIF); optional so that a broken wheel never stops JPEG users.
     import pillow_heif
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pillow_heif = None  # type: ignore[assignment]
 else:
     # AVIF stays with Pillow's own plugin (libavif): pillow-heif's wheels decode no AV1.
-    pillow_heif.register_heif_opener(thumbnails=True)
+    pillow_heif.register_heif_opener(thumbnails=True, decode_threads=1)
+
+
+def set_decode_threads(threads: int) -> None:
+    """Let libheif (HEIF) and libavif (AVIF) decode one image on at most ``threads`` threads.
+
+    They can decode a large image's tiles in parallel (on 4 threads, or every core, by their
+    own defaults); catsort starts them at one. classify runs a worker per core and gives each
+    decoder the worker's share, as its model gets: more threads than that only take turns on
+    the same cores, for 1-3 % more CPU time a photo (docs/performance.md, "Threads").
+    """
+    threads = max(1, threads)
+    if pillow_heif is not None:
+        pillow_heif.options.DECODE_THREADS = threads
+    if AvifImagePlugin is not None:
+        AvifImagePlugin.DEFAULT_MAX_THREADS = threads
 
 
 def open_image(source: str | os.PathLike | bytes, size: tuple[int, int]) -> Image.Image:

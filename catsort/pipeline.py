@@ -15,6 +15,7 @@ import numpy as np
 
 from catsort.cache import Known, ResultsCache
 from catsort.decision import Prediction, decide
+from catsort.decoding import set_decode_threads
 from catsort.errors import CatsortError
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
@@ -140,6 +141,8 @@ def classify_paths(
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
     workers = workers or split_threads()[0]
+    # HEIF and AVIF decoders get a worker's share of the cores, as its model does.
+    set_decode_threads(classifier.threads or 1)
     spare: SimpleQueue[Classifier] = SimpleQueue()
     spare.put(classifier)
 
