@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import corpora
-from ceiling import Ceiling, measure_ceiling, sample
+from ceiling import Ceiling, Costs, measure_costs, sample
 from measure import Run, median, run_measured
 from tables import CeilingRow, Check, Row
 
@@ -68,30 +68,36 @@ def throughput(
 ) -> None:
     """Time every program on the folder, interleaved, and check catsort's ratio to the baseline.
 
-    With ``ceilings`` and ``model``, the machine's ceiling for the folder's photos is measured
-    first, each catsort program is also timed on one of its photos (its start-up), and catsort's
-    rate after start-up is set beside the ceiling.
+    With ``ceilings`` and ``model``, the machine's ceiling for the folder's photos (ceiling.py)
+    is measured in every repeat before the programs, each catsort program is also timed on one
+    of its photos (its start-up), and catsort's rate after start-up is set beside the ceiling
+    of the same repeat.
     """
     files = corpora.image_files(folder)
     images = len(files)
     each = corpora.read_all(folder) / images
     label += f", {each / 1e6:.1f} MB each" if each >= 1e6 else f", {each / 1e3:.0f} kB each"
-    ceiling = None
+    ceiling = costs = None
     one = work / f"{key}-one"
     if ceilings is not None and model is not None:
-        print(f"  {key}: measuring the ceiling (decode and model, one thread) ...")
-        ceiling = measure_ceiling(sample(files, CEILING_SAMPLE), model)
+        photos = sample(files, CEILING_SAMPLE)
+        costs = measure_costs(photos, model)
         print(
-            f"  {key}: decode {ceiling.decode_ms:.2f} ms + model {ceiling.model_ms:.2f} ms a "
-            f"photo on {ceiling.cores} cores: {ceiling.per_second:.1f} photos/s"
+            f"  {key}: decode {costs.decode_ms:.2f} ms + model {costs.model_ms:.2f} ms of CPU "
+            "a photo on one thread"
         )
+        ceiling = Ceiling(photos, model)
         one.mkdir(exist_ok=True)
         first = files[0]
         (one / first.name).write_bytes(first.read_bytes())
+    peaks: list[float] = []
     runs: dict[str, list[Run]] = {p.name: [] for p in programs}
     starts: dict[str, list[Run]] = {p.name: [] for p in programs if not p.baseline}
     failed: set[str] = set()
     for repeat in range(repeats):
+        if ceiling is not None:
+            peaks.append(ceiling.run())
+            print(f"  {key} #{repeat + 1} ceiling: {peaks[-1]:.1f} photos/s")
         for program in programs:  # interleaved, so drift in the machine's load hits all alike
             run, problem = measure(program, folder, work / f"{key}.csv", images)
             print(
@@ -122,8 +128,8 @@ def throughput(
                 failed=program.name in failed,
             )
         )
-    if ceiling is not None and ceilings is not None:
-        _ceiling_rows(key, label, images, ceiling, programs, runs, starts, failed, ceilings)
+    if ceiling is not None and costs is not None and ceilings is not None:
+        _ceiling_rows(label, images, costs, peaks, programs, runs, starts, failed, ceilings)
         _ceiling_check(key, ceilings[-len(starts) :] if starts else [], checks)
     target = RATIO_TARGETS.get(key)
     if target is None:
@@ -148,44 +154,35 @@ def throughput(
 
 
 def _ceiling_rows(
-    key: str,
     label: str,
     images: int,
-    ceiling: Ceiling,
+    costs: Costs,
+    peaks: list[float],
     programs: list[Program],
     runs: dict[str, list[Run]],
     starts: dict[str, list[Run]],
     failed: set[str],
     ceilings: list[CeilingRow],
 ) -> None:
-    """One row per catsort program: its rates beside the ceiling."""
+    """One row per catsort program: its rates beside the ceiling of the same repeats."""
     for program in programs:
         if program.baseline:
             continue
-        whole = median([r.seconds for r in runs[program.name]])
-        start = median([r.seconds for r in starts[program.name]])
+        pairs = list(zip(runs[program.name], starts[program.name], peaks))
         # The photos after the first: each run's time less its repeat's one-photo run.
-        after = median(
-            [
-                (images - 1) / max(r.seconds - s.seconds, 1e-9)
-                for r, s in zip(runs[program.name], starts[program.name])
-            ]
-        )
-        cpu = median(
-            [
-                (r.cpu_seconds - s.cpu_seconds) / (images - 1) * 1000
-                for r, s in zip(runs[program.name], starts[program.name])
-            ]
-        )
+        after = [(images - 1) / max(r.seconds - s.seconds, 1e-9) for r, s, _ in pairs]
+        cpu = [(r.cpu_seconds - s.cpu_seconds) / (images - 1) * 1000 for r, s, _ in pairs]
         ceilings.append(
             CeilingRow(
-                label,
-                program.name,
-                ceiling,
-                images / whole,
-                start,
-                after,
-                cpu,
+                corpus=label,
+                program=program.name,
+                costs=costs,
+                ceiling=median(peaks),
+                whole=images / median([r.seconds for r in runs[program.name]]),
+                start_seconds=median([r.seconds for r in starts[program.name]]),
+                after_start=median(after),
+                share=median([rate / peak for rate, (_, _, peak) in zip(after, pairs)]),
+                cpu_ms=median(cpu),
                 failed=program.name in failed,
             )
         )
@@ -201,8 +198,8 @@ def _ceiling_check(key: str, rows: list[CeilingRow], checks: list[Check]) -> Non
             f"{key}: {row.program} after start-up >= {share:.0%} of the ceiling",
             "a run failed"
             if row.failed
-            else f"{row.after_start:.1f} of {row.ceiling.per_second:.1f} photos/s "
-            f"({row.share:.1%}; whole runs {row.whole / row.ceiling.per_second:.1%})",
+            else f"{row.share:.1%} ({row.after_start:.1f} of {row.ceiling:.1f} photos/s; "
+            f"whole runs {row.whole:.1f}/s)",
             not row.failed and row.share >= share,
         )
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ceiling import Ceiling
+from ceiling import Costs
 from measure import Run, median
 
 
@@ -69,17 +69,14 @@ class CeilingRow:
 
     corpus: str
     program: str
-    ceiling: Ceiling
+    costs: Costs  # decode and model a photo, one thread
+    ceiling: float  # photos a second, every core decoding and running the model (median)
     whole: float  # photos a second over whole runs, start-up included (median time)
     start_seconds: float  # median time of a run on one photo of the corpus
     after_start: float  # photos a second after the first (median of the paired repeats)
+    share: float  # after_start / the ceiling of the same repeat (median)
     cpu_ms: float  # CPU time a photo after the first, all threads
     failed: bool = False
-
-    @property
-    def share(self) -> float:
-        """The rate after start-up as a share of the ceiling."""
-        return self.after_start / self.ceiling.per_second
 
 
 @dataclass(frozen=True)
@@ -158,7 +155,6 @@ def render(
                     "Program",
                     "Decode",
                     "Model",
-                    "Cores",
                     "Ceiling",
                     "Whole runs",
                     "One photo",
@@ -171,10 +167,9 @@ def render(
                 [
                     c.corpus,
                     c.program + (" (FAILED)" if c.failed else ""),
-                    f"{c.ceiling.decode_ms:.2f} ms",
-                    f"{c.ceiling.model_ms:.2f} ms",
-                    str(c.ceiling.cores),
-                    f"{c.ceiling.per_second:.1f}/s",
+                    f"{c.costs.decode_ms:.2f} ms",
+                    f"{c.costs.model_ms:.2f} ms",
+                    f"{c.ceiling:.1f}/s",
                     f"{c.whole:.1f}/s",
                     f"{c.start_seconds:.2f} s",
                     f"{c.after_start:.1f}/s",
@@ -183,18 +178,20 @@ def render(
                 ]
                 for c in ceilings
             ],
-            right=range(2, 11),
+            right=range(2, 10),
         )
         lines += [
             "",
-            "Decode: `load_image` per photo, one thread; model: the model per photo, one "
-            "thread, batches of 8 (CPU time, measured in the benchmark's process on up to 200 "
-            "of the corpus' photos). Ceiling: cores x 1000 / (decode + model) photos a second. "
-            "Whole runs: photos / median time. One photo: the median time of the same command "
-            "on one photo of the corpus (start-up, loading the model, exit). After start-up: "
-            "(photos - 1) / (run - its repeat's one-photo run), median. Share: after start-up "
-            "/ ceiling; it needs an idle machine. CPU a photo: catsort's CPU time (all threads) "
-            "a photo after the first, paired the same way; set beside decode + model it shows "
+            "Decode, model: CPU time a photo on one thread (`load_image`; the model in batches "
+            "of 8), on up to 200 of the corpus' photos. Ceiling: photos a second with one "
+            "thread per core, each decoding its share of those photos and running its own "
+            "one-thread copy of the model, nothing else (benchmarks/ceiling.py), measured in "
+            "every repeat before the programs (median). Whole runs: photos / median time. One "
+            "photo: the median time of the same command on one photo of the corpus (start-up, "
+            "loading the model, exit). After start-up: (photos - 1) / (run - its repeat's "
+            "one-photo run), median. Share: after start-up / the ceiling of the same repeat, "
+            "median; it needs an idle machine. CPU a photo: catsort's CPU time (all threads) a "
+            "photo after the first, paired the same way; beside decode + model it shows "
             "catsort's own overhead, even on a busy machine.",
         ]
     lines += ["", "Targets:", ""]
