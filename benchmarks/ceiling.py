@@ -2,11 +2,12 @@
 
 The ceiling of a corpus is measured, not estimated: one thread per core, each decoding its share
 of the corpus' photos with ``load_image`` and running them through its own one-thread copy of
-the model in batches of 8 (classify's default), with nothing else: no start-up, no walking of
-folders, no results, no CSV. Photos a second over that pass are the ceiling; no program reaches
-it, and how close catsort gets is the measure of its pipeline. Two copies of the model running
-at once cost more CPU time a photo than one alone (shared caches and memory: 13 % here), which
-is why the pass runs them together rather than multiplying one thread's rate by the cores.
+the model in batches of classify's size (catsort.pipeline.BATCH_SIZE), with nothing else: no
+start-up, no walking of folders, no results, no CSV. Photos a second over that pass are the
+ceiling; no program reaches it, and how close catsort gets is the measure of its pipeline. Two
+copies of the model running at once cost more CPU time a photo than one alone (shared caches and
+memory: 13 % here), which is why the pass runs them together rather than multiplying one
+thread's rate by the cores.
 
 For the record, the per-photo costs on one thread are measured too, as CPU time (on an idle
 machine that is the wall time, and where other programs share the cores it is still what a
@@ -26,8 +27,7 @@ from measure import median
 
 from catsort.images import load_image
 from catsort.model import Classifier, load_model
-
-BATCH = 8
+from catsort.pipeline import BATCH_SIZE as BATCH
 
 
 @dataclass(frozen=True)

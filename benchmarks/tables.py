@@ -183,8 +183,8 @@ def render(
         lines += [
             "",
             "Decode, model: CPU time a photo on one thread (`load_image`; the model in batches "
-            "of 8), on up to 200 of the corpus' photos. Ceiling: photos a second with one "
-            "thread per core, each decoding its share of those photos and running its own "
+            "of classify's size), on up to 200 of the corpus' photos. Ceiling: photos a second "
+            "with one thread per core, each decoding its share of those photos and running its own "
             "one-thread copy of the model, nothing else (benchmarks/ceiling.py), measured in "
             "every repeat before the programs (median). Whole runs: photos / median time. One "
             "photo: the median time of the same command on one photo of the corpus (start-up, "

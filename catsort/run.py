@@ -17,7 +17,7 @@ from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
 from catsort.errors import CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import Classifier
-from catsort.pipeline import Companion, PhotoResult, classify_paths
+from catsort.pipeline import BATCH_SIZE, Companion, PhotoResult, classify_paths
 from catsort.skiplist import library_around
 from catsort.sorting.companions import CompanionFinder, companion_targets, without_paired_raws
 from catsort.sorting.copies import EarlierCopies
@@ -236,7 +236,7 @@ class RunSettings:
     threshold: float | None = None
     use_gate: bool = True
     gate_threshold: float | None = None
-    batch_size: int = 8
+    batch_size: int = BATCH_SIZE
     workers: int | None = None
     follow_links: bool = False  # walk into folder links (never moving what lies outside)
     exclude: tuple[str, ...] = ()  # gitignore-style patterns, relative to the folder given
