@@ -70,50 +70,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="catsort-bench-") as scratch:
         work = Path(scratch)
         warm_up(programs, corpora.small_files(1, sources, tag), work)
+        runs = []  # (key, label, folder, programs) of the throughput corpora chosen
         if "a" in args.corpus:
             if args.validation.is_dir():
-                throughput(
-                    "a",
-                    "a: validation photos",
-                    args.validation,
-                    programs,
-                    args.repeats,
-                    work,
-                    rows,
-                    checks,
-                    ceilings,
-                    model,
-                )
+                runs.append(("a", "a: validation photos", args.validation, programs))
             else:
                 print(f"Skipping corpus a: {args.validation} not found (needs ../shared).")
         if "b" in args.corpus:
             folder = corpora.big_photos(args.big_count, sources, tag)
-            throughput(
-                "b",
-                "b: 12 MP photos",
-                folder,
-                programs,
-                args.repeats,
-                work,
-                rows,
-                checks,
-                ceilings,
-                model,
-            )
+            runs.append(("b", "b: 12 MP photos", folder, programs))
         if "phone" in args.corpus:
             folder = corpora.phone_photos(args.phone_count, sources, tag)
-            ours = [p for p in programs if not p.baseline]
+            runs.append(("phone", "phone library", folder, [p for p in programs if not p.baseline]))
+        for key, label, folder, chosen in runs:
             throughput(
-                "phone",
-                "phone library",
-                folder,
-                ours,
-                args.repeats,
-                work,
-                rows,
-                checks,
-                ceilings,
-                model,
+                key, label, folder, chosen, args.repeats, work, rows, checks, ceilings, model
             )
         if "flat" in args.corpus:
             flat(catsort, args.flat_counts, sources, tag, work, rows, checks)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -544,19 +546,7 @@ def test_int8_export_keeps_the_stem_float_and_the_rest_int8() -> None:
     images = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
     import tensorflow as tf
 
-    tflite = export.convert(model, "int8", images, quiet=True)
-    interpreter = tf.lite.Interpreter(model_content=tflite)
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-
-    def output_types(layer: str) -> set:
-        """The types of what the ops of ``layer`` (or of layers named so far) compute."""
-        return {
-            tensors[i]["dtype"]
-            for op in interpreter._get_ops_details()
-            for i in op["outputs"]
-            if any(re.search(rf"/{layer}\w*/", name) for name in tensors[i]["name"].split(";"))
-        }
-
+    output_types = _output_types(tf, export.convert(model, "int8", images, quiet=True))
     for layer in export.FLOAT_LAYERS:  # batch norms folded into their convolutions compute none
         assert output_types(layer) <= {np.float32}, layer
     for layer in ("Conv1", "expanded_conv_", "block_1_", "block_2_"):
@@ -599,6 +589,15 @@ def test_int8_export_keeps_float_only_the_layers_asked(
     import tensorflow as tf
 
     tflite = export.convert(model, "int8", images, quiet=True, float_layers=float_layers)
+    output_types = _output_types(tf, tflite)
+    for layer in floats:
+        assert output_types(layer) == {np.float32}, layer
+    for layer in ints:
+        assert output_types(layer) == {np.int8}, layer
+
+
+def _output_types(tf: Any, tflite: bytes) -> Callable[[str], set]:
+    """For a TFLite model: the types of what the ops of a layer (a name prefix) compute."""
     interpreter = tf.lite.Interpreter(model_content=tflite)
     tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
 
@@ -610,7 +609,4 @@ def test_int8_export_keeps_float_only_the_layers_asked(
             if any(re.search(rf"/{layer}\w*/", name) for name in tensors[i]["name"].split(";"))
         }
 
-    for layer in floats:
-        assert output_types(layer) == {np.float32}, layer
-    for layer in ints:
-        assert output_types(layer) == {np.int8}, layer
+    return output_types
