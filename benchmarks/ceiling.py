@@ -2,7 +2,7 @@
 
 The ceiling of a corpus is measured, not estimated: one thread per core, each decoding its share
 of the corpus' photos with ``load_image`` and running them through its own one-thread copy of
-the model in batches of classify's size (catsort.pipeline.BATCH_SIZE), with nothing else: no
+the model in batches of classify's size (catsort.types.BATCH_SIZE), with nothing else: no
 start-up, no walking of folders, no results, no CSV. Photos a second over that pass are the
 ceiling; no program reaches it, and how close catsort gets is the measure of its pipeline. Two
 copies of the model running at once cost more CPU time a photo than one alone (shared caches and
@@ -27,7 +27,7 @@ from measure import median
 
 from catsort.images import load_image
 from catsort.model import Classifier, load_model
-from catsort.pipeline import BATCH_SIZE as BATCH
+from catsort.types import BATCH_SIZE as BATCH
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError
 
 from . import data as datasets
 from . import export, gate, recipe, runs
@@ -424,7 +424,7 @@ def _finish_variant(
         raise CatsortError(
             f"{path}: TFLite test accuracy {test_accuracy:.2%} is more than 0.5 points from "
             f"Keras {keras_test:.2%}; the conversion is not faithful (try --ship float32)",
-            exit_code=1,
+            kind=FAILED,
         )
     return metrics
 
