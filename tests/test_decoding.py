@@ -17,12 +17,14 @@ from heicfile import (
     write_heic_with_thumbnail,
 )
 from PIL import Image
+from rawfile import write_dng
 
 from catsort.decision import decide
-from catsort.decoding import letterboxed, open_image, resize
+from catsort.decoding import letterboxed, open_image, reduce_decoding, resize
 from catsort.errors import CatsortError
 from catsort.images import load_image, prepare, upright
 from catsort.model import Classifier, load_model
+from catsort.raw import open_preview
 
 SIZE = (224, 224)
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -224,6 +226,43 @@ def test_damaged_heif_files_give_one_line_errors(tmp_path, make, reason):
 
 
 # --- other formats ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cat.2043.jpg", "dog.2082.jpg"])
+def test_an_avif_gets_its_jpegs_label(tmp_path, model, name):
+    image = photo(name, (1600, 1200))
+    jpeg, avif = tmp_path / "a.jpg", tmp_path / "a.avif"
+    image.save(jpeg, quality=90)
+    image.save(avif, quality=80)
+    with Image.open(avif) as img:
+        assert img.format == "AVIF"
+    assert label(model, load_image(avif, SIZE))[0] == label(model, load_image(jpeg, SIZE))[0]
+    assert label(model, load_image(avif, SIZE))[0] == name.split(".")[0]
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_turned_avif_is_upright_as_a_jpeg_would_be(tmp_path, orientation):
+    image = Image.new("RGB", (640, 480), (220, 30, 30))
+    image.paste((30, 30, 220), (320, 0, 640, 480))
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Pillow writes it as the AVIF's rotation and mirroring
+    path = tmp_path / "turned.avif"
+    image.save(path, exif=exif.tobytes(), quality=90)
+    expected = np.asarray(resize(upright(image.copy(), orientation), SIZE))
+    assert np.abs(load_image(path, SIZE).astype(int) - expected).mean() < 6
+
+
+def test_a_raw_files_large_preview_is_decoded_at_reduced_size(tmp_path):
+    image = photo("dog.2082.jpg", (1600, 1200))
+    path = write_dng(tmp_path / "IMG_0003.DNG", image)
+    preview, _ = open_preview(path)
+    with preview as img:
+        assert reduce_decoding(img, SIZE) == "scaled"
+        assert img.size == (400, 300)  # 1/4 scale: still covers 224x224
+    preview, _ = open_preview(path)
+    with preview as img:
+        in_full = prepare(img, path, SIZE)  # no reduced decoding
+    assert np.abs(load_image(path, SIZE).astype(int) - in_full).mean() < 2
 
 
 def test_a_tiff_pyramid_is_read_from_its_reduced_page(tmp_path):
