@@ -228,6 +228,27 @@ def test_damaged_heif_files_give_one_line_errors(tmp_path, make, reason):
 # --- other formats ------------------------------------------------------------------------------
 
 
+@needs_heic
+@pytest.mark.parametrize("threads", [1, 2])
+def test_heif_and_avif_decoders_get_a_workers_share_of_the_cores(tmp_path, monkeypatch, threads):
+    # classify runs a worker a core; each decoder gets the worker's model threads, so that
+    # libheif's and libavif's own threads (4, or every core, by default) do not fight them.
+    import pillow_heif
+    from PIL import AvifImagePlugin
+
+    from catsort.pipeline import classify_paths
+
+    # Put the settings back afterwards: they are the process's.
+    monkeypatch.setattr(pillow_heif.options, "DECODE_THREADS", pillow_heif.options.DECODE_THREADS)
+    monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", AvifImagePlugin.DEFAULT_MAX_THREADS)
+    path = write_heic(tmp_path / "IMG_0001.HEIC", photo(), thumbnail=None)
+    model = load_model(threads=threads)
+    results = list(classify_paths([path], model, workers=1))
+    assert results[0].ok
+    heif, avif = pillow_heif.options.DECODE_THREADS, AvifImagePlugin.DEFAULT_MAX_THREADS
+    assert heif == avif == threads
+
+
 @pytest.mark.parametrize("name", ["cat.2043.jpg", "dog.2082.jpg"])
 def test_an_avif_gets_its_jpegs_label(tmp_path, model, name):
     image = photo(name, (1600, 1200))
