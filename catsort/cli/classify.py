@@ -100,7 +100,8 @@ def classify(
             "photos and running its own copy of the model.",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
+    # catsort.types.BATCH_SIZE (not imported here: --help stays free of numpy)
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 4,
     refresh: Annotated[
         bool,
         typer.Option(
