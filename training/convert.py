@@ -41,10 +41,13 @@ def convert_run(
     weights: str | None = None,
     gate_kind: str | None = None,
     others: Path | None = None,
+    float_layers: tuple[str, ...] | None = None,
 ) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
 
     ``output`` may not hold a model already (RUN itself does) unless ``overwrite`` is given.
+    ``float_layers``: the MobileNetV2 layers (name prefixes) kept float32 in the int8 model;
+    default: the run's own.
     """
     metadata_path = run / "catsort.json"
     if not (run / "model.keras").is_file() or not metadata_path.is_file():
@@ -63,6 +66,11 @@ def convert_run(
             "weights": settings.get("weights") if weights is None else _weights(weights),
             "gate": gate_kind or settings.get("gate", TrainConfig.gate),
             "others": others if others is not None else settings.get("others"),
+            "float_layers": tuple(
+                settings.get("float_layers", TrainConfig.float_layers)
+                if float_layers is None
+                else float_layers
+            ),
         }
     )
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
@@ -77,6 +85,7 @@ def convert_run(
     splits = load_splits(files, (config.img_size, config.img_size))
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
+    keep["training"] = {**keep.get("training", {}), "float_layers": list(config.float_layers)}
     if config.others is not None:  # what the regions were fitted on, as a run records it
         keep["training"] = {**keep.get("training", {}), "others": str(config.others)}
     metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)
@@ -86,6 +95,14 @@ def convert_run(
                 shutil.copy2(run / name, output / name)
     test_predictions_figure(output, splits[2], labels)
     return metrics
+
+
+def _float_layers(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.lower() == "none":
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _weights(value: str) -> str | None:
@@ -129,6 +146,14 @@ def main() -> None:
         help="folders of non-pet photos (../shared/data/others) to fit the regions on, for pets "
         "that do not fill the frame; default: the run's own, if any",
     )
+    parser.add_argument(
+        "--float-layers",
+        default=None,
+        metavar="PREFIXES",
+        help="MobileNetV2 layers kept float32 in the int8 model: comma-separated name prefixes "
+        "(Conv1,bn_Conv1), or 'none' for an all-int8 network; default: the run's own (the "
+        "stem, training/export.py FLOAT_LAYERS)",
+    )
     args = parser.parse_args()
     try:
         metrics = convert_run(
@@ -141,6 +166,7 @@ def main() -> None:
             weights=args.weights,
             gate_kind=args.gate,
             others=args.others,
+            float_layers=_float_layers(args.float_layers),
         )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None

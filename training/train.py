@@ -43,6 +43,9 @@ class TrainConfig:
     # Non-pet photos (class folders) to fit the regions on, for pets that do not fill the
     # frame (training/regions.py); None: a model without regions. Mahalanobis gate only.
     others: Path | None = None
+    # MobileNetV2 layers kept float32 in the int8 model (name prefixes; () for none): the
+    # stem by default (export.FLOAT_LAYERS says why and what it costs).
+    float_layers: tuple[str, ...] = export.FLOAT_LAYERS
     figures: bool = True
     seed: int = 1337
     verbose: bool = True  # progress bars
@@ -249,7 +252,13 @@ def export_trained(
         say(f"Converting to TensorFlow Lite ({quantization}) ...")
         path = config.output / f"{name}.tflite"
         path.write_bytes(
-            export.convert(exported, quantization, calibration, quiet=not config.tensorflow_logs)
+            export.convert(
+                exported,
+                quantization,
+                calibration,
+                quiet=not config.tensorflow_logs,
+                float_layers=tuple(config.float_layers),
+            )
         )
         variants[quantization] = _finish_variant(
             path,
@@ -297,7 +306,9 @@ def _fit_photo_gate(
     if quantization == "float32":
         train, val = (_predict(inputs, split.images, config.batch_size) for split in splits)
     else:
-        converted = export.convert(inputs, quantization, calibration, quiet=True)
+        converted = export.convert(
+            inputs, quantization, calibration, quiet=True, float_layers=tuple(config.float_layers)
+        )
         train, val = (export.run_outputs(converted, split.images) for split in splits)
     fitted = gate.fit_photo_gate(
         train["content"],

@@ -9,12 +9,12 @@ import typer
 from rich.markup import escape
 
 from catsort import CatsortError
-from catsort.cli.common import app, err_console, fail
+from catsort.cli.common import Command, app, err_console, fail
 
 # --- train -----------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     data: Annotated[
         Path | None,
