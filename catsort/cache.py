@@ -8,11 +8,13 @@ folder it reads is in a library a --move/--copy run sorted: then it uses that li
 A row is keyed by the photo's path relative to the cache's base folder, its size, its
 modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the
 model file and what shapes its input and output). It holds the model's raw outputs, its logits
-and pet score, or the reason the photo was skipped (too small to tell: the same bytes are always
-skipped). A video's row holds its frames' scores combined (``decision.combine_frames``, which
-no threshold changes) and how many frames they come from. The label is decided again from the
-logits with each run's thresholds, which cost nothing, so a new --threshold or --gate-threshold
-needs no photo classified again. Errors are never cached: a file fixed later is tried again.
+and pet score (for a model that scores regions, theirs too, and what a second look at a part of
+the photo gave), or the reason the photo was skipped (too small to tell: the same bytes are
+always skipped). A video's row holds its frames' scores combined (``decision.combine_frames``,
+which no threshold changes) and how many frames they come from. The label is decided again from
+the logits with each run's thresholds, which cost nothing, so a new --threshold or
+--gate-threshold needs no photo classified again. Errors are never cached: a file fixed later is
+tried again.
 
 A cache that cannot be read or written is never the run's problem: it is a one-line warning, and
 the run goes on with a fresh cache or without one.
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catsort.regions import Look
 from catsort.version import __version__
 
 if TYPE_CHECKING:
@@ -74,6 +77,9 @@ class Known:
     pet_score: float | None = None
     skipped: str | None = None
     frames: int | None = None  # a video's: how many frames the scores come from
+    # A model with regions: how pet-like each region is, and the second look if one was taken.
+    region_scores: tuple[float, ...] = ()
+    look: Look | None = None
 
 
 def fingerprint(classifier: Classifier) -> str:
@@ -251,14 +257,15 @@ class ResultsCache:
                 known.pet_score,
                 known.skipped,
                 known.frames,
+                _regions_json(known),
             )
             for stamp, known in items
         ]
         with self._lock:
             self._execute_many(
                 "INSERT OR REPLACE INTO results "
-                "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "(path, model, size, mtime_ns, logits, pet_score, skipped, frames, regions) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -280,8 +287,8 @@ class ResultsCache:
             else:
                 self._execute_many(
                     "INSERT OR REPLACE INTO results "
-                    "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
-                    "SELECT ?, model, size, mtime_ns, logits, pet_score, skipped, frames "
+                    "(path, model, size, mtime_ns, logits, pet_score, skipped, frames, regions) "
+                    "SELECT ?, model, size, mtime_ns, logits, pet_score, skipped, frames, regions "
                     f"FROM results {where}",
                     row,
                 )
@@ -429,7 +436,7 @@ class ResultsCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT logits, pet_score, skipped, frames FROM results "
+                "SELECT logits, pet_score, skipped, frames, regions FROM results "
                 "WHERE path = ? AND model = ? AND size = ? AND mtime_ns = ?",
                 (_db_key(stamp.key), self.model, stamp.size, stamp.mtime_ns),
             ).fetchone()
@@ -438,15 +445,17 @@ class ResultsCache:
             return None
         if row is None:
             return None
-        logits, pet_score, skipped, frames = row
+        logits, pet_score, skipped, frames, regions = row
         frames = None if frames is None else int(frames)
         if skipped is not None:
             return Known(skipped=skipped, frames=frames)
         try:
             values = tuple(float(value) for value in json.loads(logits))
-        except (TypeError, ValueError):
+            region_scores, look = _regions_from_json(regions)
+        except (TypeError, ValueError, KeyError):
             return None  # a row this version cannot read: classify the photo again
-        return Known(values, None if pet_score is None else float(pet_score), frames=frames)
+        pet = None if pet_score is None else float(pet_score)
+        return Known(values, pet, None, frames, region_scores, look)
 
     def _execute_many(self, sql: str, rows: list[tuple]) -> None:
         if self._db is None:
@@ -493,7 +502,7 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
                 "CREATE TABLE IF NOT EXISTS results ("
                 "path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
                 "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
-                "frames INTEGER, PRIMARY KEY (path, model))"
+                "frames INTEGER, regions TEXT, PRIMARY KEY (path, model))"
             )
             # What a person decided: for these bytes, under any model.
             connection.execute(
@@ -508,6 +517,9 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
             found = {info[1] for info in connection.execute("PRAGMA table_info(results)")}
             if "frames" not in found:
                 connection.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
+            # ... and before models scored regions (each region's score, and the second look).
+            if "regions" not in found:
+                connection.execute("ALTER TABLE results ADD COLUMN regions TEXT")
             connection.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [("schema", _SCHEMA), ("base", os.path.abspath(base))],
@@ -559,6 +571,39 @@ def _carry_decisions(connection: sqlite3.Connection, earlier: Path, path: Path) 
             connection.execute("DETACH DATABASE earlier")
         except sqlite3.Error:
             pass
+
+
+def _regions_json(known: Known) -> str | None:
+    """The regions cell: the region scores and the second look, or None without regions."""
+    if not known.region_scores:
+        return None
+    look = known.look
+    return json.dumps(
+        {
+            "scores": known.region_scores,
+            "look": None
+            if look is None
+            else {"box": look.box, "logits": look.logits, "pet_score": look.pet_score},
+        }
+    )
+
+
+def _regions_from_json(cell: str | None) -> tuple[tuple[float, ...], Look | None]:
+    """The region scores and second look of a regions cell (raises on a malformed one)."""
+    if cell is None:
+        return (), None
+    data = json.loads(cell)
+    scores = tuple(float(value) for value in data["scores"])
+    look = data["look"]
+    if look is None:
+        return scores, None
+    x0, y0, x1, y1 = (float(value) for value in look["box"])
+    pet = look["pet_score"]
+    return scores, Look(
+        (x0, y0, x1, y1),
+        tuple(float(value) for value in look["logits"]),
+        None if pet is None else float(pet),
+    )
 
 
 def _db_key(key: str) -> bytes:

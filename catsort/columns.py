@@ -26,6 +26,28 @@ YES, NO = "yes", "no"
 #: written before it lack it, and still read.
 FRAMES = "frames"
 
+#: Where in the photo the pet was found, when the label was decided on a part of it: the box's
+#: corners ``x0 y0 x1 y1`` relative to the photo's width and height (0 to 1, from the top left),
+#: empty for a photo decided whole. Added after "frames"; older CSVs lack it, and still read.
+BOX = "box"
+
+
+def format_box(box: Sequence[float] | None) -> str:
+    """A box as its cell: ``x0 y0 x1 y1`` with three decimals, or empty."""
+    return "" if box is None else " ".join(f"{value:.3f}" for value in box)
+
+
+def parse_box(text: str) -> tuple[float, float, float, float] | None:
+    """A box cell read back: four numbers from 0 to 1, else None (empty or not a box)."""
+    try:
+        values = tuple(float(value) for value in text.split())
+    except ValueError:
+        return None
+    if len(values) != 4 or not all(0.0 <= value <= 1.0 for value in values):
+        return None
+    x0, y0, x1, y1 = values
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -47,6 +69,7 @@ def header(labels: Sequence[str]) -> list[str]:
         SIDECAR,
         CACHED,
         FRAMES,
+        BOX,
     ]
 
 

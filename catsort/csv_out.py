@@ -48,6 +48,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         "" if result.sidecar is None else os.fspath(result.sidecar),
         columns.YES if result.cached else columns.NO,
         "" if result.frames is None else str(result.frames),
+        columns.format_box(None if prediction is None else prediction.box),
     ]
 
 

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
+from catsort.regions import Box
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """What classify concludes about one photo."""
+    """What classify concludes about one photo.
+
+    ``box`` is where in the photo the pet was found, ``(x0, y0, x1, y1)`` relative to its
+    width and height, when the label was decided on a part of the photo rather than the whole.
+    """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
     pet_score: float | None
+    box: Box | None = None
 
 
 def probabilities(logits_row: np.ndarray, activation: str) -> np.ndarray:
@@ -56,6 +62,33 @@ def decide(
         probabilities={name: float(p) for name, p in zip(metadata.labels, probs)},
         pet_score=score,
     )
+
+
+def decide_look(
+    whole: Prediction,
+    logits_row: np.ndarray,
+    pet_score: float | None,
+    box: Box,
+    metadata: ModelMetadata,
+    threshold: float | None = None,
+    gate_threshold: float | None = None,
+) -> Prediction:
+    """What a second look at the part ``box`` of a photo concludes, given the whole's ``whole``.
+
+    The part is decided as a whole photo is, needing at least the regions' crop threshold; a
+    label it gives is the photo's, with the box. Where it gives none, a photo the whole had
+    labelled becomes ``uncertain`` (its pet is small, and a closer look could not confirm it)
+    and any other keeps the whole's label.
+    """
+    needed = metadata.threshold if threshold is None else threshold
+    if metadata.regions is not None:
+        needed = max(needed, metadata.regions.crop_threshold)
+    part = decide(logits_row, pet_score, metadata, needed, gate_threshold)
+    if part.label in metadata.labels:
+        return replace(part, box=box)
+    if whole.label in metadata.labels:
+        return replace(whole, label=UNCERTAIN)
+    return whole
 
 
 def _sigmoid(x: float) -> float:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from catsort.errors import CatsortError
+from catsort.regions import RegionSettings
 
 FORMAT = "catsort-model"
 FORMAT_VERSION = 1
@@ -32,6 +33,9 @@ class ModelMetadata:
     model_file: str = "catsort.tflite"
     gate_threshold: float | None = None  # pet score below which a photo is "other"
     quantization: str = "float32"
+    # The parts of the photo the model also scores, for pets that do not fill the frame; None
+    # for a model that scores the whole photo only.
+    regions: RegionSettings | None = None
     info: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -53,7 +57,12 @@ class ModelMetadata:
             "gate": None if self.gate_threshold is None else {"threshold": self.gate_threshold},
             "quantization": self.quantization,
         }
+        if self.regions is not None:
+            data["regions"] = self.regions.to_dict()
         for key, value in self.info.items():
+            if key == "regions" and self.regions is not None:
+                data["regions"] = {**value, **self.regions.to_dict()}
+                continue
             if key == "gate" and data["gate"] is not None:
                 data["gate"] = {**value, "threshold": self.gate_threshold}
             elif key not in data:
@@ -81,6 +90,7 @@ def metadata_from_dict(data: dict[str, Any], source: str = "metadata") -> ModelM
         threshold = float(data["threshold"])
         gate = data.get("gate")
         gate_threshold = None if gate is None else float(gate["threshold"])
+        regions = _regions(data.get("regions"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CatsortError(f"{source}: missing or malformed field {exc}") from None
     validate_labels(labels, source)
@@ -99,6 +109,8 @@ def metadata_from_dict(data: dict[str, Any], source: str = "metadata") -> ModelM
         "threshold",
         "quantization",
     }
+    if regions is not None and gate_threshold is None:
+        raise CatsortError(f"{source}: regions need a pet gate, and the metadata has none")
     return ModelMetadata(
         labels=labels,
         input_size=size,
@@ -107,8 +119,27 @@ def metadata_from_dict(data: dict[str, Any], source: str = "metadata") -> ModelM
         model_file=str(data.get("model_file", "catsort.tflite")),
         gate_threshold=gate_threshold,
         quantization=str(data.get("quantization", "float32")),
+        regions=regions,
         info={key: value for key, value in data.items() if key not in known},
     )
+
+
+def _regions(data: Any) -> RegionSettings | None:
+    """The ``regions`` entry, checked; KeyError, TypeError or ValueError when malformed."""
+    if data is None:
+        return None
+    settings = RegionSettings(
+        grid=int(data["grid"]),
+        sizes=tuple(int(size) for size in data["sizes"]),
+        look_threshold=float(data["look_threshold"]),
+        min_cover=float(data["min_cover"]),
+        margin=float(data["margin"]),
+        crop_threshold=float(data["crop_threshold"]),
+        cover_threshold=float(data.get("cover_threshold", 0.0)),
+    )
+    if settings.grid < 1 or not settings.boxes or settings.margin <= 0:
+        raise ValueError("regions: no window fits the grid")
+    return settings
 
 
 def load_metadata(path: Path) -> ModelMetadata:

@@ -64,12 +64,18 @@ def _open_interpreter(content: bytes, model_path: Path, threads: int | None) -> 
     return interpreter
 
 
+#: The output of a model that also scores parts of the photo (catsort.regions).
+REGION_SCORE = "region_score"
+
+
 @dataclass(frozen=True)
 class Outputs:
-    """Raw scores for a batch: logits [N, 1 or K], and pet scores [N] if the model has a gate."""
+    """Raw scores for a batch: logits [N, 1 or K], and pet scores [N] if the model has a gate;
+    for a model with regions, how pet-like each region looks [N, R]."""
 
     logits: np.ndarray
     pet_score: np.ndarray | None
+    region_score: np.ndarray | None = None
 
 
 class Classifier:
@@ -88,6 +94,7 @@ class Classifier:
         self._input = _pick_input(inputs, path)
         self._logits, self._pet = _pick_outputs(outputs, metadata, path)
         _check_shapes(self._input, self._logits, self._pet, metadata, path)
+        self._regions = _region_outputs(outputs, metadata, path)
         self._batch = int(self._input["shape"][0])
         self._digest: str | None = None
 
@@ -127,7 +134,11 @@ class Classifier:
         pet = None
         if self._pet is not None:
             pet = _dequantize(interpreter.get_tensor(self._pet["index"]), self._pet)[:, 0]
-        return Outputs(logits.reshape(len(batch), -1), pet)
+        regions = None
+        if self._regions is not None:
+            regions = _dequantize(interpreter.get_tensor(self._regions["index"]), self._regions)
+            regions = regions.reshape(len(batch), -1)
+        return Outputs(logits.reshape(len(batch), -1), pet, regions)
 
 
 def _model_files(path: Path) -> tuple[Path, Path | None]:
@@ -228,6 +239,22 @@ def _check_shapes(
         raise CatsortError(f"{path}: the pet_score output should have one value per image")
     if pet is None and metadata.gate_threshold is not None:
         raise CatsortError(f"{path}: the metadata has a pet gate but the model no pet_score")
+
+
+def _region_outputs(outputs: dict[str, dict], metadata: ModelMetadata, path: Path) -> dict | None:
+    """The region output a model with regions in its metadata must have, checked."""
+    if metadata.regions is None:
+        return None
+    score = outputs.get(REGION_SCORE)
+    if score is None:
+        raise CatsortError(f"{path}: the metadata has regions but the model no {REGION_SCORE}")
+    count = len(metadata.regions.boxes)
+    if int(score["shape"][-1]) != count:
+        raise CatsortError(
+            f"{path}: the model scores {int(score['shape'][-1])} regions, its metadata "
+            f"names {count}"
+        )
+    return score
 
 
 def _quantize(batch: np.ndarray, detail: dict) -> np.ndarray:

@@ -13,11 +13,14 @@ from queue import Empty, SimpleQueue
 import numpy as np
 
 from catsort.cache import Known, ResultsCache
+from catsort.crops import load_crop
 from catsort.decision import Prediction, combine_frames, decide
 from catsort.decoding import set_decode_threads
 from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
+from catsort.looks import decide_photos
 from catsort.model import Classifier
+from catsort.regions import Box
 from catsort.types import BATCH_SIZE, PERSON, PhotoResult
 from catsort.video import FRAMES, is_video_name, load_frames
 
@@ -157,7 +160,8 @@ def classify_contents(
         for name, item in zip(names, contents)
     ]
     paths = [Path(name) for name in names]
-    return _results(paths, decoded, model, threshold, gate_threshold, use_gate)
+    data = [item if isinstance(item, bytes) else None for item in contents]
+    return _results(paths, decoded, model, threshold, gate_threshold, use_gate, data=data)
 
 
 def _classify_batch(
@@ -201,11 +205,13 @@ def _results(
     use_gate: bool,
     known: Sequence[tuple] | None = None,
     cache: ResultsCache | None = None,
+    data: Sequence[bytes | None] | None = None,
 ) -> list[PhotoResult]:
     """Run the model once on the images that decoded; one result per path, in order.
 
     ``known``: each path's cache stamp and what the cache knew of it; the new scores of those
-    with a stamp go into ``cache``.
+    with a stamp go into ``cache``. Photos the first pass leaves to a second look
+    (``catsort.looks``) are read again from their path, or from ``data`` (their bytes).
     """
     if known is None:
         known = [(None, None)] * len(paths)
@@ -227,7 +233,8 @@ def _results(
             use_gate=use_gate,
         )
 
-    results = []
+    results: list[PhotoResult | None] = []
+    scored: list[tuple[int, Known]] = []  # (place in results, what the model said)
     learned: list[tuple] = []  # (stamp, Known) for the cache
     row = 0
     for path, (stamp, _), item in zip(paths, known, decoded):
@@ -236,10 +243,13 @@ def _results(
             if item.skipped is not None:
                 skipped = PhotoResult(path, skipped=item.skipped, cached=True, frames=item.frames)
                 results.append(skipped)
-            else:
+            elif item.frames is not None:  # a video's frames, combined: no second look
                 logits = np.asarray(item.logits, dtype=np.float64)
                 prediction = decided(logits, item.pet_score)
                 results.append(PhotoResult(path, prediction, cached=True, frames=item.frames))
+            else:
+                scored.append((len(results), item))
+                results.append(None)
             continue
         if isinstance(item, _Skip):
             results.append(PhotoResult(path, skipped=str(item), frames=none_read))
@@ -251,22 +261,43 @@ def _results(
             results.append(PhotoResult(path, error=item, frames=none_read))
             continue
         assert outputs is not None  # there was at least this image
-        count = len(item) if isinstance(item, _Clip) else 1
-        logits = outputs.logits[row : row + count]
-        pets = None if outputs.pet_score is None else outputs.pet_score[row : row + count]
-        row += count
-        frames = count if isinstance(item, _Clip) else None
-        if frames is None:
-            scores, pet = logits[0], None if pets is None else float(pets[0])
-        else:
+        if isinstance(item, _Clip):  # a video: its frames combined, and no second look
+            count = len(item)
+            logits = outputs.logits[row : row + count]
+            pets = None if outputs.pet_score is None else outputs.pet_score[row : row + count]
+            row += count
             scores, pet = combine_frames(logits, pets)
-        results.append(PhotoResult(path, decided(scores, pet), frames=frames))
-        if stamp is not None:
-            values = tuple(float(value) for value in scores)
-            learned.append((stamp, Known(values, pet, frames=frames)))
+            results.append(PhotoResult(path, decided(scores, pet), frames=count))
+            if stamp is not None:
+                values = tuple(float(value) for value in scores)
+                learned.append((stamp, Known(values, pet, frames=count)))
+            continue
+        pet = None if outputs.pet_score is None else float(outputs.pet_score[row])
+        values = tuple(float(value) for value in outputs.logits[row])
+        regions = (
+            () if outputs.region_score is None else tuple(map(float, outputs.region_score[row]))
+        )
+        scored.append((len(results), Known(values, pet, region_scores=regions)))
+        results.append(None)
+        row += 1
+
+    def read_part(index: int, box: Box) -> np.ndarray:
+        place = scored[index][0]
+        source = None if data is None else data[place]
+        return load_crop(paths[place], box, model.metadata.input_size, source)
+
+    looked = decide_photos(
+        [k for _, k in scored], model, read_part, threshold, gate_threshold, use_gate
+    )
+    for (place, before), (prediction, now) in zip(scored, looked):
+        cached = isinstance(decoded[place], Known)
+        results[place] = PhotoResult(paths[place], prediction, cached=cached)
+        stamp = known[place][0]
+        if stamp is not None and (not cached or now != before):  # new, or a new second look
+            learned.append((stamp, now))
     if cache is not None:
         cache.put(learned)
-    return results
+    return [result for result in results if result is not None]
 
 
 def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) -> _Decoded:

@@ -52,7 +52,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """
     folder = tmp_path_factory.mktemp("models")
     models = {}
-    for name in ("float", "int8", "softmax"):
+    for name in ("float", "int8", "softmax", "regions"):
         models[name] = Path(shutil.copytree(TINY_MODELS / name, folder / name))
     return models
 

@@ -496,3 +496,39 @@ def test_undo_waits_for_no_one_while_a_run_sorts_into_the_folder(photos, tiny_mo
     assert read_tree(photos) == sorted_tree
     assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
     assert not (photos / ".catsort" / "lock").exists()
+
+
+def test_a_cache_made_before_regions_keeps_its_rows_and_learns_second_looks(tmp_path):
+    import sqlite3
+
+    from catsort.cache import Known
+    from catsort.regions import Look
+
+    path = tmp_path / CACHE_NAME
+    old = sqlite3.connect(path)  # as catsort wrote it after issue 31: frames, no regions
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+    old.execute("INSERT INTO meta VALUES ('schema', 1)")
+    old.execute(
+        "CREATE TABLE results (path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, frames INTEGER, "
+        "PRIMARY KEY (path, model))"
+    )
+    near, far = tmp_path / "near.jpg", tmp_path / "far.jpg"
+    near.write_bytes(b"near")
+    far.write_bytes(b"far")
+    st = os.stat(near)
+    old.execute(
+        "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (b"near.jpg", "model", st.st_size, st.st_mtime_ns, "[1.5]", 0.9, None, None),
+    )
+    old.commit()
+    old.close()
+    looked = Known(
+        (0.2,), 0.3, region_scores=(0.1, 2.0), look=Look((0.5, 0.0, 1.0, 0.5), (3.0,), 0.8)
+    )
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(near) == Known((1.5,), 0.9)  # not lost: no photo read again
+        cache.put([(cache.stamp(far), looked)])
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(far) == looked  # the second look is not taken again
+        assert cache.get(near) == Known((1.5,), 0.9)

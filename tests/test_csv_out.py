@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from catsort.columns import header as columns
+from catsort.columns import parse_box
 from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
 from catsort.errors import FAILED, USAGE, CatsortError, WriteFailed
+from catsort.report.read import read_results
 from catsort.types import PhotoResult
 
 LABELS = ("cat", "dog")
@@ -41,6 +43,7 @@ def test_header_follows_the_contract():
         "sidecar",
         "cached",
         "frames",
+        "box",
     ]
 
 
@@ -73,8 +76,9 @@ def test_ok_and_error_rows(tmp_path):
         "sidecar": os.path.join("out", "cat", "a.xmp"),
         "cached": "no",
         "frames": "",
+        "box": "",
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no", ""]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no", "", ""]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
     # A video's row is a photo's, with how many of its frames were looked at.
@@ -86,6 +90,24 @@ def test_ok_and_error_rows(tmp_path):
         "frames": "3",
     }
     assert dict(zip(header, bad_video))["frames"] == "0"
+
+
+def test_a_pet_found_on_part_of_the_photo_has_its_box_read_back(tmp_path):
+    target = tmp_path / "results.csv"
+    found = Prediction("dog", 0.97, {"cat": 0.03, "dog": 0.97}, 0.8, (0.25, 0.5, 0.5, 0.875))
+    with open_results(target, LABELS) as writer:
+        writer.write(PhotoResult(Path("far.jpg"), found))
+        writer.write(PhotoResult(Path("near.jpg"), CAT))
+    header, far, near = _read(target)
+    assert dict(zip(header, far))["box"] == "0.250 0.500 0.500 0.875"
+    assert dict(zip(header, near))["box"] == ""
+    rows = read_results(target).rows
+    assert [row.box for row in rows] == [(0.25, 0.5, 0.5, 0.875), None]
+
+
+@pytest.mark.parametrize("cell", ["", "0.1 0.2 0.3", "a b c d", "0.5 0 0.2 1", "0 0 1 1.5"])
+def test_a_box_cell_that_is_no_box_reads_as_none(cell):
+    assert parse_box(cell) is None
 
 
 @pytest.mark.parametrize(

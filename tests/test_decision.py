@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from catsort.decision import combine_frames, decide
+from catsort.decision import combine_frames, decide, decide_look
 from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
+from catsort.regions import RegionSettings
 
 SIGMOID = ModelMetadata(
     labels=("cat", "dog"),
@@ -112,3 +113,50 @@ def test_without_a_gate_every_frame_counts():
     combined, pet = combine_frames(np.array([[1.0], [2.0], [6.0]]), None)
     assert pet is None
     assert combined == pytest.approx([3.0])
+
+
+# --- a second look at a part of the photo ------------------------------------------------------
+
+LOOKING = ModelMetadata(
+    labels=("cat", "dog"),
+    input_size=(8, 8),
+    activation="sigmoid",
+    threshold=0.7,
+    gate_threshold=0.4,
+    regions=RegionSettings(
+        grid=2, sizes=(1,), look_threshold=1.0, min_cover=0.5, margin=1.0, crop_threshold=0.9
+    ),
+)
+BOX = (0.5, 0.0, 1.0, 0.5)
+
+
+def test_a_part_that_decides_gives_the_photo_its_label_scores_and_box():
+    whole = decide(np.array([6.0]), 0.1, LOOKING)
+    assert whole.label == OTHER
+    found = decide_look(whole, np.array([4.0]), 0.8, BOX, LOOKING)
+    assert (found.label, found.box, found.pet_score) == ("dog", BOX, 0.8)
+    assert found.confidence == pytest.approx(1 / (1 + math.exp(-4.0)))
+
+
+@pytest.mark.parametrize(
+    ("logit", "pet", "why"),
+    [(1.5, 0.8, "sure enough for a whole photo, not for a part"), (4.0, 0.2, "gated out")],
+)
+def test_a_part_that_decides_nothing_leaves_an_undecided_photo_as_it_was(logit, pet, why):
+    whole = decide(np.array([0.2]), 0.9, LOOKING)
+    assert whole.label == UNCERTAIN
+    assert decide_look(whole, np.array([logit]), pet, BOX, LOOKING) == whole, why
+
+
+def test_a_photo_decided_whole_whose_part_decides_nothing_becomes_uncertain():
+    whole = decide(np.array([-3.0]), 0.9, LOOKING)
+    after = decide_look(whole, np.array([0.1]), 0.9, BOX, LOOKING)
+    assert (whole.label, after.label, after.box) == ("cat", UNCERTAIN, None)
+    assert after.probabilities == whole.probabilities
+
+
+def test_a_runs_thresholds_apply_to_the_part_but_never_loosen_it():
+    whole = decide(np.array([6.0]), 0.1, LOOKING)
+    assert decide_look(whole, np.array([2.0]), 0.8, BOX, LOOKING, threshold=0.5).label == OTHER
+    assert decide_look(whole, np.array([4.0]), 0.8, BOX, LOOKING, threshold=0.99).label == OTHER
+    assert decide_look(whole, np.array([4.0]), 0.8, BOX, LOOKING, gate_threshold=0.9).label == OTHER

@@ -160,7 +160,7 @@ def _check_review(folder: Path, output: str) -> None:
     assert re.search(r"^1 decided; corrected CSV: results\.reviewed\.csv$", output, re.M)
     assert re.search(r"^dog person$", output, re.M)  # the next run: the person's label
     header = (folder / "results.reviewed.csv").read_text().splitlines()[0]
-    assert header.endswith(",cached,frames,decided_by")
+    assert header.endswith(",cached,frames,box,decided_by")
 
 
 def _check_errors(folder: Path, output: str) -> None:

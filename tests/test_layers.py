@@ -24,13 +24,13 @@ PACKAGE = Path(catsort.__file__).parent
 #: A subpackage stands for all its modules. A new module goes into the layer it belongs to.
 LAYERS: list[set[str]] = [
     # words and files: what every layer may use
-    {"errors", "files", "names", "columns", "metadata", "skiplist", "version"},
+    {"errors", "files", "names", "columns", "metadata", "regions", "skiplist", "version"},
     # reading photos and videos, running the model
-    {"raw", "decoding", "images", "video", "thumbnails", "decision", "model", "cache"},
+    {"raw", "decoding", "images", "crops", "video", "thumbnails", "decision", "model", "cache"},
     # the data a run shares, finding photos, and what reads or writes results
     {"types", "walk", "csv_out", "report"},
-    # classifying many photos; moving them safely
-    {"pipeline", "sorting"},
+    # a second look at part of a photo; classifying many photos; moving them safely
+    {"looks", "pipeline", "sorting"},
     # keywords in sidecars (journaled through sorting)
     {"tagging"},
     # the sort session and its plan

@@ -96,6 +96,10 @@ def test_counts_and_percentages_cover_labels_uncertain_other_and_errors(known_cs
     }
 
 
+def test_a_csv_written_before_the_box_column_reads_without_boxes(known_csv: Path):
+    assert {row.box for row in read_results(known_csv).rows} == {None}
+
+
 def test_histogram_bins_start_at_one_over_the_number_of_labels(known_csv: Path, tmp_path: Path):
     histograms = {h.label: h for h in summarize(read_results(known_csv)).histograms}
 

@@ -610,3 +610,91 @@ def _output_types(tf: Any, tflite: bytes) -> Callable[[str], set]:
         }
 
     return output_types
+
+
+def make_others(root: Path, per_class: int = 6) -> Path:
+    """Folders of small non-pet photos (greens and greys), as ../shared/data/others has."""
+    rng = np.random.default_rng(1)
+    for kind, colour in (("car", (90, 90, 90)), ("person", (60, 160, 60))):
+        (root / kind).mkdir(parents=True)
+        for index in range(per_class):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 25, (30, 30, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / kind / f"{kind}_{index}.jpg")
+    return root
+
+
+def test_the_region_scores_run_inside_the_graph_and_stay_float_in_int8() -> None:
+    from catsort.training import export, gate, recipe, regions
+
+    keras.utils.set_random_seed(0)
+    model, _ = recipe.build_model((64, 64), 2, weights=None)
+    original = recipe.build_base((64, 64), weights=None)
+    branch = recipe.frozen_branch_model(model, original, 100)
+    images = np.random.default_rng(0).uniform(0, 255, (24, 64, 64, 3)).astype(np.float32)
+    out = branch.predict(images, verbose=0)
+    assert out["fine_map"].shape == out["branch_map"].shape == (24, 2, 2, 1280)
+    labels = np.arange(24) % 2
+    fitted = gate.fit_photo_gate(
+        out["branch_features"],
+        out["statistics"],
+        labels,
+        (out["branch_features"][:6], out["statistics"][:6]),
+        0.05,
+    )
+    rng = np.random.default_rng(1)
+    head = regions.RegionHead(rng.normal(0, 0.01, 2560).astype(np.float32), 0.3, 2, (1, 2))
+    exported = recipe.export_model(model, fitted, branch, None, head.layer())
+    scores = exported.predict(images, verbose=0)["region_score"]
+    expected = head.scores(out["fine_map"], out["branch_map"])
+    assert scores.shape == (24, 5)  # four single cells and the whole 2x2 map
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
+    # The whole map's window is the head on the pooled features.
+    pooled = np.concatenate([out["features"], out["branch_features"]], axis=1) @ head.kernel
+    np.testing.assert_allclose(scores[:, 4], pooled + 0.3, rtol=1e-4, atol=1e-5)
+
+    tflite = export.convert(exported, "int8", images, quiet=True)
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=tflite)
+    converted = interpreter.get_signature_runner()(image=images[:8])
+    assert set(converted) == {"logits", "pet_score", "region_score"}
+    spread = expected[:8].std()
+    assert np.abs(converted["region_score"] - expected[:8]).max() < 0.2 * spread + 1e-3
+
+
+def test_a_run_with_others_ships_regions_classify_uses(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data")
+    others = make_others(tmp_path / "others")
+    out = tmp_path / "model"
+    args = ["train", "--data", str(data), "--output", str(out), "--weights", "none"]
+    args += ["--img-size", "64", "--epochs", "1", "--fine-tune-epochs", "1", "--no-figures"]
+    result = runner.invoke(app, [*args, "--others", str(others)])
+    assert result.exit_code == 0, result.output
+    metadata = json.loads((out / "catsort.json").read_text())
+    regions = metadata["regions"]
+    assert (regions["grid"], regions["sizes"]) == (2, [2, 3, 4])
+    assert regions["crop_threshold"] >= metadata["threshold"]
+    assert "fitted on composites" in regions["method"]
+    assert metadata["training"]["others"] == str(others)
+    from catsort.model import load_model
+
+    for name in ("catsort", "catsort-float32"):
+        classifier = load_model(out / f"{name}.json")
+        scores = classifier.predict(np.zeros((3, 64, 64, 3), np.uint8)).region_score
+        assert scores is not None and scores.shape == (3, 1)
+    classified = runner.invoke(
+        app, ["classify", str(data / "validation"), "--model", str(out), "--csv", "-", "--quiet"]
+    )
+    assert classified.exit_code == 0, classified.output
+    assert classified.stdout.splitlines()[0].endswith(",box")
+
+
+def test_others_that_hold_no_photo_folders_fail_before_training(tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "data")
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(data), "--weights", "none", "--others", str(tmp_path / "empty")],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--others needs a folder of non-pet photo folders" in result.output

@@ -40,6 +40,7 @@ def convert_run(
     overwrite: bool = False,
     weights: str | None = None,
     gate_kind: str | None = None,
+    others: Path | None = None,
     float_layers: tuple[str, ...] | None = None,
 ) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
@@ -64,6 +65,7 @@ def convert_run(
             "ship": ship or settings.get("ship", "int8"),
             "weights": settings.get("weights") if weights is None else _weights(weights),
             "gate": gate_kind or settings.get("gate", TrainConfig.gate),
+            "others": others if others is not None else settings.get("others"),
             "float_layers": tuple(
                 settings.get("float_layers", TrainConfig.float_layers)
                 if float_layers is None
@@ -84,6 +86,8 @@ def convert_run(
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
     keep["training"] = {**keep.get("training", {}), "float_layers": list(config.float_layers)}
+    if config.others is not None:  # what the regions were fitted on, as a run records it
+        keep["training"] = {**keep.get("training", {}), "others": str(config.others)}
     metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)
     if output.resolve() != run.resolve():
         for name in CARRIED_OVER:
@@ -136,6 +140,13 @@ def main() -> None:
         "--no-gate", action="store_true", help="leave the pet gate out (to measure what it costs)"
     )
     parser.add_argument(
+        "--others",
+        type=Path,
+        default=None,
+        help="folders of non-pet photos (../shared/data/others) to fit the regions on, for pets "
+        "that do not fill the frame; default: the run's own, if any",
+    )
+    parser.add_argument(
         "--float-layers",
         default=None,
         metavar="PREFIXES",
@@ -154,6 +165,7 @@ def main() -> None:
             overwrite=args.overwrite,
             weights=args.weights,
             gate_kind=args.gate,
+            others=args.others,
             float_layers=_float_layers(args.float_layers),
         )
     except CatsortError as exc:

@@ -217,7 +217,8 @@ def frozen_branch_model(
     and the channel statistics of its ``STATISTICS_LAYER``.
 
     Outputs ``logits``, ``features`` (the fine-tuned pooled features), ``branch_features`` and
-    ``statistics``; the lower layers run once.
+    ``statistics``, and the maps they pool, ``fine_map`` and ``branch_map`` (for the regions,
+    ``training/regions.py``); the lower layers run once.
     """
     base = base_of(model)
     names = [layer.name for layer in base.layers[1:]]  # the input layer's name is numbered
@@ -236,7 +237,8 @@ def frozen_branch_model(
     scaled = model.get_layer("scale")(model.input)
     *cut, low, fine_tuned = bottom(scaled, training=False)
     pooled = model.get_layer("features")(fine_tuned)
-    branch = keras.layers.GlobalAveragePooling2D(name="branch_features")(top(cut, training=False))
+    branch_map = top(cut, training=False)
+    branch = keras.layers.GlobalAveragePooling2D(name="branch_features")(branch_map)
     logits = model.get_layer("logits")(pooled)
     return keras.Model(
         model.input,
@@ -245,6 +247,8 @@ def frozen_branch_model(
             "features": pooled,
             "branch_features": branch,
             "statistics": ChannelStatistics(name="statistics")(low),
+            "fine_map": fine_tuned,
+            "branch_map": branch_map,
         },
         name="catsort_branch",
     )
@@ -271,12 +275,14 @@ def export_model(
     gate: NeighbourGate | PhotoGate | None,
     branch: keras.Model | None = None,
     second_opinion: tuple[np.ndarray, np.ndarray] | None = None,
+    regions: keras.layers.Layer | None = None,
 ) -> keras.Model:
     """The model as exported: ``image`` in; ``logits`` and, with a gate, ``pet_score`` out.
 
     A ``PhotoGate`` reads the original features and the statistics of ``branch``
     (``frozen_branch_model``). With a ``second_opinion`` (``fit_second_opinion`` on the
-    original features) the logits are the mean of its logits and the fine-tuned head's.
+    original features) the logits are the mean of its logits and the fine-tuned head's. With
+    ``regions`` (a layer of ``training/regions.py`` on both feature maps), ``region_score`` too.
     """
     if isinstance(gate, PhotoGate):
         if branch is None:
@@ -291,9 +297,10 @@ def export_model(
                 [outputs["features"], outputs["branch_features"]]
             )
             logits = _mean_of_heads(model, second_opinion)(both)
-        return keras.Model(
-            branch.input, {"logits": logits, "pet_score": score}, name="catsort_export"
-        )
+        named = {"logits": logits, "pet_score": score}
+        if regions is not None:
+            named["region_score"] = regions(outputs["fine_map"], outputs["branch_map"])
+        return keras.Model(branch.input, named, name="catsort_export")
     pooled = model.get_layer("features").output
     outputs = {"logits": model.get_layer("logits")(pooled)}
     if gate is not None:

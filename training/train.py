@@ -15,7 +15,7 @@ import tensorflow as tf
 from catsort.errors import FAILED, CatsortError
 
 from . import data as datasets
-from . import export, gate, recipe, runs
+from . import export, gate, recipe, regions, runs
 
 
 @dataclass
@@ -40,6 +40,9 @@ class TrainConfig:
     confidence_target: float = 0.995
     gate_reject_rate: float = 0.01
     gate: str = "mahalanobis"  # or "knn": see training/gate.py
+    # Non-pet photos (class folders) to fit the regions on, for pets that do not fill the
+    # frame (training/regions.py); None: a model without regions. Mahalanobis gate only.
+    others: Path | None = None
     # MobileNetV2 layers kept float32 in the int8 model (name prefixes; () for none): the
     # stem by default (export.FLOAT_LAYERS says why and what it costs).
     float_layers: tuple[str, ...] = export.FLOAT_LAYERS
@@ -65,6 +68,8 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
     runs.check_output(config.output, config.overwrite)
     if config.gate not in gate.GATE_KINDS:
         raise CatsortError(f"unknown gate {config.gate!r}; use {' or '.join(gate.GATE_KINDS)}")
+    if config.others is not None:
+        regions.check_others(Path(config.others))
     keras.utils.set_random_seed(config.seed)
     root = config.data if config.data is not None else datasets.download_default_dataset()
     files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
@@ -211,6 +216,13 @@ def export_trained(
         )
     elif with_gate:
         raise CatsortError(f"unknown gate {config.gate!r}; use {' or '.join(gate.GATE_KINDS)}")
+    region_head, fitting = None, None
+    if branch is not None and config.others is not None:
+        pets = list(zip(train_split.paths, train_split.labels))
+        fitting = regions.fitting_set(pets, Path(config.others), config.seed, say)
+        region_head = regions.fit_region_head(
+            branch, train_split.images, fitting, size, config.seed, say
+        )
     config.output.mkdir(parents=True, exist_ok=True)
     variants = {}
     for quantization in ("int8", "float32"):
@@ -225,7 +237,9 @@ def export_trained(
             pet_gate, reference, second_opinion = _fit_photo_gate(
                 branch, quantization, calibration, (train_split, val_split), config
             )
-        exported = recipe.export_model(model, pet_gate, branch, second_opinion)
+        exported = recipe.export_model(
+            model, pet_gate, branch, second_opinion, region_head and region_head.layer()
+        )
         common = {**info, "gate": _gate_info(pet_gate, config), "versions": _versions()}
         if second_opinion is not None:
             common["second_opinion"] = {
@@ -257,6 +271,8 @@ def export_trained(
             config,
             reference,
         )
+        if region_head is not None and fitting is not None:
+            regions.add_regions(path, region_head, fitting, say)
     for quantization, metrics in variants.items():
         say(
             f"{quantization}: test accuracy {metrics['tflite_test_accuracy']:.2%} "

@@ -72,6 +72,14 @@ def train(
             "layer's statistics) or 'knn' (the fine-tuned features).",
         ),
     ] = "mahalanobis",
+    others: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folders of non-pet photos (such as ../shared/data/others) to fit the regions "
+            "on, so that pets that do not fill the frame are found (a second look at a part of "
+            "the photo). Without it the model looks at whole photos only.",
+        ),
+    ] = None,
     figures: Annotated[bool, typer.Option(help="Save learning curves and photo grids.")] = True,
     seed: Annotated[int, typer.Option()] = 1337,
     verbose: Annotated[
@@ -112,6 +120,7 @@ def train(
             labels=_parse_labels(labels),
             ship=ship,
             gate=pet_gate,
+            others=others,
             figures=figures,
             seed=seed,
             tensorflow_logs=verbose,

@@ -331,6 +331,8 @@ class ClassifyActor:
                 rows[columns.SIDECAR].append(None)
                 rows[columns.CACHED].append(columns.NO)
                 rows[columns.FRAMES].append(None)  # the engine lists photos, not videos
+                box = None if result.prediction is None else result.prediction.box
+                rows[columns.BOX].append(columns.format_box(box) or None)
         rows["size"] = list(data["size"])
         rows["version"] = list(data["version"])
         table = pa.Table.from_pydict(rows, schema=self.schema)

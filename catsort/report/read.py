@@ -30,6 +30,8 @@ class CsvRow:
     sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
     cached: bool = False  # the row came from the results cache (False in CSVs without the column)
     frames: int | None = None  # a video's frames looked at; None for a photo (and older CSVs)
+    # Where the pet was found, relative (x0, y0, x1, y1), when decided on a part of the photo.
+    box: tuple[float, float, float, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -232,6 +234,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         sidecar=cell(columns.SIDECAR),
         cached=cached,
         frames=frames,
+        box=None if error else columns.parse_box(cell(columns.BOX)),
     )
 
 

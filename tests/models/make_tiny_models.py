@@ -5,15 +5,20 @@ script again only when the models or their metadata have to change, from the rep
 
     python tests/models/make_tiny_models.py
 
-It writes one folder per variant ("float", "int8", "softmax"), each with catsort.tflite and
-catsort.json, a few KB in all. The tiny models look at mean colours of an 8x8 image (values
-scaled to 0..1 as r, g, b):
+It writes one folder per variant ("float", "int8", "softmax", "regions"), each with
+catsort.tflite and catsort.json, a few KB in all. The tiny models look at mean colours of an
+8x8 image (values scaled to 0..1 as r, g, b):
 
     logits    = 8 * (b - r)   -> red photos are "cat", blue photos are "dog", grey is uncertain
     pet_score = 1 - g         -> green photos fall below the gate and become "other"
 
 so tests can make photos with a known answer with a single colour. The softmax variant has one
-logit per colour: logits = 8 * (r, g, b), labels "red", "green", "blue".
+logit per colour: logits = 8 * (r, g, b), labels "red", "green", "blue". The regions variant is
+the float one with a stricter gate (0.5) and scores the four quarters of the photo (a 2x2 grid
+of windows of one cell, catsort.regions):
+
+    region_score = 8 * (r + b - g - 0.6)   -> red or blue quarters look like a pet, grey and
+                                              green ones do not
 
 With TensorFlow 2.21 on Linux x86-64, runs give byte-identical files, the int8 model too (it
 is calibrated on a fixed, seeded set of colours). The converter does not promise that across
@@ -29,12 +34,13 @@ from pathlib import Path
 
 TINY_SIZE = (8, 8)  # tests/conftest.py imports the same size for its test images
 TINY_LABELS = ("cat", "dog")
-VARIANTS = ("float", "int8", "softmax")
+VARIANTS = ("float", "int8", "softmax", "regions")
 HERE = Path(__file__).resolve().parent
 
 
 def build_tiny_models(folder: Path) -> dict[str, Path]:
-    """Convert three tiny models with TensorFlow: float sigmoid+gate, int8, softmax (3 labels).
+    """Convert the tiny models with TensorFlow: float sigmoid+gate, int8, softmax (3 labels),
+    and the float one with regions.
 
     Each goes to ``folder/<variant>/`` (made here) as catsort.tflite and catsort.json.
     """
@@ -43,6 +49,7 @@ def build_tiny_models(folder: Path) -> dict[str, Path]:
     import tensorflow as tf
 
     from catsort.metadata import ModelMetadata
+    from catsort.regions import RegionSettings
 
     spec = tf.TensorSpec([None, *TINY_SIZE, 3], tf.float32, name="image")
 
@@ -52,6 +59,19 @@ def build_tiny_models(folder: Path) -> dict[str, Path]:
             rgb = tf.reduce_mean(image / 255.0, axis=[1, 2])
             logits = 8.0 * (rgb[:, 2:3] - rgb[:, 0:1])
             return {"logits": logits, "pet_score": 1.0 - rgb[:, 1:2]}
+
+    class Regions(tf.Module):
+        @tf.function(input_signature=[spec])
+        def serve(self, image):
+            rgb = tf.reduce_mean(image / 255.0, axis=[1, 2])
+            side = TINY_SIZE[0] // 2
+            quarters = tf.nn.avg_pool2d(image / 255.0, side, side, "VALID")  # (N, 2, 2, 3)
+            scores = 8.0 * (quarters[..., 0] + quarters[..., 2] - quarters[..., 1] - 0.6)
+            return {
+                "logits": 8.0 * (rgb[:, 2:3] - rgb[:, 0:1]),
+                "pet_score": 1.0 - rgb[:, 1:2],
+                "region_score": tf.reshape(scores, (-1, 4)),
+            }
 
     class Softmax(tf.Module):
         @tf.function(input_signature=[spec])
@@ -81,6 +101,24 @@ def build_tiny_models(folder: Path) -> dict[str, Path]:
         "int8": (
             convert(Tiny(), quantize=True),
             ModelMetadata(labels=TINY_LABELS, quantization="int8", **base),
+        ),
+        "regions": (
+            convert(Regions()),
+            ModelMetadata(
+                labels=TINY_LABELS,
+                input_size=TINY_SIZE,
+                activation="sigmoid",
+                threshold=0.6,
+                gate_threshold=0.5,
+                regions=RegionSettings(
+                    grid=2,
+                    sizes=(1,),
+                    look_threshold=1.0,
+                    min_cover=0.5,
+                    margin=1.0,
+                    crop_threshold=0.9,
+                ),
+            ),
         ),
         "softmax": (
             convert(Softmax()),
