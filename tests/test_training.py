@@ -175,7 +175,7 @@ def test_checks_that_need_no_training_fail_before_it(tmp_path: Path) -> None:
     (tmp_path / "taken").write_text("a file where the output folder would go")
     missing_dogs = make_dataset(tmp_path / "data2", per_class=2)
     for photo in (missing_dogs / "validation" / "dogs").iterdir():
-        photo.write_text("unreadable")
+        photo.write_text(f"unreadable {photo.name}")  # not copies of each other
     for args, message in [
         (["--data", str(data), "--output", str(tmp_path / "taken")], "taken: is a file"),
         (["--data", str(tmp_path / "taken")], "taken: is a file; give --data a folder"),
@@ -220,13 +220,9 @@ def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path, m
         assert message in result.output and "Traceback" not in result.output
 
 
-def test_too_few_held_out_photos_for_a_test_set_is_said(tmp_path: Path, monkeypatch) -> None:
-    import catsort.training.train as training_train
-
-    def stop(*args, **kwargs):  # the message comes before training; no need to train
-        raise CatsortError("stopped before training")
-
-    monkeypatch.setattr(training_train, "_dataset", stop)
+def test_too_few_held_out_photos_for_a_test_set_is_refused_before_training(
+    tmp_path: Path,
+) -> None:
     root = make_dataset(tmp_path / "data", per_class=1)  # one held-out photo per class
     result = runner.invoke(
         app,
@@ -242,8 +238,11 @@ def test_too_few_held_out_photos_for_a_test_set_is_said(tmp_path: Path, monkeypa
             str(tmp_path / "out"),
         ],
     )
-    assert "stopped before training" in result.output
-    assert "no separate test images (too few held out" in " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "too few photos to train, validate and test every class: cats (2 photos" in text
+    assert "1 to validate, 0 to test; it needs at least 1 photo in train/ and 2 in" in text
+    assert "Loading images" not in text and not list(tmp_path.glob("out*"))
 
 
 def test_a_val_folder_counts_as_validation(tmp_path: Path) -> None:

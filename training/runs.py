@@ -12,6 +12,13 @@ from catsort.errors import CatsortError
 
 #: Files that mark a folder as holding a model (the shipped one in ``exported/`` among them).
 MODEL_FILES = ("catsort.json", "catsort.tflite", "model.keras")
+#: An unfinished run's settings and progress.
+RUN_STATE = "run.json"
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a catsort run, finished (a model) or not (``run.json``)."""
+    return any((folder / name).exists() for name in (*MODEL_FILES, RUN_STATE))
 
 
 def new_run_folder(parent: Path = Path("runs"), now: datetime | None = None) -> Path:

@@ -64,8 +64,12 @@ def train(config: TrainConfig, say: Callable[[str], None] = print) -> TrainResul
         raise CatsortError(f"unknown gate {config.gate!r}; use {' or '.join(gate.GATE_KINDS)}")
     keras.utils.set_random_seed(config.seed)
     root = config.data if config.data is not None else datasets.download_default_dataset()
-    files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
+    files = datasets.list_files(
+        root, config.val_split, config.test_fraction, config.seed, leave_out=[config.output]
+    )
     labels = datasets.default_labels(files.class_dirs, config.labels)
+    for note in files.notes:
+        say(note)
     size = (config.img_size, config.img_size)
     num_classes = len(labels)
     # Before decoding the photos (minutes on a real data set): bad or unreachable weights show.

@@ -1,0 +1,147 @@
+"""Training data without TensorFlow: the folder layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from catsort.training import data as datasets
+from catsort.training import runs
+from PIL import Image
+
+from catsort.errors import CatsortError
+
+
+def make_classes(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
+    """Class folders of small noisy JPEGs, each photo different: {"cats": 10, ...}."""
+    rng = np.random.default_rng(seed)
+    for name, count in counts.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            pixels = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{index}.jpg")
+    return root
+
+
+def names(files: list[tuple[Path, int]], root: Path) -> set[str]:
+    return {path.relative_to(root).as_posix() for path, _ in files}
+
+
+# --- the layout -------------------------------------------------------------------------------
+
+
+def test_a_run_inside_the_data_folder_is_left_out_and_said(tmp_path: Path) -> None:
+    data = make_classes(tmp_path / "messy", {"chats été": 10, "chiens 🐶": 10})
+    inside = data / "run_inside"  # a finished run: --output messy/run_inside
+    inside.mkdir()
+    (inside / "catsort.json").write_text("{}")
+    Image.new("RGB", (20, 20)).save(inside / "training_photos.jpg")
+    nested = data / "chats été" / "old.partial"  # an unfinished run inside a class folder
+    nested.mkdir()
+    (nested / runs.RUN_STATE).write_text("{}")
+    Image.new("RGB", (20, 20)).save(nested / "augmentation.jpg")
+    runs_folder = data / "runs" / "20261203-090507"  # the default output, run from inside
+    runs_folder.mkdir(parents=True)
+    (runs_folder / "model.keras").write_text("")
+    Image.new("RGB", (20, 20)).save(runs_folder / "test_predictions.jpg")
+
+    files = datasets.list_files(data)
+
+    assert files.class_dirs == ["chats été", "chiens 🐶"]
+    every = names(files.all(), data)
+    assert len(every) == 20 and not any("run" in name or "partial" in name for name in every)
+    said = "\n".join(files.notes)
+    assert f"{inside}: left out, it holds a catsort run" in said
+    assert f"{nested}: left out, it holds a catsort run" in said
+    assert f"{data / 'runs'}: left out, it holds only catsort runs" in said
+
+
+def test_the_output_of_this_run_is_left_out_before_it_exists(tmp_path: Path) -> None:
+    data = make_classes(tmp_path / "data", {"cats": 10, "dogs": 10})
+    make_classes(data, {"out": 3})  # photos where the run will write
+    files = datasets.list_files(data, leave_out=[data / "out"])
+    assert files.class_dirs == ["cats", "dogs"]
+    assert any("out: left out" in note for note in files.notes)
+
+
+def test_a_train_folder_alone_is_split(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    make_classes(root / "train", {"cats": 10, "dogs": 10})
+    files = datasets.list_files(root)
+    assert files.class_dirs == ["cats", "dogs"]
+    assert (len(files.train), len(files.validation), len(files.test)) == (16, 2, 2)
+    assert any("no validation/ folder beside train/" in note for note in files.notes)
+
+
+def test_a_class_too_small_to_test_is_named_with_what_it_needs(tmp_path: Path) -> None:
+    data = make_classes(tmp_path / "data", {"cats": 10, "dogs": 10, "rabbits": 3})
+    with pytest.raises(CatsortError) as error:
+        datasets.list_files(data)
+    message = str(error.value)
+    assert "rabbits (3 photos: 2 to train, 1 to validate, 0 to test" in message
+    assert f"it needs at least {datasets.photos_needed(0.2, 0.5)} photos" in message
+    assert "cats" not in message
+    assert datasets.photos_needed(0.2, 0.5) == 8
+    # With that many it is trained, validated and tested.
+    make_classes(data, {"rabbits": 8}, seed=1)
+    files = datasets.list_files(data)
+    assert {index for _, index in files.test} == {0, 1, 2}
+
+
+def test_a_fixed_validation_folder_too_small_for_a_test_photo_is_named(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    make_classes(root / "train", {"cats": 4, "dogs": 4})
+    make_classes(root / "validation", {"cats": 2, "dogs": 1}, seed=1)
+    with pytest.raises(CatsortError, match=r"dogs \(5 photos: 4 to train, 1 to validate, 0 to"):
+        datasets.list_files(root)
+
+
+def test_unequal_classes_are_weighted_and_said(tmp_path: Path) -> None:
+    files = datasets.list_files(make_classes(tmp_path / "a", {"cats": 40, "dogs": 10}))
+    weights, said = datasets.class_weights(files)
+    assert weights is not None and said is not None
+    assert "cats 32, dogs 8 training photos, 4.0 to 1" in said
+    assert weights == pytest.approx([40 / (2 * 32), 40 / (2 * 8)])
+    even = datasets.list_files(make_classes(tmp_path / "b", {"cats": 12, "dogs": 10}))
+    assert datasets.class_weights(even) == (None, None)
+
+
+def test_several_data_folders_add_up_and_copies_count_once(tmp_path: Path) -> None:
+    first = make_classes(tmp_path / "first", {"cats": 10, "dogs": 10})
+    second = make_classes(tmp_path / "second", {"cats": 10, "rabbits": 10}, seed=1)
+    copied = second / "dogs"  # copies of first's dogs, under other names
+    copied.mkdir()
+    for index in range(3):
+        (copied / f"copy{index}.jpg").write_bytes((first / "dogs" / f"{index}.jpg").read_bytes())
+    clash = second / "cats" / "is-a-dog.jpg"  # one of first's dogs filed as a cat
+    clash.write_bytes((first / "dogs" / "5.jpg").read_bytes())
+
+    files = datasets.list_files([first, second, first])  # first twice: all copies
+
+    assert files.class_dirs == ["cats", "dogs", "rabbits"]
+    every = [path for path, _ in files.all()]
+    # first's 20 photos and second's 20, less first's dog that second files as a cat
+    assert len(every) == len(set(every)) == 39
+    assert not any(path.parent == copied for path in every)
+    assert clash not in every and first / "dogs" / "5.jpg" not in every
+    said = "\n".join(files.notes)
+    assert "22 files are copies of others (the same bytes): each counted once" in said
+    assert "the same photo in class folders cats, dogs; left out" in said
+    assert files.roots == [first, second, first]
+
+
+def test_the_fingerprint_ignores_where_the_data_lives(tmp_path: Path) -> None:
+    data = make_classes(tmp_path / "here", {"cats": 10, "dogs": 10})
+    before = datasets.fingerprint(datasets.list_files(data).all(), data)
+    moved = data.rename(tmp_path / "there")
+    assert datasets.fingerprint(datasets.list_files(moved).all(), [moved]) == before
+
+
+def test_paths_are_absolute_whatever_was_given(tmp_path: Path, monkeypatch) -> None:
+    make_classes(tmp_path / "data", {"cats": 10, "dogs": 10})
+    monkeypatch.chdir(tmp_path)
+    files = datasets.list_files(Path("data"))
+    assert files.roots == [tmp_path / "data"]
+    assert all(path.is_absolute() for path, _ in files.all())
