@@ -929,57 +929,62 @@ def train(
     ] = False,
 ) -> None:
     """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
-    if not verbose:
-        from catsort.training.logs import quiet_tensorflow
+    import contextlib
 
-        quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads the setting then
-    try:
-        from catsort.training.runs import new_run_folder
-        from catsort.training.train import TrainConfig
-        from catsort.training.train import train as run_training
-    except ImportError as exc:
-        # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install "catsort").
-        err_console.print(
-            f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is missing); "
-            + escape('install it with: pip install "catsort[train]"'),
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from None
-    try:
-        config = TrainConfig(
-            data=data,
-            output=output if output is not None else new_run_folder(),
-            overwrite=overwrite,
-            weights=None if weights.lower() == "none" else weights,
-            img_size=img_size,
-            batch_size=batch_size,
-            epochs=epochs,
-            fine_tune_epochs=fine_tune_epochs,
-            learning_rate=learning_rate,
-            fine_tune_at=fine_tune_at,
-            val_split=val_split,
-            labels=_parse_labels(labels),
-            ship=ship,
-            gate=pet_gate,
-            figures=figures,
-            seed=seed,
-            tensorflow_logs=verbose,
-        )
-        if ship not in ("int8", "float32"):
-            raise CatsortError(f"--ship {ship}: use int8 or float32")
-        from catsort.images import quiet_pillow_warnings
+    from catsort.training.logs import filtered_stderr, quiet_tensorflow
 
-        quiet_pillow_warnings()
-        result = run_training(
-            config,
-            # Not markup: the messages hold paths, such as "photos [best]".
-            say=lambda message: err_console.print(
-                message, highlight=False, markup=False, soft_wrap=True
-            ),
-        )
-    except CatsortError as exc:
-        raise fail(exc) from None
+    with contextlib.ExitStack() as quiet:
+        if not verbose:
+            quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads it then
+            quiet.enter_context(filtered_stderr())
+        try:
+            from catsort.training.runs import new_run_folder
+            from catsort.training.train import TrainConfig
+            from catsort.training.train import train as run_training
+        except ImportError as exc:
+            # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install
+            # "catsort").
+            err_console.print(
+                f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is "
+                "missing); " + escape('install it with: pip install "catsort[train]"'),
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
+        try:
+            config = TrainConfig(
+                data=data,
+                output=output if output is not None else new_run_folder(),
+                overwrite=overwrite,
+                weights=None if weights.lower() == "none" else weights,
+                img_size=img_size,
+                batch_size=batch_size,
+                epochs=epochs,
+                fine_tune_epochs=fine_tune_epochs,
+                learning_rate=learning_rate,
+                fine_tune_at=fine_tune_at,
+                val_split=val_split,
+                labels=_parse_labels(labels),
+                ship=ship,
+                gate=pet_gate,
+                figures=figures,
+                seed=seed,
+                tensorflow_logs=verbose,
+            )
+            if ship not in ("int8", "float32"):
+                raise CatsortError(f"--ship {ship}: use int8 or float32")
+            from catsort.images import quiet_pillow_warnings
+
+            quiet_pillow_warnings()
+            result = run_training(
+                config,
+                # Not markup: the messages hold paths, such as "photos [best]".
+                say=lambda message: err_console.print(
+                    message, highlight=False, markup=False, soft_wrap=True
+                ),
+            )
+        except CatsortError as exc:
+            raise fail(exc) from None
     _print_training_summary(result)
 
 
@@ -1001,15 +1006,13 @@ def _print_training_summary(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from catsort.training.runs import chance_warning
+    from catsort.training.runs import chance_warning, summary_rows
 
     table = Table(title=Text(f"Exported {result.model_path}"))  # a Text: the path is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in result.metrics.items():
-        table.add_row(
-            key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
-        )
+    for name, value in summary_rows(result.metrics):
+        table.add_row(name, value)
     err_console.print(table)
     warning = chance_warning(result.metrics, len(result.labels))
     if warning is not None:

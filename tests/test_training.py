@@ -576,3 +576,13 @@ def test_the_second_opinion_learns_the_classes_of_its_features(num_classes: int)
     logits = features[200:] @ kernel + bias
     predicted = (logits[:, 0] > 0).astype(int) if num_classes == 2 else logits.argmax(axis=1)
     assert (predicted == labels[200:]).mean() > 0.95
+
+
+def test_figure_titles_spell_out_what_no_font_draws() -> None:
+    from catsort.training import figures
+
+    assert figures.drawable("chats été") == "chats été"
+    codes = figures._drawable_codes()
+    if 0x1F436 not in codes:  # no emoji font installed, as here
+        assert figures.drawable("chiens 🐶") == "chiens [dog face]"
+        assert figures.drawable("🐈\u200d⬛ 🐈") == "[cat][black large square] [cat]"

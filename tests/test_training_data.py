@@ -1,7 +1,9 @@
-"""Training data without TensorFlow: the folder layout."""
+"""Training without TensorFlow: the folder layout, what a run shows."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,55 @@ def test_paths_are_absolute_whatever_was_given(tmp_path: Path, monkeypatch) -> N
     files = datasets.list_files(Path("data"))
     assert files.roots == [tmp_path / "data"]
     assert all(path.is_absolute() for path, _ in files.all())
+
+
+# --- what a run shows ---------------------------------------------------------------------------
+
+
+def test_the_summary_speaks_in_percentages_and_megabytes() -> None:
+    rows = dict(
+        runs.summary_rows(
+            {
+                "keras_test_accuracy": 0.7778,
+                "tflite_test_accuracy": 0.8333,
+                "test_confident_share": 0.5,
+                "test_gated_out_share": None,
+                "test_disagreements": 1,
+                "size_bytes": 3140304,
+                "ms_per_image": 1.55,
+            }
+        )
+    )
+    assert rows == {
+        "Keras test accuracy (as exported)": "77.8%",
+        "test accuracy": "83.3%",
+        "test photos acted on (confident)": "50.0%",
+        "test photos Keras labels otherwise": "1",
+        "model size": "3.1 MB",
+        "time per photo (one thread)": "1.6 ms",
+    }
+
+
+# --- quiet ---------------------------------------------------------------------------------------
+
+
+def test_native_log_lines_are_dropped_and_the_rest_passes(tmp_path: Path) -> None:
+    script = """
+import os, sys
+from catsort.training.logs import filtered_stderr
+with filtered_stderr():
+    os.write(2, b"I0000 00:00:1796458073.664460   13137 port.cc:153] oneDNN custom operations\\n")
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called\\n")
+    os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: FLOAT32\\n")
+    os.write(2, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\\n")
+    os.write(2, b"E0000 a real error\\n")
+    print("catsort's own line", file=sys.stderr)
+print("after", file=sys.stderr)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    # What passes the filter arrives through a thread, so in either order with the own line.
+    lines = done.stderr.splitlines()
+    assert sorted(lines[:2]) == ["E0000 a real error", "catsort's own line"]
+    assert lines[2:] == ["after"]

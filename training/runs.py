@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from catsort.errors import CatsortError
 
@@ -44,6 +45,50 @@ def check_output(folder: Path, overwrite: bool = False) -> None:
             f"{folder}: already holds a model ({', '.join(held)}); "
             "pass --overwrite to replace it, or pick another --output"
         )
+
+
+#: Metrics shown as percentages, and the others' units, in the summary (keys of the metadata).
+PERCENT_KEYS = (
+    "keras_test_accuracy",
+    "keras_head_test_accuracy",
+    "tflite_test_accuracy",
+    "tflite_validation_accuracy",
+    "test_confident_share",
+    "test_confident_accuracy",
+    "test_gated_out_share",
+)
+
+
+def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """The shipped model's metrics as (name, value) rows, every share a percentage."""
+    names = {
+        "keras_test_accuracy": "Keras test accuracy (as exported)",
+        "keras_head_test_accuracy": "Keras test accuracy (fine-tuned head alone)",
+        "tflite_test_accuracy": "test accuracy",
+        "tflite_validation_accuracy": "validation accuracy",
+        "test_confident_share": "test photos acted on (confident)",
+        "test_confident_accuracy": "of those, right",
+        "test_gated_out_share": "test photos gated out",
+        "test_disagreements": "test photos Keras labels otherwise",
+        "size_bytes": "model size",
+        "ms_per_image": "time per photo (one thread)",
+    }
+    rows = []
+    for key, value in metrics.items():
+        if value is None:
+            continue
+        if key in PERCENT_KEYS:
+            text = f"{value:.1%}"
+        elif key == "size_bytes":
+            text = f"{value / 1e6:.1f} MB"
+        elif key == "ms_per_image":
+            text = f"{value:.1f} ms"
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
+        else:
+            text = str(value)
+        rows.append((names.get(key, key.replace("_", " ")), text))
+    return rows
 
 
 #: How far above chance (1 / number of classes) a model's test accuracy must be to be worth
