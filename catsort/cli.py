@@ -866,11 +866,13 @@ def _write_report_page(results, summary, out: Path, limit: int):
 
 @app.command()
 def train(
+    ctx: typer.Context,
     data: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="Folder with train/ and validation/ class folders, or class folders to split. "
-            "Default: download cats_and_dogs_filtered."
+            help="Folder of class folders (cats/, dogs/ ...), or of train/ and validation/ "
+            "ones; give it more than once to train on several (classes matched by folder "
+            "name). Default: download cats_and_dogs_filtered."
         ),
     ] = None,
     output: Annotated[
@@ -878,6 +880,14 @@ def train(
         typer.Option(
             help="Where to write the model and its figures. Default: a new folder "
             "runs/<YYYYmmdd-HHMMSS>."
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Go on with a stopped or failed run (its .partial folder) from its last "
+            "finished epoch, with its own settings; only --ship, --gate, --figures and "
+            "--verbose can change."
         ),
     ] = None,
     overwrite: Annotated[
@@ -928,7 +938,11 @@ def train(
         bool, typer.Option("--verbose", help="Show TensorFlow's own log lines and warnings.")
     ] = False,
 ) -> None:
-    """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
+    """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite.
+
+    Ctrl-C stops at the next batch; the run's .partial folder keeps every finished epoch, and
+    --resume goes on from there.
+    """
     import contextlib
 
     from catsort.training.logs import filtered_stderr, quiet_tensorflow
@@ -938,9 +952,8 @@ def train(
             quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads it then
             quiet.enter_context(filtered_stderr())
         try:
+            from catsort.training import train as training
             from catsort.training.runs import new_run_folder
-            from catsort.training.train import TrainConfig
-            from catsort.training.train import train as run_training
         except ImportError as exc:
             # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install
             # "catsort").
@@ -951,41 +964,71 @@ def train(
                 soft_wrap=True,
             )
             raise typer.Exit(2) from None
-        try:
-            config = TrainConfig(
-                data=data,
-                output=output if output is not None else new_run_folder(),
-                overwrite=overwrite,
-                weights=None if weights.lower() == "none" else weights,
-                img_size=img_size,
-                batch_size=batch_size,
-                epochs=epochs,
-                fine_tune_epochs=fine_tune_epochs,
-                learning_rate=learning_rate,
-                fine_tune_at=fine_tune_at,
-                val_split=val_split,
-                labels=_parse_labels(labels),
-                ship=ship,
-                gate=pet_gate,
-                figures=figures,
-                seed=seed,
-                tensorflow_logs=verbose,
-            )
-            if ship not in ("int8", "float32"):
-                raise CatsortError(f"--ship {ship}: use int8 or float32")
-            from catsort.images import quiet_pillow_warnings
+        from catsort.images import quiet_pillow_warnings
 
-            quiet_pillow_warnings()
-            result = run_training(
-                config,
-                # Not markup: the messages hold paths, such as "photos [best]".
-                say=lambda message: err_console.print(
-                    message, highlight=False, markup=False, soft_wrap=True
-                ),
-            )
+        quiet_pillow_warnings()
+
+        def say(message: str) -> None:
+            # Not markup: the messages hold paths, such as "photos [best]".
+            err_console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+        try:
+            if resume is not None:
+                result = training.resume(
+                    resume, say, **_resume_changes(ctx, ship, pet_gate, figures, verbose)
+                )
+            else:
+                config = training.TrainConfig(
+                    data=list(data or []),
+                    output=output if output is not None else new_run_folder(),
+                    overwrite=overwrite,
+                    weights=None if weights.lower() == "none" else weights,
+                    img_size=img_size,
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    fine_tune_epochs=fine_tune_epochs,
+                    learning_rate=learning_rate,
+                    fine_tune_at=fine_tune_at,
+                    val_split=val_split,
+                    labels=_parse_labels(labels),
+                    ship=ship,
+                    gate=pet_gate,
+                    figures=figures,
+                    seed=seed,
+                    tensorflow_logs=verbose,
+                )
+                result = training.train(config, say)
         except CatsortError as exc:
+            if exc.exit_code == 130:  # Ctrl-C: what was lost and how to go on, not an error
+                say(str(exc))
+                raise typer.Exit(130) from None
             raise fail(exc) from None
     _print_training_summary(result)
+
+
+def _resume_changes(
+    ctx: typer.Context, ship: str, pet_gate: str, figures: bool, verbose: bool
+) -> dict:
+    """The settings given with --resume: those it may change, or an error naming the others."""
+
+    def typed(name: str) -> bool:  # Click's ParameterSource (vendored by newer Typers)
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    given = {param.name for param in ctx.command.params if param.name and typed(param.name)}
+    may = {"ship": ship, "pet_gate": pet_gate, "figures": figures}
+    fixed = sorted(given - set(may) - {"resume", "verbose"})
+    if fixed:
+        options = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise CatsortError(
+            f"--resume goes on with the run's own settings; {options} cannot change "
+            "(only --ship, --gate, --figures and --verbose can)"
+        )
+    changes: dict = {"tensorflow_logs": verbose}
+    for name, value in may.items():
+        if name in given:
+            changes["gate" if name == "pet_gate" else name] = value
+    return changes
 
 
 def _parse_labels(text: str | None) -> dict[str, str] | None:

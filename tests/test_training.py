@@ -92,6 +92,9 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert metadata["second_opinion"]["l2"] > 0
     assert metadata["parameters"]["stage1"]["trainable"] == 1_281
     assert metadata["data"]["train_images"] == 12
+    assert metadata["data"]["roots"] == [str(data)] and Path(metadata["data"]["root"]).is_absolute()
+    assert metadata["training"]["data"] == [str(data)]
+    assert not (tmp_path / "model.partial").exists()  # renamed once it succeeded
     assert set(metadata["metrics"]) >= {"keras_test_accuracy", "tflite_test_accuracy"}
     assert (out / "catsort-float32.tflite").is_file()
     history = json.loads((out / "history.json").read_text())
@@ -134,17 +137,6 @@ def test_smoke_training_exports_a_model_classify_runs(tmp_path: Path) -> None:
     assert 0.0 <= gate_info["threshold"] <= 1.0
     scores = gated.predict(np.zeros((2, 32, 32, 3), np.uint8)).pet_score
     assert scores is not None and scores.shape == (2,)
-
-
-def test_corrupt_training_image_is_skipped_with_a_warning(tmp_path: Path) -> None:
-    data = make_dataset(tmp_path / "data", per_class=3)
-    broken = data / "train" / "cats" / "broken.jpg"
-    broken.write_bytes(b"\xff\xd8 not really a jpeg")
-    files = datasets.list_files(data)
-    warnings: list[str] = []
-    split = datasets.load_split(files.train, (32, 32), warn=warnings.append)
-    assert len(split) == 6
-    assert len(warnings) == 1 and "broken.jpg" in warnings[0]
 
 
 @pytest.mark.parametrize(
@@ -197,7 +189,7 @@ def test_checks_that_need_no_training_fail_before_it(tmp_path: Path) -> None:
         )
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
-        assert not (tmp_path / "out").exists()  # it stopped before training
+        assert not list(tmp_path.glob("out*"))  # it stopped before training, leaving nothing
 
 
 def test_a_failed_download_is_one_line_with_the_offline_option(tmp_path: Path, monkeypatch) -> None:
@@ -324,7 +316,7 @@ def test_overwrite_lets_training_into_a_folder_with_a_model(tmp_path: Path, monk
     def stop(*args, **kwargs):  # past the output check; no need to train
         raise CatsortError("stopped before training")
 
-    monkeypatch.setattr(training_train, "_dataset", stop)
+    monkeypatch.setattr(training_train, "decode_splits", stop)
     data = make_dataset(tmp_path / "data", per_class=2)
     out = tmp_path / "shipped"
     out.mkdir()
@@ -387,7 +379,7 @@ def test_paths_with_brackets_survive_in_the_training_messages(tmp_path: Path, mo
     def stop(*args, **kwargs):  # the messages come before training; no need to train
         raise CatsortError("stopped before training")
 
-    monkeypatch.setattr(training_train, "_dataset", stop)
+    monkeypatch.setattr(training_train, "_fit", stop)
     # Rich takes [best] (not [2020]: a tag starts with a letter) for markup unless escaped.
     data = make_dataset(tmp_path / "photos [2020] [best]", per_class=2)
     args = ["train", "--weights", "none", "--img-size", "32", "--output", str(tmp_path / "o")]
@@ -578,6 +570,24 @@ def test_the_second_opinion_learns_the_classes_of_its_features(num_classes: int)
     assert (predicted == labels[200:]).mean() > 0.95
 
 
+# --- a person's own photos (issue 34) and any data size (issue 33) ------------------------------
+
+PALETTE = [(200, 60, 50), (50, 60, 200), (60, 190, 70)]
+TINY = ["--weights", "none", "--img-size", "32", "--epochs", "1", "--fine-tune-epochs", "1"]
+
+
+def make_classes(root: Path, counts: dict[str, int], seed: int = 0, size: int = 40) -> Path:
+    """Class folders of small noisy JPEGs, one colour a class: {"cats": 30, ...}."""
+    rng = np.random.default_rng(seed)
+    for (name, count), colour in zip(counts.items(), PALETTE):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for index in range(count):
+            pixels = np.clip(np.array(colour) + rng.normal(0, 25, (size, size, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{index}.jpg")
+    return root
+
+
 def test_figure_titles_spell_out_what_no_font_draws() -> None:
     from catsort.training import figures
 
@@ -586,3 +596,83 @@ def test_figure_titles_spell_out_what_no_font_draws() -> None:
     if 0x1F436 not in codes:  # no emoji font installed, as here
         assert figures.drawable("chiens 🐶") == "chiens [dog face]"
         assert figures.drawable("🐈\u200d⬛ 🐈") == "[cat][black large square] [cat]"
+
+
+def test_ctrl_c_stops_at_a_batch_and_resume_goes_on_from_the_checkpoint(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import signal
+
+    import catsort.training.train as training_train
+
+    batch_end = training_train._Epochs.on_train_batch_end
+
+    def pressed_in_stage_2(self, batch, logs=None):
+        if self.stage == 2:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C, through the real handler
+        batch_end(self, batch, logs)
+
+    monkeypatch.setattr(training_train._Epochs, "on_train_batch_end", pressed_in_stage_2)
+    data = make_dataset(tmp_path / "data", per_class=20)
+    out = tmp_path / "runA"
+    args = ["train", "--data", str(data), "--output", str(out), "--gate", "knn", *TINY]
+    result = runner.invoke(app, [*args, "--batch-size", "8"])
+    assert result.exit_code == 130, result.output
+    work = tmp_path / "runA.partial"
+    assert " ".join(result.output.split()).endswith(
+        "Stopped at batch 1 of 5 of stage 2's epoch 1/1: that epoch's batches are lost. "
+        f"Kept {work}: the checkpoint after epoch 1 of 2, no model to classify with. "
+        f"Go on with: catsort train --resume {work} (or delete the folder)"
+    )
+    state = json.loads((work / "run.json").read_text())
+    assert state["epochs_done"] == 1 and (work / "checkpoint.keras").is_file()
+    assert not out.exists()
+    monkeypatch.undo()
+
+    refused = runner.invoke(app, ["train", "--resume", str(work), "--epochs", "3"])
+    assert refused.exit_code == 2 and "--epochs cannot change" in refused.output
+    result = runner.invoke(app, ["train", "--resume", str(out), "--no-figures"])
+
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Resuming {work} after epoch 1 of 2" in text
+    assert "Stage 1:" not in text and "Stage 2, epoch 1/1: " in text
+    history = json.loads((out / "history.json").read_text())
+    assert history["loss"][0] == state["history"]["loss"][0] and len(history["loss"]) == 2
+    metadata = json.loads((out / "catsort.json").read_text())
+    assert metadata["training"]["batch_size"] == 8  # the run's own settings
+    assert not work.exists() and not (out / "checkpoint.keras").exists()
+
+
+def test_the_streamed_pipeline_never_holds_the_data_set(tmp_path: Path) -> None:
+    """One epoch and a pass of predictions over 400 photos hold far less than their pixels."""
+    import tracemalloc
+
+    from catsort.training import photos, recipe, stream
+    from catsort.training.train import _predict
+
+    data = make_classes(tmp_path / "data", {"cats": 200, "dogs": 200})
+    files = [(path, int("dogs" in path.parent.name)) for path in sorted(data.rglob("*.jpg"))]
+    size = (128, 128)
+    decoded = photos.decode(files, size, tmp_path / "train.u8")
+    # 20 MB as uint8, 79 MB as the model's floats; streamed, 2.1 MB was the peak here, and
+    # from_tensor_slices over the photos, as before, 102 MB at 96x96.
+    whole = len(decoded) * decoded.photo_bytes
+    limit = whole / 4
+    model, _ = recipe.build_model(size, 2, weights=None)
+    recipe.compile_model(model, 2, keras.optimizers.Adam(1e-3))
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal")])
+    train_ds = stream.dataset(decoded, 16, 2, shuffle_seed=0, augment=augment)
+    model.fit(train_ds.take(2), epochs=1, verbose=0, shuffle=False)  # traced outside the measure
+    _predict(model, decoded.subset(range(16)), 16)
+
+    tracemalloc.start()
+    try:
+        history = model.fit(train_ds, epochs=1, verbose=0, shuffle=False)
+        logits = _predict(model, decoded, 16)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert len(history.history["loss"]) == 1 and logits.shape == (400, 1)
+    assert peak < limit, f"{peak / 1e6:.1f} MB held; the photos are {whole / 1e6:.1f} MB"

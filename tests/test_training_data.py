@@ -1,4 +1,4 @@
-"""Training without TensorFlow: the folder layout, what a run shows."""
+"""Training data without TensorFlow: the folder layout, the decoded photos, the run folders."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from catsort.training import data as datasets
-from catsort.training import runs
+from catsort.training import photos, runs
 from PIL import Image
 
 from catsort.errors import CatsortError
+from catsort.images import load_image
 
 
 def make_classes(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
@@ -149,7 +150,115 @@ def test_paths_are_absolute_whatever_was_given(tmp_path: Path, monkeypatch) -> N
     assert all(path.is_absolute() for path, _ in files.all())
 
 
-# --- what a run shows ---------------------------------------------------------------------------
+# --- decoded photos ---------------------------------------------------------------------------
+
+
+def test_decoded_photos_read_back_as_load_image_gives_them(tmp_path: Path) -> None:
+    data = make_classes(tmp_path / "data", {"cats": 4, "dogs": 4})
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    files = [(path, 0) for path in sorted(data.rglob("*.jpg"))] + [(broken, 0)]
+    warnings: list[str] = []
+    done: list[int] = []
+    decoded = photos.decode(files, (16, 12), tmp_path / "train.u8", warnings.append, done.append)
+    assert len(decoded) == len(files) - 1 and sum(done) == len(files)
+    assert len(warnings) == 1 and "broken.jpg" in warnings[0]
+    assert (tmp_path / "train.u8").stat().st_size == len(decoded) * 16 * 12 * 3
+    for index in (0, len(decoded) - 1):
+        np.testing.assert_array_equal(
+            decoded.pixels(index), load_image(decoded.paths[index], (16, 12))
+        )
+    batches = list(decoded.batches(3))
+    assert [len(b) for b in batches] == [3, 3, 2] and batches[0].shape == (3, 16, 12, 3)
+    picked = decoded.subset([6, 0])
+    assert picked.paths == [decoded.paths[6], decoded.paths[0]]
+    np.testing.assert_array_equal(picked.pixels(0), decoded.pixels(6))
+
+
+def test_decoded_photos_are_reused_and_redone_when_the_files_change(
+    tmp_path: Path, monkeypatch
+) -> None:
+    data = make_classes(tmp_path / "data", {"cats": 3, "dogs": 3})
+    files = [(path, 0) for path in sorted(data.rglob("*.jpg"))]
+    store = tmp_path / "train.u8"
+    first = photos.decode(files, (8, 8), store)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again")
+
+    monkeypatch.setattr(photos, "load_image", no_decoding)
+    again = photos.decode(files, (8, 8), store)
+    np.testing.assert_array_equal(again.take(range(6)), first.take(range(6)))
+    monkeypatch.undo()
+    Image.new("RGB", (30, 30), (255, 0, 0)).save(files[0][0])  # changed: decoded again
+    red = photos.decode(files, (8, 8), store).pixels(0)
+    assert red[..., 0].min() > 200 and red[..., 2].max() < 60
+
+
+def test_decoding_holds_a_few_photos_not_the_data_set(tmp_path: Path) -> None:
+    import tracemalloc
+
+    data = make_classes(tmp_path / "data", {"cats": 150, "dogs": 150})
+    files = [(path, 0) for path in sorted(data.rglob("*.jpg"))]
+    size = (64, 64)
+    whole = len(files) * size[0] * size[1] * 3  # 3.7 MB decoded
+    tracemalloc.start()
+    try:
+        decoded = photos.decode(files, size, tmp_path / "train.u8", workers=2)
+        for batch in decoded.batches(16):
+            assert len(batch)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(decoded) == 300
+    assert peak < whole / 4, f"{peak / 1e6:.1f} MB held, the data set is {whole / 1e6:.1f} MB"
+
+
+# --- run folders --------------------------------------------------------------------------------
+
+
+def test_an_unfinished_run_is_refused_as_an_output_until_resumed_or_overwritten(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "runA"
+    work = runs.start(out, {"epochs_done": 1})
+    assert work == tmp_path / "runA.partial" and runs.read_state(work) == {"epochs_done": 1}
+    with pytest.raises(CatsortError, match=r"runA.partial: an unfinished run .* --resume"):
+        runs.check_output(out)
+    runs.check_output(out, overwrite=True)
+    assert runs.unfinished(out) == work and runs.unfinished(work) == work
+    assert runs.new_run_folder(tmp_path) != out
+
+
+def test_a_finished_run_takes_its_name_and_drops_what_resuming_needed(tmp_path: Path) -> None:
+    out = tmp_path / "runA"
+    work = runs.start(out, {})
+    (work / runs.CHECKPOINT).write_text("weights")
+    (work / runs.DECODED).mkdir()
+    (work / runs.DECODED / "train.u8").write_bytes(b"pixels")
+    (work / "catsort.json").write_text("{}")
+    runs.finish(work, out)
+    assert sorted(p.name for p in out.iterdir()) == ["catsort.json"]
+    assert not work.exists()
+    with pytest.raises(CatsortError, match="this run finished; there is nothing to resume"):
+        runs.unfinished(out)
+    # Into a folder that holds a model (--overwrite): same names replaced, the rest kept.
+    (out / "README").write_text("kept")
+    work = runs.start(out, {})
+    (work / "catsort.json").write_text('{"new": 1}')
+    runs.finish(work, out)
+    assert (out / "catsort.json").read_text() == '{"new": 1}' and (out / "README").exists()
+
+
+def test_a_failed_runs_folder_holds_nothing_a_model_would_take(tmp_path: Path) -> None:
+    work = runs.start(tmp_path / "runA", {})
+    for name in ("catsort.json", "catsort.tflite", "catsort-float32.json", "model.keras"):
+        (work / name).write_text("x")
+    runs.discard_models(work)
+    assert sorted(p.name for p in work.iterdir()) == ["model.keras", runs.RUN_STATE]
+    line = runs.kept_line(work, 3, 20)
+    assert "the checkpoint after epoch 3 of 20, no model to classify with" in line
+    assert f"catsort train --resume {work}" in line
 
 
 def test_the_summary_speaks_in_percentages_and_megabytes() -> None:

@@ -1,7 +1,7 @@
 """Finding a training set in class folders: its layout, its classes, and its three splits.
 
 No TensorFlow here: the layout is checked, and everything wrong with it said, before any is
-imported or a photo decoded.
+imported or a photo decoded. The photos themselves are decoded by :mod:`.photos`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ import hashlib
 import os
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from catsort.errors import CatsortError
-from catsort.images import is_image_name, load_image
+from catsort.images import is_image_name
 from catsort.metadata import validate_labels
 
 from .runs import is_run_folder
@@ -30,18 +27,6 @@ UNEQUAL = 1.5
 
 #: The names of a held-out folder beside ``train/``, in the order they are looked for.
 HELD_OUT_NAMES = ("validation", "val")
-
-
-@dataclass
-class Split:
-    """Decoded images of one split: pixels (N, H, W, 3) uint8, class indices, file paths."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    paths: list[Path]
-
-    def __len__(self) -> int:
-        return len(self.paths)
 
 
 @dataclass
@@ -367,33 +352,6 @@ def default_labels(class_dirs: list[str], mapping: dict[str, str] | None = None)
     labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, names))
     validate_labels(labels, "class folders")
     return labels
-
-
-def load_split(
-    files: list[tuple[Path, int]],
-    size: tuple[int, int],
-    warn: Callable[[str], None] = print,
-    workers: int = 4,
-) -> Split:
-    """Decode files with catsort.images.load_image, skipping (and naming) unreadable ones."""
-
-    def load(item: tuple[Path, int]) -> np.ndarray | None:
-        try:
-            return load_image(item[0], size)
-        except CatsortError as exc:
-            warn(f"skipping {exc}")
-            return None
-
-    with ThreadPoolExecutor(workers) as pool:
-        decoded = list(pool.map(load, files))
-    kept = [(pixels, item) for pixels, item in zip(decoded, files) if pixels is not None]
-    if not kept:
-        return Split(np.zeros((0, *size, 3), np.uint8), np.zeros(0, np.int64), [])
-    return Split(
-        images=np.stack([pixels for pixels, _ in kept]),
-        labels=np.array([item[1] for _, item in kept], dtype=np.int64),
-        paths=[item[0] for _, item in kept],
-    )
 
 
 def fingerprint(files: list[tuple[Path, int]], roots: Path | Sequence[Path]) -> str:

@@ -6,8 +6,9 @@ import contextlib
 import io
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -49,15 +50,24 @@ GATE_FLOAT_OPS = [
 FLOAT_LAYERS = ("Conv1", "bn_Conv1", "expanded_conv_", "block_1_", "block_2_")
 
 
+class Images(Protocol):
+    """Photos read one at a time, as often as needed: an array, or ``Photos``."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+
 def convert(
     model: keras.Model,
     quantization: str,
-    calibration: np.ndarray | None = None,
+    calibration: Images | None = None,
     quiet: bool = False,
 ) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer, float32 or full-integer int8.
 
-    int8 calibrates activation ranges on ``calibration`` images (uint8 pixels); inputs and
+    int8 calibrates activation ranges on ``calibration`` images (uint8 pixels, read one at a
+    time, perhaps more than once: an array, or ``Photos``); inputs and
     outputs stay float32 so every variant is fed and read the same way, and the pet gate's
     arithmetic stays float. ``quiet`` drops what Keras prints while it saves the model for the
     converter (hundreds of lines listing its endpoints and captured tensors).
@@ -68,7 +78,7 @@ def convert(
         return _convert(model, quantization, calibration)
 
 
-def _convert(model: keras.Model, quantization: str, calibration: np.ndarray | None) -> bytes:
+def _convert(model: keras.Model, quantization: str, calibration: Images | None) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization == "float32":
         return converter.convert()
@@ -111,24 +121,33 @@ def float_nodes(model_content: bytes, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def run_tflite(
-    model_path: Path, images: np.ndarray, batch_size: int = 32, threads: int | None = None
+    model_path: Path, batches: Iterable[np.ndarray], threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Run a saved TFLite model through catsort's own runtime: (logits, pet scores, s/image)."""
+    """Run a saved TFLite model through catsort's own runtime: (logits, pet scores, s/image).
+
+    The seconds count the model alone, not reading the ``batches`` of photos.
+    """
     from catsort.model import load_model
 
     classifier = load_model(model_path, threads=threads)
     logits, scores = [], []
-    start = time.perf_counter()
-    for first in range(0, len(images), batch_size):
-        out = classifier.predict(images[first : first + batch_size])
+    seconds, count = 0.0, 0
+    for batch in batches:
+        start = time.perf_counter()
+        out = classifier.predict(batch)
+        seconds += time.perf_counter() - start
+        count += len(batch)
         logits.append(np.asarray(out.logits, dtype=np.float32))
         if out.pet_score is not None:
             scores.append(np.asarray(out.pet_score, dtype=np.float32).reshape(-1))
-    seconds = (time.perf_counter() - start) / max(len(images), 1)
-    return np.concatenate(logits), (np.concatenate(scores) if scores else None), seconds
+    return (
+        np.concatenate(logits),
+        (np.concatenate(scores) if scores else None),
+        seconds / max(count, 1),
+    )
 
 
-def run_outputs(model_content: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
+def run_outputs(model_content: bytes, images: Iterable[np.ndarray]) -> dict[str, np.ndarray]:
     """Every output of a converted model, one photo at a time (for models classify cannot run)."""
     interpreter = tf.lite.Interpreter(model_content=model_content)
     runner = interpreter.get_signature_runner()
