@@ -294,6 +294,14 @@ def test_confidence_threshold_keeps_the_confident_predictions_right() -> None:
     assert confidence_threshold(probs, np.array([0, 1, 1, 0])) == 1.0  # nothing is right
 
 
+def test_the_export_check_allows_more_flips_on_more_photos_but_never_many() -> None:
+    from catsort.training.export import allowed_flips
+
+    assert [allowed_flips(n) for n in (1, 6, 12, 100, 500)] == [1, 2, 2, 5, 13]
+    assert allowed_flips(12) < 12 * 0.2 and allowed_flips(500) / 500 < 0.03
+    assert allowed_flips(30_000) / 30_000 < 0.012  # near the rate itself on many photos
+
+
 @pytest.mark.parametrize("held", ["catsort.json", "catsort.tflite", "model.keras"])
 def test_an_output_folder_with_a_model_needs_overwrite(tmp_path: Path, held: str) -> None:
     data = make_dataset(tmp_path / "data", per_class=2)
@@ -588,6 +596,65 @@ def make_classes(root: Path, counts: dict[str, int], seed: int = 0, size: int = 
     return root
 
 
+def test_a_60_photo_run_from_two_folders_exports_and_reports_in_percent(tmp_path: Path) -> None:
+    mine = make_classes(tmp_path / "mine", {"cats": 30, "dogs": 30})
+    more = tmp_path / "reviewed"  # what catsort review --export wrote: copies of some of mine
+    (more / "cats").mkdir(parents=True)
+    for index in range(5):
+        (more / "cats" / f"copy{index}.jpg").write_bytes(
+            (mine / "cats" / f"{index}.jpg").read_bytes()
+        )
+    out = mine / "run_inside"  # --output inside --data
+    result = runner.invoke(
+        app, ["train", "--data", str(mine), "--data", str(more), "--output", str(out), *TINY]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "5 files are copies of others (the same bytes): each counted once" in text
+    assert "48 training, 6 validation, 6 test images; labels cat, dog" in text
+    metadata = json.loads((out / "catsort.json").read_text())
+    assert metadata["data"]["roots"] == [str(mine), str(more)]
+    metrics = metadata["metrics"]
+    # Like with like: the exported model's own logic (two heads' mean) on both sides.
+    assert metrics["test_disagreements"] <= 1 and metrics["keras_head_test_accuracy"] >= 0
+    assert abs(metrics["tflite_test_accuracy"] - metrics["keras_test_accuracy"]) <= 1 / 6 + 1e-9
+    shown = f"{metrics['tflite_test_accuracy']:.1%}"
+    assert re.search(rf"│ test accuracy +│ +{re.escape(shown)} │", result.output)
+    assert "size bytes" not in result.output and re.search(r"model size +│ +\d+\.\d MB", text)
+    # Training on the same folder again leaves the run out, and says so.
+    again = datasets.list_files(mine)
+    assert again.class_dirs == ["cats", "dogs"] and len(again.all()) == 60
+    assert any(f"{out}: left out" in note for note in again.notes)
+
+
+def test_three_classes_train_quietly_with_an_emoji_folder_and_plain_logs(tmp_path: Path) -> None:
+    """A whole run as a user starts it, stderr a log file: nothing of TensorFlow's in it."""
+    import subprocess
+    import sys
+
+    data = make_classes(tmp_path / "data", {"chats été": 10, "chiens 🐶": 10, "lapins": 10})
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(
+        [sys.executable, "-m", "catsort", "train", "--data", str(data), "--output", str(out)]
+        + TINY,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    log = done.stderr
+    for noise in ("oneDNN", "absl", "fully_quantize", "XNNPACK", "retracing", "Glyph", "WARNING"):
+        assert noise not in log, noise
+    assert "\x1b[A" not in log and "\r" not in log  # no bar redraws in a log
+    assert "Stage 1, epoch 1/1: " in log and "Stage 2, epoch 1/1: " in log
+    metadata = json.loads((out / "catsort.json").read_text())
+    assert metadata["labels"] == ["chats été", "chiens 🐶", "lapins"]
+    assert metadata["activation"] == "softmax" and (out / "test_predictions.jpg").is_file()
+
+
 def test_figure_titles_spell_out_what_no_font_draws() -> None:
     from catsort.training import figures
 
@@ -596,6 +663,47 @@ def test_figure_titles_spell_out_what_no_font_draws() -> None:
     if 0x1F436 not in codes:  # no emoji font installed, as here
         assert figures.drawable("chiens 🐶") == "chiens [dog face]"
         assert figures.drawable("🐈\u200d⬛ 🐈") == "[cat][black large square] [cat]"
+
+
+def test_a_failed_export_leaves_no_model_and_its_remedy_works(tmp_path: Path, monkeypatch) -> None:
+    from catsort.training import export
+
+    convert = export.convert
+
+    def unfaithful(model, quantization, calibration=None, quiet=False):
+        """An int8 conversion that labels every photo the other way."""
+        if quantization == "int8" and isinstance(model.output, dict) and "logits" in model.output:
+            outputs = dict(model.output)
+            outputs["logits"] = keras.layers.Rescaling(-1.0)(outputs["logits"])
+            model = keras.Model(model.input, outputs)
+        return convert(model, quantization, calibration, quiet)
+
+    monkeypatch.setattr(export, "convert", unfaithful)
+    data = make_dataset(tmp_path / "data")
+    out = tmp_path / "runA"
+    result = runner.invoke(app, ["train", "--data", str(data), "--output", str(out), *TINY])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    work = tmp_path / "runA.partial"
+    remedy = f"catsort train --resume {work} --ship float32"
+    assert "the int8 model labels 6 of 6 test photos otherwise than the Keras model" in text
+    assert f"ship the float32 model instead: {remedy}" in text
+    assert f"Kept {work}: the trained model, no model to classify with" in text
+    assert not out.exists() and not list(work.glob("catsort*"))
+    classify = runner.invoke(app, ["classify", str(data), "--model", str(work), "--quiet"])
+    assert classify.exit_code == 2, classify.output
+    refused = runner.invoke(app, ["train", "--data", str(data), "--output", str(out), *TINY])
+    assert refused.exit_code == 2 and "an unfinished run for this --output" in refused.output
+
+    result = runner.invoke(app, remedy.split()[1:])  # the named remedy, as typed
+
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"Resuming {work} after epoch 2 of 2" in text and "Stage 1:" not in text
+    assert "warning: catsort-int8.tflite: the int8 model labels 6 of 6" in text
+    assert "not written" in text and not work.exists()
+    metadata = json.loads((out / "catsort.json").read_text())
+    assert metadata["quantization"] == "float32" and not list(out.glob("catsort-int8*"))
 
 
 def test_ctrl_c_stops_at_a_batch_and_resume_goes_on_from_the_checkpoint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 import time
 from collections.abc import Iterable, Iterator
@@ -174,3 +175,34 @@ def confidence_threshold(probs: np.ndarray, labels: np.ndarray, target: float = 
     if len(good) == 0:
         return 1.0
     return float(confidence[order][good[-1]])
+
+
+#: The share of photos a faithful conversion may label otherwise than the Keras model it came
+#: from: those whose logits sit so near the decision boundary that rounding moves them across.
+#: The check this replaces allowed test accuracies half a point apart on 500 photos; flips in
+#: both directions cancel in an accuracy, so a tolerance on flips must be wider.
+FLIP_RATE = 0.01
+
+#: How sure the check must be that a conversion which flips more photos is not faithful.
+FLIP_CONFIDENCE = 0.999
+
+
+def allowed_flips(photos: int, rate: float = FLIP_RATE, confidence: float = FLIP_CONFIDENCE) -> int:
+    """The most photos a faithful conversion labels otherwise, out of ``photos``.
+
+    The ``confidence`` quantile of Binomial(``photos``, ``rate``): 2 of 12 photos, 5 of 100,
+    13 of 500. A fixed share of the test photos cannot work for a small test set, where one
+    photo is 8 points.
+    """
+    total = 0.0
+    for flips in range(photos + 1):
+        total += math.exp(
+            math.lgamma(photos + 1)
+            - math.lgamma(flips + 1)
+            - math.lgamma(photos - flips + 1)
+            + flips * math.log(rate)
+            + (photos - flips) * math.log1p(-rate)
+        )
+        if total >= confidence:
+            return flips
+    return photos
