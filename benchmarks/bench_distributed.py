@@ -44,7 +44,7 @@ def main() -> int:
     import catsort
     from catsort.distributed.engine import run_ray, start_ray, usable_cores
     from catsort.images import quiet_pillow_warnings
-    from catsort.run import RunSettings
+    from catsort.types import RunSettings
 
     quiet_pillow_warnings()
     cores = usable_cores()
@@ -59,7 +59,7 @@ def main() -> int:
     photos = 0
     for _ in range(args.repeats):
         started = time.perf_counter()
-        photos = sum(1 for _ in catsort.classify(args.photos, model))
+        photos = sum(1 for _ in catsort.classify(args.photos, model, cache=False))
         local_times.append(time.perf_counter() - started)
         with tempfile.TemporaryDirectory(prefix="catsort-bench-ray-") as out:
             started = time.perf_counter()

@@ -1,6 +1,6 @@
 """catsort: sort the cats from the dogs in a folder of photos.
 
-The public API, documented in README's "Python API" section::
+The public API (catsort.api), documented in the docs site's Python API pages (docs/api/)::
 
     import catsort
 
@@ -18,9 +18,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
-# The one place the version is written: pyproject.toml reads it from here (hatch's version
-# source), and a literal costs nothing at start-up, unlike importlib.metadata.
-__version__ = "0.1.0"
+from catsort.version import __version__
 
 # The wheel installs the training code as catsort/training; a source checkout keeps it beside
 # the package, in training/ at the top of the repository, so look there too.
@@ -30,67 +28,76 @@ if not os.path.isdir(os.path.join(__path__[0], "training")) and os.path.isfile(
 ):
     __path__.append(_checkout)
 
-#: Public name -> the module that defines it.
-_EXPORTS = {
-    "load_model": "catsort.api",
-    "classify": "catsort.api",
-    "sort_photos": "catsort.api",
-    "tag_photos": "catsort.api",
-    "undo": "catsort.api",
-    "undo_all": "catsort.api",
-    "Classifier": "catsort.model",
-    "PhotoResult": "catsort.pipeline",
-    "Companion": "catsort.pipeline",
-    "Prediction": "catsort.decision",
-    "RunSettings": "catsort.run",
-    "RunSummary": "catsort.run",
-    "TagSettings": "catsort.tagging.sidecar",
-    "UndoResult": "catsort.sorting.restore",
-    "read_results": "catsort.report.read",
-    "summarize": "catsort.report.summary",
-    "CatsortError": "catsort.errors",
-}
-
+#: The public names: each is catsort.api's (defined there, or imported there from its module).
 __all__ = [
     "CatsortError",
     "Classifier",
     "Companion",
     "PhotoResult",
     "Prediction",
+    "Reporter",
+    "Review",
     "RunSettings",
     "RunSummary",
+    "SortPlan",
+    "SortSession",
     "TagSettings",
     "UndoResult",
+    "WatchSettings",
     "__version__",
     "classify",
     "load_model",
+    "open_review",
     "read_results",
+    "run_ray",
+    "serve_review",
     "sort_photos",
     "summarize",
     "tag_photos",
     "undo",
     "undo_all",
+    "watch",
 ]
+_EXPORTS = frozenset(__all__) - {"__version__"}
+# Names whose own module is light: the command line's modules import them when they load.
+_LIGHT = {"CatsortError": "catsort.errors"}
 
 if TYPE_CHECKING:
-    from catsort.api import classify, load_model, sort_photos, tag_photos, undo, undo_all
-    from catsort.decision import Prediction
-    from catsort.errors import CatsortError
-    from catsort.model import Classifier
-    from catsort.pipeline import Companion, PhotoResult
-    from catsort.report.read import read_results
-    from catsort.report.summary import summarize
-    from catsort.run import RunSettings, RunSummary
-    from catsort.sorting.restore import UndoResult
-    from catsort.tagging.sidecar import TagSettings
+    from catsort.api import (
+        CatsortError,
+        Classifier,
+        Companion,
+        PhotoResult,
+        Prediction,
+        Reporter,
+        Review,
+        RunSettings,
+        RunSummary,
+        SortPlan,
+        SortSession,
+        TagSettings,
+        UndoResult,
+        WatchSettings,
+        classify,
+        load_model,
+        open_review,
+        read_results,
+        run_ray,
+        serve_review,
+        sort_photos,
+        summarize,
+        tag_photos,
+        undo,
+        undo_all,
+        watch,
+    )
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name the first time it is used."""
-    module = _EXPORTS.get(name)
-    if module is None:
+    if name not in _EXPORTS:
         raise AttributeError(f"module 'catsort' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(_LIGHT.get(name, "catsort.api")), name)
     globals()[name] = value
     return value
 

@@ -9,12 +9,20 @@ A row is keyed by the photo's path relative to the cache's base folder, its size
 modification time in nanoseconds and the model's fingerprint (``fingerprint``: the hash of the
 model file and what shapes its input and output). It holds the model's raw outputs, its logits
 and pet score, or the reason the photo was skipped (too small to tell: the same bytes are always
-skipped). The label is decided again from the logits with each run's thresholds, which cost
-nothing, so a new --threshold or --gate-threshold needs no photo classified again. Errors are
-never cached: a file fixed later is tried again.
+skipped). A video's row holds its frames' scores combined (``decision.combine_frames``, which
+no threshold changes) and how many frames they come from. The label is decided again from the
+logits with each run's thresholds, which cost nothing, so a new --threshold or --gate-threshold
+needs no photo classified again. Errors are never cached: a file fixed later is tried again.
 
 A cache that cannot be read or written is never the run's problem: it is a one-line warning, and
 the run goes on with a fresh cache or without one.
+
+It also keeps what a person decided (``catsort review``): a photo's label, for its bytes, whatever
+the model says, under any model. A decision follows the photo when catsort moves or copies it
+(``placed``), and when it is renamed or moved by anything else (``catsort undo``, a file
+manager): a photo the cache does not know by its path is looked up by its size and modification
+time, and taken for the decided one when the first MiB of both hash the same and the decided
+one is gone from its place.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from catsort.version import __version__
+
 if TYPE_CHECKING:
     from catsort.model import Classifier
 
@@ -41,6 +51,8 @@ _SCHEMA = 1
 # Rows are committed in groups: a commit is cheap in WAL mode, but not free.
 _COMMIT_ROWS = 256
 _COMMIT_SECONDS = 0.5
+# A renamed photo is recognised by the hash of its first bytes (with its size and mtime).
+_HEAD_BYTES = 1 << 20
 
 OnWarning = Callable[[str], None]
 
@@ -56,11 +68,12 @@ class Stamp:
 
 @dataclass(frozen=True)
 class Known:
-    """What the model said about a photo, before any threshold: or why it was skipped."""
+    """What the model said about a photo or a video, before any threshold; or why it was skipped."""
 
     logits: tuple[float, ...] = ()
     pet_score: float | None = None
     skipped: str | None = None
+    frames: int | None = None  # a video's: how many frames the scores come from
 
 
 def fingerprint(classifier: Classifier) -> str:
@@ -68,12 +81,10 @@ def fingerprint(classifier: Classifier) -> str:
 
     Thresholds are not part of it: the label is decided again from the cached logits.
     """
-    from catsort import __version__
-
     metadata = classifier.metadata
     parts = [
         CACHE_VERSION,
-        __version__,
+        __version__,  # a new version may decode photos differently
         classifier.digest,
         list(metadata.labels),
         metadata.activation,
@@ -81,6 +92,17 @@ def fingerprint(classifier: Classifier) -> str:
         classifier.has_gate,
     ]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def head_digest(path: Path) -> str | None:
+    """The hash of a file's size and first MiB: what tells a renamed photo from another one."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_HEAD_BYTES)
+            size = os.fstat(file.fileno()).st_size
+    except OSError:
+        return None
+    return hashlib.sha256(str(size).encode() + b"\0" + head).hexdigest()
 
 
 def user_cache_dir() -> Path:
@@ -119,6 +141,8 @@ class ResultsCache:
         self._lock = threading.Lock()
         self._pending = 0
         self._last_commit = time.monotonic()
+        # Looked up only where a person decided something: no cost for those who never review.
+        self._has_decisions = _has_decisions(connection)
 
     @classmethod
     def open(
@@ -137,7 +161,8 @@ class ResultsCache:
         only a cache that is already there (a dry run creates nothing).
         """
         path = Path(path)
-        if not create and not path.is_file():
+        existed = path.is_file()
+        if not create and not existed:
             return None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +189,9 @@ class ResultsCache:
                 )
                 return None
             _warn(on_warning, f"{path}: unreadable results cache ({exc}); started a fresh one")
+            existed = False
+        if not existed:
+            _carry_decisions(connection, cache_location(base), path)
         return cls(path, base, model, connection, refresh, on_warning)
 
     def stamp(self, path: Path) -> Stamp | None:
@@ -207,14 +235,15 @@ class ResultsCache:
                 json.dumps(known.logits) if known.skipped is None else None,
                 known.pet_score,
                 known.skipped,
+                known.frames,
             )
             for stamp, known in items
         ]
         with self._lock:
             self._execute_many(
                 "INSERT OR REPLACE INTO results "
-                "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -229,20 +258,138 @@ class ResultsCache:
             return
         # Only a row that describes these very bytes (moves and copies keep size and mtime).
         where = "WHERE path = ? AND size = ? AND mtime_ns = ?"
+        row = [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)]
         with self._lock:
             if moved:
-                self._execute_many(
-                    f"UPDATE OR REPLACE results SET path = ? {where}",
-                    [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)],
-                )
+                self._execute_many(f"UPDATE OR REPLACE results SET path = ? {where}", row)
             else:
                 self._execute_many(
                     "INSERT OR REPLACE INTO results "
-                    "(path, model, size, mtime_ns, logits, pet_score, skipped) "
-                    f"SELECT ?, model, size, mtime_ns, logits, pet_score, skipped FROM results "
-                    f"{where}",
-                    [(_db_key(new), _db_key(old), st.st_size, st.st_mtime_ns)],
+                    "(path, model, size, mtime_ns, logits, pet_score, skipped, frames) "
+                    "SELECT ?, model, size, mtime_ns, logits, pet_score, skipped, frames "
+                    f"FROM results {where}",
+                    row,
                 )
+            if self._has_decisions:  # a person's label goes with the photo, and its copies
+                if moved:
+                    self._execute_many(f"UPDATE OR REPLACE decisions SET path = ? {where}", row)
+                else:
+                    self._execute_many(
+                        "INSERT OR REPLACE INTO decisions "
+                        "(path, label, size, mtime_ns, head, decided) "
+                        f"SELECT ?, label, size, mtime_ns, head, decided FROM decisions {where}",
+                        row,
+                    )
+
+    def changed(self, stamp: Stamp | None) -> bool:
+        """Whether the photo ``stamp`` describes changed since a run classified it: the cache
+        knows its path, under any model, but only with other bytes (False where it knows it as
+        it is now, or not at all)."""
+        if stamp is None or self._db is None:
+            return False
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    "SELECT size, mtime_ns FROM results WHERE path = ?", (_db_key(stamp.key),)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return False
+        return bool(rows) and (stamp.size, stamp.mtime_ns) not in {tuple(row) for row in rows}
+
+    # --- what a person decided ---------------------------------------------------------------
+
+    def decide(self, path: Path, label: str) -> None:
+        """Remember a person's label for the photo at ``path`` as it is now (committed at once:
+        a person's word is not left to a crash)."""
+        stamp, head = self.stamp(path), head_digest(path)
+        if stamp is None or head is None:
+            _warn(self._on_warning, f"{path}: cannot be read; its label is not remembered")
+            return
+        decided = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        with self._lock:
+            self._execute_many(
+                "INSERT OR REPLACE INTO decisions (path, label, size, mtime_ns, head, decided) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(_db_key(stamp.key), label, stamp.size, stamp.mtime_ns, head, decided)],
+            )
+            self._has_decisions = True
+            self._commit()
+
+    def undecide(self, path: Path) -> None:
+        """Forget a person's label for the photo at ``path`` (a decision taken back)."""
+        with self._lock:
+            self._execute_many("DELETE FROM decisions WHERE path = ?", [(_db_key(self.key(path)),)])
+            self._commit()
+
+    def decision(self, path: Path) -> str | None:
+        """The label a person gave the photo at ``path`` as it is now, or None."""
+        return self.decided([self.stamp(path)])[0]
+
+    def decided(self, stamps: Sequence[Stamp | None]) -> list[str | None]:
+        """The label a person gave each photo (as stamped), or None: by its path, or else as
+        the decided photo renamed (same size, mtime and first MiB, gone from its old place),
+        whose decision then moves to its new path."""
+        if not self._has_decisions:
+            return [None] * len(stamps)
+        with self._lock:
+            return [None if stamp is None else self._decided(stamp) for stamp in stamps]
+
+    def decisions(self) -> list[tuple[Path, str]]:
+        """Every photo a person decided, where the cache last saw it, with its label."""
+        if not self._has_decisions or self._db is None:
+            return []
+        with self._lock:
+            try:
+                query = "SELECT path, label FROM decisions ORDER BY path"
+                rows = self._db.execute(query).fetchall()
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return []
+        return [(self._path_of(os.fsdecode(key)), label) for key, label in rows]
+
+    def _decided(self, stamp: Stamp) -> str | None:
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT label FROM decisions WHERE path = ? AND size = ? AND mtime_ns = ?",
+                (_db_key(stamp.key), stamp.size, stamp.mtime_ns),
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            candidates = self._db.execute(
+                "SELECT path, label, head FROM decisions WHERE size = ? AND mtime_ns = ?",
+                (stamp.size, stamp.mtime_ns),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return None
+        path = self._path_of(stamp.key)
+        for key, label, head in candidates:
+            old = self._path_of(os.fsdecode(key))
+            if self.stamp(old) == Stamp(os.fsdecode(key), stamp.size, stamp.mtime_ns):
+                continue  # still there: a copy, not the decided photo moved
+            if head_digest(path) == head:
+                self._execute_many(
+                    "UPDATE OR REPLACE decisions SET path = ? WHERE path = ?",
+                    [(_db_key(stamp.key), key)],
+                )
+                return str(label)
+        return None
+
+    def _path_of(self, key: str) -> Path:
+        """The path a key names (keys are relative to the base, or absolute)."""
+        return Path(os.path.normpath(os.path.join(self._base, key)))
+
+    def _commit(self) -> None:
+        if self._db is None:
+            return
+        try:
+            self._db.commit()
+            self._pending, self._last_commit = 0, time.monotonic()
+        except sqlite3.Error as exc:
+            self._failed(exc)
 
     def close(self) -> None:
         """Commit what is left and close the file."""
@@ -267,7 +414,7 @@ class ResultsCache:
             return None
         try:
             row = self._db.execute(
-                "SELECT logits, pet_score, skipped FROM results "
+                "SELECT logits, pet_score, skipped, frames FROM results "
                 "WHERE path = ? AND model = ? AND size = ? AND mtime_ns = ?",
                 (_db_key(stamp.key), self.model, stamp.size, stamp.mtime_ns),
             ).fetchone()
@@ -276,14 +423,15 @@ class ResultsCache:
             return None
         if row is None:
             return None
-        logits, pet_score, skipped = row
+        logits, pet_score, skipped, frames = row
+        frames = None if frames is None else int(frames)
         if skipped is not None:
-            return Known(skipped=skipped)
+            return Known(skipped=skipped, frames=frames)
         try:
             values = tuple(float(value) for value in json.loads(logits))
         except (TypeError, ValueError):
             return None  # a row this version cannot read: classify the photo again
-        return Known(values, None if pet_score is None else float(pet_score))
+        return Known(values, None if pet_score is None else float(pet_score), frames=frames)
 
     def _execute_many(self, sql: str, rows: list[tuple]) -> None:
         if self._db is None:
@@ -328,8 +476,21 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
                 "CREATE TABLE IF NOT EXISTS results ("
                 "path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
                 "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
-                "PRIMARY KEY (path, model))"
+                "frames INTEGER, PRIMARY KEY (path, model))"
             )
+            # What a person decided: for these bytes, under any model.
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS decisions ("
+                "path BLOB PRIMARY KEY, label TEXT NOT NULL, size INTEGER NOT NULL, "
+                "mtime_ns INTEGER NOT NULL, head TEXT NOT NULL, decided TEXT NOT NULL)"
+            )
+            connection.execute(
+                "CREATE INDEX IF NOT EXISTS decisions_stamp ON decisions (size, mtime_ns)"
+            )
+            # Caches made before videos were read keep their rows (photos: no frames).
+            found = {info[1] for info in connection.execute("PRAGMA table_info(results)")}
+            if "frames" not in found:
+                connection.execute("ALTER TABLE results ADD COLUMN frames INTEGER")
             connection.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 [("schema", _SCHEMA), ("base", os.path.abspath(base))],
@@ -338,6 +499,35 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _has_decisions(connection: sqlite3.Connection) -> bool:
+    try:
+        return connection.execute("SELECT EXISTS (SELECT 1 FROM decisions)").fetchone()[0] == 1
+    except sqlite3.Error:
+        return False  # the table is made on connecting; a failure shows on the next use
+
+
+def _carry_decisions(connection: sqlite3.Connection, earlier: Path, path: Path) -> None:
+    """Copy a person's decisions from the cache a CSV-only run over the same folder kept
+    (``earlier``) into a library's new cache: a review of its CSV still counts once the library
+    is sorted. Their keys are relative to the same folder."""
+    if os.path.abspath(earlier) == os.path.abspath(path) or not earlier.is_file():
+        return
+    try:
+        connection.execute("ATTACH DATABASE ? AS earlier", (os.fspath(earlier),))
+    except sqlite3.Error:
+        return  # no earlier cache to read: nothing to carry
+    try:
+        with connection:
+            connection.execute("INSERT OR IGNORE INTO decisions SELECT * FROM earlier.decisions")
+    except sqlite3.Error:
+        pass  # an earlier cache without decisions (or damaged): nothing to carry
+    finally:
+        try:
+            connection.execute("DETACH DATABASE earlier")
+        except sqlite3.Error:
+            pass
 
 
 def _db_key(key: str) -> bytes:

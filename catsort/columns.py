@@ -22,6 +22,10 @@ SIDECAR = "sidecar"
 CACHED = "cached"
 YES, NO = "yes", "no"
 
+#: How many frames of a video were looked at; empty for a photo. Added after "cached"; CSVs
+#: written before it lack it, and still read.
+FRAMES = "frames"
+
 
 def probability(label: str) -> str:
     """The name of a label's probability column: ``p_cat``."""
@@ -42,6 +46,7 @@ def header(labels: Sequence[str]) -> list[str]:
         "companions",
         SIDECAR,
         CACHED,
+        FRAMES,
     ]
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TextIO
 
 from catsort import columns
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError
 from catsort.images import is_image_name
 from catsort.names import shown
-from catsort.pipeline import PhotoResult
+from catsort.types import PhotoResult
+from catsort.video import is_video_name
 
 ENCODING = "utf-8"
 # Non-UTF-8 bytes in file names (as os.fsdecode keeps them) are written back as the same bytes.
@@ -46,6 +47,7 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
         columns.COMPANION_SEPARATOR.join(c.path.name for c in result.companions),
         "" if result.sidecar is None else os.fspath(result.sidecar),
         columns.YES if result.cached else columns.NO,
+        "" if result.frames is None else str(result.frames),
     ]
 
 
@@ -150,6 +152,8 @@ def _check_overwrite(path: Path) -> None:
     """Refuse to write the CSV over a file that holds anything but an earlier results CSV."""
     if is_image_name(path) and os.path.lexists(path):
         raise CatsortError(f"{path}: is a photo; refusing to write the CSV over it")
+    if is_video_name(path) and os.path.lexists(path):
+        raise CatsortError(f"{path}: is a video; refusing to write the CSV over it")
     try:
         st = os.stat(path)
     except OSError:
@@ -183,9 +187,7 @@ def _write_error(name: str, exc: OSError, what: str = "the CSV") -> CatsortError
     else:
         reason = exc.strerror or str(exc)
     where = "standard output" if name == STDOUT else name
-    return CatsortError(
-        f"{where}: cannot write {what} ({reason}); the run stopped there", exit_code=1
-    )
+    return CatsortError(f"{where}: cannot write {what} ({reason}); the run stopped there", FAILED)
 
 
 @contextmanager

@@ -63,3 +63,24 @@ def _sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
+
+
+def combine_frames(
+    logits: np.ndarray, pet_scores: np.ndarray | None
+) -> tuple[np.ndarray, float | None]:
+    """One clip's logits and pet score from its frames', for ``decide`` to label it as a photo.
+
+    The clip's pet score is the score of its most pet-like half (the ceil(n/2)-th highest frame
+    score), so the gate lets a clip in only when at least half its frames look like a pet: one
+    frame of a street that happens to pass cannot let a clip in. Its logits are the mean of
+    those frames' (and any tied with them), so a pet that leaves the frame does not weaken the
+    label, and frames that disagree (a cat, then a dog) lower the confidence towards
+    ``uncertain``. Without a gate, the mean of every frame's logits.
+    """
+    rows = np.asarray(logits, dtype=np.float64).reshape(len(logits), -1)
+    if pet_scores is None:
+        return rows.mean(axis=0), None
+    scores = np.asarray(pet_scores, dtype=np.float64).reshape(-1)
+    needed = (len(scores) + 1) // 2
+    clip_score = float(np.sort(scores)[::-1][needed - 1])
+    return rows[scores >= clip_score].mean(axis=0), clip_score

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line
 from catsort.metadata import ModelMetadata, load_metadata
 
 METADATA_NAME = "catsort.json"
@@ -55,12 +55,12 @@ def _open_interpreter(content: bytes, model_path: Path, threads: int | None) -> 
             model_content=content, num_threads=threads or os.cpu_count() or 1
         )
     except ValueError as exc:
-        raise CatsortError(f"{model_path}: not a TFLite model ({_one_line(exc)})") from None
+        raise CatsortError(f"{model_path}: not a TFLite model ({one_line(exc)})") from None
     try:
         with _quiet_native_info():  # LiteRT prints an INFO line about XNNPACK on stderr.
             interpreter.allocate_tensors()
     except RuntimeError as exc:
-        raise CatsortError(f"{model_path}: cannot run this model ({_one_line(exc)})") from None
+        raise CatsortError(f"{model_path}: cannot run this model ({one_line(exc)})") from None
     return interpreter
 
 
@@ -248,10 +248,6 @@ def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
     if np.dtype(values.dtype).kind == "f" or not scale:
         return values.astype(np.float32, copy=False)
     return (values.astype(np.float32) - zero_point) * scale
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 @contextmanager

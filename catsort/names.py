@@ -1,7 +1,9 @@
-"""File names (and other text read from disk) made safe to print on one line."""
+"""File names (and other text read from disk) made safe to print on one line; URLs told apart."""
 
 from __future__ import annotations
 
+import os
+import re
 import unicodedata
 from pathlib import Path
 
@@ -27,3 +29,11 @@ def _escaped(char: str) -> str:
     if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as os.fsdecode keeps it
         return f"\\x{code - 0xDC00:02x}"
     return char.encode("unicode_escape").decode("ascii")
+
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(text: str | os.PathLike[str]) -> bool:
+    """Tell whether an input is a URL (``s3://bucket/prefix``) rather than a local path."""
+    return bool(_URL.match(os.fspath(text)))

@@ -2,99 +2,36 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
 
 import numpy as np
 
 from catsort.cache import Known, ResultsCache
-from catsort.decision import Prediction, decide
-from catsort.errors import CatsortError
+from catsort.decision import Prediction, combine_frames, decide
+from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
-
-
-@dataclass(frozen=True)
-class Companion:
-    """A file that went with its photo (a sidecar, a RAW, a Live Photo video): from, to."""
-
-    path: Path
-    destination: Path
-
-
-@dataclass(frozen=True)
-class PhotoResult:
-    """The outcome for one input file: a prediction, or the one-line reason it failed.
-
-    ``skipped`` is the reason catsort deliberately left it unclassified (too small to tell):
-    neither a label nor a failure.
-
-    ``destination`` is where classify moved or copied the file (or would, in a dry run);
-    ``earlier`` says an earlier run had already put it there, so this run did nothing.
-    ``companions`` are the files that went with it (catsort.sorting.companions).
-    ``sidecar`` is the XMP sidecar that holds its keyword after ``--tag`` (or would).
-    ``kept`` is why a photo that would have been moved stays where it is (it is a link, or
-    lies outside the folders given).
-    ``cached`` says the result came from the results cache: the photo was not read again.
-    """
-
-    path: Path
-    prediction: Prediction | None = None
-    error: str | None = None
-    destination: Path | None = None
-    earlier: bool = False
-    skipped: str | None = None
-    companions: tuple[Companion, ...] = ()
-    sidecar: Path | None = None
-    kept: str | None = None
-    cached: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Tell whether the file was classified."""
-        return self.error is None and self.skipped is None
-
-    @property
-    def status(self) -> str:
-        """``ok`` for a classified photo, ``error`` for one that could not be read, ``skipped``
-        for one catsort deliberately left unclassified (too small to tell)."""
-        if self.error is not None:
-            return "error"
-        return "ok" if self.skipped is None else "skipped"
-
-    @property
-    def label(self) -> str | None:
-        """The label given (a model label, ``uncertain`` or ``other``); None if not classified."""
-        return None if self.prediction is None else self.prediction.label
-
-    @property
-    def confidence(self) -> float | None:
-        """The highest label probability; None after an error or a skip."""
-        return None if self.prediction is None else self.prediction.confidence
-
-    @property
-    def probabilities(self) -> dict[str, float]:
-        """Each model label's probability; empty after an error or a skip."""
-        return {} if self.prediction is None else self.prediction.probabilities
-
-    @property
-    def pet_score(self) -> float | None:
-        """How much the photo looks like a pet (the gate's score); None without a gate."""
-        return None if self.prediction is None else self.prediction.pet_score
+from catsort.types import PERSON, PhotoResult
+from catsort.video import FRAMES, is_video_name, load_frames
 
 
 class _Skip(str):
     """The reason (without the path) an image is deliberately not classified."""
 
 
-# A decoded image, or the one-line reason (without the path) it could not be decoded.
-_Decoded = np.ndarray | str
+class _Clip(list[np.ndarray]):
+    """A video's frames, each as the model sees a photo."""
+
+
+# A decoded image, a video's frames, or the one-line reason (without the path) it could not be
+# decoded.
+_Decoded = np.ndarray | _Clip | str
 
 
 # Each worker holds its own copy of the model's working memory (about 40 MB), so on bigger
@@ -133,9 +70,15 @@ def classify_paths(
     At most one batch more than there are workers is in flight, so memory does not grow with
     the number of paths (which are read lazily).
 
+    A video gives one result from a few of its frames (catsort.video): they go through the
+    model with the photos of its batch, a batch holding about ``batch_size`` rows for the model
+    (a photo is one, a video up to FRAMES), and ``combine_frames`` makes the clip's scores.
+
     With a ``cache``, a photo it knows (same path, size, mtime and model) is neither decoded nor
     run through the model: its label is decided from the cached scores (``cached=True``); what
-    the model says about the others is added to it.
+    the model says about the others is added to it. A photo a person labelled (``catsort
+    review``) has their label, whatever the model says, even with ``refresh``
+    (``decided_by``).
     """
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
@@ -153,14 +96,14 @@ def classify_paths(
         finally:
             spare.put(model)
 
-    source = iter(paths)
+    batches = _batches(paths, batch_size)
     pending: deque[Future[list[PhotoResult]]] = deque()
     pool = ThreadPoolExecutor(workers, thread_name_prefix="catsort-worker")
 
     def top_up() -> None:
         while len(pending) <= workers:
-            batch = [Path(path) for path in itertools.islice(source, batch_size)]
-            if not batch:
+            batch = next(batches, None)
+            if batch is None:
                 return
             pending.append(pool.submit(run, batch))
 
@@ -173,6 +116,22 @@ def classify_paths(
     finally:
         # Abandoned part way (Ctrl-C, a consumer that stops): drop the queued work.
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _batches(paths: Iterable[Path], rows: int) -> Iterator[list[Path]]:
+    """The paths in batches of about ``rows`` rows for the model: a photo is one row, a video
+    up to FRAMES (its frames), so that a batch of videos holds about as many pixels as one of
+    photos. A batch takes files until it has ``rows`` rows (a video may add FRAMES - 1 more)."""
+    batch: list[Path] = []
+    taken = 0
+    for path in paths:
+        batch.append(Path(path))
+        taken += FRAMES if is_video_name(path) else 1
+        if taken >= rows:
+            yield batch
+            batch, taken = [], 0
+    if batch:
+        yield batch
 
 
 def classify_contents(
@@ -216,7 +175,18 @@ def _classify_batch(
     decoded: list[_Decoded | Known] = [
         hit if hit is not None else _decode(path, size) for path, (_, hit) in zip(paths, known)
     ]
-    return _results(paths, decoded, model, threshold, gate_threshold, use_gate, known, cache)
+    results = _results(paths, decoded, model, threshold, gate_threshold, use_gate, known, cache)
+    if cache is None:
+        return results
+    decided = cache.decided([stamp for stamp, _ in known])
+    return [with_label(result, label) for result, label in zip(results, decided)]
+
+
+def with_label(result: PhotoResult, label: str | None) -> PhotoResult:
+    """A result with the label a person gave it (None: the model's stays)."""
+    if label is None or result.prediction is None:
+        return result
+    return replace(result, prediction=replace(result.prediction, label=label), decided_by=PERSON)
 
 
 def _results(
@@ -236,7 +206,12 @@ def _results(
     """
     if known is None:
         known = [(None, None)] * len(paths)
-    images = [item for item in decoded if isinstance(item, np.ndarray)]
+    images = [
+        frame
+        for item in decoded
+        for frame in (item if isinstance(item, _Clip) else [item])
+        if isinstance(frame, np.ndarray)
+    ]
     outputs = model.predict(np.stack(images)) if images else None
 
     def decided(logits: np.ndarray, pet: float | None) -> Prediction:
@@ -253,48 +228,53 @@ def _results(
     learned: list[tuple] = []  # (stamp, Known) for the cache
     row = 0
     for path, (stamp, _), item in zip(paths, known, decoded):
+        none_read = 0 if is_video_name(path) else None  # a video's frames looked at: none
         if isinstance(item, Known):
             if item.skipped is not None:
-                results.append(PhotoResult(path, skipped=item.skipped, cached=True))
+                skipped = PhotoResult(path, skipped=item.skipped, cached=True, frames=item.frames)
+                results.append(skipped)
             else:
                 logits = np.asarray(item.logits, dtype=np.float64)
-                results.append(PhotoResult(path, decided(logits, item.pet_score), cached=True))
+                prediction = decided(logits, item.pet_score)
+                results.append(PhotoResult(path, prediction, cached=True, frames=item.frames))
             continue
         if isinstance(item, _Skip):
-            results.append(PhotoResult(path, skipped=str(item)))
+            results.append(PhotoResult(path, skipped=str(item), frames=none_read))
             if stamp is not None:
-                learned.append((stamp, Known(skipped=str(item))))
+                learned.append((stamp, Known(skipped=str(item), frames=none_read)))
             continue
         if isinstance(item, str):
-            results.append(PhotoResult(path, error=item))  # never cached: it may be fixed
+            # Never cached: it may be fixed.
+            results.append(PhotoResult(path, error=item, frames=none_read))
             continue
         assert outputs is not None  # there was at least this image
-        pet = None if outputs.pet_score is None else float(outputs.pet_score[row])
-        results.append(PhotoResult(path, decided(outputs.logits[row], pet)))
+        count = len(item) if isinstance(item, _Clip) else 1
+        logits = outputs.logits[row : row + count]
+        pets = None if outputs.pet_score is None else outputs.pet_score[row : row + count]
+        row += count
+        frames = count if isinstance(item, _Clip) else None
+        if frames is None:
+            scores, pet = logits[0], None if pets is None else float(pets[0])
+        else:
+            scores, pet = combine_frames(logits, pets)
+        results.append(PhotoResult(path, decided(scores, pet), frames=frames))
         if stamp is not None:
-            values = tuple(float(value) for value in outputs.logits[row])
-            learned.append((stamp, Known(values, pet)))
-        row += 1
+            values = tuple(float(value) for value in scores)
+            learned.append((stamp, Known(values, pet, frames=frames)))
     if cache is not None:
         cache.put(learned)
     return results
 
 
 def _decode(path: str | Path, size: tuple[int, int], data: bytes | None = None) -> _Decoded:
-    """Load one image for the model, or return why it cannot be loaded."""
+    """Load one image (or a video's frames) for the model, or return why it cannot be loaded."""
     try:
+        if data is None and is_video_name(path):
+            return _Clip(load_frames(path, size))
         return load_image(path, size, data)
     except ImageSkipped as exc:
-        return _Skip(_reason(path, str(exc)))
+        return _Skip(one_line(without_path(str(exc), path)))
     except CatsortError as exc:
-        return _reason(path, str(exc))
+        return one_line(without_path(str(exc), path))
     except Exception as exc:
-        return _reason(path, f"unexpected error while reading ({type(exc).__name__}: {exc})")
-
-
-def _reason(path: str | Path, message: str) -> str:
-    """The message without its leading "<path>: ", on one line."""
-    prefix = f"{path}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    return " ".join(message.split())
+        return one_line(f"unexpected error while reading ({type(exc).__name__}: {exc})")

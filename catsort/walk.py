@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pathspec
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
 from catsort.skiplist import folder_reason, marker_reason
+from catsort.video import is_video_name
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
 OnError = Callable[[Path, str], None]
@@ -45,6 +46,23 @@ def exclude_spec(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec | None:
     return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
+def exclude_check(paths: Sequence[Path], exclude: Sequence[str]) -> Callable[[Path], bool] | None:
+    """Whether a file matches --exclude, relative to the folder given that holds it."""
+    spec = exclude_spec(exclude)
+    if spec is None:
+        return None
+    roots = [os.path.abspath(folder) for folder in paths if os.path.isdir(folder)]
+
+    def excluded(path: Path) -> bool:
+        absolute = os.path.abspath(path)
+        for root in roots:
+            if absolute.startswith(root.rstrip(os.sep) + os.sep):
+                return spec.match_file(os.path.relpath(absolute, root))
+        return False
+
+    return excluded
+
+
 def check_inputs(paths: Sequence[Path]) -> None:
     """Raise CatsortError (exit 2) for the first path the user gave that does not exist."""
     for path in paths:
@@ -62,17 +80,21 @@ def find_images(
     follow_links: bool = False,
     exclude: Sequence[str] = (),
     tally: WalkTally | None = None,
+    videos: bool = False,
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
 
-    Files named explicitly are yielded as given, whatever their extension; inside folders only
-    image and RAW names are, sorted by name, hidden names skipped. Each folder is walked at most
-    once, however many symlinks or arguments lead to it, and folders in ``skip_dirs`` are never
-    entered. Nor are the folders of catsort.skiplist, folder links (unless ``follow_links``), and
-    what matches an ``exclude`` pattern (gitignore-style, relative to the folder given); those
-    and the files that are not photos are recorded in ``tally``.
+    Files named explicitly are yielded as given, whatever their extension (a video's only with
+    ``videos``); inside folders only image and RAW names are, and video names with ``videos``,
+    sorted by name, hidden names skipped. Each folder is walked at most once, however many
+    symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered. Nor are
+    the folders of catsort.skiplist, folder links (unless ``follow_links``), and what matches
+    an ``exclude`` pattern (gitignore-style, relative to the folder given); those and the files
+    that are not photos are recorded in ``tally``.
     """
-    walker = _Walker(recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally)
+    walker = _Walker(
+        recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally, videos
+    )
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
@@ -88,6 +110,9 @@ def find_images(
             continue
         if not stat.S_ISREG(st.st_mode):
             walker.report(path, "not a regular file, skipped")  # a FIFO would block forever
+            continue
+        if not videos and is_video_name(path):
+            walker.count_other(path.name, "")  # a video named, but videos are left alone
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_explicit:
@@ -115,8 +140,10 @@ class _Walker:
         follow_links: bool = False,
         exclude: pathspec.GitIgnoreSpec | None = None,
         tally: WalkTally | None = None,
+        videos: bool = False,
     ):
         self.recursive = recursive
+        self.videos = videos
         self.follow_links = follow_links
         self.exclude = exclude
         self.tally = tally if tally is not None else WalkTally()
@@ -135,6 +162,10 @@ class _Walker:
             if key is not None:
                 self.explicit.setdefault(key[1], set()).add(key[0])
 
+    def is_input_name(self, name: str) -> bool:
+        """Tell whether a file name is one the walk yields: a photo's, or a video's."""
+        return is_photo_name(name) or (self.videos and is_video_name(name))
+
     def report(self, path: Path, reason: str) -> None:
         if self.on_error is not None:
             self.on_error(path, reason)
@@ -151,7 +182,7 @@ class _Walker:
         try:
             st = os.stat(root)
         except OSError as exc:
-            self.report(root, _reason(exc))
+            self.report(root, os_reason(exc))
             return
         real = os.path.realpath(root)
         if not self.enter(real, st):
@@ -173,7 +204,7 @@ class _Walker:
             path = folder / entry.name
             kind, entry_stat = self.kind(entry, path)
             if kind == "dir":
-                if is_photo_name(entry.name):
+                if self.is_input_name(entry.name):
                     yield path  # the loader reports "is a folder, not an image"
                 if not self.recursive:
                     continue
@@ -197,7 +228,7 @@ class _Walker:
                         continue
                     stack.append((path, real, entry_rel, iter(listing)))
             elif kind == "file":
-                if not is_photo_name(entry.name):
+                if not self.is_input_name(entry.name):
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):
                     self.tally.excluded += 1
@@ -205,7 +236,7 @@ class _Walker:
                     self.tally.duplicate_links.append(path)
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
-            elif kind == "special" and is_photo_name(entry.name):
+            elif kind == "special" and self.is_input_name(entry.name):
                 # A FIFO or device named .jpg would block or never end when read.
                 self.report(path, "not a regular file, skipped")
 
@@ -218,7 +249,7 @@ class _Walker:
             parts = os.path.relpath(target, root).split(os.sep)
             folders, name = parts[:-1], parts[-1]
             if (
-                is_photo_name(name)
+                self.is_input_name(name)
                 and not any(part.startswith(".") for part in parts)
                 and (self.recursive or not folders)
                 and not any(folder_reason(folder) is not None for folder in folders)
@@ -260,7 +291,7 @@ class _Walker:
             with os.scandir(folder) as it:
                 return sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            self.report(folder, f"cannot read folder ({_reason(exc)})")
+            self.report(folder, f"cannot read folder ({os_reason(exc)})")
             return None
 
     def kind(self, entry: os.DirEntry, path: Path) -> tuple[str, os.stat_result | None]:
@@ -272,7 +303,7 @@ class _Walker:
         except OSError as exc:
             if entry.is_symlink():
                 return "file", None  # symlink loop (ELOOP) and the like: an error row too
-            self.report(path, _reason(exc))
+            self.report(path, os_reason(exc))
             return "skip", None
         if stat.S_ISDIR(st.st_mode):
             return "dir", st
@@ -290,9 +321,3 @@ def _is_link(entry: os.DirEntry) -> bool:
     """A symbolic link, or on Windows a junction (which Python 3.12 can tell apart)."""
     is_junction = getattr(entry, "is_junction", None)
     return entry.is_symlink() or (is_junction is not None and is_junction())
-
-
-def _reason(exc: OSError) -> str:
-    if isinstance(exc, PermissionError):
-        return "permission denied"
-    return exc.strerror or str(exc)

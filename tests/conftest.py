@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import struct
+import textwrap
 import zlib
 from pathlib import Path
 
@@ -150,3 +152,16 @@ def make_files():
 def read_tree():
     """Return read_tree(root) -> {relative path: bytes} to compare trees before and after."""
     return _read_tree
+
+
+def docstring_example(obj: object) -> str:
+    """The example in an API docstring: the indented block after its line ending in ``::``."""
+    doc = inspect.getdoc(obj) or ""
+    _, sep, rest = doc.partition("::\n")
+    assert sep, f"{obj} has no example in its docstring"
+    block = []
+    for line in rest.splitlines():
+        if line.strip() and not line.startswith(" "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))

@@ -121,7 +121,7 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
     make_photo(photos / "Exports" / "web.jpg", (230, 20, 20))
     for name in ("a.mov", "b.mov", "notes.txt"):
         (photos / name).write_bytes(b"")
-    settings = catsort.RunSettings(exclude=("Exports/",))
+    settings = catsort.RunSettings(exclude=("Exports/",), videos=False)
     summary = catsort.sort_photos(photos, "move", model, settings=settings, dry_run=True)
     assert summary.placed == 1
     assert summary.not_entered == {
@@ -129,5 +129,152 @@ def test_the_summary_tells_what_the_walk_left_alone(tmp_path: Path, make_photo, 
         photos / "Photos Library.photoslibrary": "an application's library",
     }
     assert summary.not_photo_rows() == [(".mov", 2), (".txt", 1)]
-    names = [r.path.name for r in catsort.classify(photos, model, exclude=["Exports/"])]
+    assert summary.video_rows() == [(".mov", 2)]
+    results = catsort.classify(photos, model, exclude=["Exports/"], videos=False)
+    names = [r.path.name for r in results]
     assert names == ["red.jpg"]
+
+
+# --- the API refuses what the command line refuses, naming its own fields ---------------------
+
+# (the command line's arguments, the API call, what the API's error says)
+REFUSED = [
+    (
+        ["classify", "--no-gate", "--gate-threshold", "0.5"],
+        lambda lib, model: catsort.classify(lib, model, use_gate=False, gate_threshold=0.5),
+        "gate_threshold= and use_gate=False cannot be used together",
+    ),
+    (
+        ["classify", "--threshold", "1.5"],
+        lambda lib, model: catsort.classify(lib, model, threshold=1.5),
+        "threshold=1.5: must be a number from 0 to 1",
+    ),
+    (
+        ["classify", "--threshold", "nan"],
+        lambda lib, model: catsort.classify(lib, model, threshold=float("nan")),
+        "threshold=nan: must be a number from 0 to 1",
+    ),
+    (
+        ["classify", "--batch-size", "0"],
+        lambda lib, model: catsort.sort_photos(
+            lib, "move", model, settings=catsort.RunSettings(batch_size=0)
+        ),
+        "batch_size=0: must be at least 1",
+    ),
+    (
+        ["classify", "--threads", "0"],
+        lambda lib, model: catsort.sort_photos(
+            lib, "copy", model, settings=catsort.RunSettings(workers=0)
+        ),
+        "workers=0: must be at least 1",
+    ),
+    (
+        ["classify", "--dest", "elsewhere"],
+        lambda lib, model: catsort.api.plan_run(lib, model, dest="elsewhere"),
+        "dest= needs action='move' or 'copy'",
+    ),
+    (
+        ["classify", "--move", "--dest", "notes.txt"],
+        lambda lib, model: catsort.sort_photos(lib, "move", model, dest="notes.txt"),
+        "dest=notes.txt: is a file, not a folder",
+    ),
+    (
+        ["classify", "--tag", "--sidecar", "jpg.xmp"],
+        lambda lib, model: catsort.tag_photos(
+            lib, model, tag=catsort.TagSettings(naming="jpg.xmp")
+        ),
+        "naming=jpg.xmp: choose one of auto, xmp, ext.xmp",
+    ),
+    (
+        ["watch", "--settle", "-1"],
+        lambda lib, model: catsort.watch(lib, model, watching=catsort.WatchSettings(settle=-1)),
+        "settle=-1: must be 0 seconds or more",
+    ),
+    (
+        ["watch", "--no-gate", "--gate-threshold", "0.5", "--move"],
+        lambda lib, model: catsort.watch(
+            lib,
+            model,
+            action="move",
+            settings=catsort.RunSettings(use_gate=False, gate_threshold=0.5),
+        ),
+        "gate_threshold= and use_gate=False cannot be used together",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "call", "message"), REFUSED, ids=lambda case: str(case)[:40])
+def test_the_api_refuses_what_the_command_line_refuses(
+    tmp_path, monkeypatch, make_photo, tiny_model, read_tree, args, call, message
+):
+    from typer.testing import CliRunner
+
+    from catsort.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("a file")
+    library = make_photo(tmp_path / "lib" / "x.jpg").parent
+    before = read_tree(tmp_path)
+    command = CliRunner().invoke(app, [*args, "--model", str(tiny_model), str(library)])
+    assert command.exit_code == 2, command.output
+    with pytest.raises(catsort.CatsortError) as info:
+        list(call(library, catsort.load_model(tiny_model)) or ())
+    assert str(info.value) == message
+    assert read_tree(tmp_path) == before
+
+
+def test_the_command_line_names_its_options_where_the_api_names_fields(tmp_path, tiny_model):
+    from typer.testing import CliRunner
+
+    from catsort.cli import app
+
+    (tmp_path / "lib").mkdir()
+    result = CliRunner().invoke(
+        app, ["classify", "--no-gate", "--gate-threshold", "0.5", str(tmp_path / "lib")]
+    )
+    assert result.exit_code == 2
+    assert "Error: --gate-threshold and --no-gate cannot be used together" in result.stderr
+    result = CliRunner().invoke(
+        app,
+        ["classify", str(tmp_path / "lib"), str(tmp_path), "--move", "--model", str(tiny_model)],
+    )
+    assert "choose where the label folders go with --dest DIR" in result.stderr
+
+
+def test_classify_reads_what_it_classified_before_from_the_results_cache(
+    tmp_path, make_photo, tiny_model
+):
+    model = catsort.load_model(tiny_model)
+    make_photo(tmp_path / "lib" / "x.jpg")
+    first = list(catsort.classify(tmp_path / "lib", model))
+    again = list(catsort.classify(tmp_path / "lib", model))
+    assert [r.cached for r in first] == [False] and [r.cached for r in again] == [True]
+    assert again[0].probabilities == pytest.approx(first[0].probabilities)
+    assert not list(tmp_path.rglob(".catsort")), "a classify writes nothing among the photos"
+    assert [r.cached for r in catsort.classify(tmp_path / "lib", model, cache=False)] == [False]
+
+
+def test_without_pyav_videos_are_refused_naming_how_to_leave_them_alone(
+    tmp_path, monkeypatch, tiny_model
+):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from catsort.cli import app
+
+    # PyAV is installed with catsort: a broken install is mimicked by hiding it from the check.
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "av" else find_spec(name, *a)
+    )
+    (tmp_path / "lib").mkdir()
+    model = catsort.load_model(tiny_model)
+    with pytest.raises(catsort.CatsortError, match=r"pip install av, .* with videos=False$"):
+        list(catsort.classify(tmp_path / "lib", model))
+    assert list(catsort.classify(tmp_path / "lib", model, videos=False)) == []
+    result = CliRunner().invoke(
+        app, ["classify", "--model", str(tiny_model), str(tmp_path / "lib")]
+    )
+    assert result.exit_code == 2
+    assert "leave videos alone with --no-videos" in result.stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ import pytest
 from conftest import BLUE, GREY, RED
 from typer.testing import CliRunner
 
-from catsort.cache import CACHE_NAME, ResultsCache, fingerprint
+from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
 from catsort.cli import app
 from catsort.model import Classifier, load_model
 from catsort.report.read import read_results
@@ -191,6 +193,55 @@ def test_a_csv_only_run_over_a_sorted_library_uses_its_cache(
     assert not (_cache_home / "catsort").exists(), "no second cache in the user's folder"
 
 
+# --- what a person decided (catsort review) ------------------------------------------------------
+
+
+def decide(cache_file: Path, base: Path, photo: Path, label: str) -> None:
+    """Remember a person's label, as catsort review does through its session."""
+    with ResultsCache.open(cache_file, base, "any model") as cache:  # type: ignore[union-attr]
+        cache.decide(photo, label)
+
+
+def test_a_persons_label_wins_over_the_model_in_every_later_run_and_refresh(
+    photos, tiny_model, _cache_home
+):
+    assert classify(tiny_model, photos, "--csv", "-").exit_code == 0
+    decide(cache_location(photos), photos, photos / "kitty.jpg", "dog")  # red: the model says cat
+    for extra in ([], ["--refresh"], ["--threshold", "0.99"]):
+        result = classify(tiny_model, photos, "--csv", "-", *extra)
+        assert result.exit_code == 0, result.output
+        assert rows_of(result.stdout)["kitty.jpg"]["label"] == "dog", extra
+        assert rows_of(result.stdout)["kitty.jpg"]["p_cat"] > "0.9"  # the scores stay the model's
+    # The library sorted later: the person's label decides where the photo goes, for good.
+    moved = classify(tiny_model, photos, "--move")
+    assert moved.exit_code == 0, moved.output
+    assert (photos / "dog" / "kitty.jpg").is_file()
+    assert re.search(r"labels a person decided\W+1", moved.stderr)
+    again = classify(tiny_model, photos / "dog", "--move", "--csv", "-")
+    assert rows_of(again.stdout)["kitty.jpg"]["label"] == "dog"
+    assert (photos / "dog" / "kitty.jpg").is_file()
+
+
+def test_a_persons_label_follows_the_photo_renamed_not_its_copy_or_a_changed_one(
+    tmp_path, make_photo
+):
+    photo = make_photo(tmp_path / "lib" / "a.jpg", RED)
+    cache_file = tmp_path / "cache.sqlite3"
+    decide(cache_file, tmp_path / "lib", photo, "dog")
+    copy = tmp_path / "lib" / "copy.jpg"
+    shutil.copy2(photo, copy)  # the same bytes, size and time, the decided photo still there
+    renamed = tmp_path / "lib" / "2019" / "renamed.jpg"
+    with ResultsCache.open(cache_file, tmp_path / "lib", "m") as cache:  # type: ignore[union-attr]
+        assert cache.decision(photo) == "dog"
+        assert cache.decision(copy) is None
+        renamed.parent.mkdir()
+        os.rename(photo, renamed)  # by a file manager, or catsort undo
+        assert cache.decision(renamed) == "dog"
+        assert cache.decisions() == [(renamed, "dog")]  # followed, for good
+        make_photo(renamed, BLUE)  # new bytes under the name: no longer what the person saw
+        assert cache.decision(renamed) is None
+
+
 @pytest.mark.parametrize("where", ["dest", "user"])
 def test_a_damaged_cache_file_is_a_warning_and_a_fresh_cache(
     photos, tiny_model, _cache_home, where
@@ -258,6 +309,38 @@ def test_skipped_photos_are_cached(tmp_path, tiny_model, make_photo):
     row = rows_of(result.stdout)["dot.png"]
     assert (row["status"], row["cached"]) == ("skipped", "yes")
     assert "too small" in row["error"]
+
+
+def test_a_cache_made_before_videos_were_read_keeps_its_rows_and_learns_frames(tmp_path):
+    import sqlite3
+
+    from catsort.cache import Known
+
+    path = tmp_path / CACHE_NAME
+    old = sqlite3.connect(path)  # as catsort wrote it before issue 31: no frames column
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+    old.execute("INSERT INTO meta VALUES ('schema', 1)")
+    old.execute(
+        "CREATE TABLE results (path BLOB NOT NULL, model TEXT NOT NULL, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, logits TEXT, pet_score REAL, skipped TEXT, "
+        "PRIMARY KEY (path, model))"
+    )
+    photo, video = tmp_path / "a.jpg", tmp_path / "b.mp4"
+    photo.write_bytes(b"photo")
+    video.write_bytes(b"video")
+    st = os.stat(photo)
+    old.execute(
+        "INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (b"a.jpg", "model", st.st_size, st.st_mtime_ns, "[1.5]", 0.9, None),
+    )
+    old.commit()
+    old.close()
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(photo) == Known((1.5,), 0.9)  # not lost: no photo read again
+        cache.put([(cache.stamp(video), Known((-2.0,), 0.8, frames=3))])
+    with ResultsCache.open(path, tmp_path, "model") as cache:
+        assert cache.get(video) == Known((-2.0,), 0.8, frames=3)
+        assert cache.get(photo) == Known((1.5,), 0.9)
 
 
 def test_a_results_csv_without_the_cached_column_still_reads(tmp_path):

@@ -494,15 +494,15 @@ def _rendered(renderable) -> str:
 
 
 def test_labels_with_brackets_survive_in_the_run_and_report_tables(tmp_path):
-    from catsort.display import summary_table
+    from catsort.cli.display import summary_table
+    from catsort.cli.report_text import render_summary
     from catsort.report.read import read_results
     from catsort.report.summary import summarize
-    from catsort.report.text import render_summary
-    from catsort.run import RunSummary
+    from catsort.types import RunSummary
 
     labels = ("[big]cat", "dog")
     summary = RunSummary(labels=labels, counts=Counter({"[big]cat": 2, "dog": 1}))
-    assert "[big]cat" in _rendered(summary_table(summary, None, False, False))
+    assert "[big]cat" in _rendered(summary_table(summary, has_gate=False))
 
     results = tmp_path / "photos" / "results.csv"
     results.parent.mkdir()
@@ -607,11 +607,11 @@ def test_the_dry_run_plan_with_csv_to_stdout_is_the_csv_alone(photos, tiny_model
 
 
 def test_a_move_run_that_moved_nothing_does_not_offer_an_undo(photos, tiny_model, monkeypatch):
-    from catsort.errors import CatsortError
+    from catsort.errors import FAILED, CatsortError
     from catsort.sorting import place as sort
 
     def refuse(source, target):
-        raise CatsortError(f"{target}: cannot move here (no space left on device)", 1)
+        raise CatsortError(f"{target}: cannot move here (no space left on device)", FAILED)
 
     monkeypatch.setattr(sort, "move_file", refuse)
     result = classify(tiny_model, photos, "--move")

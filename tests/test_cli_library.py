@@ -39,7 +39,7 @@ def library(tmp_path, make_photo, make_files) -> Path:
     (pictures / "WhatsApp" / "cache" / ".nomedia").write_bytes(b"")
     make_photo(pictures / "Exports" / "web.jpg", RED)
     write_dng(pictures / "raw" / "IMG_1000.DNG", RED)  # a RAW on its own
-    make_files(pictures, {"2019/07/clip.mov": b"m", "2019/08/clip.mov": b"m", "notes.txt": b"n"})
+    make_files(pictures, {"2019/07/menu.pdf": b"m", "2019/08/menu.pdf": b"m", "notes.txt": b"n"})
     make_photo(tmp_path / "disk2" / "photos" / "far.jpg", RED)
     (pictures / "links").mkdir()
     (pictures / "links" / "disk2").symlink_to(tmp_path / "disk2" / "photos", True)
@@ -83,7 +83,7 @@ def test_a_move_leaves_libraries_links_and_the_other_disk_alone(
         "skipped: cache (a folder with a .nomedia file",
         "skipped: disk2 (a link to a folder; --follow-links walks it)",
         "skipped: Exports (--exclude Exports/)",
-        "not photos, left alone: 2 .mov, 1 .txt",
+        "not photos, left alone: 2 .pdf, 1 .txt",
         "links, not moved │ 1",
     ]:
         assert line in output

@@ -16,14 +16,17 @@ from conftest import BLUE, GREY, RED
 from typer.testing import CliRunner
 
 import catsort
+from catsort import files
 from catsort.cli import app
 from catsort.model import load_model
+from catsort.plan import make_plan
 from catsort.report.read import read_results
-from catsort.run import RunSettings, make_plan, run_classify
+from catsort.run import run_classify
 from catsort.sorting import place as sort
-from catsort.sorting.companions import CompanionFinder, folder_groups, without_paired_raws
+from catsort.sorting.companions import CompanionFinder, folder_groups, without_companions
 from catsort.sorting.journal import undo
 from catsort.sorting.place import COPY, MOVE
+from catsort.types import Callbacks, RunSettings
 
 LABELS = ("cat", "dog")
 
@@ -91,8 +94,49 @@ def test_photos_sharing_a_stem_keep_their_whole_name_companions_and_leave_the_re
     names = ["x.JPG", "x.PNG", "x.xmp", "x.MOV", "x.JPG.xmp", "x.PNG.json"]
     groups = folder_groups(names)
     assert groups == {"x.JPG": ("x.JPG.xmp",), "x.PNG": ("x.PNG.json",)}
+    # with videos read, x.MOV goes with neither photo: it is a video of its own
+    assert folder_groups(names, videos=True) == {**groups, "x.MOV": ()}
     # beside a JPEG and a HEIC, a RAW file is a photo of its own
     assert set(folder_groups(["y.JPG", "y.HEIC", "y.CR2"])) == {"y.JPG", "y.HEIC", "y.CR2"}
+
+
+@pytest.mark.parametrize(
+    ("names", "groups"),
+    [
+        # a Live Photo: the video goes with its still, videos read or not
+        (["IMG.HEIC", "IMG.MOV", "IMG.MOV.xmp"], {"IMG.HEIC": ("IMG.MOV", "IMG.MOV.xmp")}),
+        # a video of its own, with its sidecars by whole name and by stem, and a camera's .THM
+        (
+            ["VID.mp4", "VID.mp4.xmp", "VID.THM", "CLIP.MOV", "CLIP.xmp", "CLIP.mov.json"],
+            {
+                "CLIP.MOV": ("CLIP.mov.json", "CLIP.xmp"),
+                "VID.mp4": ("VID.THM", "VID.mp4.xmp"),
+            },
+        ),
+        # beside two stills sharing its stem, or beside a PNG or a RAW: a video of its own
+        (["x.JPG", "x.HEIC", "x.MOV"], {"x.JPG": (), "x.HEIC": (), "x.MOV": ()}),
+        (["s.png", "s.mov"], {"s.png": (), "s.mov": ()}),
+        (["r.CR2", "r.MOV"], {"r.CR2": (), "r.MOV": ()}),
+        # no format is a Live Photo's but .mov and .mp4
+        (["IMG.JPG", "IMG.mkv"], {"IMG.JPG": (), "IMG.mkv": ()}),
+        # a stem sidecar beside a photo and a video of their own is neither's
+        (["p.png", "p.mp4", "p.xmp"], {"p.png": (), "p.mp4": ()}),
+        # two videos sharing a stem keep their whole-name sidecars and leave the rest
+        (["v.mp4", "v.mov", "v.xmp", "v.mov.xmp"], {"v.mp4": (), "v.mov": ("v.mov.xmp",)}),
+    ],
+)
+def test_with_videos_read_a_video_is_a_live_photos_or_one_of_its_own(names, groups):
+    assert folder_groups(names, videos=True) == groups
+
+
+def test_a_video_of_its_own_is_an_input_and_a_live_photos_is_not(tmp_path, make_files):
+    folder = make_files(tmp_path, {"IMG.HEIC": b"h", "IMG.MOV": b"v", "VID.mp4": b"v"})
+    walked = [folder / "IMG.HEIC", folder / "IMG.MOV", folder / "VID.mp4"]
+    finder = CompanionFinder(videos=True)
+    assert list(without_companions(walked, finder, [folder])) == [walked[0], walked[2]]
+    assert finder.of(folder / "VID.mp4") == ()
+    named = list(without_companions(walked, finder, [folder / "IMG.MOV"]))
+    assert named == walked, "a video named on the command line is classified"
 
 
 def test_a_sidecar_beside_a_jpeg_and_its_raw_belongs_to_the_pair():
@@ -102,9 +146,9 @@ def test_a_sidecar_beside_a_jpeg_and_its_raw_belongs_to_the_pair():
 def test_paired_raw_files_are_left_out_of_the_inputs_unless_named(tmp_path, make_files):
     folder = make_files(tmp_path, {"IMG.JPG": b"j", "IMG.CR2": b"r", "LONE.CR2": b"r"})
     walked = [folder / "IMG.CR2", folder / "IMG.JPG", folder / "LONE.CR2"]
-    kept = list(without_paired_raws(walked, CompanionFinder(), [folder]))
+    kept = list(without_companions(walked, CompanionFinder(), [folder]))
     assert kept == [folder / "IMG.JPG", folder / "LONE.CR2"]
-    named = list(without_paired_raws(walked, CompanionFinder(), [folder / "IMG.CR2"]))
+    named = list(without_companions(walked, CompanionFinder(), [folder / "IMG.CR2"]))
     assert named == walked
 
 
@@ -179,7 +223,7 @@ def sorted_tree(before: dict[str, bytes]) -> dict[str, bytes]:
 def sort_library(root: Path, classifier, action: str = MOVE, **plan_options):
     seen: list = []
     plan = make_plan([root], action, labels=LABELS, **plan_options)
-    summary = run_classify([root], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([root], classifier, plan, RunSettings(), Callbacks(seen.append))
     return summary, {r.path.relative_to(root).as_posix(): r for r in seen}
 
 
@@ -280,14 +324,14 @@ def test_an_unreadable_companion_keeps_its_group_in_place_across_file_systems(
             pytest.skip("running as root: the file stays readable")
         before = read_tree(root / "2019" / "08")
 
-        real = sort._rename_noreplace
+        real = files.rename_noreplace
 
         def across(source, target):  # every move copies, then removes: the RAW cannot be read
             if Path(source).parent != Path(target).parent:
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
             real(source, target)
 
-        monkeypatch.setattr(sort, "_rename_noreplace", across)
+        monkeypatch.setattr(files, "rename_noreplace", across)
         _, results = sort_library(root, classifier)
     finally:
         raw.chmod(0o644)
@@ -351,7 +395,7 @@ def test_a_sorted_folder_checked_again_stays_put_and_strays_move_to_their_siblin
     plan = make_plan([cats], MOVE, labels=LABELS)
     assert plan.dest == root  # not Pictures/cat/cat
     seen: list = []
-    summary = run_classify([cats], classifier, plan, RunSettings(), seen.append)
+    summary = run_classify([cats], classifier, plan, RunSettings(), Callbacks(seen.append))
     assert (summary.placed, summary.in_place, summary.exit_code) == (1, 4, 0)
     moved = {k: v for k, v in after_first.items() if not k.startswith("cat/2021/")}
     moved["dog/2021/rex.jpg"] = after_first["cat/2021/rex.jpg"]
@@ -367,14 +411,14 @@ def test_a_companion_the_system_refuses_to_move_keeps_its_group_in_place(
 ):
     root = make_library(tmp_path / "Pictures", make_photo, make_files)
     before = read_tree(root / "2020")
-    real = sort._rename_noreplace
+    real = files.rename_noreplace
 
     def refuse_the_edits(source, target):
         if Path(source).name == "IMG_5000.AAE":
             raise PermissionError(errno.EACCES, "Permission denied")
         real(source, target)
 
-    monkeypatch.setattr(sort, "_rename_noreplace", refuse_the_edits)
+    monkeypatch.setattr(files, "rename_noreplace", refuse_the_edits)
     _, results = sort_library(root, classifier)
     error = results["2020/01/IMG_5000.JPG"].error
     assert error.startswith("companion IMG_5000.AAE could not be moved (")

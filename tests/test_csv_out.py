@@ -14,8 +14,8 @@ import pytest
 from catsort.columns import header as columns
 from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
-from catsort.errors import CatsortError
-from catsort.pipeline import PhotoResult
+from catsort.errors import FAILED, USAGE, CatsortError
+from catsort.types import PhotoResult
 
 LABELS = ("cat", "dog")
 CAT = Prediction("cat", 0.91234, {"cat": 0.91234, "dog": 0.08766}, 0.87654)
@@ -40,6 +40,7 @@ def test_header_follows_the_contract():
         "companions",
         "sidecar",
         "cached",
+        "frames",
     ]
 
 
@@ -55,7 +56,9 @@ def test_ok_and_error_rows(tmp_path):
         writer.write(
             PhotoResult(Path("c.jpg"), Prediction("uncertain", 0.5, {"cat": 0.5, "dog": 0.5}, None))
         )
-    header, ok, bad, uncertain = _read(target)
+        writer.write(PhotoResult(Path("d.mp4"), CAT, frames=3))
+        writer.write(PhotoResult(Path("e.mov"), error="truncated video", frames=0))
+    header, ok, bad, uncertain, video, bad_video = _read(target)
     assert dict(zip(header, ok)) == {
         "path": "a.jpg",
         "label": "cat",
@@ -69,10 +72,20 @@ def test_ok_and_error_rows(tmp_path):
         "companions": "",
         "sidecar": os.path.join("out", "cat", "a.xmp"),
         "cached": "no",
+        "frames": "",
     }
-    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no"]
+    assert bad == ["b.jpg", "", "", "", "", "", "error", "empty file", "", "", "", "no", ""]
     assert dict(zip(header, uncertain))["pet_score"] == ""
     assert dict(zip(header, uncertain))["label"] == "uncertain"
+    # A video's row is a photo's, with how many of its frames were looked at.
+    assert dict(zip(header, video)) == {
+        **dict(zip(header, ok)),
+        "path": "d.mp4",
+        "destination": "",
+        "sidecar": "",
+        "frames": "3",
+    }
+    assert dict(zip(header, bad_video))["frames"] == "0"
 
 
 @pytest.mark.parametrize(
@@ -121,7 +134,7 @@ def test_unwritable_csv_is_a_usage_error(tmp_path):
     with pytest.raises(CatsortError, match="cannot write the CSV") as info:
         with open_results(tmp_path / "no" / "such" / "dir.csv", LABELS):
             pass
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 def test_csv_never_overwrites_a_photo(tmp_path):
@@ -130,6 +143,15 @@ def test_csv_never_overwrites_a_photo(tmp_path):
     with pytest.raises(CatsortError, match="refusing"), open_results(photo, LABELS):
         pass
     assert photo.read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize(("name", "kind"), [("cat.jpg", "photo"), ("clip.MOV", "video")])
+def test_csv_never_replaces_a_photo_or_video_not_even_an_empty_one(tmp_path, name, kind):
+    media = tmp_path / name
+    media.write_bytes(b"")  # a copy just started: nothing in it yet
+    with pytest.raises(CatsortError, match=f"is a {kind}; refusing"), open_results(media, LABELS):
+        pass
+    assert media.exists()
 
 
 def test_csv_never_overwrites_a_file_that_is_not_an_earlier_csv(tmp_path):
@@ -142,7 +164,7 @@ def test_csv_never_overwrites_a_file_that_is_not_an_earlier_csv(tmp_path):
         with pytest.raises(CatsortError, match="not a catsort results CSV") as info:
             with open_results(target, LABELS):
                 pass
-        assert info.value.exit_code == 2
+        assert info.value.kind == USAGE
     assert raw.read_bytes() == b"raw sensor data"
     assert (tmp_path / "photo.jpg").read_bytes() == b"\xff\xd8 a photo"
 
@@ -164,7 +186,7 @@ def test_an_empty_csv_name_is_a_usage_error(tmp_path):
     with pytest.raises(CatsortError, match="--csv needs a file name") as info:
         with open_results("", LABELS):
             pass
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 class _FailingStream(io.StringIO):
@@ -191,7 +213,7 @@ def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
     with pytest.raises(CatsortError) as info:
         writer.write(PhotoResult(Path("b.jpg"), CAT))
     assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
-    assert info.value.exit_code == 1
+    assert info.value.kind == FAILED
 
 
 def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from catsort.decision import decide
+from catsort.decision import combine_frames, decide
 from catsort.metadata import OTHER, UNCERTAIN, ModelMetadata
 
 SIGMOID = ModelMetadata(
@@ -81,3 +81,34 @@ def test_model_without_gate_threshold_never_gates():
         labels=("cat", "dog"), input_size=(8, 8), activation="sigmoid", threshold=0.7
     )
     assert decide(np.array([6.0]), 0.0, ungated).label == "dog"
+
+
+def _clip(logits: list[float], pets: list[float] | None):  # type: ignore[no-untyped-def]
+    combined, pet = combine_frames(np.array([[x] for x in logits]), pets and np.array(pets))
+    return decide(combined, pet, SIGMOID)
+
+
+def test_a_clip_where_the_pet_leaves_the_frame_keeps_its_label():
+    # Dog in two of three frames, an empty room in the third: the room does not dilute it.
+    prediction = _clip([3.0, 3.0, 0.0], [0.9, 0.8, 0.1])
+    assert prediction.label == "dog"
+    assert prediction.confidence == pytest.approx(1 / (1 + math.exp(-3.0)))
+    assert prediction.pet_score == pytest.approx(0.8)
+
+
+def test_one_pet_like_frame_of_three_does_not_let_a_clip_in():
+    assert _clip([3.0, 3.0, 3.0], [0.9, 0.1, 0.2]).label == OTHER
+
+
+def test_frames_that_disagree_leave_the_clip_uncertain():
+    assert _clip([-3.0, 3.0, 0.5], [0.9, 0.9, 0.9]).label == UNCERTAIN
+
+
+def test_a_clip_of_one_frame_is_decided_as_a_photo():
+    assert _clip([-3.0], [0.5]) == decide(np.array([-3.0]), 0.5, SIGMOID)
+
+
+def test_without_a_gate_every_frame_counts():
+    combined, pet = combine_frames(np.array([[1.0], [2.0], [6.0]]), None)
+    assert pet is None
+    assert combined == pytest.approx([3.0])

@@ -340,3 +340,18 @@ def test_a_changed_photo_keeps_one_row_its_newest(ray_cluster, tiny_model, tmp_p
     paths = [row["path"] for row in _rows(out)]
     assert len(paths) == len(set(paths)) == 7
     assert {row["label"] for row in _rows(out) if row["path"].endswith("upload.jpg")} == {"dog"}
+
+
+def test_the_api_example_runs_on_a_bucket_and_reads_the_results_back(ray_cluster, capsys):
+    from conftest import docstring_example
+
+    namespace: dict = {}
+    exec(docstring_example(catsort.run_ray), namespace)  # the shipped model, as written there
+    summary, rows = namespace["summary"], namespace["rows"]
+    assert (summary.files, summary.errors, summary.skipped) == (28, 3, 1)
+    assert sorted(row.path for row in rows) == sorted(
+        f"s3://{BUCKET}/library/{name}"
+        for name in _library()
+        if name.endswith((".jpeg", ".png", ".jpg")) and not name.startswith(".")
+    )
+    assert capsys.readouterr().out.startswith("Counter(")

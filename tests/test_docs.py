@@ -41,10 +41,6 @@ runner = CliRunner()
 COMMAND = typer.main.get_command(app)
 COMMANDS: dict[str, Any] = COMMAND.commands  # type: ignore[attr-defined]
 
-# Modules the design page names before they exist: issue 28's refactor adds them. The last test
-# fails once one lands, as a reminder to drop it here and its "(issue 28)" mark in design.md.
-PLANNED = {"catsort/session.py", "catsort/types.py", "catsort/files.py"}
-
 
 def _name(path: Path) -> str:
     return path.relative_to(REPO).as_posix()
@@ -145,6 +141,28 @@ def _check_results(folder: Path, output: str) -> None:
     assert re.search(r"^\s+cat\s+\d+\s+[\d.]+ %$", output, re.M)
 
 
+def _check_session(folder: Path, output: str) -> None:
+    assert re.search(r"^cat\.2043\.jpg cat sorted/cat/cat\.2043\.jpg$", output, re.M)
+    assert re.search(r"^5 copied; undo with journal-\S+\.jsonl$", output, re.M)
+    assert "plan: dog.2114.jpg -> by-label/dog/dog.2114.jpg" in output
+    assert not (folder / "by-label").exists()  # the dry run touched nothing
+    assert (folder / "samples" / "cat.2043.jpg").is_file()  # copied, not moved
+
+
+def _check_watch(folder: Path, output: str) -> None:
+    assert (folder / "Inbox" / "cat" / "cat.2043.jpg").is_file()
+    assert (folder / "Inbox" / "dog" / "dog.2114.jpg").is_file()
+    assert (folder / "Inbox" / "car.jpg").is_file()  # other: left where it was
+    assert output.strip().endswith("5 moved")
+
+
+def _check_review(folder: Path, output: str) -> None:
+    assert re.search(r"^1 decided; corrected CSV: results\.reviewed\.csv$", output, re.M)
+    assert re.search(r"^dog person$", output, re.M)  # the next run: the person's label
+    header = (folder / "results.reviewed.csv").read_text().splitlines()[0]
+    assert header.endswith(",cached,frames,decided_by")
+
+
 def _check_errors(folder: Path, output: str) -> None:
     assert "no-such-folder: no such file or folder" in output
 
@@ -157,6 +175,9 @@ CHECKS: dict[str, Callable[[Path, str], None]] = {
     "docs/api/undo.md": _check_undo,
     "docs/api/results.md": _check_results,
     "docs/api/errors.md": _check_errors,
+    "docs/api/session.md": _check_session,
+    "docs/api/watch.md": _check_watch,
+    "docs/api/review.md": _check_review,
 }
 EXAMPLE_FILES = [path for path in _doc_files() if _fences(path, "python")]
 
@@ -353,15 +374,7 @@ def _paths_named() -> list[tuple[str, str]]:
 def test_files_the_docs_name_exist(where: str, named: str) -> None:
     # The checkout keeps catsort.training in training/ (catsort/__init__.py says why).
     path = REPO / re.sub(r"^catsort/training/", "training/", named)
-    assert path.exists() or named in PLANNED, f"{where}: no such file"
-
-
-@pytest.mark.parametrize("planned", sorted(PLANNED))
-def test_planned_modules_have_not_landed_yet(planned: str) -> None:
-    assert not (REPO / planned).exists(), (
-        f"{planned} exists now: drop it from PLANNED in tests/test_docs.py and its "
-        "'(issue 28)' mark in docs/design.md"
-    )
+    assert path.exists(), f"{where}: no such file"
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:

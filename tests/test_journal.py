@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 import catsort
-from catsort.errors import CatsortError
+from catsort import files
+from catsort.errors import FAILED, USAGE, CatsortError
 from catsort.sorting import journal as journal_module
 from catsort.sorting import place as sort
 from catsort.sorting.journal import JOURNAL_DIR, Journal, recover, undo
@@ -146,7 +147,7 @@ def linked(source, target):
 
 def copied_across(source, target):
     shutil.copy2(source, target)  # across file systems, stopped before the source was removed
-    (target.parent / f"{sort.TEMP_PREFIX}0123").write_bytes(b"pho")  # and a partial copy
+    (target.parent / f"{files.TEMP_PREFIX}0123").write_bytes(b"pho")  # and a partial copy
 
 
 def someone_elses(source, target):
@@ -400,7 +401,7 @@ def test_a_bad_journal_path_is_a_usage_error(tmp_path, what):
         path.write_text("hello\n")
     with pytest.raises(CatsortError, match="journal") as info:
         undo(path)
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
     assert str(path) in str(info.value)
 
 
@@ -409,18 +410,19 @@ def test_a_bad_journal_path_is_a_usage_error(tmp_path, what):
 MOVER = textwrap.dedent("""
     import errno, sys
     from pathlib import Path
+    from catsort import files
     from catsort.sorting import place as sort
     from catsort.sorting.journal import Journal
     from catsort.walk import find_images
 
     photos, across = Path(sys.argv[1]), sys.argv[2] == "across"
     if across:  # every move between folders takes the copy-then-remove path
-        real = sort._rename_noreplace
+        real = files.rename_noreplace
         def rename(source, target):
             if Path(source).parent != Path(target).parent:
                 raise OSError(errno.EXDEV, "Invalid cross-device link")
             real(source, target)
-        sort._rename_noreplace = rename
+        files.rename_noreplace = rename
     labels = [photos / "cat", photos / "dog"]
     reserved = set()
     with Journal.create(photos) as journal:
@@ -641,7 +643,9 @@ def test_a_group_member_that_fails_takes_the_group_back_and_the_journal_says_so(
 
     def refuse_the_sidecar(source, target):
         if Path(source).name == "IMG.JPG.xmp":
-            raise CatsortError(f"{source}: cannot move to {target} (no space left on device)", 1)
+            raise CatsortError(
+                f"{source}: cannot move to {target} (no space left on device)", FAILED
+            )
         real(source, target)
 
     monkeypatch.setattr(sort, "move_file", refuse_the_sidecar)
@@ -674,3 +678,41 @@ def test_undo_leaves_a_group_whole_where_one_old_place_is_taken_until_it_is_free
     members[2].unlink()
     assert undo(journal.path).skipped == []
     assert read_tree(tmp_path) == before
+
+
+def test_a_record_of_a_kind_no_module_registered_keeps_the_journal_from_being_undone(
+    tmp_path, make_files, read_tree
+):
+    make_files(tmp_path, {"in/a.jpg": b"a"})
+    journal_path = move_all([tmp_path / "in" / "a.jpg"], tmp_path)
+    with Journal.open(journal_path) as journal:  # as a newer catsort might write one
+        n = journal.number()
+        journal.append({"n": n, "op": "hologram", "state": "begin"}, sync=True)
+        journal.append({"n": n, "op": "hologram", "state": "done"})
+    result = undo(journal_path)
+    assert result.restored == [tmp_path / "in" / "a.jpg"]
+    assert result.skipped == [f"{journal_path}: its 'hologram' records are not undone here"]
+    assert not journal_module.is_undone(journal_path)
+
+
+def test_a_registered_kind_is_settled_and_undone_by_the_journal(tmp_path, make_files, monkeypatch):
+    calls = []
+
+    class Holograms:
+        def interrupted_folders(self, journal):
+            calls.append("settle")
+            return {tmp_path / "holograms"}
+
+        def undo(self, journal, result):
+            calls.append("undo")
+            result.notes.append(f"{len(journal.records)} hologram records put back")
+
+    monkeypatch.setitem(journal_module._KINDS, "hologram", Holograms())
+    make_files(tmp_path, {"in/a.jpg": b"a", f"holograms/{files.TEMP_PREFIX}1": b"partial"})
+    journal_path = move_all([tmp_path / "in" / "a.jpg"], tmp_path)
+    with open(journal_path, "a", encoding="ascii") as file:  # begun, then the run was killed
+        file.write(json.dumps({"n": 99, "op": "hologram", "state": "begin"}) + "\n")
+    assert recover(tmp_path)[-1].endswith("removed a partial copy left by an interrupted run")
+    result = undo(journal_path)
+    assert calls == ["settle", "settle", "undo"] and "1 hologram records put back" in result.notes
+    assert journal_module.is_undone(journal_path)

@@ -15,7 +15,7 @@ import pytest
 from conftest import BLUE, GREEN, GREY, RED, TINY_SIZE
 
 from catsort.decision import decide
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.metadata import OTHER
 from catsort.model import find_default_model, load_model
 
@@ -38,7 +38,7 @@ def test_loads_a_folder_a_json_or_a_tflite(tiny_model):
 def test_missing_model_is_a_usage_error(tmp_path):
     with pytest.raises(CatsortError, match="model not found") as info:
         load_model(tmp_path / "nope.tflite")
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 def test_tflite_without_metadata_is_refused(tiny_model, tmp_path):

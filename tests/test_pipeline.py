@@ -198,3 +198,59 @@ def test_tiny_images_are_skipped_and_animated_gifs_classified(tmp_path, make_pho
     assert dot.error is None and dot.prediction is None and not dot.ok
     assert anim.ok and anim.prediction is not None and anim.prediction.label == "cat"
     assert blue.prediction is not None and blue.prediction.label == "dog"
+
+
+# --- videos -------------------------------------------------------------------------------------
+
+
+def test_a_video_is_one_result_from_a_few_of_its_frames(tmp_path, make_photo, classifier):
+    from videofile import write_clip
+
+    paths = [
+        write_clip(tmp_path / "a_cat.mp4", RED, seconds=3),
+        make_photo(tmp_path / "b_dog.png", BLUE),
+        write_clip(tmp_path / "c_dog.mov", BLUE, seconds=3),
+        write_clip(tmp_path / "d_lawn.mp4", GREEN, seconds=3),
+        tmp_path / "e_gone.mp4",
+    ]
+    results = list(classify_paths(paths, classifier, batch_size=2, workers=2))
+    assert [r.path for r in results] == paths
+    assert _labels(results) == ["cat", "dog", "dog", OTHER, "error"]
+    assert [r.frames for r in results] == [3, None, 3, 3, 0]  # None: a photo
+    assert results[0].prediction.confidence > 0.99
+
+
+@pytest.mark.parametrize(
+    ("frames", "label"),
+    [
+        ([RED, RED, GREEN], "cat"),  # the cat walks out of the picture: still a cat
+        ([GREEN, RED, GREEN], OTHER),  # one frame of three looks like a pet: not enough
+        ([RED, BLUE, BLUE], "dog"),  # a dog, and a cat passing: the frames are averaged
+    ],
+)
+def test_a_clips_frames_are_weighed_together(tmp_path, classifier, frames, label):
+    from videofile import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", frames, seconds=3)
+    (result,) = classify_paths([clip], classifier)
+    assert (result.label, result.frames) == (label, 3)
+
+
+def test_a_batch_of_videos_holds_about_as_many_rows_as_one_of_photos(
+    tmp_path, make_photo, classifier, monkeypatch
+):
+    from videofile import write_clip
+
+    from catsort.video import FRAMES
+
+    rows: list[int] = []
+    predict = Classifier.predict
+    monkeypatch.setattr(
+        Classifier, "predict", lambda self, batch: rows.append(len(batch)) or predict(self, batch)
+    )
+    clip = write_clip(tmp_path / "clip.mp4", RED, seconds=3)
+    paths = [clip if i % 3 else make_photo(tmp_path / f"{i}.png", RED) for i in range(12)]
+    results = list(classify_paths(paths, classifier, batch_size=4, workers=1))
+    assert _labels(results) == ["cat"] * 12
+    assert sum(rows) == 8 * FRAMES + 4
+    assert max(rows) <= 4 + FRAMES - 1

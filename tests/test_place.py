@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from catsort.errors import CatsortError
+from catsort import files
+from catsort.errors import FAILED, CatsortError
 from catsort.sorting import place as sort
 from catsort.sorting.place import (
     COPY,
@@ -80,7 +81,7 @@ def test_a_target_created_after_planning_is_never_overwritten(tmp_path, make_fil
     make_files(tmp_path, {"cat/x.jpg": b"someone else's"})  # appears between plan and move
     with pytest.raises(CatsortError, match="already exists") as info:
         operation(placement.source, placement.target)
-    assert info.value.exit_code == 1
+    assert info.value.kind == FAILED
     assert (tmp_path / "x.jpg").read_bytes() == b"mine"
     assert (tmp_path / "cat" / "x.jpg").read_bytes() == b"someone else's"
     assert sorted(os.listdir(tmp_path / "cat")) == ["x.jpg"], "no temporary file left behind"
@@ -90,7 +91,7 @@ def test_a_target_created_after_planning_is_never_overwritten(tmp_path, make_fil
 def test_every_rename_fallback_refuses_to_overwrite(tmp_path, make_files, monkeypatch, fallback):
     make_files(tmp_path, {"x.jpg": b"mine", "y.jpg": b"theirs", "z.jpg": b"z"})
     if fallback != "renameat2":
-        monkeypatch.setattr(sort, "_renameat2", None)
+        monkeypatch.setattr(files, "_renameat2", None)
     if fallback == "rename":
 
         def no_links(*args, **kwargs):
@@ -115,7 +116,7 @@ def test_a_refused_move_names_both_folders(tmp_path, make_files, monkeypatch):
     def refuse(source, target):
         raise PermissionError(errno.EACCES, "Permission denied", os.fspath(source))
 
-    monkeypatch.setattr(sort, "_rename_noreplace", refuse)
+    monkeypatch.setattr(files, "rename_noreplace", refuse)
     with pytest.raises(CatsortError) as info:
         move_file(tmp_path / "in" / "x.jpg", tmp_path / "cat" / "x.jpg")
     assert (
@@ -136,7 +137,7 @@ def test_move_keeps_bytes_and_modification_time(tmp_path, make_files):
 
 def fake_other_filesystem(monkeypatch):
     """Make renames between different folders fail with EXDEV, as across file systems."""
-    real = sort._rename_noreplace
+    real = files.rename_noreplace
     calls = []
 
     def rename(source, target):
@@ -145,7 +146,7 @@ def fake_other_filesystem(monkeypatch):
             raise OSError(errno.EXDEV, "Invalid cross-device link")
         real(source, target)
 
-    monkeypatch.setattr(sort, "_rename_noreplace", rename)
+    monkeypatch.setattr(files, "rename_noreplace", rename)
     return calls
 
 
@@ -160,7 +161,7 @@ def test_a_move_across_file_systems_copies_checks_and_removes(tmp_path, make_fil
     assert (tmp_path / "cat" / "x.jpg").stat().st_mtime == OLD
     assert os.listdir(tmp_path / "cat") == ["x.jpg"]
     # The copy went through a hidden temporary name beside the target.
-    assert calls[-1][0].name.startswith(sort.TEMP_PREFIX)
+    assert calls[-1][0].name.startswith(files.TEMP_PREFIX)
     assert calls[-1][0].parent == tmp_path / "cat"
 
 
@@ -259,7 +260,7 @@ def test_a_move_of_a_file_outside_the_folders_given_is_refused(
     outside = Placement(pictures / "links" / "x.jpg", pictures / "cat" / "x.jpg", MOVE)
     with pytest.raises(CatsortError, match=r"x\.jpg: lies outside the folders given") as info:
         place(outside, dry_run=dry_run, inside=[pictures])
-    assert info.value.exit_code == 1 and "disk2/photos/x.jpg" in str(info.value)
+    assert info.value.kind == FAILED and "disk2/photos/x.jpg" in str(info.value)
     assert read_tree(tmp_path / "disk2") == before
     assert not (pictures / "cat").exists()
     inside = Placement(pictures / "y.jpg", pictures / "cat" / "y.jpg", MOVE)

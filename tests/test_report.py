@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from catsort.cli import app
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.report.read import read_results
 from catsort.report.summary import summarize
 from catsort.report.truth import truth_from_folders
@@ -267,7 +267,7 @@ def test_evaluation_reads_the_original_path_not_the_destination(tmp_path: Path):
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path):
     with pytest.raises(CatsortError, match=r"nope\.csv: file not found") as info:
         read_results(tmp_path / "nope.csv")
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 @pytest.mark.parametrize(
@@ -426,3 +426,16 @@ def test_tagged_photos_are_counted_and_a_csv_from_before_tagging_still_reads(tmp
     assert summarize(newer).tagged == 1
     shown = runner.invoke(app, ["report", str(tmp_path / "new.csv")])
     assert "1 photo(s) tagged" in shown.stdout
+
+
+def test_the_api_example_reads_a_results_csv(known_csv: Path, monkeypatch, capsys):
+    from conftest import docstring_example
+
+    import catsort
+
+    monkeypatch.chdir(known_csv.parent)
+    exec(docstring_example(catsort.read_results), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "a/cats/c1.jpg cat 0.95 "
+    assert lines[6] == "a/cats/bad.jpg a/cats/bad.jpg: empty file None "
+    assert lines[-1] == "9"  # the summary's total

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from test_report import failed, ok, write_csv
+from test_report import HEADER, failed, ok, write_csv
 from typer.testing import CliRunner
 
 from catsort.cli import app
@@ -95,6 +95,35 @@ def test_a_raw_files_thumbnail_is_its_preview_turned_as_the_raw_file_says(tmp_pa
     thumb = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
     assert thumb.size == (80, 160)  # the preview, upright (portrait) as the DNG says
     assert thumbnail_uri(write_dng(tmp_path / "none.nef", preview, preview=False)) is None
+
+
+def test_a_videos_thumbnail_is_its_middle_frame_turned_as_players_show_it(tmp_path: Path):
+    from videofile import write_clip
+
+    clip = write_clip(
+        tmp_path / "VID.mov", [(20, 20, 230), (200, 30, 30)], size=(320, 160), rotation=90
+    )
+    thumb = Image.open(io.BytesIO(base64.b64decode(thumbnail_uri(clip).split(",", 1)[1])))
+    assert thumb.size == (80, 160)  # filmed upright: stored sideways, shown portrait
+    red, _, blue = thumb.convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert red > 150 and blue < 80  # the keyframe in the middle (the second colour)
+    assert thumbnail_uri(tmp_path / "gone.mp4") is None
+
+
+def test_a_video_says_so_and_how_many_frames_were_looked_at(tmp_path: Path):
+    from videofile import write_clip
+
+    clip = write_clip(tmp_path / "VID.mp4", (200, 30, 30))
+    header = [*HEADER, "frames"]
+    rows = [[*ok(str(clip), "cat", 0.9), "3"], [*failed(str(clip) + "x.mp4", "empty file"), "0"]]
+    results = read_results(write_csv(tmp_path / "results.csv", rows, header))
+    out = tmp_path / "report.html"
+    write_html(results, summarize(results), out)
+    page = out.read_text(encoding="utf-8")
+    cats, errors = sections(page)["cat"], sections(page)["errors"]
+    assert "&#9654; 3 frames" in cats and 'src="data:image/jpeg;base64,' in cats
+    assert "&#9654; video" in errors
+    assert "2 photos (of them 2 videos)" in page
 
 
 def test_file_names_are_escaped(tmp_path: Path, photos: dict[str, Path]):

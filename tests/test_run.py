@@ -7,11 +7,13 @@ import os
 import pytest
 from conftest import BLUE, RED
 
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.metadata import OTHER, UNCERTAIN
 from catsort.model import load_model
-from catsort.run import RunSettings, SortPlan, default_dest, make_plan, run_classify
+from catsort.plan import default_dest, make_plan
+from catsort.run import run_classify
 from catsort.sorting.place import COPY, MOVE
+from catsort.types import Callbacks, RunSettings, SortPlan
 
 LABELS = ("cat", "dog")
 
@@ -23,7 +25,9 @@ def classifier(tiny_model):
 
 def _run(paths, classifier, plan, **settings):
     seen = []
-    summary = run_classify(list(paths), classifier, plan, RunSettings(**settings), seen.append)
+    summary = run_classify(
+        list(paths), classifier, plan, RunSettings(**settings), Callbacks(seen.append)
+    )
     return summary, {r.path.name: r for r in seen}
 
 
@@ -47,7 +51,7 @@ def test_dest_defaults_to_the_folder_given(tmp_path):
     (tmp_path / "y.jpg").write_bytes(b"")
     assert default_dest([tmp_path / "a"]) == tmp_path / "a"
     assert default_dest([tmp_path / "x.jpg", tmp_path / "y.jpg"]) == tmp_path
-    with pytest.raises(CatsortError, match="--dest"):
+    with pytest.raises(CatsortError, match="dest="):
         default_dest([tmp_path / "a", tmp_path / "x.jpg"])
     assert (
         make_plan([tmp_path / "a", tmp_path], COPY, dest=tmp_path / "out").dest == tmp_path / "out"
@@ -57,9 +61,9 @@ def test_dest_defaults_to_the_folder_given(tmp_path):
 @pytest.mark.parametrize("option", ["dest", "other_dest", "dry_run", "flat"])
 def test_sorting_options_need_move_or_copy(tmp_path, option):
     value = True if option in ("dry_run", "flat") else tmp_path
-    with pytest.raises(CatsortError, match="needs --move or --copy") as info:
+    with pytest.raises(CatsortError, match="needs action='move' or 'copy'") as info:
         make_plan([tmp_path], None, **{option: value})
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 # --- runs ---------------------------------------------------------------------------------------
@@ -127,11 +131,11 @@ def test_dry_run_destinations_are_the_ones_a_real_run_uses(tmp_path, make_photo,
         inputs,
         classifier,
         make_plan(inputs, MOVE, dest=tmp_path, dry_run=True, flat=True),
-        on_result=dry.append,
+        reporter=Callbacks(dry.append),
     )
     real: list = []
     plan = make_plan(inputs, MOVE, dest=tmp_path, flat=True)
-    run_classify(inputs, classifier, plan, on_result=real.append)
+    run_classify(inputs, classifier, plan, reporter=Callbacks(real.append))
     assert (
         [r.destination for r in dry]
         == [r.destination for r in real]
@@ -177,7 +181,7 @@ def _copy(tmp_path, classifier, dry_run=False):
     inputs = [tmp_path / "photos"]
     plan = make_plan(inputs, COPY, dest=tmp_path / "sorted", dry_run=dry_run, flat=True)
     seen: list = []
-    summary = run_classify(inputs, classifier, plan, on_result=seen.append)
+    summary = run_classify(inputs, classifier, plan, reporter=Callbacks(seen.append))
     return summary, {r.path.parent.name: r.destination for r in seen}
 
 
@@ -291,7 +295,7 @@ def test_unreadable_folder_is_reported(photos, classifier):
 def test_missing_input_is_a_usage_error(tmp_path, classifier):
     with pytest.raises(CatsortError, match="no such file") as info:
         run_classify([tmp_path / "nope"], classifier, SortPlan())
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 @pytest.mark.parametrize(
@@ -312,7 +316,7 @@ def test_an_input_that_is_a_folder_the_run_fills_is_a_usage_error(
     )
     with pytest.raises(CatsortError, match="is where this run puts sorted photos") as info:
         run_classify([source], classifier, plan)
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
     assert read_tree(photos) == before
 
 
@@ -323,12 +327,12 @@ def test_a_folder_inside_a_label_folder_is_sorted(photos, classifier, make_photo
     assert results["puss.jpg"].destination == photos / "dog" / "new" / "puss.jpg"
 
 
-@pytest.mark.parametrize("option", ["--dest", "--other-dest"])
+@pytest.mark.parametrize("option", ["dest=", "other_dest="])
 def test_a_destination_that_is_a_file_is_a_usage_error(photos, classifier, tmp_path, option):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("not a folder")
-    dest, other = (blocker, None) if option == "--dest" else (tmp_path / "out", blocker)
-    with pytest.raises(CatsortError, match=f"{option} .*notes.txt: is a file, not a folder"):
+    dest, other = (blocker, None) if option == "dest=" else (tmp_path / "out", blocker)
+    with pytest.raises(CatsortError, match=f"^{option}.*notes.txt: is a file, not a folder"):
         run_classify([photos], classifier, make_plan([photos], COPY, dest, other))
 
 
@@ -362,7 +366,9 @@ def test_several_folders_given_keep_their_paths_below_the_folder_holding_them_al
         make_photo(root / year / "IMG_0001.jpg", RED, size=(24 + int(year) % 10, 16))
     inputs = [root / "2019", root / "2020"]
     seen: list = []
-    run_classify(inputs, classifier, make_plan(inputs, MOVE, dest=root), on_result=seen.append)
+    run_classify(
+        inputs, classifier, make_plan(inputs, MOVE, dest=root), reporter=Callbacks(seen.append)
+    )
     assert sorted(r.destination for r in seen) == [
         root / "cat" / "2019" / "IMG_0001.jpg",
         root / "cat" / "2020" / "IMG_0001.jpg",
@@ -370,7 +376,7 @@ def test_several_folders_given_keep_their_paths_below_the_folder_holding_them_al
     # a photo named on its own goes straight into its label folder
     single = make_photo(tmp_path / "inbox" / "one.jpg", RED)
     seen.clear()
-    run_classify([single], classifier, make_plan([single], MOVE), on_result=seen.append)
+    run_classify([single], classifier, make_plan([single], MOVE), reporter=Callbacks(seen.append))
     assert seen[0].destination == tmp_path / "inbox" / "cat" / "one.jpg"
 
 

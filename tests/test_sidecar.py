@@ -12,20 +12,11 @@ import pytest
 from test_xmp import CAT, DIGIKAM, DOG, LIGHTROOM
 
 from catsort.errors import CatsortError
+from catsort.files import TEMP_PREFIX
 from catsort.sorting.journal import Journal, recover, undo
-from catsort.sorting.place import TEMP_PREFIX
 from catsort.tagging import xmp
-from catsort.tagging.sidecar import (
-    AUTO,
-    CREATED,
-    EXT_XMP,
-    MERGED,
-    UNCHANGED,
-    XMP,
-    find_sidecar,
-    sidecar_path,
-    write_tag,
-)
+from catsort.tagging.sidecar import AUTO, EXT_XMP, XMP, find_sidecar, sidecar_path
+from catsort.tagging.tagger import CREATED, MERGED, UNCHANGED, write_tag
 
 
 @pytest.fixture

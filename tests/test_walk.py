@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from catsort.errors import CatsortError
+from catsort.errors import USAGE, CatsortError
 from catsort.walk import WalkTally, check_inputs, find_images
 
 
@@ -207,7 +207,7 @@ def test_check_inputs_names_a_missing_path(tmp_path):
     check_inputs([tmp_path, tmp_path / "here.jpg", tmp_path / "broken.jpg"])
     with pytest.raises(CatsortError, match=r"missing\.jpg: no such file or folder") as info:
         check_inputs([tmp_path, tmp_path / "missing.jpg"])
-    assert info.value.exit_code == 2
+    assert info.value.kind == USAGE
 
 
 # --- what the walk leaves alone --------------------------------------------------------------
@@ -321,3 +321,39 @@ def test_files_that_are_not_photos_are_counted_by_extension(tmp_path, make_files
     tally = WalkTally()
     assert names(tmp_path, find_images([tmp_path], tally=tally)) == ["IMG_1.HEIC"]
     assert tally.not_photos == {".mov": 3, ".txt": 1, "(no extension)": 1}
+
+
+def test_videos_are_walked_when_asked_for_in_any_case(tmp_path, make_files):
+    make_files(
+        tmp_path,
+        {
+            "IMG_1.HEIC": b"",
+            "IMG_1.MOV": b"",  # a Live Photo's: the walk yields it, the run leaves it out
+            "a/clip.MP4": b"",
+            "a/old.avi": b"",
+            "a/trip.mkv/x.txt": b"",  # a folder named like a video: yielded (its error row)
+            "a/voice.m4a": b"",
+            "b.webm": b"",
+        },
+    )
+    tally = WalkTally()
+    found = find_images([tmp_path], tally=tally, videos=True)
+    assert names(tmp_path, found) == [
+        "IMG_1.HEIC",
+        "IMG_1.MOV",
+        "a/clip.MP4",
+        "a/old.avi",
+        "a/trip.mkv",
+        "b.webm",
+    ]
+    assert tally.not_photos == {".m4a": 1, ".txt": 1}
+
+
+def test_without_videos_a_video_named_on_the_command_line_is_left_alone_too(tmp_path, make_files):
+    make_files(tmp_path, {"clip.mov": b"", "b.jpg": b""})
+    tally = WalkTally()
+    found = find_images([tmp_path / "clip.mov", tmp_path / "b.jpg"], tally=tally)
+    assert names(tmp_path, found) == ["b.jpg"]
+    assert tally.not_photos == {".mov": 1}
+    named = find_images([tmp_path / "clip.mov"], videos=True)
+    assert names(tmp_path, named) == ["clip.mov"]

@@ -225,6 +225,25 @@ def test_a_keyword_the_user_removed_is_not_added_back_for_the_same_label():
     assert "cat" not in xmp.keywords(packet)
 
 
+def unmerged(data: bytes) -> bytes:
+    packet = xmp.parse(data)
+    assert xmp.unmerge(packet)
+    return xmp.serialize(packet)
+
+
+def test_not_a_pet_takes_out_only_what_catsort_added_and_its_record():
+    data = unmerged(merged(DIGIKAM, CAT))
+    assert items(data, DC_SUBJECT) == ["Garden", "Anna"]
+    assert items(data, LR_HIERARCHY) == ["Places|Garden", "Family|Anna"]
+    assert items(data, DIGIKAM_TAGS) == ["Places/Garden", "Family/Anna"]
+    assert xmp.catsort_fields(xmp.parse(data)) == {}
+    assert _without_catsort(fields(data)) == _without_catsort(fields(DIGIKAM))
+    # A keyword the user had before catsort stays theirs.
+    users = LIGHTROOM.replace(b"<rdf:li>Holiday</rdf:li>", b"<rdf:li>cat</rdf:li>")
+    assert items(unmerged(merged(users, CAT)), DC_SUBJECT) == ["cat", "Animals"]
+    assert not xmp.unmerge(xmp.parse(DIGIKAM))  # nothing of catsort's there: nothing to do
+
+
 def test_a_billion_laughs_packet_is_refused_without_expanding_it():
     entities = "".join(f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, 10))
     bomb = (

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError
 
 from . import data as datasets
 from . import export, gate, logs, recipe, runs, stream
@@ -190,7 +190,7 @@ def _carry_on(run: _Run, model: keras.Model, say: Callable[[str], None]) -> Trai
     except (_Stopped, KeyboardInterrupt) as stop:
         runs.discard_models(run.work)  # an export cut short: nothing --model should take
         where = stop if isinstance(stop, _Stopped) else None
-        raise CatsortError(_stopped_message(run, where), exit_code=130) from None
+        raise KeyboardInterrupt(_stopped_message(run, where)) from None
     except BaseException:
         if run.epochs_done == 0 and not run.resumed:
             shutil.rmtree(run.work, ignore_errors=True)  # nothing worth going on with
@@ -270,7 +270,7 @@ def _train_and_export(run: _Run, model: keras.Model, say: Callable[[str], None])
         run.said_kept = True
         raise CatsortError(
             f"{exc}. Kept {work}: the trained model, no model to classify with",
-            exit_code=exc.exit_code,
+            kind=exc.kind,
         ) from None
     if config.figures:
         run.phase = "drawing the figures"
@@ -822,7 +822,7 @@ def _finish_variant(
         remedy = f"ship the float32 model instead: {float_remedy}"
     else:
         remedy = "the converter changed the model; please report it, with the output of --verbose"
-    raise CatsortError(f"{problem}; {remedy}", exit_code=1)
+    raise CatsortError(f"{problem}; {remedy}", kind=FAILED)
 
 
 def _predict(model: keras.Model, photos: Photos, batch_size: int) -> Any:

@@ -6,9 +6,11 @@ when they run.
 
 from __future__ import annotations
 
-import os
-import re
 from importlib.util import find_spec
+
+from catsort.names import is_url
+
+__all__ = ["REQUIRED", "is_url", "missing"]
 
 #: The packages the Ray engine needs (import names), from the distributed extra.
 REQUIRED = ("ray", "fsspec", "pyarrow")
@@ -20,11 +22,3 @@ def missing() -> str | None:
         if find_spec(name) is None:
             return name
     return None
-
-
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def is_url(text: str | os.PathLike[str]) -> bool:
-    """Tell whether an input is a URL (``s3://bucket/prefix``) rather than a local path."""
-    return bool(_URL.match(os.fspath(text)))

@@ -14,34 +14,24 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from catsort import columns
-from catsort.distributed.sources import Entry, Reader, check_access, list_photos
+from catsort.distributed.sources import Entry, Reader, check_access, list_photos, missing_extra
 from catsort.distributed.store import Key, ResultStore, schema
-from catsort.errors import CatsortError
+from catsort.errors import FAILED, CatsortError, SettingsError, last_line
 from catsort.metadata import ModelMetadata
 from catsort.model import Classifier
-from catsort.run import RunSettings, RunSummary
+from catsort.types import Reporter, Row, RunSettings, RunSummary
 
 #: Photos per Parquet part (and per actor call).
 PART_ROWS = 1000
 
 #: Photos listed before handing them to Ray: the driver holds a chunk at a time, not the listing.
 CHUNK_ROWS = 100_000
-
-
-@dataclass(frozen=True)
-class Row:
-    """What the driver hears about one photo: enough for the progress and the summary."""
-
-    path: str
-    label: str | None
-    status: str
-    error: str | None
 
 
 @dataclass
@@ -89,7 +79,9 @@ def start_ray(address: str | None = None) -> None:
                 logging_level=logging.ERROR,
             )
     except ConnectionError as exc:
-        raise CatsortError(f"--address {address}: cannot connect to Ray ({exc})") from None
+        raise SettingsError(
+            "{address:{value}}: cannot connect to Ray ({reason})", value=address, reason=exc
+        ) from None
 
 
 def cluster_cpus() -> int:
@@ -113,6 +105,10 @@ class RayJob:
     part_rows: int = PART_ROWS
     chunk_rows: int = CHUNK_ROWS
 
+    def start(self, reporter: Reporter | None = None) -> RaySummary:
+        """Run it: list, classify and commit, telling ``reporter`` of each photo's row."""
+        return run_job(self, reporter)
+
 
 def prepare(
     sources: Sequence[str],
@@ -124,13 +120,19 @@ def prepare(
     part_rows: int = PART_ROWS,
     chunk_rows: int = CHUNK_ROWS,
 ) -> RayJob:
-    """Check a Ray run before it starts; raise CatsortError (exit 2) for what cannot work."""
+    """Check a Ray run before it starts; raise CatsortError for what cannot work: the
+    distributed extra missing, settings, a source that cannot be reached, the output."""
+    from catsort import distributed
     from catsort.model import load_model
-    from catsort.run import check_settings
 
+    absent = distributed.missing()
+    if absent is not None:
+        raise CatsortError(missing_extra(absent))
+    if part_rows < 1:
+        raise SettingsError("{part_rows:{value}}: must be at least 1", value=part_rows)
     settings = settings if settings is not None else RunSettings()
     classifier = load_model(model, 1)
-    check_settings(classifier, settings)
+    settings.check(classifier)
     for source in sources:  # a wrong credential or a missing bucket: exit 2 before Ray starts
         check_access(source)
     store = ResultStore(output)
@@ -150,8 +152,7 @@ def run_ray(
     address: str | None = None,
     part_rows: int = PART_ROWS,
     chunk_rows: int = CHUNK_ROWS,
-    on_row: Callable[[Row], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> RaySummary:
     """Classify every photo under ``sources`` into Parquet parts in ``output``; skip done ones."""
     job = prepare(
@@ -163,15 +164,13 @@ def run_ray(
         part_rows=part_rows,
         chunk_rows=chunk_rows,
     )
-    return run_job(job, on_row, on_note)
+    return run_job(job, reporter)
 
 
-def run_job(
-    job: RayJob,
-    on_row: Callable[[Row], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-) -> RaySummary:
-    """Run a prepared job: list, classify and commit; return the summary."""
+def run_job(job: RayJob, reporter: Reporter | None = None) -> RaySummary:
+    """Run a prepared job: list, classify and commit, telling ``reporter`` of each photo (its
+    ``row``) and of what the run left as it was; return the summary."""
+    reporter = reporter if reporter is not None else Reporter()
     classifier, settings = job.classifier, job.settings
     summary = RaySummary(
         labels=classifier.metadata.labels, output=job.output, has_gate=classifier.has_gate
@@ -203,19 +202,18 @@ def run_job(
         rows = _classify_chunk(chunk, model_spec, settings, job.output, actors, job.part_rows)
         for row in rows:
             _count(summary, row)
-            if on_row is not None:
-                on_row(row)
+            reporter.row(row)
     if changed:  # only now that every photo's new row is committed
         summary.replaced = ResultStore(job.output).retire(changed)
     summary.already = earlier
     summary.already_errors = job.done_errors
     summary.elapsed = time.perf_counter() - started
-    if on_note is not None and earlier:
-        on_note(
+    if earlier:
+        reporter.note(
             f"{earlier} photos already in {job.output} from an earlier run were left as they are"
         )
-    if on_note is not None and changed:
-        on_note(
+    if changed:
+        reporter.note(
             f"{len(changed)} photos had changed since an earlier run: their rows from then "
             f"({summary.replaced}) were replaced"
         )
@@ -275,12 +273,7 @@ def _classify_chunk(
             ):
                 yield Row(path, label, status, error)
     except ray.exceptions.RayError as exc:
-        raise CatsortError(f"the Ray run stopped: {_first_line(exc)}", exit_code=1) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+        raise CatsortError(f"the Ray run stopped: {last_line(exc)}", FAILED) from None
 
 
 class ClassifyActor:

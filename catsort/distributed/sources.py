@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from catsort.distributed import is_url
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line
 from catsort.images import is_image_name
 
 #: Object stores whose listings fsspec would otherwise keep in memory for the whole run.
@@ -77,7 +77,7 @@ def filesystem(url: str) -> tuple[Any, str]:
 def missing_extra(name: str) -> str:
     """The one-line message for the distributed extra not being installed."""
     return (
-        f"--engine ray needs {name}, which is not installed; install it with: "
+        f"the Ray engine needs {name}, which is not installed; install it with: "
         'pip install "catsort[distributed]"'
     )
 
@@ -191,8 +191,3 @@ def read_error(exc: BaseException) -> str:
     if isinstance(exc, IsADirectoryError):
         return "is a folder, not an image"
     return f"cannot read it ({type(exc).__name__}: {one_line(exc)})"
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -17,7 +17,7 @@ from typing import Any
 
 from catsort import columns
 from catsort.distributed.sources import access_error, filesystem, is_url, protocol_of
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, SettingsError
 
 PART_PREFIX = "part-"
 PART_SUFFIX = ".parquet"
@@ -64,8 +64,9 @@ class ResultStore:
         """Make the folder, refusing a file in its place; remove temporary parts left behind."""
         try:
             if self.fs.isfile(self.root):
-                raise CatsortError(
-                    f"{self.output}: is a file; --output takes a folder (or a bucket prefix)"
+                raise SettingsError(
+                    "{path}: is a file; {output} takes a folder (or a bucket prefix)",
+                    path=self.output,
                 )
             if self.local:
                 os.makedirs(self.root, exist_ok=True)

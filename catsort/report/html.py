@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,12 +11,10 @@ from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from catsort.errors import CatsortError
-from catsort.images import is_image_name, to_rgb, upright
+from catsort.files import write_atomic
+from catsort.images import is_image_name
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.raw import is_raw_name, open_preview
 from catsort.report.html_summary import dot, h, summary_html
 from catsort.report.read import CsvRow, ResultsCsv
 from catsort.report.summary import (
@@ -29,6 +25,7 @@ from catsort.report.summary import (
     locate_image,
 )
 from catsort.report.truth import truth_from_folders
+from catsort.thumbnails import thumbnail_jpeg
 
 THUMB_SIZE = 160
 DEFAULT_LIMIT = 500
@@ -67,28 +64,10 @@ class HtmlReport:
 
 def thumbnail_uri(path: Path | None, size: int = THUMB_SIZE) -> str | None:
     """Return a small upright JPEG of an image as a data: URI, or None if it cannot be read."""
-    if path is None:
-        return None
-    try:
-        orientation = None
-        if is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
-            opened, orientation = open_preview(path)
-        else:
-            opened = Image.open(path)
-        with opened as img:
-            if img.format == "JPEG":  # decode at 1/2..1/8 scale: much faster on big photos
-                img.draft("RGB", (size, size))
-            if orientation is None:
-                img = ImageOps.exif_transpose(img) or img
-            else:
-                img = upright(img, orientation)
-            thumb = to_rgb(img)
-            thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
-            buffer = io.BytesIO()
-            thumb.save(buffer, "JPEG", quality=72, optimize=True)
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError, CatsortError):
+    data = None if path is None else thumbnail_jpeg(path, size)
+    if data is None:
         return None  # the page shows a placeholder instead
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
 def build_grids(results: ResultsCsv, limit: int = DEFAULT_LIMIT) -> list[Grid]:
@@ -128,21 +107,26 @@ def write_html(
     summary: ReportSummary,
     out: Path,
     limit: int = DEFAULT_LIMIT,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> HtmlReport:
-    """Write the report page to ``out`` (only replacing an earlier catsort report)."""
+    """Write the report page to ``out`` (only replacing an earlier catsort report).
+
+    ``progress(done, total)`` hears how many thumbnails are made, first with none done.
+    """
     out = Path(out)
     _check_target(out, results.source)
     grids = build_grids(results, limit)
     shown = [row for grid in grids for row in grid.rows]
     locations = [locate_image(row, results.source) for row in shown]
     tiles: dict[int, Tile] = {}
+    if progress:
+        progress(0, len(shown))
     # Pillow releases the GIL while decoding, so threads thumbnail on every core.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         for row, where, uri in zip(shown, locations, pool.map(thumbnail_uri, locations)):
             tiles[id(row)] = Tile(row, uri, missing=where is None)
             if progress:
-                progress(1)
+                progress(len(tiles), len(shown))
     page = render_page(summary, grids, tiles, list(results.labels))
     _write_atomically(out, page)
     return HtmlReport(out, len(shown), {g.title: g.left_out for g in grids if g.left_out})
@@ -168,18 +152,8 @@ def _check_target(out: Path, source: Path | str) -> None:
 
 def _write_atomically(out: Path, page: str) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".catsort-report-", suffix=".tmp", dir=out.parent)
+        write_atomic(out, page.encode("utf-8"), replace=True)
     except OSError as exc:
-        raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a report is an ordinary file
-        os.replace(tmp, out)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
 
 
@@ -205,9 +179,16 @@ def render_page(
         f"<title>catsort report · {h(Path(summary.source).name)}</title>"
         f"<style>{css}</style></head><body>"
         f'<h1>catsort report</h1><p class="sub">{h(summary.source)} · '
-        f"{summary.total} photos · made {when}</p>"
+        f"{summary.total} photos{_videos(summary)} · made {when}</p>"
         f"{summary_html(summary)}<nav>{nav}</nav>{sections}</body></html>\n"
     )
+
+
+def _videos(summary: ReportSummary) -> str:
+    """How many of the photos are videos, when some are."""
+    if not summary.videos:
+        return ""
+    return f" (of them {summary.videos} video{'s' if summary.videos != 1 else ''})"
 
 
 def _grid_html(
@@ -242,6 +223,9 @@ def _tile_html(tile: Tile, labels: list[str], truth: bool) -> str:
         why = "image no longer here" if tile.missing else "cannot show this image"
         picture = f'<div class="placeholder">{why}</div>'
     wrong = False
+    if row.is_video:
+        frames = f"{row.frames} frame{'s' if row.frames != 1 else ''}" if row.frames else ""
+        picture += f'<span class="video" title="a video">&#9654; {h(frames or "video")}</span>'
     if not row.ok:
         details = f'<div class="reason">{h(row.skipped or error_reason(row))}</div>'
     else:

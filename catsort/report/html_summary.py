@@ -73,8 +73,9 @@ def _counts_html(summary: ReportSummary) -> str:
         if summary.missing_images
         else ""
     )
+    videos = f" (of them {summary.videos:,} videos)" if summary.videos else ""
     return (
-        f'<h3>Photos</h3><div class="total">{summary.total:,} <small>photos in '
+        f'<h3>Photos</h3><div class="total">{summary.total:,} <small>photos{videos} in '
         f'{h(summary.source)}</small></div><div class="stack">{stack}</div>'
         f'<div class="legend">{legend}</div>{missing}'
     )

@@ -7,11 +7,11 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from catsort import columns
-from catsort.distributed import is_url
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, one_line
+from catsort.names import is_url
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,17 @@ class CsvRow:
     companions: tuple[str, ...] = ()  # names of the files that went with it (none: older CSVs)
     sidecar: str = ""  # the XMP sidecar holding its keyword after --tag ("" when none)
     cached: bool = False  # the row came from the results cache (False in CSVs without the column)
+    frames: int | None = None  # a video's frames looked at; None for a photo (and older CSVs)
 
     @property
     def ok(self) -> bool:
         """Whether classify gave this photo a label."""
         return not self.error and not self.skipped
+
+    @property
+    def is_video(self) -> bool:
+        """Whether the row is a video's (its frames were looked at, or it failed to read)."""
+        return self.frames is not None
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,10 @@ class ResultsCsv:
 
 
 def read_results(path: Path | str) -> ResultsCsv:
-    """Read and validate a results CSV; raise CatsortError (exit 2) when it is unusable.
+    """Read and validate a results CSV; raise CatsortError when it is unusable.
 
     The Ray engine's output (a folder of Parquet parts, or one part) is read the same way, in a
-    local folder or behind a URL (``s3://bucket/results``, with the distributed extra).
+    local folder or behind a URL (``s3://bucket/results``, through the registered UrlSource).
     """
     if is_url(path):
         return _read_parquet_url(str(path))
@@ -119,40 +125,38 @@ def _read_parquet(path: Path) -> ResultsCsv:
         except FileNotFoundError:
             raise CatsortError(f"{file}: file not found") from None
         except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
+            raise CatsortError(f"{file}: unreadable Parquet file ({one_line(exc)})") from None
     return _parquet_results(path, tables)
 
 
-def _read_parquet_url(url: str) -> ResultsCsv:
-    """Read the Ray engine's Parquet parts behind a URL (a bucket prefix, or one part)."""
-    from catsort import distributed
+class UrlSource(Protocol):
+    """Reads results behind a URL: the Ray engine's Parquet parts in a bucket (or one part).
 
-    if distributed.missing():
+    catsort.distributed supplies one (``register_url_source``), with the distributed extra's
+    file systems; this module knows only the rows.
+    """
+
+    def read_tables(self, url: str) -> list[Any]:
+        """The Parquet tables (pyarrow) of the results at ``url``; CatsortError if unusable."""
+        ...
+
+
+_url_source: UrlSource | None = None
+
+
+def register_url_source(source: UrlSource) -> None:
+    """Let ``read_results`` read results behind URLs, through ``source``."""
+    global _url_source
+    _url_source = source
+
+
+def _read_parquet_url(url: str) -> ResultsCsv:
+    """Read the Ray engine's Parquet parts behind a URL, through the registered source."""
+    if _url_source is None:
         raise CatsortError(
             f'{url}: reading results from a URL needs pip install "catsort[distributed]"'
         )
-    import pyarrow.parquet as pq
-
-    from catsort.distributed.sources import access_error
-    from catsort.distributed.store import ResultStore
-
-    store = ResultStore(url)
-    try:
-        files = store.parts() or ([store.root] if store.fs.isfile(store.root) else [])
-    except CatsortError:
-        raise
-    except Exception as exc:
-        raise access_error(url, exc) from None
-    if not files:
-        raise CatsortError(f"{url}: no catsort Parquet results there (no part-*.parquet)")
-    tables = []
-    for file in files:
-        try:
-            with store.fs.open(file, "rb") as stream:
-                tables.append(pq.read_table(stream))
-        except (OSError, ValueError) as exc:
-            raise CatsortError(f"{file}: unreadable Parquet file ({_one_line(exc)})") from None
-    return _parquet_results(url, tables)
+    return _parquet_results(url, _url_source.read_tables(url))
 
 
 def _parquet_results(path: Path | str, tables: list[Any]) -> ResultsCsv:
@@ -171,10 +175,6 @@ def _cells(raw: dict[str, object]) -> dict[str, str | None]:
         name: None if value is None else repr(value) if isinstance(value, float) else str(value)
         for name, value in raw.items()
     }
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _check_header(path: Path | str, header: list[str]) -> tuple[str, ...]:
@@ -199,6 +199,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
     label, error = cell("label"), cell("error")
     companions = tuple(n for n in cell("companions").split(columns.COMPANION_SEPARATOR) if n)
     cached = cell(columns.CACHED) == columns.YES
+    frames = _count(cell(columns.FRAMES))
     if cell("status") == columns.SKIPPED:
         return CsvRow(
             path=cell("path"),
@@ -212,6 +213,7 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
             companions=companions,
             sidecar=cell(columns.SIDECAR),
             cached=cached,
+            frames=frames,
         )
     if not error and (cell("status") != "ok" or not label):
         error = "no label in the results CSV" if cell("status") == "ok" else "failed"
@@ -229,7 +231,17 @@ def parse_row(raw: dict[str, str | None], labels: tuple[str, ...]) -> CsvRow:
         companions=companions,
         sidecar=cell(columns.SIDECAR),
         cached=cached,
+        frames=frames,
     )
+
+
+def _count(text: str) -> int | None:
+    """A whole number of frames, or None (an empty cell, a photo's)."""
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def _number(text: str) -> float | None:

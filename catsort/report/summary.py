@@ -72,6 +72,7 @@ class ReportSummary:
     missing_images: int
     evaluation: Evaluation | None
     tagged: int = 0  # photos whose keyword classify --tag wrote into a sidecar
+    videos: int = 0  # of the rows, videos (classified from a few frames, or failed)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-ready form."""
@@ -98,6 +99,7 @@ def summarize(results: ResultsCsv, lowest: int = 10, truth: bool = False) -> Rep
         ),
         evaluation=evaluate(rows, labels) if truth else None,
         tagged=sum(1 for row in rows if row.sidecar and not row.error),
+        videos=sum(1 for row in rows if row.is_video),
     )
 
 

@@ -10,7 +10,10 @@ Where two photos share a stem (``IMG.JPG`` and ``IMG.PNG``), a stem companion (`
 cannot be told to belong to either one and goes with neither: it stays where it is. Whole-name
 companions (``IMG.JPG.xmp``) still go with their own photo. A RAW file is the companion of the
 one JPEG or HEIC with its stem; beside two of them (``IMG.JPG`` and ``IMG.HEIC``), or none, it is
-a photo of its own.
+a photo of its own. So is a video: a Live Photo's ``.MOV`` goes with the one JPEG or HEIC with
+its stem, and beside two photos sharing its stem, or none, it is a video of its own, classified
+from its frames when a run reads videos (``videos=True``), with its own sidecars
+(``VID.mp4.xmp``, ``VID.xmp``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from catsort.images import is_image_name
+from catsort.video import is_video_name
 
 #: Files holding a photo's metadata or edits: XMP sidecars, Apple's edits, Google Takeout's
 #: metadata, DxO PhotoLab, RawTherapee, the thumbnails some cameras write beside a video or RAW.
@@ -69,11 +73,12 @@ def _whole_name_base(name: str) -> str | None:
     return base.lower()
 
 
-def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+def folder_groups(names: Iterable[str], videos: bool = False) -> dict[str, tuple[str, ...]]:
     """Each photo's companions among the file names of one folder: {photo: companion names}.
 
     Every photo of the folder is a key (most with no companions); a RAW file that goes with its
-    JPEG is not. A name is the companion of at most one photo.
+    JPEG is not, nor a Live Photo's video. With ``videos``, each other video is a key too, with
+    its own sidecars. A name is the companion of at most one photo or video.
     """
     names = sorted(set(names))
     by_stem: dict[str, list[str]] = {}
@@ -95,9 +100,20 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
             if len(partners) == 1:
                 paired[name] = partners[0]
     primary = [name for name in photos if name not in paired]
+    photo_stems = Counter(_stem(name).lower() for name in primary)
+    motion: dict[str, str] = {}  # Live Photo or motion video -> the JPEG or HEIC it goes with
+    for photo in primary:
+        stem = _stem(photo).lower()
+        if _ext(photo) in PAIRED_EXTENSIONS and photo_stems[stem] == 1:
+            for name in by_stem[stem]:
+                if _ext(name) in MOTION_EXTENSIONS:
+                    motion[name] = photo
+    own_videos = [n for n in names if videos and is_video_name(n) and n not in motion]
+    primary += own_videos
+    # A stem sidecar (IMG.xmp) beside two photos or videos sharing its stem is nobody's.
     stems = Counter(_stem(name).lower() for name in primary)
     groups: dict[str, list[str]] = {name: [] for name in primary}
-    claimed = set(photos)
+    claimed = set(photos) | set(own_videos)
 
     def claim(photo: str, name: str) -> None:
         if name not in claimed:
@@ -106,6 +122,8 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
 
     for raw, photo in paired.items():
         groups[photo].append(raw)
+    for video, photo in motion.items():
+        claim(photo, video)
     for photo in primary:
         for name in by_whole_name.get(photo.lower(), ()):
             claim(photo, name)
@@ -113,9 +131,8 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
         stem = _stem(photo).lower()
         if stems[stem] != 1:
             continue  # IMG.JPG and IMG.PNG: IMG.xmp cannot be told to belong to either
-        motion = _ext(photo) in PAIRED_EXTENSIONS
         for name in by_stem[stem]:
-            if _ext(name) in SIDECAR_EXTENSIONS or (motion and _ext(name) in MOTION_EXTENSIONS):
+            if _ext(name) in SIDECAR_EXTENSIONS:
                 claim(photo, name)
     for photo in primary:
         for member in list(groups[photo]):
@@ -128,9 +145,15 @@ def folder_groups(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
 class CompanionFinder:
     """Looks up a photo's companions, listing each folder once (the few most recent are kept)."""
 
-    def __init__(self, keep: int = 1024, ignore: Callable[[Path], bool] | None = None) -> None:
+    def __init__(
+        self,
+        keep: int = 1024,
+        ignore: Callable[[Path], bool] | None = None,
+        videos: bool = False,
+    ) -> None:
         self._keep = keep
         self._ignore = ignore  # files left out of the run (--exclude): nobody's companions
+        self._videos = videos  # videos of their own are inputs, with companions of their own
         # folder -> ({photo: its companions}, every companion's name)
         self._folders: OrderedDict[Path, tuple[dict[str, tuple[str, ...]], set[str]]] = (
             OrderedDict()
@@ -144,9 +167,12 @@ class CompanionFinder:
 
     def is_paired_raw(self, path: Path) -> bool:
         """Tell whether ``path`` is a RAW file that goes with its JPEG or HEIC (not an input)."""
+        return is_raw_name(path) and self.goes_with_a_photo(path)
+
+    def goes_with_a_photo(self, path: Path) -> bool:
+        """Tell whether ``path`` is another file's companion: a RAW file beside its JPEG, a
+        Live Photo's video, a sidecar (so not an input of its own)."""
         path = Path(path)
-        if not is_raw_name(path.name):
-            return False
         return path.name in self._listed(path.parent)[1]
 
     def forget(self, folder: Path) -> None:
@@ -161,7 +187,7 @@ class CompanionFinder:
         names = _file_names(folder)
         if self._ignore is not None:
             names = [name for name in names if not self._ignore(folder / name)]
-        groups = folder_groups(names)
+        groups = folder_groups(names, self._videos)
         listed = (groups, {name for members in groups.values() for name in members})
         self._folders[folder] = listed
         while len(self._folders) > self._keep:
@@ -191,19 +217,20 @@ def companion_targets(photo: Path, companions: Sequence[Path], target: Path) -> 
     return [target.parent / (new_stem + c.name[len(stem) :]) for c in companions]
 
 
-def without_paired_raws(
+def without_companions(
     paths: Iterable[Path], finder: CompanionFinder, explicit: Sequence[Path] = ()
 ) -> Iterator[Path]:
-    """The inputs of a run less the RAW files that go with a JPEG or HEIC (they go with it).
+    """The inputs of a run less the RAW files that go with a JPEG or HEIC (they go with it),
+    and the Live Photo videos that go with theirs.
 
-    A RAW file named on the command line is classified whatever lies beside it.
+    A RAW file or video named on the command line is classified whatever lies beside it.
     """
     named = {os.path.abspath(p) for p in explicit}
     for path in paths:
         if (
-            is_raw_name(path)
+            (is_raw_name(path) or is_video_name(path))
             and os.path.abspath(path) not in named
-            and finder.is_paired_raw(Path(path))
+            and finder.goes_with_a_photo(Path(path))
         ):
             continue
         yield path

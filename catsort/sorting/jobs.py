@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from catsort import files
 from catsort.errors import CatsortError
 from catsort.sorting.journal import JOURNAL_DIR, Journal
 from catsort.sorting.place import MOVE
@@ -80,10 +81,9 @@ class Job:
     def _save(self, finished: bool) -> None:
         record = {**self.command, "journals": self.journals, "finished": finished}
         path = self.folder / JOB_NAME
-        temp = self.folder / f".{JOB_NAME}.tmp"
+        data = (json.dumps(record, indent=1) + "\n").encode("utf-8")
         try:
-            temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-            os.replace(temp, path)  # all or nothing, even if the run is killed here
+            files.write_atomic(path, data, replace=True)  # all or nothing, even if killed here
         except OSError as exc:
             raise CatsortError(f"{path}: cannot write the job file ({exc.strerror})") from None
 
@@ -122,6 +122,39 @@ def start_job(dest: Path, inputs: list[Path], action: str, other_dest: Path | No
         if names:
             return Job(dest, command, names, resumed=True)
     return Job(dest, command)
+
+
+@dataclass(frozen=True)
+class JobCommand:
+    """What the last --move/--copy command into a destination was: its action, its inputs and
+    its other_dest (absolute)."""
+
+    action: str
+    inputs: tuple[Path, ...]
+    other_dest: Path | None
+
+
+def last_command(dest: Path) -> JobCommand | None:
+    """The command of the last job into ``dest`` (finished or not), or None when there is none
+    that can be read."""
+    record = _read(Path(dest) / JOURNAL_DIR / JOB_NAME)
+    if record is None:
+        return None
+    action, inputs, other = record.get("action"), record.get("inputs"), record.get("other_dest")
+    if (
+        not isinstance(action, str)
+        or not isinstance(inputs, list)
+        or not all(isinstance(item, str) for item in inputs)
+        or not (other is None or isinstance(other, str))
+    ):
+        return None
+
+    def absolute(recorded: str) -> Path:
+        return Path(os.path.normpath(os.path.join(os.path.abspath(dest), recorded)))
+
+    return JobCommand(
+        action, tuple(map(absolute, inputs)), None if other is None else absolute(other)
+    )
 
 
 def _undone(journal: Path) -> bool:

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from catsort.errors import CatsortError
 from catsort.sorting.lock import DestinationLock
@@ -45,6 +46,29 @@ _FINAL = ("closed", "undone")  # a journal whose last line says this has nothing
 
 class JournalBusy(CatsortError):
     """The journal is locked by a catsort run still going on."""
+
+
+class RecordKind(Protocol):
+    """A kind of journal record other than moves and copies, as the module that writes it
+    handles it (catsort.tagging.sidecar's sidecar writes): it registers with ``register_kind``,
+    so that this module, below it, settles and undoes records it does not know itself."""
+
+    def interrupted_folders(self, journal: Journal) -> set[Path]:
+        """Folders where its writes that a crash interrupted may have left temporary files."""
+        ...
+
+    def undo(self, journal: Journal, result: UndoResult) -> None:
+        """Put back what its records did, adding to ``result``; mark them with ``append``."""
+        ...
+
+
+#: "op" -> the kind of record; a journal holding an unregistered kind is never marked undone.
+_KINDS: dict[str, RecordKind] = {}
+
+
+def register_kind(op: str, kind: RecordKind) -> None:
+    """Teach journals to settle and undo the records whose "op" is ``op``."""
+    _KINDS[op] = kind
 
 
 class Journal:
@@ -233,9 +257,8 @@ class Journal:
             )
             messages.extend(settle_group(members, lambda e, s: self._set_state(e, s, sync=True)))
             folders.update(entry.target.parent for entry in members)
-        from catsort.tagging.sidecar import interrupted_sidecar_folders
-
-        folders.update(interrupted_sidecar_folders(self))
+        for kind in _KINDS.values():
+            folders.update(kind.interrupted_folders(self))
         for folder in sorted(folders):
             for temp in temp_files(folder):
                 try:
@@ -443,18 +466,42 @@ def is_undone(path: Path) -> bool:
     return _last_state(Path(path)) == "undone"
 
 
+def done_placements(dest: Path, leave_out: Path | None = None) -> dict[Path, Entry]:
+    """Every move and copy into ``dest`` that its journal carried out and no undo took back,
+    by where the file went (absolute); for a place used twice, the newest. ``leave_out``: a
+    journal not to read (the one the caller is writing)."""
+    found: dict[Path, Entry] = {}
+    for path in journals_newest_first(Path(dest) / JOURNAL_DIR):
+        if leave_out is not None and os.path.abspath(path) == os.path.abspath(leave_out):
+            continue
+        try:
+            with Journal.open(path) as journal:
+                entries = sorted(journal.entries.values(), key=lambda e: e.n, reverse=True)
+        except CatsortError:
+            continue  # unreadable, or busy with a run going on: not ours to read
+        for entry in entries:
+            if entry.state == "done":
+                found.setdefault(Path(os.path.abspath(entry.target)), entry)
+    return found
+
+
 def _undo(journal_path: Path) -> UndoResult:
     with Journal.open(journal_path) as journal:
         if journal.undone:
             return UndoResult(
-                skipped=[f"{journal.path}: already undone, nothing changed"], already_undone=True
+                skipped=[f"{journal.path}: already undone, nothing changed"],
+                already_undone=True,
+                journal=journal_path,
             )
-        result = UndoResult(notes=journal.settle())
+        result = UndoResult(notes=journal.settle(), journal=journal_path)
         held = _held_groups(journal.entries.values(), result)
-        # Sidecars first: they were written after the moves, where the photos went.
-        from catsort.tagging.sidecar import undo_sidecars
-
-        undo_sidecars(journal, result)
+        # Other kinds (sidecars) first: they were written after the moves, where photos went.
+        for op in sorted({r["op"] for r in journal.records if isinstance(r.get("op"), str)}):
+            kind = _KINDS.get(op)
+            if kind is None:  # a newer catsort's, or its module was never imported
+                result.skipped.append(f"{journal.path}: its {op!r} records are not undone here")
+        for kind in _KINDS.values():
+            kind.undo(journal, result)
         folders = set()
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
             if entry.group in held:

@@ -7,25 +7,19 @@ and at every instant a moved file exists in at least one place, complete.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from catsort.errors import CatsortError
-
-MOVE = "move"
-COPY = "copy"
-#: Hidden name prefix of the partial copies made before a file is put in place.
-TEMP_PREFIX = ".catsort-tmp-"
+from catsort import files
+from catsort.errors import FAILED, CatsortError, os_reason
+from catsort.types import COPY, MOVE
 
 _COUNTER = re.compile(r"^(.+) \((\d+)\)$")
 _CHUNK = 1 << 20
@@ -161,7 +155,7 @@ class GroupFailed(CatsortError):
     """A member of a photo's group could not be placed, so the whole group stayed put."""
 
     def __init__(self, member: Path, reason: CatsortError, split: list[str]) -> None:
-        super().__init__(str(reason), 1)
+        super().__init__(str(reason), FAILED)
         self.member = member
         self.reason = reason
         self.split = split  # members that could not be taken back again (nearly always none)
@@ -253,7 +247,7 @@ def _take_back(placement: Placement) -> None:
         pass
     except OSError as exc:
         raise CatsortError(
-            f"{placement.target}: cannot remove the copy again ({_reason(exc)})", 1
+            f"{placement.target}: cannot remove the copy again ({os_reason(exc)})", FAILED
         ) from None
 
 
@@ -336,7 +330,9 @@ def check_inside(source: Path, inside: Sequence[Path]) -> None:
         root = os.path.realpath(given)
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             return
-    raise CatsortError(f"{source}: lies outside the folders given (it is {real}), not moved", 1)
+    raise CatsortError(
+        f"{source}: lies outside the folders given (it is {real}), not moved", FAILED
+    )
 
 
 def move_file(source: Path, target: Path) -> None:
@@ -347,11 +343,11 @@ def move_file(source: Path, target: Path) -> None:
     source, target = Path(source), Path(target)
     _make_parent(target)
     try:
-        _rename_noreplace(source, target)
+        files.rename_noreplace(source, target)
         return
     except FileExistsError:
         raise CatsortError(
-            f"{target}: already exists, not overwritten ({source} not moved)", 1
+            f"{target}: already exists, not overwritten ({source} not moved)", FAILED
         ) from None
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
@@ -359,18 +355,22 @@ def move_file(source: Path, target: Path) -> None:
             raise CatsortError(
                 f"{source}: cannot move to {target} (permission denied: "
                 f"{source.parent} and {target.parent} must both be writable)",
-                1,
+                FAILED,
             ) from None
         if exc.errno != errno.EXDEV:
-            raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
+            raise CatsortError(
+                f"{source}: cannot move to {target} ({os_reason(exc)})", FAILED
+            ) from None
     _copy_into_place(source, target)
     try:
         os.unlink(source)
     except OSError as exc:
         # Keep the file in exactly one place: take the copy away again.
-        _remove_quietly(target)
-        raise CatsortError(f"{source}: cannot move to {target} ({_reason(exc)})", 1) from None
-    _fsync_dir(source.parent)
+        files.remove_quietly(target)
+        raise CatsortError(
+            f"{source}: cannot move to {target} ({os_reason(exc)})", FAILED
+        ) from None
+    files.fsync_dir(source.parent)
 
 
 def copy_file(source: Path, target: Path) -> None:
@@ -407,12 +407,14 @@ def _make_parent(target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CatsortError(f"{target.parent}: cannot create folder ({_reason(exc)})", 1) from None
+        raise CatsortError(
+            f"{target.parent}: cannot create folder ({os_reason(exc)})", FAILED
+        ) from None
 
 
 def _copy_into_place(source: Path, target: Path) -> None:
     """Copy to a hidden temporary file beside ``target``, make it durable, then rename it in."""
-    temp = target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+    temp = files.temp_beside(target)
     try:
         with open(source, "rb") as src:
             expected = os.fstat(src.fileno()).st_size
@@ -425,102 +427,20 @@ def _copy_into_place(source: Path, target: Path) -> None:
                 written = os.fstat(dst.fileno()).st_size
         if written != expected:
             raise CatsortError(
-                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", 1
+                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", FAILED
             )
-        _rename_noreplace(temp, target)
+        files.rename_noreplace(temp, target)
     except FileExistsError:
-        _remove_quietly(temp)
+        files.remove_quietly(temp)
         raise CatsortError(
-            f"{target}: already exists, not overwritten ({source} not copied)", 1
+            f"{target}: already exists, not overwritten ({source} not copied)", FAILED
         ) from None
     except OSError as exc:
-        _remove_quietly(temp)
-        raise CatsortError(f"{source}: cannot copy to {target} ({_reason(exc)})", 1) from None
+        files.remove_quietly(temp)
+        raise CatsortError(
+            f"{source}: cannot copy to {target} ({os_reason(exc)})", FAILED
+        ) from None
     except BaseException:
-        _remove_quietly(temp)
+        files.remove_quietly(temp)
         raise
-    _fsync_dir(target.parent)
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass  # already gone: that is what we wanted
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in ``folder`` durable where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # Windows cannot open folders; its renames are durable enough
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems cannot sync a folder; the rename itself is still atomic
-    finally:
-        os.close(fd)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-# --- the no-clobber rename -------------------------------------------------------------------
-
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
-# Errors meaning "this system or file system cannot do it this way", not "this file failed".
-_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
-
-
-def _load_renameat2():
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        func = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):  # glibc before 2.28, musl
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    func.restype = ctypes.c_int
-    return func
-
-
-_renameat2 = _load_renameat2()
-
-
-def _rename_noreplace(source: Path, target: Path) -> None:
-    """Atomically rename ``source`` to ``target``; FileExistsError if the target exists.
-
-    OSError with errno EXDEV when the two are on different file systems.
-    """
-    if _renameat2 is not None:
-        result = _renameat2(
-            _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE
-        )
-        if result == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in _UNSUPPORTED:
-            raise OSError(err, os.strerror(err), os.fspath(source), None, os.fspath(target))
-    try:
-        # A second name, then drop the first: the file is never missing, and link() refuses to
-        # replace an existing name.
-        os.link(source, target, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno not in _UNSUPPORTED | {errno.EPERM, errno.EMLINK}:
-            raise
-        # No hard links here (FAT, some network shares): check, then rename. A small race
-        # remains only on such file systems.
-        if os.path.lexists(target):
-            raise FileExistsError(
-                errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(target)
-            ) from None
-        os.rename(source, target)
-        return
-    try:
-        os.unlink(source)
-    except OSError:
-        os.unlink(target)  # back to one name, the original
-        raise
+    files.fsync_dir(target.parent)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catsort.errors import CatsortError
-from catsort.sorting.place import COPY, MOVE, TEMP_PREFIX, copy_file, move_file, same_content
+from catsort.files import TEMP_PREFIX
+from catsort.sorting.place import COPY, MOVE, copy_file, move_file, same_content
 
 
 @dataclass
@@ -38,6 +39,7 @@ class UndoResult:
     notes: list[str] = field(default_factory=list)
     already_undone: bool = False
     sidecars: list[Path] = field(default_factory=list)  # put back as they were, or removed
+    journal: Path | None = None  # the journal undone
 
 
 _PAST = {MOVE: "moved", COPY: "copied"}

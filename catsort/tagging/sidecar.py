@@ -1,5 +1,5 @@
-"""Sidecars on disk: which file is a photo's, merging catsort's keyword into it atomically and
-journaled, and putting the earlier one back on undo.
+"""Sidecars on disk: which file is a photo's, writing it atomically and journaled, and putting
+the earlier one back on undo (catsort.tagging.tagger decides what goes into it).
 
 A sidecar is written as a temporary file in its own folder, synced, then renamed over the old
 one (or, for a new one, renamed into a free name only). Before that, the journal records the
@@ -9,22 +9,19 @@ undo restores them byte for byte, or removes a sidecar catsort created.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
-import secrets
 import stat
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from catsort.decision import Prediction
-from catsort.errors import CatsortError
-from catsort.sorting.place import TEMP_PREFIX
+from catsort import files
+from catsort.errors import FAILED, CatsortError, SettingsError
+from catsort.sorting.journal import register_kind
 from catsort.sorting.restore import UndoResult
-from catsort.tagging.xmp import MAX_BYTES, Tag, XmpError, merge, new_packet, parse, serialize
 
 #: --sidecar: an existing sidecar's name, else IMG.xmp; IMG.xmp (Adobe); IMG.JPG.xmp (darktable).
 AUTO = "auto"
@@ -32,14 +29,11 @@ XMP = "xmp"
 EXT_XMP = "ext.xmp"
 NAMINGS = (AUTO, XMP, EXT_XMP)
 
-#: What a write did to the sidecar.
-CREATED = "created"
-MERGED = "merged"
-UNCHANGED = "unchanged"
-
 #: The journal records' "op": a sidecar written.
 OP = "sidecar"
 _BACKUPS = "sidecars"
+#: A sidecar bigger than this is not one (Lightroom's run to tens of KB): left untouched.
+MAX_BYTES = 16 << 20
 
 
 class Journal(Protocol):
@@ -71,53 +65,13 @@ class TagSettings:
 
     def __post_init__(self) -> None:
         if self.naming not in NAMINGS:
-            raise CatsortError(f"--sidecar {self.naming}: choose one of {', '.join(NAMINGS)}")
+            raise SettingsError(
+                "{naming:{value}}: choose one of {choices}",
+                value=self.naming,
+                choices=", ".join(NAMINGS),
+            )
         if any(ord(char) < 32 for char in self.prefix):
-            raise CatsortError("--tag-prefix: no control characters (tabs, newlines) please")
-
-
-@dataclass(frozen=True)
-class Tagger:
-    """Tags for one run: its settings, the model's fingerprint and the run's date."""
-
-    settings: TagSettings
-    model: str
-    date: str
-    names: SidecarNames = field(default_factory=lambda: SidecarNames())
-
-    def tag(self, prediction: Prediction) -> Tag:
-        """The keyword and fields catsort writes for a decided photo."""
-        parent = self.settings.prefix.strip("|")
-        leaf = prediction.label[:1].upper() + prediction.label[1:]
-        return Tag(
-            label=prediction.label,
-            hierarchy=f"{parent}|{leaf}" if parent else leaf,
-            confidence=prediction.confidence,
-            pet_score=prediction.pet_score,
-            model=self.model,
-            date=self.date,
-        )
-
-    def write(
-        self,
-        photo: Path,
-        prediction: Prediction,
-        journal: Journal | None = None,
-        dry_run: bool = False,
-        origin: Path | None = None,
-    ) -> Written:
-        """Merge the photo's keyword into its sidecar (see ``write_tag``)."""
-        return write_tag(
-            photo, self.tag(prediction), self.settings.naming, journal, dry_run, origin, self.names
-        )
-
-
-@dataclass(frozen=True)
-class Written:
-    """Where a photo's keyword went, and whether the sidecar was created, merged or unchanged."""
-
-    path: Path
-    action: str
+            raise SettingsError("{prefix}: no control characters (tabs, newlines) please")
 
 
 class SidecarNames:
@@ -201,43 +155,6 @@ def _darktable(photo: Path) -> Path:
     return photo.with_name(photo.name + ".xmp")
 
 
-def write_tag(
-    photo: Path,
-    tag: Tag,
-    naming: str = AUTO,
-    journal: Journal | None = None,
-    dry_run: bool = False,
-    origin: Path | None = None,
-    names: SidecarNames | None = None,
-) -> Written:
-    """Merge ``tag`` into the sidecar of ``photo``, creating it if there is none.
-
-    With ``dry_run``, nothing is written; the sidecar read is the one beside ``origin`` (where
-    the photo is before a move) when it has one. Raises CatsortError (exit code 1) naming the
-    sidecar when it cannot be read, is not valid XMP, or cannot be written; it is left untouched.
-    """
-    path = sidecar_path(photo, naming, origin, names)
-    source = path
-    if origin is not None:
-        beside = sidecar_path(Path(origin), naming, names=names)
-        if os.path.lexists(beside):
-            source = beside
-    before = read_sidecar(source)
-    if before is None:
-        packet = new_packet()
-    else:
-        try:
-            packet = parse(before)
-        except XmpError as exc:
-            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", 1) from None
-    if not merge(packet, tag):
-        return Written(path, UNCHANGED)
-    data = serialize(packet)
-    if not dry_run:
-        _write_journaled(path, data, before, journal)
-    return Written(path, CREATED if before is None else MERGED)
-
-
 def read_sidecar(path: Path) -> bytes | None:
     """A sidecar's bytes, or None when there is none; CatsortError when it cannot be used."""
     try:
@@ -245,27 +162,29 @@ def read_sidecar(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
     if stat.S_ISLNK(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", 1)
+        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", FAILED)
     if not stat.S_ISREG(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", 1)
+        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", FAILED)
     if info.st_size > MAX_BYTES:
         raise CatsortError(
-            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", 1
+            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", FAILED
         )
     try:
         with open(path, "rb") as file:
             return file.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", 1) from None
+        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
 
 
 def _digest(data: bytes | None) -> str | None:
     return None if data is None else hashlib.sha256(data).hexdigest()
 
 
-def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Journal | None):
+def write_sidecar(path: Path, data: bytes, before: bytes | None, journal: Journal | None) -> None:
+    """Put a sidecar's new bytes in place of ``before`` (None: there was none), atomically,
+    journaled first with a copy of the earlier bytes, so that undo puts them back."""
     if journal is None:
         _replace(path, data, before)
         return
@@ -295,10 +214,27 @@ def _write_journaled(path: Path, data: bytes, before: bytes | None, journal: Jou
     except BaseException:
         journal.append({"n": n, "op": OP, "state": "aborted"})
         if backup is not None:
-            _remove_quietly(backup)
+            files.remove_quietly(backup)
         raise
     journal.append({"n": n, "op": OP, "state": "done"})
     journal.completed += 1
+
+
+def put_back(path: Path, earlier: bytes | None, written: bytes, journal: Journal | None) -> None:
+    """Put a sidecar back as it was (``earlier``; None: there was none) where it still holds
+    what was ``written``, journaled; raise CatsortError naming it where it changed since."""
+    now = read_sidecar(path)
+    if now == earlier:
+        return  # as it was already
+    if now != written:
+        raise CatsortError(f"{path}: changed since catsort wrote it; left as it is", FAILED)
+    if earlier is not None:
+        write_sidecar(path, earlier, now, journal)
+        return
+    try:
+        os.unlink(path)  # one catsort made: undo finds it gone, as it was before, and is content
+    except OSError as exc:
+        raise CatsortError(f"{path}: cannot remove sidecar ({exc.strerror})", FAILED) from None
 
 
 def _mtime_ns(path: Path) -> int | None:
@@ -311,72 +247,35 @@ def _mtime_ns(path: Path) -> int | None:
 def _save_backup(backup: Path, data: bytes) -> None:
     try:
         backup.parent.mkdir(parents=True, exist_ok=True)
-        with open(backup, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        files.write_atomic(backup, data, replace=True)
     except OSError as exc:
         raise CatsortError(
-            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", 1
+            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", FAILED
         ) from None
 
 
 def _replace(path: Path, data: bytes, before: bytes | None) -> None:
     """Put ``data`` at ``path`` atomically, where the file still holds ``before`` (None: absent)."""
-    temp = path.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}.xmp"
+
+    def unchanged() -> None:
+        if read_sidecar(path) != before:
+            raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", FAILED)
+
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        with open(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        if before is None:
-            _create(temp, path)
-        else:
-            if read_sidecar(path) != before:
-                raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", 1)
-            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
-            os.replace(temp, path)
+        # A new sidecar goes only into a free name: never over one another program made meanwhile.
+        files.write_atomic(
+            path, data, replace=before is not None, check=None if before is None else unchanged
+        )
     except FileExistsError:
-        _remove_quietly(temp)
         raise CatsortError(
-            f"{path}: created by another program meanwhile; left untouched", 1
+            f"{path}: created by another program meanwhile; left untouched", FAILED
         ) from None
     except OSError as exc:
-        _remove_quietly(temp)
-        raise CatsortError(f"{path}: cannot write sidecar ({exc.strerror or exc})", 1) from None
-    except BaseException:
-        _remove_quietly(temp)
-        raise
+        raise CatsortError(
+            f"{path}: cannot write sidecar ({exc.strerror or exc})", FAILED
+        ) from None
     # The folder is not synced (a third sync per sidecar): a rename lost in a crash leaves the
     # earlier sidecar whole, and undo, which compares contents with the journal, sees that.
-
-
-def _create(temp: Path, path: Path) -> None:
-    """Rename ``temp`` to ``path``, which must still be free: FileExistsError otherwise."""
-    try:
-        # link() refuses to replace a sidecar another program created meanwhile.
-        os.link(temp, path)
-    except OSError as exc:
-        if isinstance(exc, FileExistsError) or exc.errno not in _NO_LINKS:
-            raise
-        if os.path.lexists(path):  # no hard links here (FAT, some shares): check, then rename
-            raise FileExistsError(
-                errno.EEXIST, os.strerror(errno.EEXIST), os.fspath(path)
-            ) from None
-        os.rename(temp, path)
-        return
-    os.unlink(temp)
-
-
-_NO_LINKS = {errno.EPERM, errno.EMLINK, errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP}
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass  # already gone, or never made
 
 
 # --- undo ------------------------------------------------------------------------------------
@@ -414,7 +313,7 @@ def undo_sidecars(journal: Journal, result: UndoResult) -> None:
         if _undo_one(journal.resolve(record["sidecar"]), backup, record, result):
             journal.append({"n": n, "op": OP, "state": "reverted"})
             if backup is not None:
-                _remove_quietly(backup)
+                files.remove_quietly(backup)
                 _rmdir_quietly(backup.parent)
 
 
@@ -470,3 +369,18 @@ def _rmdir_quietly(folder: Path) -> None:
             os.rmdir(each)
         except OSError:
             return  # not empty: other sidecars of this or another journal
+
+
+class SidecarRecords:
+    """The journal's sidecar records (their "op" is OP), as catsort.sorting.journal uses them."""
+
+    def interrupted_folders(self, journal: Journal) -> set[Path]:
+        """Folders of the sidecar writes the journal began and never ended (a killed run)."""
+        return interrupted_sidecar_folders(journal)
+
+    def undo(self, journal: Journal, result: UndoResult) -> None:
+        """Put back every sidecar the journal's run wrote."""
+        undo_sidecars(journal, result)
+
+
+register_kind(OP, SidecarRecords())

@@ -18,6 +18,9 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
+# Larger packets are refused unread (the sidecar module reads no more): real ones are kilobytes.
+from catsort.tagging.sidecar import MAX_BYTES
+
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
@@ -35,9 +38,6 @@ _USUAL_PREFIXES = {
     NS_DIGIKAM: "digiKam",
     NS_CATSORT: "catsort",
 }
-
-#: Larger packets are refused unread: real sidecars are kilobytes.
-MAX_BYTES = 16 << 20
 
 # The fields catsort keeps in its namespace, in the order they are written.
 LABEL = "label"
@@ -215,6 +215,29 @@ def merge(packet: Packet, tag: Tag) -> bool:
     if same and not (changed or changed_too or changed_also):
         return False  # the same decision again: leave the file (and its date) alone
     _set_fields(packet, fields)
+    return True
+
+
+def unmerge(packet: Packet) -> bool:
+    """Take out the keywords catsort added, and its record of them (a person said the photo
+    shows no pet); the user's own keywords stay. Return whether anything changed."""
+    before = catsort_fields(packet)
+    if not before:
+        return False
+    for namespace, name, recorded in (
+        (NS_DC, "subject", SUBJECT),
+        (NS_LR, "hierarchicalSubject", HIERARCHY),
+        (NS_DIGIKAM, "TagsList", TAGS_LIST),
+    ):
+        prop, ours = _find(packet, namespace, name), before.get(recorded)
+        if prop is None or ours is None:
+            continue
+        container = _container(prop, name)
+        for item in container.findall(_q(NS_RDF, "li")):
+            if (item.text or "") == ours:
+                _remove(container, item)
+                break
+    _set_fields(packet, {})
     return True
 
 

@@ -1,4 +1,5 @@
-"""What classify shows on stderr: a progress bar, one line per problem, the summary table."""
+"""What classify and watch show on stderr: a progress bar or a line per photo, one line per
+problem, the summary table. The displays are the runs' reporters (catsort.api.Reporter)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 from rich.console import Console
 from rich.progress import (
@@ -21,11 +23,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from catsort.metadata import OTHER
-from catsort.names import shown
-from catsort.pipeline import PhotoResult
-from catsort.run import RunSummary
-from catsort.sorting.place import MOVE
+from catsort.api import MOVE, OTHER, PhotoResult, Reporter, Row, RunSummary, shown
 
 
 class _RateColumn(ProgressColumn):
@@ -34,7 +32,7 @@ class _RateColumn(ProgressColumn):
         return Text("" if speed is None else f"{speed:.1f} images/s", style="progress.data.speed")
 
 
-class RunDisplay:
+class RunDisplay(Reporter):
     """The live view of a classify run; with ``quiet`` only problems are printed."""
 
     def __init__(self, console: Console, quiet: bool = False, dry_run: bool = False) -> None:
@@ -89,12 +87,12 @@ class RunDisplay:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
-    def outcome(self, name: str, error: str | None, skipped: str | None) -> None:
-        """Show one finished file named by a URL (the Ray engine's rows), as result() does."""
-        if error is not None:
-            self._print(Text.assemble(("error ", "red"), f"{shown(name)}: {error}"))
-        elif skipped is not None and not self.quiet:
-            self._print(Text.assemble(("skipped ", "yellow"), f"{shown(name)}: {skipped}"))
+    def row(self, row: Row) -> None:
+        """Show one photo of the Ray engine, named by its URL, as result() does."""
+        if row.status == "error":
+            self._print(Text.assemble(("error ", "red"), f"{shown(row.path)}: {row.error}"))
+        elif row.status == "skipped" and not self.quiet:
+            self._print(Text.assemble(("skipped ", "yellow"), f"{shown(row.path)}: {row.error}"))
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
 
@@ -113,13 +111,22 @@ class RunDisplay:
         target.print(text, soft_wrap=True, highlight=False)
 
 
-class WatchDisplay:
-    """What catsort watch shows: a line per photo as it is sorted (problems only with ``quiet``)."""
+class WatchDisplay(Reporter):
+    """What catsort watch shows: a line per photo as it is sorted (problems only with ``quiet``),
+    and ``ready_line`` once it is listening."""
 
-    def __init__(self, console: Console, folder: Path, quiet: bool = False) -> None:
+    def __init__(
+        self, console: Console, folder: Path, quiet: bool = False, ready_line: str = ""
+    ) -> None:
         self.console = console
         self.folder = folder
         self.quiet = quiet
+        self.ready_line = ready_line
+
+    def ready(self) -> None:
+        """Say that the watch is listening (and how to stop it)."""
+        if self.ready_line:
+            self.note(self.ready_line)
 
     def result(self, result: PhotoResult) -> None:
         """Show one photo taken: where it went, or why it failed or was skipped."""
@@ -154,11 +161,49 @@ class WatchDisplay:
         self.console.print(text, soft_wrap=True, highlight=False)
 
 
+class Outputs(Reporter):
+    """A run's reporter: each result to the display and to the writers (the CSV, a dry run's
+    plan); notes and warnings to the display. ``seen`` counts the results."""
+
+    def __init__(self, display: Reporter, *writers: Writer | None) -> None:
+        self.display = display
+        self.writers = [writer for writer in writers if writer is not None]
+        self.seen = 0
+
+    def result(self, result: PhotoResult) -> None:
+        """Write the result's row and show it."""
+        self.seen += 1
+        for writer in self.writers:
+            writer.write(result)
+        self.display.result(result)
+
+    def note(self, message: str) -> None:
+        """Show a note."""
+        self.display.note(message)
+
+    def warning(self, message: str) -> None:
+        """Show a warning."""
+        self.display.warning(message)
+
+    def ready(self) -> None:
+        """Say that a watch is listening."""
+        self.display.ready()
+
+
+class Writer(Protocol):
+    """A CSV or plan writer: a row for each result."""
+
+    def write(self, result: PhotoResult) -> None:
+        """Write the result's row."""
+        ...
+
+
 def summary_table(
     summary: RunSummary,
-    action: str | None,
-    dry_run: bool,
-    has_gate: bool,
+    *,
+    action: str | None = None,
+    dry_run: bool = False,
+    has_gate: bool = True,
     title: str = "catsort classify",
     speed: bool = True,
 ) -> Table:
@@ -190,8 +235,12 @@ def summary_table(
         table.add_row("would be tagged" if dry_run else "tagged", str(summary.tagged))
     table.add_section()
     table.add_row("total", str(summary.files))
+    if summary.videos:
+        table.add_row("of them videos", str(summary.videos))
     if summary.cached:
         table.add_row("from the cache", str(summary.cached))
+    if summary.decided:  # catsort review: a person's label, not the model's
+        table.add_row("labels a person decided", str(summary.decided))
     table.add_row("elapsed", f"{summary.elapsed:.2f} s")
     if speed:  # not for a watch: most of its time is spent waiting
         table.add_row("images/s", f"{summary.images_per_second:.1f}")
@@ -230,7 +279,11 @@ def left_alone_lines(summary: RunSummary) -> list[Text]:
     if summary.duplicate_links:
         count = len(summary.duplicate_links)
         lines.append(Text(f"links to photos found under their own name too, left alone: {count}"))
-    rows = summary.not_photo_rows()
+    videos = summary.video_rows()
+    if videos:
+        kinds = [f"{count} {shown(ext)}" for ext, count in videos]
+        lines.append(Text("videos, left alone: " + ", ".join(kinds)))
+    rows = [row for row in summary.not_photo_rows() if row not in videos]
     if rows:
         kinds = [f"{count} {shown(ext)}" for ext, count in rows[:MAX_KINDS]]
         rest = rows[MAX_KINDS:]

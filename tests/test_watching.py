@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,15 +21,18 @@ from conftest import BLUE, RED
 from PIL import Image
 from typer.testing import CliRunner
 
+from catsort.cache import ResultsCache, cache_location
 from catsort.cli import app
 from catsort.model import load_model
-from catsort.run import RunSettings, SortPlan, make_plan, run_classify
+from catsort.plan import make_plan
+from catsort.run import run_classify
 from catsort.sorting.journal import undo
 from catsort.sorting.lock import DestinationBusy
 from catsort.sorting.place import COPY, MOVE
 from catsort.tagging import xmp
 from catsort.tagging.sidecar import TagSettings
-from catsort.watch import WatchSettings, watch_folder
+from catsort.types import Reporter, RunSettings, SortPlan
+from catsort.watching import Watch, WatchSettings
 
 runner = CliRunner()
 SETTLE = 0.3
@@ -51,8 +55,24 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLI
         time.sleep(0.02)
 
 
+class Heard(Reporter):
+    """What a watch tells the test: its results, notes and when it is ready."""
+
+    def __init__(self, watching: Watching) -> None:
+        self.watching = watching
+
+    def result(self, result) -> None:
+        self.watching.results.append(result)
+
+    def note(self, message: str) -> None:
+        self.watching.notes.append(message)
+
+    def ready(self) -> None:
+        self.watching.ready.set()
+
+
 class Watching:
-    """``watch_folder`` running in a thread for the length of a ``with`` block."""
+    """A watch (``Watch.start``) running in a thread for the length of a ``with`` block."""
 
     def __init__(
         self,
@@ -74,18 +94,15 @@ class Watching:
 
         def run() -> None:
             try:
-                self.summary = watch_folder(
+                watch = Watch(
                     folder,
                     classifier,
                     plan,
                     RunSettings(recursive=recursive, workers=1, exclude=exclude),
                     settings,
-                    self.stop,
-                    self.results.append,
-                    self.notes.append,
-                    on_ready=self.ready.set,
-                    tagging=tagging,
+                    tagging,
                 )
+                self.summary = watch.start(self.stop, Heard(self))
             except BaseException as exc:
                 self.error = exc
                 self.ready.set()
@@ -127,6 +144,16 @@ def test_the_first_walk_sorts_what_was_already_there(photos, classifier):
     assert (photos / "blur.png").is_file() and (photos / "tree.png").is_file()  # left in place
     summary = watching.summary
     assert summary.placed == 2 and summary.errors == 0 and summary.files == 4
+
+
+def test_a_persons_label_wins_in_a_watch_too(photos, classifier):
+    # catsort review of a CSV-only run over the folder said the red photo shows a dog.
+    with ResultsCache.open(cache_location(photos), photos, "any") as cache:  # type: ignore[union-attr]
+        cache.decide(photos / "kitty.jpg", "dog")
+    with Watching(photos, classifier, SortPlan(MOVE, photos)) as watching:
+        wait_for(lambda: len(watching.results) == 4, "the four photos")
+    assert (photos / "dog" / "kitty.jpg").is_file(), "sorted by the person's label"
+    assert watching.summary.decided == 1
 
 
 def test_a_photo_written_slowly_is_sorted_once_whole_and_never_before(tmp_path, classifier):
@@ -459,3 +486,99 @@ def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, clas
     assert (inbox / "Photos Library.photoslibrary" / "originals" / "A.jpg").is_file()
     assert (inbox / "@eaDir" / "B.jpg").is_file()
     assert watching.names() == ["kitty.jpg"]
+
+
+def test_the_api_example_watches_a_folder_for_a_few_seconds(tmp_path, monkeypatch, capsys):
+    from conftest import docstring_example
+
+    import catsort
+
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    inbox = tmp_path / "Inbox"
+    inbox.mkdir()
+    shutil.copy(samples / "cat.2043.jpg", inbox)
+    monkeypatch.chdir(tmp_path)
+    exec(docstring_example(catsort.watch), {})  # the shipped model, as the example has it
+    assert sorted(p.relative_to(inbox).as_posix() for p in inbox.rglob("*.jpg")) == [
+        "cat/cat.2043.jpg"
+    ]
+    counts, journal = capsys.readouterr().out.split(") ", 1)
+    assert counts == "Counter({'cat': 1}" and journal.startswith("Inbox/.catsort/journal-")
+
+
+# --- videos -------------------------------------------------------------------------------------
+
+
+def _clip(tmp_path: Path, color: tuple[int, int, int], name: str = "clip.mp4") -> bytes:
+    from videofile import write_clip
+
+    (tmp_path / "made").mkdir(exist_ok=True)
+    return write_clip(tmp_path / "made" / name, color, seconds=3, size=(160, 120)).read_bytes()
+
+
+def test_a_video_written_slowly_is_sorted_once_whole_and_never_before(tmp_path, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = _clip(tmp_path, BLUE)
+    assert data.rfind(b"moov") > len(data) // 2  # the index comes last, as a camera writes it
+    step = len(data) // 6 + 1
+    video, sorted_video = inbox / "VID_1.mp4", inbox / "dog" / "VID_1.mp4"
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox), settle=SLOW_SETTLE) as watching:
+        with open(video, "wb") as out:
+            for i in range(0, len(data), step):
+                assert not sorted_video.exists() and watching.results == []
+                out.write(data[i : i + step])
+                out.flush()
+                time.sleep(PAUSE)
+        wait_for(sorted_video.exists, "the video to be sorted")
+    assert sorted_video.read_bytes() == data
+    assert [(r.path.name, r.status, r.frames) for r in watching.results] == [("VID_1.mp4", "ok", 3)]
+
+
+def test_a_video_without_its_index_yet_is_not_taken_until_the_copy_ends(tmp_path, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    data = _clip(tmp_path, RED)
+    half = data[: data.rfind(b"moov") - 8]  # everything but the index: it does not open
+    video = inbox / "VID_2.mp4"
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        video.write_bytes(half)  # a sync that stalled before the end
+        wait_for(lambda: watching.results, "the stalled video to be given up on")
+        assert [(r.path, r.status, r.frames) for r in watching.results] == [(video, "error", 0)]
+        assert "unfinished copy" in watching.results[0].error
+        assert video.read_bytes() == half  # never moved
+        with open(video, "ab") as out:  # the sync goes on: the watch takes it again
+            out.write(data[len(half) :])
+        wait_for(lambda: len(watching.results) == 2, "the finished video")
+    assert (inbox / "cat" / "VID_2.mp4").read_bytes() == data
+
+
+def test_a_live_photo_video_arriving_before_its_photo_still_goes_with_it(tmp_path, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    video = _clip(tmp_path, BLUE)  # alone it would be a dog: it must not be sorted alone
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        (inbox / "IMG_3.MOV").write_bytes(video)
+        time.sleep(SETTLE * 4)  # settled, and waiting for the photo it may belong to
+        assert watching.results == [] and (inbox / "IMG_3.MOV").exists()
+        Image.new("RGB", (32, 24), RED).save(inbox / "IMG_3.JPG")
+        wait_for(lambda: watching.results, "the photo")
+    assert [(r.path.name, r.label) for r in watching.results] == [("IMG_3.JPG", "cat")]
+    assert sorted(p.name for p in (inbox / "cat").iterdir()) == ["IMG_3.JPG", "IMG_3.MOV"]
+
+
+def test_a_lone_video_is_sorted_after_waiting_for_a_photo_that_does_not_come(tmp_path, classifier):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        started = time.monotonic()
+        (inbox / "VID_4.MOV").write_bytes(_clip(tmp_path, RED))
+        (inbox / "VID_5.mkv").write_bytes(_clip(tmp_path, BLUE, "clip.mkv"))  # never a Live Photo
+        wait_for(lambda: len(watching.results) == 2, "both videos")
+        waited = time.monotonic() - started
+    assert sorted((r.path.name, r.label) for r in watching.results) == [
+        ("VID_4.MOV", "cat"),
+        ("VID_5.mkv", "dog"),
+    ]
+    assert watching.results[0].path.name == "VID_5.mkv"  # the .mkv did not wait
+    assert waited >= WatchSettings(settle=SETTLE).live_photo_wait

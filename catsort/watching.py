@@ -1,9 +1,9 @@
 """Watching a folder: sort each new photo once it is whole, for as long as the watch runs.
 
 A photo is taken only once its size and modification time have stayed the same for the settle
-time and it decodes; one that does not decode yet waits while it keeps changing. Classifying and
-sorting go through the same run functions as ``catsort classify`` (``classify_inputs``,
-``Placer``), under one destination lock and into one journal for the whole session.
+time and it decodes; one that does not decode yet waits while it keeps changing. Classifying goes
+through the same functions as ``catsort classify`` (``classify_inputs``), and sorting through
+one sort session (catsort.session) for the whole watch: one destination lock, one journal.
 """
 
 from __future__ import annotations
@@ -12,43 +12,22 @@ import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Protocol, cast
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, SettingsError
 from catsort.images import is_photo_name
 from catsort.model import Classifier
-from catsort.pipeline import PhotoResult
-from catsort.run import (
-    Placer,
-    RunSettings,
-    RunSummary,
-    SortPlan,
-    check_plan,
-    check_settings,
-    classify_inputs,
-    exclude_check,
-    find_inputs,
-    new_tagger,
-    open_cache,
-    tag_placed,
-)
+from catsort.plan import check_plan, make_plan
+from catsort.run import classify_inputs, find_inputs
+from catsort.session import SortSession
 from catsort.skiplist import folder_reason
-from catsort.sorting.companions import (
-    MOTION_EXTENSIONS,
-    SIDECAR_EXTENSIONS,
-    CompanionFinder,
-    companion_targets,
-    folder_groups,
-)
-from catsort.sorting.journal import JOURNAL_DIR, Journal, recover
-from catsort.sorting.lock import DestinationLock
-from catsort.sorting.place import GroupFailed, Placement, place_group
-
-if TYPE_CHECKING:
-    from catsort.tagging.sidecar import TagSettings
+from catsort.sorting.companions import MOTION_EXTENSIONS, SIDECAR_EXTENSIONS, folder_groups
+from catsort.tagging.sidecar import TagSettings
+from catsort.types import PhotoResult, Reporter, RunSettings, RunSummary, SortPlan
+from catsort.video import is_video_name
 
 #: Endings of the names downloads and sync tools give a file while they write it.
 TEMP_SUFFIXES = (".part", ".partial", ".tmp", ".temp", ".crdownload", ".download", "~")
@@ -75,6 +54,21 @@ class WatchSettings:
     settle: float = 2.0  # seconds a file's size and modification time must stay the same
     poll: bool = False  # look for changes every poll_interval (where change events never come)
     poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        # As the command line's options refuse them: NaN too (every comparison fails).
+        if not self.settle >= 0:
+            raise SettingsError("{settle:{value}}: must be 0 seconds or more", value=self.settle)
+        if not self.poll_interval >= 0.01:
+            raise SettingsError(
+                "{poll_interval:{value}}: must be 0.01 seconds or more", value=self.poll_interval
+            )
+
+    @property
+    def live_photo_wait(self) -> float:
+        """Seconds a lone ``.MOV`` or ``.MP4`` waits, once settled, for the photo it may be the
+        Live Photo video of, before it is sorted as a video of its own."""
+        return 10 * self.settle
 
     @property
     def tick_ms(self) -> int:
@@ -149,6 +143,11 @@ class Arrivals:
             return True
         return False
 
+    def waited(self, path: Path) -> float:
+        """Seconds a waiting file has had its present size and time (0 if it is not waiting)."""
+        entry = self.waiting.get(path)
+        return 0.0 if entry is None else self.clock() - entry.since
+
     def take(self, path: Path, key: _Key) -> None:
         """Mark a file as handled at this size and time, so that it is not taken again."""
         self.waiting.pop(path, None)
@@ -181,9 +180,11 @@ class _Filter:
         ignored: Iterable[Path],
         recursive: bool,
         excluded: Callable[[Path], bool] | None = None,
+        videos: bool = False,
     ) -> None:
         self.root = root
         self.excluded = excluded  # --exclude
+        self.videos = videos
         # Only those inside the watched folder: a watched folder inside one (an inbox in
         # cat/) is still watched.
         self.ignored = tuple(
@@ -215,114 +216,109 @@ class _Filter:
             return False
         if os.path.splitext(path)[1].lower() in LATE_EXTENSIONS:
             return True  # perhaps the late companion of a photo already sorted
+        if self.videos and is_video_name(path):
+            return True
         return is_photo_name(path) or os.path.isdir(path)
 
 
-def watch_folder(
+@dataclass(frozen=True)
+class Watch:
+    """A watch of ``folder``: the model, where photos go, how to decide, tags, how to watch."""
+
+    folder: Path
+    classifier: Classifier
+    plan: SortPlan
+    settings: RunSettings = field(default_factory=RunSettings)
+    watching: WatchSettings = field(default_factory=WatchSettings)
+    tagging: TagSettings | None = None
+
+    def start(self, stop: StopEvent | None = None, reporter: Reporter | None = None) -> RunSummary:
+        """Sort what is in the folder, then each photo that arrives, until ``stop`` is set.
+
+        Starts with the same walk as classify, for what arrived while no watch ran; then sorts
+        each new photo once it has settled (``watching.settle`` seconds unchanged) and decodes.
+        ``reporter`` hears of each photo, and ``ready`` once the watch is listening and the
+        folder has been walked. With ``tagging``, each cat or dog photo's keyword goes into its
+        XMP sidecar, where it ends up.
+        """
+        folder = Path(self.folder)
+        _check_folder(folder)
+        if self.plan.dry_run:
+            raise SettingsError("a watch has no dry run ({dry_run:=True}); classify one instead")
+        # The whole watch is one session: one lock and one journal for every photo it sorts.
+        session = SortSession(
+            self.classifier,
+            self.plan,
+            self.settings,
+            given=(folder,),
+            tagging=self.tagging,
+            reporter=reporter,
+            resumable=False,
+        )
+        with session:
+            watcher = _Watcher(folder, session, self.watching, stop or threading.Event())
+            watcher.run()
+        return session.summary
+
+
+def prepare_watch(
     folder: Path,
     classifier: Classifier,
-    plan: SortPlan,
-    settings: RunSettings | None = None,
-    watching: WatchSettings = WatchSettings(),
-    stop: StopEvent | None = None,
-    on_result: Callable[[PhotoResult], None] | None = None,
-    on_note: Callable[[str], None] | None = None,
-    on_ready: Callable[[], None] | None = None,
+    *,
+    action: str | None = None,
+    dest: Path | None = None,
+    other_dest: Path | None = None,
     tagging: TagSettings | None = None,
-) -> RunSummary:
-    """Sort what is in ``folder``, then each photo that arrives, until ``stop`` is set.
-
-    Starts with the same walk as classify, for what arrived while no watch ran; then sorts each
-    new photo once it has settled (``watching.settle`` seconds unchanged) and decodes.
-    ``on_ready`` is called once the watch is listening and the folder has been walked. With
-    ``tagging``, each cat or dog photo's keyword goes into its XMP sidecar, where it ends up.
-    """
+    settings: RunSettings | None = None,
+    watching: WatchSettings | None = None,
+) -> Watch:
+    """Check a watch's settings together and plan it; raise CatsortError for what cannot work."""
     folder = Path(folder)
+    _check_folder(folder)
+    settings = settings if settings is not None else RunSettings()
+    plan = make_plan([folder], action, dest, other_dest)
+    check_plan(plan, [folder], classifier.metadata.labels)
+    settings.check(classifier)
+    return Watch(folder, classifier, plan, settings, watching or WatchSettings(), tagging)
+
+
+def _check_folder(folder: Path) -> None:
     if not os.path.isdir(folder):
         if not os.path.lexists(folder):
             raise CatsortError(f"{folder}: no such folder")
         raise CatsortError(f"{folder}: not a folder (watch takes a folder to watch)")
-    if plan.dry_run:
-        raise CatsortError("watch has no dry run; try catsort classify --dry-run")
-    settings = settings if settings is not None else RunSettings()
-    labels = classifier.metadata.labels
-    check_plan(plan, [folder], labels)
-    check_settings(classifier, settings)
-    stop = stop if stop is not None else threading.Event()
-    summary = RunSummary(labels=labels)
-    started = time.perf_counter()
-    with ExitStack() as stack:
-        journal = None
-        if plan.action is not None or tagging is not None:
-            # A watch that only tags keeps its journal in the watched folder, as classify does.
-            root = plan.dest if plan.dest is not None else folder
-            # Held for the whole session: a classify run into the same folder would race it.
-            stack.enter_context(DestinationLock.acquire(root / JOURNAL_DIR, on_note))
-            for message in recover(root):
-                if on_note is not None:
-                    on_note(message)
-            journal = stack.enter_context(Journal.create(root))
-        # The same results cache as classify: a photo it knows unchanged is not read again.
-        cache = open_cache([folder], classifier, plan, settings, on_note)
-        if cache is not None:
-            stack.callback(cache.close)
-        # Every move of the session, in its one journal.
-        placer = Placer(plan, labels, journal, given=(folder,), cache=cache)
-        session = _Session(folder, classifier, placer, settings, watching, stop, summary, tagging)
-        try:
-            session.run(on_result, on_ready, on_note)
-        finally:
-            if journal is not None and journal.completed:
-                summary.journal = journal.path
-            summary.elapsed = time.perf_counter() - started
-    return summary
 
 
-class _Session:
-    """One watch: the arrivals waiting to settle and what has been sorted."""
+class _Watcher:
+    """One watch going on: the arrivals waiting to settle, and where each photo went."""
 
     def __init__(
-        self,
-        folder: Path,
-        classifier: Classifier,
-        placer: Placer,
-        settings: RunSettings,
-        watching: WatchSettings,
-        stop: StopEvent,
-        summary: RunSummary,
-        tagging: TagSettings | None = None,
+        self, folder: Path, session: SortSession, watching: WatchSettings, stop: StopEvent
     ) -> None:
         self.folder = folder
         self.root = os.path.realpath(folder)
-        self.classifier = classifier
-        self.placer = placer
-        self.plan = placer.plan
-        self.settings = settings
+        self.session = session
+        self.classifier = session.classifier
+        self.plan = session.plan
+        self.settings = session.settings
+        self.labels = session.labels
+        self.reporter = session.reporter
         self.watching = watching
         self.stop = stop
-        self.summary = summary
-        self.tagging = tagging
-        self.on_result: Callable[[PhotoResult], None] | None = None
-        self.labels = classifier.metadata.labels
         self.arrivals = Arrivals(watching.settle)
-        self.excluded = exclude_check([Path(self.root)], settings.exclude)
         self.filter = _Filter(
-            self.root, self.plan.folders(self.labels), settings.recursive, self.excluded
+            self.root,
+            self.plan.folders(self.labels),
+            self.settings.recursive,
+            session.excluded,
+            self.settings.videos,
         )
         # folder -> {photo name: where it went}: for the companions that arrive after it
         self.went: dict[Path, dict[str, Path]] = {}
-        self.on_note: Callable[[str], None] | None = None
 
-    def run(
-        self,
-        on_result: Callable[[PhotoResult], None] | None,
-        on_ready: Callable[[], None] | None,
-        on_note: Callable[[str], None] | None,
-    ) -> None:
+    def run(self) -> None:
+        """Watch until stopped: each batch of changes noted, each settled photo sorted."""
         import watchfiles
-
-        self.on_result = on_result
-        self.on_note = on_note
 
         tick = self.watching.tick_ms
         changes = watchfiles.watch(
@@ -344,15 +340,13 @@ class _Session:
                 if first:  # listening now: walk for what arrived while no watch ran
                     first = False
                     self.scan(self.folder)
-                    if on_ready is not None:
-                        on_ready()
+                    self.reporter.ready()
                 for change, path in sorted(batch, key=lambda item: item[1]):
                     self.changed(change, Path(path))
                 if self.stop.is_set():
                     break
                 if not os.path.isdir(self.root):
-                    if on_note is not None:
-                        on_note(f"{self.folder}: the watched folder is gone; stopping")
+                    self.reporter.note(f"{self.folder}: the watched folder is gone; stopping")
                     break
                 self.sort(self.arrivals.settled())
 
@@ -363,8 +357,10 @@ class _Session:
         except StopIteration:
             return None
         except (OSError, RuntimeError) as exc:  # no events here (e.g. the inotify watch limit)
-            raise CatsortError(
-                f"{self.folder}: cannot watch for changes ({exc}); try --poll"
+            raise SettingsError(
+                "{folder}: cannot watch for changes ({reason}); try {poll:=True}",
+                folder=self.folder,
+                reason=exc,
             ) from None
 
     def scan(self, folder: Path) -> None:
@@ -376,12 +372,13 @@ class _Session:
             self.settings.recursive,
             self.walk_error,
             exclude=self.settings.exclude,
+            videos=self.settings.videos,
         ):
             if self.filter.wanted(os.path.join(self.root, os.path.relpath(path, self.folder))):
                 self.arrivals.see(path)
 
     def walk_error(self, path: Path, reason: str) -> None:
-        self.report(PhotoResult(path, error=reason))
+        self.session.handle(PhotoResult(path, error=reason))
 
     def changed(self, change: object, path: Path) -> None:
         import watchfiles
@@ -400,17 +397,17 @@ class _Session:
         """Classify and sort the settled files; those that changed meanwhile wait again."""
         if not ready:
             return
-        # Listed afresh for each batch: companions (a Live Photo's video) arrive over time too.
-        finder = self.placer.finder = CompanionFinder(ignore=self.excluded)
+        # Fresh companion listings (a Live Photo's video arrives over time too) and tag date.
+        session = self.session
+        session.renew()
         ready = dict(ready)
         for path in [p for p in ready if p.suffix.lower() in LATE_EXTENSIONS]:
-            self.follow(path, ready.pop(path))
-        for path in [p for p in ready if finder.is_paired_raw(p)]:
+            if self.follow(path, ready[path]):
+                del ready[path]  # a companion: it went, or waits, or stays
+        for path in [p for p in ready if session.finder.is_paired_raw(p)]:
             self.arrivals.take(path, ready.pop(path))  # it goes with its JPEG, not on its own
         if not ready:
             return
-        # A tagger per batch: its date is the day the photo came, its folder listings fresh.
-        tagger = None if self.tagging is None else new_tagger(self.tagging, self.classifier)
         results = cast(
             Generator[PhotoResult, None, None],  # closed when stopped part way: ends the workers
             classify_inputs(
@@ -418,74 +415,51 @@ class _Session:
                 self.classifier,
                 self.settings,
                 self.plan.folders(self.labels),
-                finder,
+                session.finder,
                 None,
-                self.placer.cache,
+                session.cache,
             ),
         )
         with closing(results):
             for result in results:
                 key = ready.get(result.path)
                 if key is None:  # not one of ours (the walk does not invent paths, but still)
-                    self.report(result)
+                    session.handle(result)
                     continue
                 if self.arrivals.unsettled(result.path, key):
                     continue  # written to since it settled: not whole yet
                 if result.error is not None and self.arrivals.failed(result.path, key):
                     continue  # does not decode yet: perhaps a writer's pause
                 self.arrivals.take(result.path, key)
-                placed = self.placer.place(result)
-                if tagger is not None:
-                    placed = tag_placed(
-                        placed, self.plan, self.labels, tagger, self.placer.journal, (self.folder,)
-                    )
-                if placed.destination is not None and placed.destination != placed.path:
-                    self.went.setdefault(placed.path.parent, {})[placed.path.name] = (
-                        placed.destination
-                    )
-                self.report(placed)
+                done = session.handle(result)
+                if done.destination is not None and done.destination != done.path:
+                    self.went.setdefault(done.path.parent, {})[done.path.name] = done.destination
                 if self.stop.is_set():
                     return  # the rest wait for the next watch's first walk
 
-    def follow(self, path: Path, key: _Key) -> None:
+    def follow(self, path: Path, key: _Key) -> bool:
         """Send a companion that arrived after its photo was sorted to where the photo went;
-        one whose photo is still to be sorted waits for it (and goes with it)."""
+        one whose photo is still to be sorted waits for it (and goes with it). False for a
+        video of its own, to be sorted as a photo is; a lone ``.MOV`` waits a while first, in
+        case it is a Live Photo's video that arrived before its photo."""
         folder = path.parent
         went = self.went.get(folder, {})
         try:
             here = [e.name for e in os.scandir(folder) if e.is_file(follow_symlinks=False)]
         except OSError:
             here = []
-        groups = folder_groups([*went, *here])
+        groups = folder_groups([*went, *here], self.settings.videos)
+        if path.name in groups:  # a video of its own, unless its photo is on its way
+            return self.arrivals.waited(path) < self.watching.live_photo_wait
         photo = next((name for name, members in groups.items() if path.name in members), None)
         if photo is None or photo not in went:
             waiting = photo is not None and folder / photo in self.arrivals.waiting
             if not waiting:
                 self.arrivals.take(path, key)  # nobody's, or its photo stayed: left alone
-            return
+            return True
         self.arrivals.take(path, key)
-        action = self.plan.action
-        if action is None:
-            return
-        target = companion_targets(folder / photo, [path], went[photo])[0]
-        try:
-            if os.path.lexists(target):
-                raise CatsortError(f"{target}: already exists")
-            place_group([Placement(path, target, action)], self.placer.journal, inside=[folder])
-        except (GroupFailed, CatsortError) as exc:
-            self._note(f"{path}: not sent after {photo} ({exc}); left in place")
-            return
-        self.summary.companions += 1
-        self._note(f"{path.name} -> {target} (after {photo})")
-
-    def _note(self, message: str) -> None:
-        if self.on_note is not None:
-            self.on_note(message)
-
-    def report(self, result: PhotoResult) -> None:
-        self.summary.add(result)
-        if self.on_result is not None:
-            self.on_result(result)
+        self.session.follow(path, folder / photo, went[photo])
+        return True
 
     def _shown(self, path: Path) -> Path:
         """An event's path (under the resolved folder) as under the folder given."""

@@ -6,9 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from catsort.names import shown
-from catsort.report.summary import Histogram, ReportSummary
-from catsort.report.truth import Evaluation
+from catsort.api import Evaluation, Histogram, ReportSummary, shown
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 _STYLES = {
@@ -29,6 +27,9 @@ def render_summary(summary: ReportSummary) -> RenderableType:
             " · ",
             (shown(summary.source), "cyan"),
             f" · {summary.total} photo{'s' if summary.total != 1 else ''}",
+            f" (of them {summary.videos} video{'s' if summary.videos != 1 else ''})"
+            if summary.videos
+            else "",
         ),
         counts_table(summary),
         histogram_table(summary.histograms),
