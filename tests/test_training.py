@@ -752,6 +752,22 @@ def test_ctrl_c_stops_at_a_batch_and_resume_goes_on_from_the_checkpoint(
     assert not work.exists() and not (out / "checkpoint.keras").exists()
 
 
+@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
+def test_a_signal_asks_for_a_stop_at_the_next_batch_and_a_second_stops_at_once(name: str) -> None:
+    import signal
+
+    from catsort.training.train import _StopRequest
+
+    number = getattr(signal, name)
+    before = signal.getsignal(number)
+    with _StopRequest() as stop:
+        signal.raise_signal(number)  # a shutdown's SIGTERM too: the epochs so far are kept
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(number)
+    assert signal.getsignal(number) is before
+
+
 def test_the_streamed_pipeline_never_holds_the_data_set(tmp_path: Path) -> None:
     """One epoch and a pass of predictions over 400 photos hold far less than their pixels."""
     import tracemalloc

@@ -261,6 +261,34 @@ def test_a_failed_runs_folder_holds_nothing_a_model_would_take(tmp_path: Path) -
     assert f"catsort train --resume {work}" in line
 
 
+def test_a_run_killed_while_exporting_is_not_taken_for_a_model(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    """Killed (not stopped) after writing a model: --model still refuses the unfinished run."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    import catsort
+    from catsort.cli import app
+
+    work = runs.start(tmp_path / "runA", {"epochs_done": 2})
+    for path in tiny_model.iterdir():
+        shutil.copy(path, work / path.name)  # a model that never passed the export check
+    photo = tmp_path / "photos" / "a.jpg"
+    photo.parent.mkdir()
+    Image.new("RGB", (20, 20)).save(photo)
+    for model in (work, work / "catsort.json", work / "catsort.tflite"):
+        result = CliRunner().invoke(app, ["classify", str(photo.parent), "--model", str(model)])
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"{work}: an unfinished catsort train run, not a model" in text
+        assert f"go on with it with catsort train --resume {work}" in text
+    with pytest.raises(CatsortError, match="unfinished catsort train run"):
+        catsort.load_model(work)
+    assert catsort.load_model(tiny_model).metadata.labels  # a finished one loads
+
+
 def test_the_summary_speaks_in_percentages_and_megabytes() -> None:
     rows = dict(
         runs.summary_rows(

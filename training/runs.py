@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from catsort.errors import CatsortError
+from catsort.model import UNFINISHED_RUN
 
 #: Files that mark a folder as holding a model (the shipped one in ``exported/`` among them).
 MODEL_FILES = ("catsort.json", "catsort.tflite", "model.keras")
-#: An unfinished run's settings, data fingerprint and progress.
-RUN_STATE = "run.json"
+#: An unfinished run's settings, data fingerprint and progress (``--model`` refuses its folder).
+RUN_STATE = UNFINISHED_RUN
 #: The model after the last finished epoch, with its optimizer's state.
 CHECKPOINT = "checkpoint.keras"
 #: The photos decoded once for the run's epochs (``photos.decode``).

@@ -398,15 +398,20 @@ def _fit_stage(
 
 
 class _StopRequest:
-    """Ctrl-C while fitting asks for a stop at the next batch; a second one stops at once."""
+    """Ctrl-C (or SIGTERM: a shutdown, a job scheduler) while fitting asks for a stop at the
+    next batch; a second one stops at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _StopRequest:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {
+                number: signal.signal(number, self._handle) for number in self.SIGNALS
+            }
         return self
 
     def _handle(self, signum: int, frame: object) -> None:
@@ -415,8 +420,8 @@ class _StopRequest:
         self.requested = True
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for number, previous in self._previous.items():
+            signal.signal(number, previous)
 
 
 class _Epochs(keras.callbacks.Callback):
