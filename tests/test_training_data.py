@@ -135,6 +135,21 @@ def test_several_data_folders_add_up_and_copies_count_once(tmp_path: Path) -> No
     assert files.roots == [first, second, first]
 
 
+def test_the_data_sets_cats_and_the_reviews_cat_are_one_class(tmp_path: Path) -> None:
+    public = tmp_path / "public"  # as cats_and_dogs_filtered: train/ and validation/
+    make_classes(public / "train", {"cats": 10, "dogs": 10})
+    make_classes(public / "validation", {"cats": 4, "dogs": 4}, seed=2)
+    mine = make_classes(tmp_path / "mine", {"cat": 8, "Dog": 8}, seed=1)  # review --export
+
+    files = datasets.list_files([public, mine])
+
+    assert files.class_dirs == ["cats", "dogs"] and len(files.all()) == 44
+    assert datasets.default_labels(files.class_dirs) == ("cat", "dog")
+    dogs = {path.parent for path, index in files.all() if index == 1}
+    assert dogs == {public / "train" / "dogs", public / "validation" / "dogs", mine / "Dog"}
+    assert "class folders Dog, dogs: one class, dogs" in files.notes
+
+
 def test_the_fingerprint_ignores_where_the_data_lives(tmp_path: Path) -> None:
     data = make_classes(tmp_path / "here", {"cats": 10, "dogs": 10})
     before = datasets.fingerprint(datasets.list_files(data).all(), data)

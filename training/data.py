@@ -104,6 +104,7 @@ def list_files(
     notes: list[str] = []
     left_out = {_resolved(path) for path in leave_out}
     found = [_find(root, left_out, notes) for root in roots]
+    _one_name_per_class(found, notes)
     class_dirs = sorted({name for f in found for part in vars(f).values() for name in part})
     if len(class_dirs) < 2:
         named = f"only {class_dirs[0]!r}" if class_dirs else "none"
@@ -166,6 +167,38 @@ def _find(root: Path, left_out: set[Path], notes: list[str]) -> _Found:
         return found
     found.to_split = _class_folders(root, left_out, notes)
     return found
+
+
+def _one_name_per_class(found: list[_Found], notes: list[str]) -> None:
+    """Make folders that name one class in two forms (``cats/`` and ``cat/``, ``Dogs/`` and
+    ``dog/``) one class, under the longer name, and say so.
+
+    The data set has ``cats/``; ``catsort review --export`` writes ``cat/``: given together as
+    ``--data``, they are one label, not two.
+    """
+    names = sorted({name for f in found for part in vars(f).values() for name in part})
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_singular(name).casefold(), []).append(name)
+    renamed: dict[str, str] = {}
+    for group in groups.values():
+        if len(group) > 1:
+            keep = max(group, key=lambda name: (len(name), name))
+            renamed.update({name: keep for name in group if name != keep})
+            notes.append(f"class folders {', '.join(group)}: one class, {keep}")
+    for f in found:
+        for part in vars(f).values():
+            for name in [name for name in part if name in renamed]:
+                part.setdefault(renamed[name], []).extend(part.pop(name))
+
+
+def _singular(name: str) -> str:
+    """A folder name's singular form, as labels are named: cats -> cat, puppies -> puppy."""
+    if name.lower().endswith("ies"):
+        return name[:-3] + "y"
+    if name.lower().endswith("s") and not name.lower().endswith("ss"):
+        return name[:-1]
+    return name
 
 
 def _class_folders(
@@ -346,9 +379,7 @@ def default_labels(class_dirs: list[str], mapping: dict[str, str] | None = None)
     names = list(class_dirs)
     if all(name.lower().endswith("s") and not name.lower().endswith("ss") for name in class_dirs):
         # Folders are usually plural ("cats"), but a label names one photo ("cat").
-        names = [
-            name[:-3] + "y" if name.lower().endswith("ies") else name[:-1] for name in class_dirs
-        ]
+        names = [_singular(name) for name in class_dirs]
     labels = tuple(mapping.get(folder, label) for folder, label in zip(class_dirs, names))
     validate_labels(labels, "class folders")
     return labels

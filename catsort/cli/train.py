@@ -23,7 +23,7 @@ def train(
         typer.Option(
             help="Folder of class folders (cats/, dogs/ ...), or of train/ and validation/ "
             "ones; give it more than once to train on several (classes matched by folder "
-            "name). Default: download cats_and_dogs_filtered."
+            "name, cats/ and cat/ alike). Default: download cats_and_dogs_filtered."
         ),
     ] = None,
     output: Annotated[
