@@ -8,9 +8,13 @@ reading, decoding, resizing, inference, writing the CSV), with its own peak memo
     python benchmarks/bench_classify.py --markdown docs/performance.md
 
 Corpora: a = ../shared/data/cats_and_dogs_filtered/validation (1000 photos, about 500x375);
-b = generated 12-megapixel JPEGs; flat = 1,000 vs 10,000 small files (memory must not grow);
-single = one 12-megapixel photo (start-up; TensorFlow must not be imported).
-Generated photos are cached in the temporary directory (see corpora.cache_root()).
+b = generated 12-megapixel JPEGs; phone = a generated phone library (12 MP HEIC with and
+without thumbnails, JPEG, DNG, screenshots, Live Photo pairs; catsort only: the baseline reads
+none of HEIC or DNG); flat = 1,000 vs 10,000 small files (memory must not grow); single = one
+12-megapixel photo (start-up; TensorFlow must not be imported). For a, b and phone the machine's
+ceiling (decoding and the model per photo, over all cores; benchmarks/ceiling.py) is measured
+and set beside catsort's rate. Generated photos are cached in the temporary directory (see
+corpora.cache_root()).
 """
 
 from __future__ import annotations
@@ -26,13 +30,13 @@ from pathlib import Path
 import corpora
 from measure import cpu_busy, machine_facts
 from suites import Program, flat, single, throughput, warm_up
-from tables import Check, Row, render, write_markdown
+from tables import CeilingRow, Check, Row, render, write_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "exported" / "catsort.json"
 DEFAULT_WEIGHTS = REPO.parent / "shared" / "weights" / "mobilenet_v2_1.0_224_no_top.h5"
 DEFAULT_VALIDATION = REPO.parent / "shared" / "data" / "cats_and_dogs_filtered" / "validation"
-CORPORA = ("a", "b", "flat", "single")
+CORPORA = ("a", "b", "phone", "flat", "single")
 BUSY = 0.15  # share of the CPU in use by others above which the figures are called noisy
 
 
@@ -62,26 +66,26 @@ def main() -> int:
 
     rows: list[Row] = []
     checks: list[Check] = []
+    ceilings: list[CeilingRow] = []
     with tempfile.TemporaryDirectory(prefix="catsort-bench-") as scratch:
         work = Path(scratch)
         warm_up(programs, corpora.small_files(1, sources, tag), work)
+        runs = []  # (key, label, folder, programs) of the throughput corpora chosen
         if "a" in args.corpus:
             if args.validation.is_dir():
-                throughput(
-                    "a",
-                    "a: validation photos",
-                    args.validation,
-                    programs,
-                    args.repeats,
-                    work,
-                    rows,
-                    checks,
-                )
+                runs.append(("a", "a: validation photos", args.validation, programs))
             else:
                 print(f"Skipping corpus a: {args.validation} not found (needs ../shared).")
         if "b" in args.corpus:
             folder = corpora.big_photos(args.big_count, sources, tag)
-            throughput("b", "b: 12 MP photos", folder, programs, args.repeats, work, rows, checks)
+            runs.append(("b", "b: 12 MP photos", folder, programs))
+        if "phone" in args.corpus:
+            folder = corpora.phone_photos(args.phone_count, sources, tag)
+            runs.append(("phone", "phone library", folder, [p for p in programs if not p.baseline]))
+        for key, label, folder, chosen in runs:
+            throughput(
+                key, label, folder, chosen, args.repeats, work, rows, checks, ceilings, model
+            )
         if "flat" in args.corpus:
             flat(catsort, args.flat_counts, sources, tag, work, rows, checks)
         if "single" in args.corpus:
@@ -89,7 +93,7 @@ def main() -> int:
             single(catsort, photo, max(5, args.repeats), work, rows, checks)
     conditions["CPU in use by others at end"] = _percent(cpu_busy())
 
-    text = render(rows, checks, machine_facts(), conditions)
+    text = render(rows, checks, machine_facts(), conditions, ceilings)
     print()
     print(text)
     if args.markdown:
@@ -133,6 +137,9 @@ def parse_args() -> argparse.Namespace:
         "--validation", type=Path, default=DEFAULT_VALIDATION, help="corpus a folder"
     )
     parser.add_argument("--big-count", type=int, default=100, help="12 MP photos in corpus b")
+    parser.add_argument(
+        "--phone-count", type=int, default=10, help="files of each kind in the phone corpus"
+    )
     parser.add_argument(
         "--flat-counts", default="1000,10000", help="two file counts for the memory check"
     )

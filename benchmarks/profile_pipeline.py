@@ -5,7 +5,8 @@
 1. Per photo, one thread: a full JPEG decode, a draft decode (what load_image does), the resize,
    and load_image itself.
 2. The model alone on batches of random pixels, per interpreter thread count.
-3. catsort.pipeline.classify_paths end to end, for worker count x batch size.
+3. catsort.pipeline.classify_paths end to end, for worker count x batch size (x libheif's
+   decoding threads with --decode-threads, for folders of HEIC files).
 4. The ceiling: the model alone on the photos' pixels, decoded beforehand, run the way
    classify's workers run it (one single-threaded copy per worker, batches of 8).
 """
@@ -20,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,6 +43,9 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="model thread counts to try")
     parser.add_argument("--workers", default="1,2", help="worker counts to try")
     parser.add_argument("--batch-sizes", default="4,8,32")
+    parser.add_argument(
+        "--decode-threads", default="", help="libheif decoding threads to try in 3, e.g. 1,2,4"
+    )
     args = parser.parse_args()
     paths = image_files(args.folder)[: args.limit]
     for path in paths:
@@ -72,7 +77,12 @@ def main() -> None:
         print(f"   threads={threads}: {(time.perf_counter() - started) / 96 * 1000:7.2f}")
 
     print("\n3. classify_paths end to end (photos per second):")
-    for workers, batch_size in itertools.product(_ints(args.workers), _ints(args.batch_sizes)):
+    decode_threads = _ints(args.decode_threads) if args.decode_threads else [0]
+    for threads, workers, batch_size in itertools.product(
+        decode_threads, _ints(args.workers), _ints(args.batch_sizes)
+    ):
+        if threads:
+            pillow_heif.options.DECODE_THREADS = threads
         model = load_model(args.model, 1)  # as catsort classify does: one thread per worker
         started = time.perf_counter()
         done = sum(
@@ -80,7 +90,8 @@ def main() -> None:
             for result in classify_paths(paths, model, batch_size=batch_size, workers=workers)
         )
         rate = done / (time.perf_counter() - started)
-        print(f"   workers={workers} batch={batch_size:3d}: {rate:7.1f}")
+        heif = f" decode_threads={threads}" if threads else ""
+        print(f"  {heif} workers={workers} batch={batch_size:3d}: {rate:7.1f}")
 
     print("\n4. The model alone, pixels decoded beforehand (photos per second):")
     pixels = np.stack([load_image(path, size) for path in paths])

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ceiling import Costs
 from measure import Run, median
-
-BEGIN = "<!-- bench:begin -->"
-END = "<!-- bench:end -->"
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,22 @@ class Row:
 
 
 @dataclass(frozen=True)
+class CeilingRow:
+    """catsort's rates on a corpus beside the machine's ceiling for its photos."""
+
+    corpus: str
+    program: str
+    costs: Costs  # decode and model a photo, one thread
+    ceiling: float  # photos a second, every core decoding and running the model (median)
+    whole: float  # photos a second over whole runs, start-up included (median time)
+    start_seconds: float  # median time of a run on one photo of the corpus
+    after_start: float  # photos a second after the first (median of the paired repeats)
+    share: float  # after_start / the ceiling of the same repeat (median)
+    cpu_ms: float  # CPU time a photo after the first, all threads
+    failed: bool = False
+
+
+@dataclass(frozen=True)
 class Check:
     """A target, what was measured, and whether it was met (None: could not be measured)."""
 
@@ -80,7 +94,11 @@ class Check:
 
 
 def render(
-    rows: list[Row], checks: list[Check], machine: dict[str, str], conditions: dict[str, str]
+    rows: list[Row],
+    checks: list[Check],
+    machine: dict[str, str],
+    conditions: dict[str, str],
+    ceilings: list[CeilingRow] | None = None,
 ) -> str:
     """The results as Markdown: machine, conditions, the table, and the targets."""
     lines = [
@@ -118,7 +136,7 @@ def render(
                 f"{row.peak_rss_mb:.0f} MB",
             ]
         )
-    lines += _table(table, right=range(2, 10))
+    lines += markdown_table(table, right=range(2, 10))
     lines += [
         "",
         "Median time: wall clock from launch to exit, median of the runs. Images/s: "
@@ -128,32 +146,81 @@ def render(
         "CPU vs baseline: how many times less CPU time, paired the same way. Peak RSS: "
         "the highest of the runs.",
     ]
+    if ceilings:
+        lines += ["", "The ceiling: what the cores allow for decoding and the model alone:", ""]
+        lines += markdown_table(
+            [
+                [
+                    "Corpus",
+                    "Program",
+                    "Decode",
+                    "Model",
+                    "Ceiling",
+                    "Whole runs",
+                    "One photo",
+                    "After start-up",
+                    "Share",
+                    "CPU a photo",
+                ]
+            ]
+            + [
+                [
+                    c.corpus,
+                    c.program + (" (FAILED)" if c.failed else ""),
+                    f"{c.costs.decode_ms:.2f} ms",
+                    f"{c.costs.model_ms:.2f} ms",
+                    f"{c.ceiling:.1f}/s",
+                    f"{c.whole:.1f}/s",
+                    f"{c.start_seconds:.2f} s",
+                    f"{c.after_start:.1f}/s",
+                    f"{c.share:.1%}",
+                    f"{c.cpu_ms:.2f} ms",
+                ]
+                for c in ceilings
+            ],
+            right=range(2, 10),
+        )
+        lines += [
+            "",
+            "Decode, model: CPU time a photo on one thread (`load_image`; the model in batches "
+            "of classify's size), on up to 200 of the corpus' photos. Ceiling: photos a second "
+            "with one thread per core, each decoding its share of those photos and running its own "
+            "one-thread copy of the model, nothing else (benchmarks/ceiling.py), measured in "
+            "every repeat before the programs (median). Whole runs: photos / median time. One "
+            "photo: the median time of the same command on one photo of the corpus (start-up, "
+            "loading the model, exit). After start-up: (photos - 1) / (run - its repeat's "
+            "one-photo run), median. Share: after start-up / the ceiling of the same repeat, "
+            "median; it needs an idle machine. CPU a photo: catsort's CPU time (all threads) a "
+            "photo after the first, paired the same way; beside decode + model it shows "
+            "catsort's own overhead, even on a busy machine.",
+        ]
     lines += ["", "Targets:", ""]
-    lines += _table(
+    lines += markdown_table(
         [["Target", "Measured", "Result"]] + [[c.target, c.measured, c.verdict] for c in checks],
         right=(),
     )
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(path: Path, text: str) -> None:
-    """Put the results between the bench markers of ``path``, or write a new file."""
-    block = f"{BEGIN}\n{text}{END}"
+def write_markdown(path: Path, text: str, marker: str = "bench") -> None:
+    """Put the results between the ``marker`` markers of ``path``, or write a new file."""
+    begin, end_marker = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    block = f"{begin}\n{text}{end_marker}"
     if not path.exists():
         path.write_text(f"# catsort benchmark results\n\n{block}\n", encoding="utf-8")
         return
     old = path.read_text(encoding="utf-8")
-    start, end = old.find(BEGIN), old.find(END)
+    start, end = old.find(begin), old.find(end_marker)
     if start < 0 or end < start:
-        raise SystemExit(f"{path}: no {BEGIN} ... {END} markers; not overwriting it")
-    path.write_text(old[:start] + block + old[end + len(END) :], encoding="utf-8")
+        raise SystemExit(f"{path}: no {begin} ... {end_marker} markers; not overwriting it")
+    path.write_text(old[:start] + block + old[end + len(end_marker) :], encoding="utf-8")
 
 
 def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}x"
 
 
-def _table(cells: list[list[str]], right) -> list[str]:
+def markdown_table(cells: list[list[str]], right) -> list[str]:
     """A Markdown table padded to line up in a terminal too."""
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
 

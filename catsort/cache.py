@@ -131,6 +131,7 @@ class ResultsCache:
         connection: sqlite3.Connection,
         refresh: bool = False,
         on_warning: OnWarning | None = None,
+        on_failure: OnWarning | None = None,
     ) -> None:
         self.path = path
         self.model = model
@@ -138,6 +139,9 @@ class ResultsCache:
         self._base = os.path.abspath(base)
         self._db: sqlite3.Connection | None = connection
         self._on_warning = on_warning
+        self._on_failure = on_failure or on_warning
+        #: Why the cache stopped taking writes part way (a full disk), or None while it works.
+        self.failure: str | None = None
         self._lock = threading.Lock()
         self._pending = 0
         self._last_commit = time.monotonic()
@@ -154,13 +158,17 @@ class ResultsCache:
         refresh: bool = False,
         create: bool = True,
         on_warning: OnWarning | None = None,
+        on_failure: OnWarning | None = None,
     ) -> ResultsCache | None:
         """Open (or create) the cache at ``path``; None, after a warning, if it cannot be used.
 
-        A file that is not a usable cache is replaced by a fresh one. ``create=False`` opens
-        only a cache that is already there (a dry run creates nothing).
+        A file that is not a usable cache is replaced by a fresh one (``on_warning`` says so).
+        One that cannot be written (a full disk, a read-only one), then or later, is said to
+        ``on_failure`` (by default ``on_warning``). ``create=False`` opens only a cache that is
+        already there (a dry run creates nothing).
         """
         path = Path(path)
+        on_failure = on_failure or on_warning
         existed = path.is_file()
         if not create and not existed:
             return None
@@ -168,7 +176,7 @@ class ResultsCache:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _warn(
-                on_warning,
+                on_failure,
                 f"{path}: cannot create the results cache ({exc.strerror}); running without it",
             )
             return None
@@ -178,12 +186,19 @@ class ResultsCache:
             if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                 _warn(on_warning, f"{path}: results cache busy ({exc}); running without it")
                 return None
+            if _cannot_write(exc):  # a full or read-only disk: a fresh file would not help
+                _warn(
+                    on_failure,
+                    f"{path}: cannot write the results cache ({exc}); running without it",
+                )
+                return None
             try:
                 _remove_database(path)
                 connection = _connect(path, base)
             except (OSError, sqlite3.Error) as again:
+                unwritable = isinstance(again, sqlite3.Error) and _cannot_write(again)
                 _warn(
-                    on_warning,
+                    on_failure if unwritable else on_warning,
                     f"{path}: unusable results cache ({exc}), and no fresh one "
                     f"could be made ({again}); running without it",
                 )
@@ -192,7 +207,7 @@ class ResultsCache:
             existed = False
         if not existed:
             _carry_decisions(connection, cache_location(base), path)
-        return cls(path, base, model, connection, refresh, on_warning)
+        return cls(path, base, model, connection, refresh, on_warning, on_failure)
 
     def stamp(self, path: Path) -> Stamp | None:
         """The key, size and mtime of the file at ``path``, or None if it cannot be read."""
@@ -447,8 +462,10 @@ class ResultsCache:
             self._failed(exc)
 
     def _failed(self, exc: sqlite3.Error) -> None:
-        """Stop using the cache for the rest of the run (a full disk, a file gone bad)."""
-        _warn(self._on_warning, f"{self.path}: results cache failed ({exc}); going on without it")
+        """Stop using the cache for the rest of the run (a full disk, a file gone bad): said
+        once, and the run goes on without it."""
+        self.failure = f"{self.path}: results cache failed ({exc})"
+        _warn(self._on_failure, f"{self.failure}; going on without it")
         db, self._db = self._db, None
         if db is not None:
             try:
@@ -499,6 +516,20 @@ def _connect(path: Path, base: Path) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed for want of a writable disk (full, read-only, failing), not for a
+    damaged file: a fresh file would fail the same way."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11 and later
+    if code is not None:
+        return (code & 0xFF) in _CANNOT_WRITE  # an extended code keeps the primary one below
+    text = str(exc).lower()
+    return any(words in text for words in ("disk is full", "readonly", "disk i/o"))
+
+
+# SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR (the sqlite3 module names them from Python 3.11).
+_CANNOT_WRITE = {13, 8, 10}
 
 
 def _has_decisions(connection: sqlite3.Connection) -> bool:

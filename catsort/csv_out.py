@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from catsort import columns
-from catsort.errors import FAILED, CatsortError
+from catsort.errors import FAILED, USAGE, CatsortError, WriteFailed, os_reason
 from catsort.images import is_image_name
 from catsort.names import shown
 from catsort.types import PhotoResult
@@ -52,11 +52,16 @@ def row(result: PhotoResult, labels: tuple[str, ...]) -> list[str]:
 
 
 class ResultsWriter:
-    """Writes result rows to an open text stream, flushing after each one."""
+    """Writes result rows to an open text stream, flushing after each one.
+
+    A row that cannot be written (a full disk, a reader that stopped) raises WriteFailed, and
+    so does every later one: ``failed`` keeps it.
+    """
 
     def __init__(self, stream: TextIO, labels: tuple[str, ...], name: str = STDOUT) -> None:
         self.labels = labels
         self.name = name
+        self.failed: WriteFailed | None = None
         self._stream = stream
         self._csv = csv.writer(stream)
         self._write(columns.header(labels))
@@ -66,11 +71,14 @@ class ResultsWriter:
         self._write(row(result, self.labels))
 
     def _write(self, values: list[str]) -> None:
+        if self.failed is not None:
+            raise self.failed
         try:
             self._csv.writerow(values)
             self._stream.flush()
         except OSError as exc:  # a full disk, a pipe whose reader stopped
-            raise _write_error(self.name, exc) from None
+            self.failed = _write_error(self.name, exc)
+            raise self.failed from None
 
 
 class PlanWriter:
@@ -83,6 +91,7 @@ class PlanWriter:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self.failed: WriteFailed | None = None
 
     def write(self, result: PhotoResult) -> None:
         """Write the line of a photo the run would move or copy; other photos have none.
@@ -104,11 +113,14 @@ class PlanWriter:
             lines.append("\t".join(("tag", label, shown(photo), shown(result.sidecar))))
         if not lines:
             return
+        if self.failed is not None:
+            raise self.failed
         try:
             self._stream.write("".join(line + "\n" for line in lines))
             self._stream.flush()
         except OSError as exc:  # a pipe whose reader stopped
-            raise _write_error(STDOUT, exc, "the plan") from None
+            self.failed = _write_error(STDOUT, exc, "the plan")
+            raise self.failed from None
 
 
 @contextmanager
@@ -133,9 +145,12 @@ def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator
         # Not a with block: the stream outlives this try, closed below with its own errors.
         stream = open(path, "w", encoding=ENCODING, errors=ERRORS, newline="")  # noqa: SIM115
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot write the CSV ({exc.strerror or exc})") from None
+        # A folder that is not there is a mistyped name; a full or read-only disk, a failure.
+        kind = FAILED if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.EISDIR) else USAGE
+        raise CatsortError(f"{path}: cannot write the CSV ({os_reason(exc)})", kind) from None
     try:
-        yield ResultsWriter(stream, labels, os.fspath(path))
+        writer = ResultsWriter(stream, labels, os.fspath(path))
+        yield writer
     except BaseException:
         try:
             stream.close()
@@ -145,7 +160,8 @@ def open_results(target: str | os.PathLike, labels: tuple[str, ...]) -> Iterator
     try:
         stream.close()
     except OSError as exc:  # a network file system may only report a full disk here
-        raise _write_error(os.fspath(path), exc) from None
+        if writer.failed is None:  # else already said, and the run stopped on it
+            raise _write_error(os.fspath(path), exc) from None
 
 
 def _check_overwrite(path: Path) -> None:
@@ -180,14 +196,12 @@ def _is_results_csv(path: Path) -> bool:
 _HEADER_START = b"path,label,confidence,"
 
 
-def _write_error(name: str, exc: OSError, what: str = "the CSV") -> CatsortError:
-    """The one-line error for a CSV (or plan) that stopped taking rows part way through a run."""
-    if exc.errno == errno.EPIPE:
-        reason = "the program reading it stopped"
-    else:
-        reason = exc.strerror or str(exc)
+def _write_error(name: str, exc: OSError, what: str = "the CSV") -> WriteFailed:
+    """The one-line error for a CSV (or plan) that stopped taking rows part way through a run:
+    the run stops there (catsort.session)."""
+    reason = "the program reading it stopped" if exc.errno == errno.EPIPE else os_reason(exc)
     where = "standard output" if name == STDOUT else name
-    return CatsortError(f"{where}: cannot write {what} ({reason}); the run stopped there", FAILED)
+    return WriteFailed(f"{where}: cannot write {what} ({reason})")
 
 
 @contextmanager

@@ -5,6 +5,7 @@ No exit codes here: the command line chooses them (``catsort.cli.common``), from
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Mapping
 
@@ -17,16 +18,36 @@ FAILED = "failed"
 class CatsortError(Exception):
     """A problem with the user's input or environment, with a message saying what to do.
 
-    ``kind`` is USAGE (the default) or FAILED.
+    ``kind`` is USAGE (the default) or FAILED. ``reason`` is the message without the paths in it
+    (which photo, which folder), where it names any: what a run's summary groups errors by.
     """
 
-    def __init__(self, message: str, kind: str = USAGE) -> None:
+    def __init__(self, message: str, kind: str = USAGE, *, reason: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.reason = reason
 
     def spelled(self, names: Mapping[str, str]) -> str:
         """The message with the settings it names spelled by ``names`` (see SettingsError)."""
         return str(self)
+
+
+#: Errors of a disk that takes no more writes: full, over quota, read-only, failing. Every later
+#: write to it would fail the same way, so a run stops at the first instead of failing each file.
+DISK_ERRORS = frozenset(
+    code
+    for code in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EROFS, errno.EIO)
+    if code is not None
+)
+
+
+class WriteFailed(CatsortError):
+    """A file catsort had to write could not be written (a full disk, a read-only one, a failing
+    one): its journal, the CSV, the disk a photo goes to. The run stops there, its records
+    whole; the message names the file and why (kind FAILED)."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message, FAILED, reason=reason)
 
 
 class SettingsError(CatsortError):

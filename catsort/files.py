@@ -1,8 +1,12 @@
 """Writing files all or nothing: hidden temporary files, synced, renamed into place unclobbered.
 
 Every write catsort makes among the user's files (moves and copies, sidecars, its own journal
-folder's files) goes through these helpers, below sorting and tagging, which both use them.
-They raise OSError (FileExistsError where a name is taken); callers word the message.
+folder's files: the journals, the lock, the job file; a review's corrected CSV and export; the
+report page) goes through these helpers, below sorting and tagging, which both use them: a file
+is opened to be written with ``open_for_writing``, written with ``write_all``, synced with
+``sync`` and put in place with ``rename_noreplace``, ``replace_file`` or ``hard_link``, so that
+a full or failing disk is met in one place (and a test can make any of those steps fail). They
+raise OSError (FileExistsError where a name is taken); callers word the message.
 """
 
 from __future__ import annotations
@@ -42,11 +46,12 @@ def write_atomic(
     path = Path(path)
     temp = temp_beside(path, path.suffix)
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        with open(os.open(temp, flags, 0o666), "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
+        fd = open_for_writing(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        try:
+            write_all(fd, data)
+            sync(fd)
+        finally:
+            os.close(fd)
         if check is not None:
             check()
         if replace:
@@ -54,12 +59,39 @@ def write_atomic(
                 os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
             except FileNotFoundError:
                 pass  # nothing there to replace: a new file
-            os.replace(temp, path)
+            replace_file(temp, path)
         else:
             rename_noreplace(temp, path)
     except BaseException:
         remove_quietly(temp)
         raise
+
+
+def open_for_writing(path: Path, flags: int, mode: int = 0o666) -> int:
+    """Open a file to be written (``os.open`` with ``flags``: O_CREAT, O_EXCL, O_APPEND...)."""
+    return os.open(path, flags | getattr(os, "O_BINARY", 0), mode)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to an open file (one ``os.write`` may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def sync(fd: int) -> None:
+    """Make an open file's bytes durable on the disk."""
+    os.fsync(fd)
+
+
+def replace_file(source: Path, target: Path) -> None:
+    """Rename ``source`` over ``target``, atomically (the one rename that may replace a file)."""
+    os.replace(source, target)
+
+
+def hard_link(source: Path, target: Path) -> None:
+    """Give the file ``source`` a second name, ``target`` (FileExistsError where it is taken)."""
+    os.link(source, target, follow_symlinks=False)
 
 
 def remove_quietly(path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import os
 import warnings
 from pathlib import Path
@@ -11,15 +10,9 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from catsort.decoding import heif_problem, open_image, reduce_decoding, resize
 from catsort.errors import CatsortError
 from catsort.raw import is_raw_name, open_preview
-
-try:  # Phone photos (HEIC/HEIF); optional so that a broken wheel never stops JPEG users.
-    from pillow_heif import register_heif_opener
-
-    register_heif_opener()
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    pass
 
 #: File name extensions classify looks at when it walks a folder (lower case).
 IMAGE_EXTENSIONS = frozenset(
@@ -78,18 +71,20 @@ def load_image(
 ) -> np.ndarray:
     """Read an image file as the model sees it: RGB uint8 pixels of shape (height, width, 3).
 
-    A RAW file is read through its embedded preview; every other format with Pillow. Both go
-    through ``prepare``. Raises CatsortError with a one-line reason for anything unreadable, and
-    ImageSkipped (a CatsortError) for an image too small to classify. With ``data`` (the
-    file's bytes, read from object storage) the image is decoded from those with Pillow;
-    ``path`` only names it in messages.
+    A RAW file is read through its embedded preview; every other format with Pillow, decoded
+    the cheapest way that covers ``size`` (catsort.decoding). Both go through ``prepare``.
+    Raises CatsortError with a one-line reason for anything unreadable, and ImageSkipped (a
+    CatsortError) for an image too small to classify. With ``data`` (the file's bytes, read
+    from object storage) the image is decoded from those with Pillow; ``path`` only names it
+    in messages.
     """
     try:
         if data is None and is_raw_name(path):
             preview, orientation = open_preview(path)
             with preview as img:
+                reduce_decoding(img, size)
                 return prepare(img, path, size, orientation)
-        with Image.open(path if data is None else io.BytesIO(data)) as img:
+        with open_image(path if data is None else data, size) as img:
             return prepare(img, path, size)
     except CatsortError:
         raise
@@ -106,7 +101,15 @@ def load_image(
         raise CatsortError(f"{path}: permission denied") from None
     except UnidentifiedImageError:
         empty = _is_empty(path) if data is None else not data
-        reason = "empty file" if empty else "not an image catsort can read"
+        problem = None if empty else heif_problem(path if data is None else data)
+        if empty:
+            reason = "empty file"
+        elif problem is None:
+            reason = "not an image catsort can read"
+        elif _truncated(problem):
+            reason = _TRUNCATED
+        else:
+            reason = f"damaged HEIF image ({problem})"
         raise CatsortError(f"{path}: {reason}") from None
     except Image.DecompressionBombError as exc:
         raise CatsortError(f"{path}: image too large to decode safely ({exc})") from None
@@ -114,11 +117,10 @@ def load_image(
         if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
             raise CatsortError(f"{path}: symbolic link loop (it leads back to itself)") from None
         # Truncated or corrupt data surfaces here, from open() or from the decoder.
-        if "truncated" in str(exc).lower():  # Pillow words it two ways, neither says how much
-            raise CatsortError(
-                f"{path}: truncated image (the file ends early: an unfinished copy or download?)"
-            ) from None
-        raise CatsortError(f"{path}: damaged or unsupported image ({exc})") from None
+        message = " ".join(str(exc).split())
+        if _truncated(message):
+            raise CatsortError(f"{path}: {_TRUNCATED}") from None
+        raise CatsortError(f"{path}: damaged or unsupported image ({message})") from None
 
 
 def prepare(
@@ -129,23 +131,17 @@ def prepare(
 ) -> np.ndarray:
     """The one preprocessing of an opened image, for every format: what the model sees.
 
-    The image is turned upright (its EXIF orientation, or ``orientation`` when given), made RGB
-    from any pixel mode, and resized to ``size`` (height, width) with bilinear filtering,
-    squashing rather than cropping so nothing at the edges is lost.
+    The image (set up by ``decoding.open_image`` or ``reduce_decoding`` to decode a smaller
+    version of itself where its format allows) is turned upright (its EXIF orientation, or
+    ``orientation`` when given), made RGB from any pixel mode, and resized to ``size`` (height,
+    width) with bilinear filtering, squashing rather than cropping so nothing at the edges is
+    lost.
     """
-    height, width = size
     _check_frames(img, path)
-    if img.format == "JPEG":
-        # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target size:
-        # a 12-megapixel photo decodes several times faster this way.
-        side = max(height, width)
-        img.draft("RGB", (side, side))
     img = upright(img, orientation)
     if min(img.size) < MIN_SIDE:
         raise ImageSkipped(f"{path}: too small to tell ({img.width}x{img.height} pixels)")
-    rgb = to_rgb(img)
-    rgb = rgb.resize((width, height), Image.Resampling.BILINEAR)
-    return np.asarray(rgb, dtype=np.uint8)
+    return np.asarray(resize(to_rgb(img), size), dtype=np.uint8)
 
 
 def quiet_pillow_warnings() -> None:
@@ -194,6 +190,16 @@ def _check_frames(img: Image.Image, path: str | os.PathLike) -> None:
     frames = getattr(img, "n_frames", 1)
     if img.format in _ANIMATED_FORMATS and frames > 1:
         raise CatsortError(f"{path}: animated image ({frames} frames), not a photo")
+
+
+_TRUNCATED = "truncated image (the file ends early: an unfinished copy or download?)"
+
+
+def _truncated(message: str) -> bool:
+    """Tell whether a decoder's message says the data ended early."""
+    # Pillow words it two ways ("truncated"), libheif others; none says how much is missing.
+    text = message.lower()
+    return "truncated" in text or "end of file" in text or "cannot read full" in text
 
 
 def _is_empty(path: str | os.PathLike) -> bool:

@@ -14,10 +14,11 @@ import numpy as np
 
 from catsort.cache import Known, ResultsCache
 from catsort.decision import Prediction, combine_frames, decide
+from catsort.decoding import set_decode_threads
 from catsort.errors import CatsortError, one_line, without_path
 from catsort.images import ImageSkipped, load_image
 from catsort.model import Classifier
-from catsort.types import PERSON, PhotoResult
+from catsort.types import BATCH_SIZE, PERSON, PhotoResult
 from catsort.video import FRAMES, is_video_name, load_frames
 
 
@@ -54,7 +55,7 @@ def classify_paths(
     paths: Iterable[Path],
     classifier: Classifier,
     *,
-    batch_size: int = 8,
+    batch_size: int = BATCH_SIZE,
     workers: int | None = None,
     threshold: float | None = None,
     gate_threshold: float | None = None,
@@ -83,6 +84,8 @@ def classify_paths(
     if batch_size < 1:
         raise CatsortError(f"batch size must be at least 1, got {batch_size}")
     workers = workers or split_threads()[0]
+    # HEIF and AVIF decoders get a worker's share of the cores, as its model does.
+    set_decode_threads(classifier.threads or 1)
     spare: SimpleQueue[Classifier] = SimpleQueue()
     spare.put(classifier)
 

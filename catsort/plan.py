@@ -13,7 +13,7 @@ from pathlib import Path
 
 from catsort.errors import SettingsError
 from catsort.skiplist import library_around
-from catsort.sorting.journal import JOURNAL_DIR
+from catsort.sorting.journal import JOURNAL_DIR, folders_sorted_into
 from catsort.types import COPY, MOVE, SortPlan
 
 
@@ -46,14 +46,26 @@ def make_plan(
         return SortPlan(dry_run=dry_run)
     if action not in (MOVE, COPY):
         raise ValueError(f"action must be 'move' or 'copy', not {action!r}")
+    dest = dest if dest is not None else default_dest(paths, labels)
     return SortPlan(
         action,
-        dest if dest is not None else default_dest(paths, labels),
+        dest,
         other_dest,
         dry_run,
         flat,
         None if flat else library_base(paths),
+        theirs=users_label_folders(dest, labels),
     )
+
+
+def users_label_folders(dest: Path, labels: Sequence[str]) -> tuple[Path, ...]:
+    """The label folders in ``dest`` that no catsort run sorted into (no journal beside them in
+    ``dest/.catsort`` names them): the user's own ``dog/``, not to be silently left out."""
+    folders = [dest / label for label in labels if (dest / label).is_dir()]
+    if not folders:
+        return ()
+    made = folders_sorted_into(dest, labels)
+    return tuple(folder for folder in folders if folder.name not in made)
 
 
 def library_base(paths: Sequence[Path]) -> Path | None:
@@ -125,7 +137,30 @@ def check_plan(plan: SortPlan, paths: Sequence[Path], labels: Sequence[str]) -> 
                 path=path,
                 folder=folder,
             )
+    check_not_inside_inputs(plan, paths)
     check_not_in_library(plan, paths)
+
+
+def check_not_inside_inputs(plan: SortPlan, paths: Sequence[Path]) -> None:
+    """Raise SettingsError when a destination lies inside a folder given (below it, not the
+    folder itself): the sorted photos, copies perhaps, would sit among the photos being sorted,
+    in a folder of their own that the next run of the library leaves out (its .catsort)."""
+    folders = [(path, os.path.realpath(path)) for path in paths if os.path.isdir(path)]
+    destinations = [(plan.dest, "dest")]
+    if plan.action == COPY:  # copies of 'other' photos would be among the photos too
+        destinations.append((plan.other_dest, "other_dest"))
+    for dest, field in destinations:
+        if dest is None:
+            continue
+        real = os.path.realpath(dest)
+        for given, root in folders:
+            if real != root and real.startswith(os.path.join(root, "")):
+                raise SettingsError(
+                    "{" + field + ":{folder}}: is inside {given}, a folder given, so the sorted "
+                    "photos would be among those being sorted; choose a folder outside it",
+                    folder=dest,
+                    given=given,
+                )
 
 
 def check_not_in_library(plan: SortPlan, paths: Sequence[Path]) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -122,7 +122,15 @@ def sorted_results(paths: Sequence[Path], session: SortSession) -> Iterator[Phot
         classifier, settings = session.classifier, session.settings
         skips = session.plan.walk_skips(paths, session.labels)
         results: Iterator[PhotoResult] = classify_inputs(
-            paths, classifier, settings, skips, session.finder, session.tally, session.cache
+            paths,
+            classifier,
+            settings,
+            skips,
+            session.finder,
+            session.tally,
+            session.cache,
+            moved=session.whereabouts.find,
+            placed=session.placed,
         )
         earlier = session.earlier_moves()
         if earlier:
@@ -131,6 +139,8 @@ def sorted_results(paths: Sequence[Path], session: SortSession) -> Iterator[Phot
             )
         for result in results:
             yield session.handle(result)
+            if session.stopped:  # a file it had to write could not be: summary.stopped says
+                return
         session.finish()  # only once the walk went through: a run stopped part way resumes
 
 
@@ -168,12 +178,18 @@ def classify_inputs(
     companions: CompanionFinder | None = None,
     tally: WalkTally | None = None,
     cache: ResultsCache | None = None,
+    *,
+    moved: Callable[[Path], Path | None] | None = None,
+    placed: Collection[tuple[int, int]] = (),
 ) -> Iterator[PhotoResult]:
     """Walk ``paths`` and classify each photo (and video, unless ``settings.videos`` is
     False), in order; what the walk passed over (an unreadable folder) comes as an error result
     in its place among them, and what it left alone (libraries, links, non-photos) is recorded
     in ``tally``. A RAW file beside its JPEG or HEIC is no photo of its own, nor a Live Photo's
-    video: each goes with that one. Photos the ``cache`` knows come from it."""
+    video: each goes with that one. Photos the ``cache`` knows come from it. A link left
+    pointing to nothing by a catsort move (``moved`` says where its photo went) is no error: it
+    is left alone with the links to photos found elsewhere. Files the run ``placed`` (device,
+    inode) are not walked again."""
     settings = settings if settings is not None else RunSettings()
     walk_errors: list[PhotoResult] = []
     walk = find_images(
@@ -184,6 +200,8 @@ def classify_inputs(
         follow_links=settings.follow_links,
         exclude=settings.exclude,
         tally=tally,
+        moved=moved,
+        placed=placed,
         videos=settings.videos,
     )
     finder = companions or CompanionFinder(

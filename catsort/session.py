@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -19,14 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from catsort.cache import CACHE_NAME, ResultsCache, cache_location, fingerprint
-from catsort.errors import FAILED, CatsortError, without_path
+from catsort.errors import FAILED, CatsortError, WriteFailed, without_path
 from catsort.metadata import OTHER
 from catsort.model import Classifier
 from catsort.plan import check_plan, journal_root
 from catsort.sorting.companions import CompanionFinder, companion_targets
 from catsort.sorting.copies import EarlierCopies
 from catsort.sorting.jobs import EarlierMove, Job, start_job
-from catsort.sorting.journal import JOURNAL_DIR, Journal, done_placements, recover
+from catsort.sorting.journal import JOURNAL_DIR, Journal, Whereabouts, done_placements, recover
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import (
     GroupFailed,
@@ -131,12 +132,18 @@ class SortSession:
             duplicate_links=self.summary.duplicate_links,
         )
         self.excluded = exclude_check(self.given, self.settings.exclude)
+        # Where catsort moved the photos that links point to (and that are not there any more).
+        self.whereabouts = Whereabouts([plan.dest] if plan.dest is not None else [])
+        # The files this session put in place (device, inode), where the walk is yet to go: in
+        # a label folder of the user's own (plan.theirs), which is walked like any other.
+        self.placed: set[tuple[int, int]] = set()
         self.finder = CompanionFinder(ignore=self.excluded, videos=self.settings.videos)
         self.cache: ResultsCache | None = None
         self.journal: Journal | None = None
         self.job: Job | None = None
         self._tagger: Tagger | None = None
         self._copies = EarlierCopies()
+        self._companions: Counter[str] = Counter()  # the companions' extensions, to count off
         # A dry run's planned targets, so that the names it shows stay apart as a real run's do.
         self._reserved: set[Path] | None = set() if plan.dry_run else None
         self._stack = ExitStack()
@@ -179,7 +186,12 @@ class SortSession:
                         self.plan.dest, list(self.given), self.plan.action, self.plan.other_dest
                     )
             self.cache = open_cache(
-                self.given, self.classifier, self.plan, self.settings, self.reporter.warning
+                self.given,
+                self.classifier,
+                self.plan,
+                self.settings,
+                self.reporter.warning,
+                on_failure=self._problem,
             )
             if self.cache is not None:
                 self._stack.callback(self.cache.close)
@@ -187,6 +199,12 @@ class SortSession:
                 self.journal = self._stack.enter_context(Journal.create(self.root))
                 if self.job is not None:
                     self.job.add(self.journal.path)
+            for folder in self.plan.theirs:
+                self.reporter.note(
+                    f"{folder}: no catsort run sorted into it, so it is taken as a folder of your "
+                    f"own: its photos are classified like any others, and the {folder.name} "
+                    "photos sorted now join them"
+                )
             self.renew()
         except BaseException:
             self._stack.close()
@@ -204,6 +222,8 @@ class SortSession:
                 summary.journal = self.journal.path  # nothing to put back when all failed
         finally:
             self._stack.close()
+        if self.journal is not None and self.journal.failed is not None and not summary.stopped:
+            self._problem(str(self.journal.failed))  # its last line, "closed", on a full disk
         if self.job is not None:
             this_run = None if self.journal is None else self.journal.path
             # This run's journal only if it put something somewhere; earlier ones all, as they
@@ -212,8 +232,12 @@ class SortSession:
                 path for path in self.job.journal_paths() if path != this_run or summary.journal
             ]
         summary.excluded = self.tally.excluded
+        for ext, count in self._companions.items():
+            summary.not_photos[ext] = max(0, summary.not_photos[ext] - count)
+        self._companions.clear()
         summary.elapsed = time.perf_counter() - self._started
         self._started = None
+        self.reporter.closed(summary)
 
     def __enter__(self) -> SortSession:
         return self.open()
@@ -232,28 +256,54 @@ class SortSession:
         """The photos the interrupted runs this one resumes moved, still in their new place."""
         return self.job.earlier_moves() if self.job is not None and self.job.resumed else []
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the session stopped taking photos: a file it had to write could not be (its
+        journal, the CSV, the disk the photos go to); ``summary.stopped`` says which, and why."""
+        return self.summary.stopped is not None
+
+    def stop(self, error: WriteFailed) -> None:
+        """Stop taking photos, for the write that failed: every photo placed so far is whole
+        and journaled, and the same command again finishes the job (it is not finished)."""
+        if self.summary.stopped is None:
+            self.summary.stopped = str(error)
+
     def finish(self) -> None:
         """Mark the run's walk as gone through to its end: the job is done, not to be resumed
         (a run stopped part way is not finished, and the same command resumes it)."""
-        if self.plan.action == MOVE and not self.plan.dry_run:
-            for message in _broken_links(self.summary.duplicate_links):
-                self.reporter.note(message)
+        # Read again: this run's own moves too.
+        whereabouts = Whereabouts(self.whereabouts.roots)
+        for message in _dangling_links(self.summary.duplicate_links, whereabouts):
+            self.reporter.note(message)
         if self.job is not None:
-            self.job.finish()
+            try:
+                self.job.finish()
+            except WriteFailed as exc:
+                self._problem(f"{exc}; the same command again lists this run's photos as moved")
+
+    def _problem(self, message: str) -> None:
+        """A write that failed while the run goes on without it (the results cache, the job
+        file): a warning now, and exit code 1."""
+        self.summary.problems.append(message)
+        self.reporter.warning(message)
 
     # --- each result -------------------------------------------------------------------------
 
     def handle(self, result: PhotoResult) -> PhotoResult:
         """Place, tag, count and report one result; return it as placed and tagged."""
         done = self.place(result)
-        if self._tagger is not None:
+        if self._tagger is not None and not self.stopped:
             done = self.tag(done)
-        for companion in done.companions:  # it travelled with its photo: not left alone
-            ext = companion.path.suffix.lower()
-            if self.summary.not_photos[ext] > 0:
-                self.summary.not_photos[ext] -= 1
+        # A companion belongs to its photo, moved with it or left in place with it: not a file
+        # the walk left alone as no photo (counted off when the session closes, once the walk
+        # has counted it).
+        companions = [c.path for c in done.companions] or self.finder.of(done.path)
+        self._companions.update(path.suffix.lower() for path in companions)
         self.summary.add(done)
-        self.reporter.result(done)
+        try:
+            self.reporter.result(done)
+        except WriteFailed as exc:  # the CSV (or a dry run's plan) takes no more rows
+            self.stop(exc)
         return done
 
     def place(self, result: PhotoResult) -> PhotoResult:
@@ -286,9 +336,22 @@ class SortSession:
                 placements, self.journal, dry_run=plan.dry_run, inside=self.given or None
             )
         except GroupFailed as exc:
-            return replace(result, error=_group_error(exc, result.path, plan.action))
+            if isinstance(exc.cause, WriteFailed):
+                self.stop(exc.cause)
+            message, reason = _group_error(exc, result.path, plan.action)
+            return replace(result, error=message, reason=reason)
+        except WriteFailed as exc:  # the journal, before anything moved
+            self.stop(exc)
+            past = "moved" if plan.action == MOVE else "copied"
+            return replace(
+                result,
+                error=f"not {past}: {exc}",
+                reason=f"not {past}: the journal could not be written",
+            )
         if plan.action == COPY:
             self._copies.add(targets[0])  # so an identical photo later in this run finds it
+        if plan.theirs and not plan.dry_run:
+            self._remember(targets)
         if self.cache is not None and not plan.dry_run:
             self.cache.placed(result.path, targets[0], moved=plan.action == MOVE)
         return replace(
@@ -311,7 +374,8 @@ class SortSession:
         photo, origin = result.path, None
         if result.destination is not None:
             photo = result.destination
-            origin = result.path if self.plan.dry_run and not result.earlier else None
+            if self.plan.dry_run and not result.earlier and result.destination != result.path:
+                origin = self._travelling_sidecar(result)
         elif result.kept is not None:
             return result
         else:
@@ -323,8 +387,21 @@ class SortSession:
                 photo, result.prediction, self.journal, self.plan.dry_run, origin
             )
         except CatsortError as exc:
-            return replace(result, error=without_path(str(exc), result.path))
+            if isinstance(exc, WriteFailed):
+                self.stop(exc)
+            return replace(result, error=without_path(str(exc), result.path), reason=exc.reason)
         return replace(result, sidecar=written.path)
+
+    def _travelling_sidecar(self, result: PhotoResult) -> Path | None:
+        """Where a photo a dry run would move is now, if its sidecar there goes with it: the
+        sidecar to read, as the real run reads it at the photo's new place. One that stays
+        behind (``IMG.xmp`` beside both ``IMG.JPG`` and ``IMG.PNG``) is not read: the real run
+        writes a new one beside the photo, which is what the dry run shows then."""
+        assert self._tagger is not None
+        beside = self._tagger.names.find(result.path)
+        if beside is not None and beside not in {c.path for c in result.companions}:
+            return None
+        return result.path
 
     def follow(self, companion: Path, photo: Path, destination: Path) -> Path | None:
         """Send a companion that arrived after its photo was placed (a Live Photo's video, a
@@ -344,6 +421,15 @@ class SortSession:
         self.summary.companions += 1
         self.reporter.note(f"{companion.name} -> {target} (after {photo.name})")
         return target
+
+    def _remember(self, targets: Sequence[Path]) -> None:
+        """Note files placed, so that the walk, reaching the folder they went to, passes them."""
+        for target in targets:
+            try:
+                st = os.stat(target)
+            except OSError:
+                continue
+            self.placed.add((st.st_dev, st.st_ino))
 
     # --- a person's decision (catsort review) ----------------------------------------------
 
@@ -379,8 +465,11 @@ class SortSession:
             try:
                 targets = place_group(placements, self.journal, inside=self.given or None)
             except GroupFailed as exc:
-                error = _group_error(exc, path, placements[0].action)
-                failed = replace(after, error=error)
+                error, reason = _group_error(exc, path, placements[0].action)
+                failed = replace(after, error=error, reason=reason)
+                return Decision(result, failed, label, earlier=earlier, acted=False)
+            except WriteFailed as exc:  # the journal, before anything moved
+                failed = replace(after, error=f"not moved: {exc}", reason=exc.reason)
                 return Decision(result, failed, label, earlier=earlier, acted=False)
             if self.cache is not None:
                 self.cache.placed(path, targets[0], moved=placements[0].action == MOVE)
@@ -410,6 +499,10 @@ class SortSession:
             for photo in (now, original) if not set_aside else (original,):
                 if photo is not None:
                     self.cache.decide(photo, label)
+            if self.cache.failure is not None:  # done, but no later run will know it
+                unkept = f"{self.cache.failure}; the label is not remembered for later runs"
+                error = "; ".join(filter(None, [decision.after.error, unkept]))
+                decision = replace(decision, after=replace(decision.after, error=error))
         return decision
 
     def undo_decision(self, decision: Decision) -> PhotoResult:
@@ -443,7 +536,8 @@ class SortSession:
             try:
                 place_group(moves, self.journal, inside=self.given or None)
             except GroupFailed as exc:
-                raise CatsortError(_group_error(exc, moves[0].source, MOVE), FAILED) from None
+                why, _ = _group_error(exc, moves[0].source, MOVE)
+                raise CatsortError(f"{moves[0].source}: not moved back: {why}", FAILED) from None
             if self.cache is not None:
                 self.cache.placed(moves[0].source, moves[0].target, moved=True)
         removed = UndoResult()
@@ -560,9 +654,13 @@ def open_cache(
     plan: SortPlan,
     settings: RunSettings,
     on_warning: Callable[[str], None] | None = None,
+    *,
+    on_failure: Callable[[str], None] | None = None,
 ) -> ResultsCache | None:
     """The results cache of this run: beside the journals for --move/--copy, else in the
     user's cache folder (keyed by the folder given), so a CSV-only run writes nothing there.
+    ``on_failure`` hears of a cache that cannot be written (a full disk), ``on_warning`` of
+    one that was damaged and started afresh, or busy.
 
     A CSV-only run inside a library that a --move/--copy run sorted uses that library's cache,
     so the photos it sorted are not read again. None when the settings turn it off, or when it
@@ -592,6 +690,7 @@ def open_cache(
         refresh=settings.refresh,
         create=not plan.dry_run,
         on_warning=on_warning,
+        on_failure=on_failure,
     )
 
 
@@ -611,28 +710,37 @@ def new_tagger(tagging: TagSettings, classifier: Classifier) -> Tagger:
     return Tagger(tagging, classifier.fingerprint, now)
 
 
-def _broken_links(links: Sequence[Path]) -> Iterator[str]:
-    """A note for each link that points to nothing now, its photo moved (links never move)."""
+def _dangling_links(links: Sequence[Path], whereabouts: Whereabouts) -> Iterator[str]:
+    """A note for each link that points to nothing now, its photo moved by this run or an
+    earlier one (links are never moved or rewritten): catsort's doing, not an error."""
     for link in links:
         if os.path.lexists(link) and not os.path.exists(link):
+            now = whereabouts.find(link)
+            went = f" to {now}" if now is not None else ""
             yield (
-                f"{link}: a link to {os.path.realpath(link)}, which this run moved; it points "
-                "to nothing now (see the CSV for where the photo went; catsort undo puts it back)"
+                f"{link}: a link to {os.path.realpath(link)}, which catsort moved{went}; it "
+                "points to nothing now (catsort undo puts the photo back)"
             )
 
 
-def _group_error(exc: GroupFailed, photo: Path, action: str) -> str:
-    """The one-line reason a photo stayed put: its own, or that of the companion that could not
-    go with it."""
+def _group_error(exc: GroupFailed, photo: Path, action: str) -> tuple[str, str | None]:
+    """The one-line reason a photo stayed put, its own or that of the companion that could not
+    go with it; and the same without the paths in it (see PhotoResult.reason)."""
     if exc.member == photo:
-        message = without_path(str(exc.reason), photo)
+        message = without_path(str(exc.cause), photo)
+        reason = exc.cause.reason
     else:
         past = "moved" if action == MOVE else "copied"
+        why = without_path(str(exc.cause), exc.member)
         message = (
-            f"companion {exc.member.name} could not be {past} "
-            f"({without_path(str(exc.reason), exc.member)}); the photo and its companions "
-            "stayed in place"
+            f"companion {exc.member.name} could not be {past} ({why}); the photo and its "
+            "companions stayed in place"
+        )
+        reason = (
+            f"a companion could not be {past} ({exc.cause.reason or why}); the photo and its "
+            "companions stayed in place"
         )
     if exc.split:
         message += "; left in their new place: " + "; ".join(exc.split)
-    return message
+        reason = None  # each one different: shown whole
+    return message, reason

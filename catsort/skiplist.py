@@ -22,6 +22,12 @@ RECYCLE = "a recycle bin or trash"
 SNAPSHOT = "a file system snapshot"
 SYSTEM = "a system folder"
 NOMEDIA = "a folder with a .nomedia file, Android's mark for no photos"
+DESTINATION = "another catsort run's destination, with its .catsort journals"
+
+#: The folder where a sorting run keeps its journals, lock and cache (``<dest>/.catsort``). A
+#: folder below the one given that holds one is another run's destination: never walked, so its
+#: sorted photos (copies, perhaps) are not sorted again, nor counted twice.
+JOURNAL_DIR = ".catsort"
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,15 @@ def marker_reason(names: Iterable[str]) -> str | None:
         reason = _first(_MARKERS, name)
         if reason is not None:
             return reason
+    return None
+
+
+def destination_reason(entries: Iterable[os.DirEntry]) -> str | None:
+    """Why a folder holding these entries is never walked: it holds a sorting run's
+    ``.catsort`` folder, so it is that run's destination; None when it does not."""
+    for entry in entries:
+        if entry.name == JOURNAL_DIR and entry.is_dir(follow_symlinks=False):
+            return DESTINATION
     return None
 
 

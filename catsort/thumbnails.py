@@ -1,8 +1,9 @@
 """Small upright JPEGs of photos, for pages that show them (the HTML report, the review page).
 
-Read as classify reads photos: HEIC through pillow-heif, RAW files from their embedded preview,
-videos from the keyframe in their middle, turned upright by their orientation; large JPEGs are
-decoded at a reduced scale.
+Read as classify reads photos: each format decoded the cheapest way that covers the size asked
+(catsort.decoding: large JPEGs at a reduced scale, HEIC from the thumbnail it embeds when that
+is a scaled copy of the image and large enough), RAW files from their embedded preview, videos
+from the keyframe in their middle, turned upright by their orientation.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 
 from PIL import Image, ImageOps
 
+from catsort.decoding import open_image, reduce_decoding
 from catsort.errors import CatsortError
 from catsort.images import to_rgb, upright
 from catsort.raw import is_raw_name, open_preview
@@ -27,11 +29,10 @@ def thumbnail_jpeg(path: str | os.PathLike[str], size: int, quality: int = 72) -
             opened, orientation = load_still(path, size), 1
         elif is_raw_name(path):  # a RAW file shows its embedded preview, as it was classified
             opened, orientation = open_preview(path)
+            reduce_decoding(opened, (size, size))
         else:
-            opened = Image.open(path)
+            opened = open_image(path, (size, size))
         with opened as img:
-            if img.format == "JPEG":  # decode at 1/2..1/8 scale: much faster on big photos
-                img.draft("RGB", (size, size))
             if orientation is None:
                 img = ImageOps.exif_transpose(img) or img
             else:

@@ -13,7 +13,7 @@ import pathspec
 
 from catsort.errors import CatsortError, os_reason
 from catsort.images import is_photo_name
-from catsort.skiplist import folder_reason, marker_reason
+from catsort.skiplist import destination_reason, folder_reason, marker_reason
 from catsort.video import is_video_name
 
 #: Called with (path, reason) for something the walk had to pass over, e.g. an unreadable folder.
@@ -80,6 +80,8 @@ def find_images(
     follow_links: bool = False,
     exclude: Sequence[str] = (),
     tally: WalkTally | None = None,
+    moved: Callable[[Path], Path | None] | None = None,
+    placed: Collection[tuple[int, int]] = (),
     videos: bool = False,
 ) -> Iterator[Path]:
     """Yield the candidate photo paths under ``paths`` in a stable order, one folder at a time.
@@ -90,11 +92,16 @@ def find_images(
     symlinks or arguments lead to it, and folders in ``skip_dirs`` are never entered. Nor are
     the folders of catsort.skiplist, folder links (unless ``follow_links``), and what matches
     an ``exclude`` pattern (gitignore-style, relative to the folder given); those and the files
-    that are not photos are recorded in ``tally``.
+    that are not photos are recorded in ``tally``. A link to a photo that ``moved`` says a
+    catsort run moved (where it is now) is left out too, with the links to photos found under
+    their own name: the photo is. Files ``placed`` by the run itself (their device and inode:
+    photos sorted into a folder the walk has yet to reach) are not met again.
     """
     walker = _Walker(
         recursive, skip_dirs, on_error, follow_links, exclude_spec(exclude), tally, videos
     )
+    walker.moved = moved
+    walker.placed = placed
     walker.roots = [os.path.realpath(p) for p in paths if os.path.isdir(p)]
     explicit_files = [Path(p) for p in paths if not os.path.isdir(p)]
     walker.note_explicit(explicit_files)
@@ -154,6 +161,8 @@ class _Walker:
         self.seen_dirs: set[tuple[int, int]] = set()
         self.explicit: dict[int, set[int]] = {}
         self.roots: list[str] = []  # the folders given, resolved
+        self.moved: Callable[[Path], Path | None] | None = None
+        self.placed: Collection[tuple[int, int]] = ()
 
     def note_explicit(self, files: Sequence[Path]) -> None:
         """Remember files named on the command line so a folder walk does not yield them again."""
@@ -203,9 +212,7 @@ class _Walker:
                 continue
             path = folder / entry.name
             kind, entry_stat = self.kind(entry, path)
-            if kind == "dir":
-                if self.is_input_name(entry.name):
-                    yield path  # the loader reports "is a folder, not an image"
+            if kind == "dir":  # a folder, whatever its name (Photos/x.jpg/ too)
                 if not self.recursive:
                     continue
                 entry_rel = f"{rel}{entry.name}/"
@@ -222,18 +229,22 @@ class _Walker:
                     listing = self.listing(path)
                     if listing is None:
                         continue
-                    marker = marker_reason(e.name for e in listing)
+                    marker = marker_reason(e.name for e in listing) or destination_reason(listing)
                     if marker is not None:
                         self.tally.not_entered.setdefault(path, marker)
                         continue
                     stack.append((path, real, entry_rel, iter(listing)))
             elif kind == "file":
+                if entry_stat is not None and (entry_stat.st_dev, entry_stat.st_ino) in self.placed:
+                    continue  # this run put it here: classified, or a companion, already
                 if not self.is_input_name(entry.name):
                     self.count_other(entry.name, rel)
                 elif self.excluded(f"{rel}{entry.name}"):
                     self.tally.excluded += 1
                 elif entry_stat is not None and entry.is_symlink() and self.walked_elsewhere(path):
                     self.tally.duplicate_links.append(path)
+                elif entry_stat is None and entry.is_symlink() and self.moved_by_catsort(path):
+                    self.tally.duplicate_links.append(path)  # its photo is found where it went
                 elif not self.is_explicit(entry, entry_stat):
                     yield path
             elif kind == "special" and self.is_input_name(entry.name):
@@ -258,6 +269,11 @@ class _Walker:
             ):
                 return True
         return False
+
+    def moved_by_catsort(self, link: Path) -> bool:
+        """Whether a link that points to nothing leads where a photo was before a catsort run
+        moved it (a move leaves links alone): no broken link of the user's, but catsort's."""
+        return self.moved is not None and self.moved(link) is not None
 
     def why_not_enter(self, entry: os.DirEntry, rel: str) -> str | None:
         """Why a folder met in the walk is left alone (skip list, link, --exclude), or None."""

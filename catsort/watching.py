@@ -23,7 +23,7 @@ from catsort.model import Classifier
 from catsort.plan import check_plan, make_plan
 from catsort.run import classify_inputs, find_inputs
 from catsort.session import SortSession
-from catsort.skiplist import folder_reason
+from catsort.skiplist import JOURNAL_DIR, folder_reason
 from catsort.sorting.companions import MOTION_EXTENSIONS, SIDECAR_EXTENSIONS, folder_groups
 from catsort.tagging.sidecar import TagSettings
 from catsort.types import PhotoResult, Reporter, RunSettings, RunSummary, SortPlan
@@ -172,7 +172,8 @@ def is_temporary(name: str) -> bool:
 
 class _Filter:
     """Which changed paths matter: photos and folders, not temporary or hidden names, and
-    nothing in the folders the watch fills (cat/, dog/, the --other-dest folder)."""
+    nothing in the folders the watch fills (cat/, dog/, the --other-dest folder) or another
+    run's destination fills (a folder holding a .catsort)."""
 
     def __init__(
         self,
@@ -210,6 +211,11 @@ class _Filter:
         folders = parts if os.path.isdir(path) else parts[:-1]
         if any(folder_reason(part) is not None for part in folders):
             return False  # an application's library, a NAS's metadata: never sorted out of
+        if any(
+            os.path.isdir(os.path.join(self.root, *folders[: n + 1], JOURNAL_DIR))
+            for n in range(len(folders))
+        ):
+            return False  # another run's destination: its photos are sorted already
         if not self.recursive and len(parts) > 1:
             return False
         if self.excluded is not None and not os.path.isdir(path) and self.excluded(Path(path)):
@@ -343,7 +349,7 @@ class _Watcher:
                     self.reporter.ready()
                 for change, path in sorted(batch, key=lambda item: item[1]):
                     self.changed(change, Path(path))
-                if self.stop.is_set():
+                if self.stop.is_set() or self.session.stopped:  # stopped: a write failed
                     break
                 if not os.path.isdir(self.root):
                     self.reporter.note(f"{self.folder}: the watched folder is gone; stopping")
@@ -434,7 +440,7 @@ class _Watcher:
                 done = session.handle(result)
                 if done.destination is not None and done.destination != done.path:
                     self.went.setdefault(done.path.parent, {})[done.path.name] = done.destination
-                if self.stop.is_set():
+                if self.stop.is_set() or session.stopped:
                     return  # the rest wait for the next watch's first walk
 
     def follow(self, path: Path, key: _Key) -> bool:

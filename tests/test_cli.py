@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,12 +103,12 @@ def test_an_undo_left_part_way_says_to_run_it_again_which_finishes_the_job(
     (photos / "kitty.jpg").write_bytes(b"another photo")  # the old place is taken again
     first = runner.invoke(app, ["undo", str(journal)])
     assert first.exit_code == 1
-    assert "Put back 1 files, removed 0 copies, left 1 alone." in first.stderr
+    assert "Put back 1 file, removed 0 copies, left 1 alone." in first.stderr
     assert f"run catsort undo {journal} again" in first.stderr
     (photos / "kitty.jpg").unlink()
     second = runner.invoke(app, ["undo", str(journal)])
     assert second.exit_code == 0, second.output
-    assert "Put back 1 files, removed 0 copies, left 0 alone." in second.stderr
+    assert "Put back 1 file, removed 0 copies, left 0 alone." in second.stderr
     assert read_tree(photos) == before
 
 
@@ -270,7 +271,7 @@ def test_undo_of_a_folder_points_to_undo_all(tmp_path):
 
 def test_the_ray_engine_help_names_the_extra_to_install():
     result = runner.invoke(app, ["classify", "--help"], env={"COLUMNS": "300"})
-    assert 'pip install "catsort[distributed]"' in result.output
+    assert 'pip install "catsort[distributed]"' in " ".join(result.output.split())
 
 
 def test_help_and_version_stay_light():
@@ -413,7 +414,8 @@ def test_ctrl_c_says_how_to_finish_or_undo(tmp_path, tiny_model, make_photo):
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
     assert stderr.startswith("Interrupted. Every photo is whole")
-    assert str(root / ".catsort") in " ".join(stderr.split())
+    [journal] = (root / ".catsort").glob("journal-*.jsonl")
+    assert f"put back what it did with catsort undo {journal}." in " ".join(stderr.split())
     assert 0 < len(os.listdir(root / "cat")) + len(os.listdir(root / "dog")) < 300
     assert _hashes(root) == hashes
     result = runner.invoke(app, ["classify", str(root), "--move", "--model", str(tiny_model)])
@@ -756,3 +758,140 @@ def test_a_second_copy_with_tag_finds_the_tagged_copies_and_copies_nothing(
     assert again.exit_code == 0, again.output
     assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == copied
     assert not list(dest.rglob("* (1).*")), "no photo is copied twice"
+
+
+DTD_SIDECAR = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+
+
+@pytest.mark.parametrize("problem", ["permission", "sidecar"])
+def test_errors_naming_their_folders_are_counted_under_one_reason(
+    tmp_path, tiny_model, make_photo, monkeypatch, problem
+):
+    library = tmp_path / "Photos"
+    for folder in ("2019", "2020", "2021"):
+        make_photo(library / folder / "kitty.jpg", RED)
+        (library / folder / "kitty.xmp").write_bytes(DTD_SIDECAR if problem == "sidecar" else b"")
+    if problem == "permission":  # as root, chmod cannot refuse a move: the system is told to
+        from catsort import files
+
+        def refuse(source, target):
+            raise PermissionError(13, "Permission denied", os.fspath(source))
+
+        monkeypatch.setattr(files, "rename_noreplace", refuse)
+        result = classify(tiny_model, library, "--move")
+        reason = (
+            "cannot move (permission denied: its folder and the one it goes to must both be "
+            "writable)"
+        )
+    else:
+        result = classify(tiny_model, library, "--tag")
+        reason = (
+            "its sidecar is not valid XMP (declares a DTD or entities, which XMP never does; "
+            "refused); left untouched"
+        )
+    assert result.exit_code == 1, result.output
+    table = result.stderr.split("errors by reason", 1)[1]
+    rows = [line.strip("│ ").split(" │ ") for line in table.splitlines() if line.startswith("│")]
+    assert [(text.strip(), count.strip()) for text, count in rows] == [(reason, "3")], table
+
+
+def test_a_run_that_moved_nothing_leaves_no_journal_to_undo(
+    photos, tiny_model, make_photo, monkeypatch
+):
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    make_photo(photos / "new" / "x.png", RED)
+    from catsort import files
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", os.fspath(source))
+
+    monkeypatch.setattr(files, "rename_noreplace", refuse)
+    again = classify(tiny_model, photos, "--move")
+    assert again.exit_code == 1, again.output
+    assert "cannot move" in again.stderr and "catsort undo" not in again.stderr
+    assert len(list((photos / ".catsort").glob("journal-*.jsonl"))) == 1, "only the first run's"
+    monkeypatch.undo()
+    undone = runner.invoke(app, ["undo", "--all", str(photos)])
+    assert undone.exit_code == 0, undone.output
+    assert (
+        undone.stderr.strip().splitlines()[-1]
+        == "Put back 2 files, removed 0 copies, left 0 alone."
+    )
+
+
+@pytest.mark.parametrize("command", ["classify", "watch", "undo", "report", "train"])
+def test_help_reads_well_in_an_80_column_terminal(command):
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    usage = next(line for line in lines if line.startswith("Usage:"))
+    assert "{" not in usage and "}" not in usage, usage  # PATHS..., not {PATHS}
+    assert not re.search(r"<(str|path|int|float)", result.output), result.output
+    assert all(len(line) <= 80 for line in lines), result.output
+    # Two columns: each option's help starts within the first 40 characters, so it has the
+    # rest of the line (Rich's five-column panels left it a fifth of the width).
+    options = [line for line in lines if line.startswith("  -")]
+    assert options and all(re.search(r"\S  +\S", line[:40]) for line in options), result.output
+
+
+@pytest.mark.parametrize("undo_the_move_first", [True, False])
+def test_undo_of_a_copy_finds_originals_a_move_or_its_undo_took_elsewhere(
+    photos, tiny_model, tmp_path, read_tree, undo_the_move_first
+):
+    before = read_tree(photos)
+    sorted_ = tmp_path / "Sorted"
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    [moved] = (photos / ".catsort").glob("journal-*.jsonl")
+    assert classify(tiny_model, photos, "--copy", "--dest", sorted_, "-q").exit_code == 0
+    [copied] = (sorted_ / ".catsort").glob("journal-*.jsonl")
+    if undo_the_move_first:  # the originals are back in their old place
+        assert runner.invoke(app, ["undo", str(moved)]).exit_code == 0
+    undone = runner.invoke(app, ["undo", str(copied)])
+    assert undone.exit_code == 0, undone.output
+    assert "Put back 0 files, removed 2 copies, left 0 alone." in undone.stderr
+    assert read_tree(sorted_) == {}
+    if not undo_the_move_first:
+        assert runner.invoke(app, ["undo", str(moved)]).exit_code == 0
+    assert read_tree(photos) == before
+
+
+def test_copying_a_library_sorted_in_place_keeps_no_label_folder_twice(
+    photos, tiny_model, tmp_path, read_tree
+):
+    assert classify(tiny_model, photos, "--move", "-q").exit_code == 0
+    sorted_ = tmp_path / "Sorted"
+    result = classify(tiny_model, photos, "--copy", "--dest", sorted_)
+    assert result.exit_code == 0, result.output
+    assert sorted(read_tree(sorted_)) == ["cat/kitty.jpg", "dog/trip/rex.png"]  # not cat/cat/
+
+
+@pytest.mark.parametrize("action", [[], ["--move"]])
+@pytest.mark.parametrize(
+    "sidecars",
+    [
+        {"a.xmp": DTD_SIDECAR},  # goes with a.jpg
+        {"a.jpg.xmp": b"not XML at all"},
+        {"a.xmp": DTD_SIDECAR, "a.png": None},  # beside a.jpg and a.png: goes with neither
+    ],
+    ids=["dtd", "not-xml", "shared-stem"],
+)
+def test_a_tag_dry_run_flags_the_sidecars_the_real_run_refuses(
+    tmp_path, tiny_model, make_photo, action, sidecars
+):
+    def refused(*args: str) -> dict[str, str]:
+        library = tmp_path / "Photos"
+        shutil.rmtree(library, ignore_errors=True)
+        make_photo(library / "2019" / "a.jpg", RED)
+        for name, data in sidecars.items():
+            if data is None:
+                make_photo(library / "2019" / name, RED, size=(30, 20))
+            else:
+                (library / "2019" / name).write_bytes(data)
+        result = classify(tiny_model, library, "--tag", *action, *args, "--csv", "-")
+        rows = _csv_rows(result.stdout)
+        # The sidecar's path differs (where it is now, where it will be); its fault does not.
+        return {
+            Path(row["path"]).name: row["error"].split(": ", 1)[1] for row in rows if row["error"]
+        }
+
+    assert refused("--dry-run") == refused()

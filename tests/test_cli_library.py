@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import BLUE, RED
+from conftest import BLUE, GREY, RED
 from rawfile import write_dng
 from typer.testing import CliRunner
 
@@ -144,7 +144,17 @@ def test_a_link_to_a_photo_in_the_library_is_left_out_and_named_once_its_photo_m
     assert link.is_symlink() and not link.exists()
     output = " ".join(result.output.split())
     assert "links to photos found under their own name too, left alone: 1" in output
-    assert f"{link}: a link to {library / '2019' / 'kitty00.jpg'}, which this run moved" in output
+    note = (
+        f"{link}: a link to {library / '2019' / 'kitty00.jpg'}, which catsort moved to "
+        f"{library / 'cat' / '2019' / 'kitty00.jpg'}; it points to nothing now"
+    )
+    assert note in output
+    # Every later run, sorting or not, says the same of it: a note, not an error.
+    for args in (["--move"], ["--csv", results], ["--move", "--dry-run"]):
+        again = classify(tiny_model, library, *args)
+        assert again.exit_code == 0, again.output
+        assert note in " ".join(again.output.split()) and "broken link" not in again.output
+    assert "best.jpg" not in rows(results)
     journal = next((library / ".catsort").glob("journal-*.jsonl"))
     assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
     assert read_tree(library) == before and link.exists()
@@ -231,3 +241,100 @@ def test_exclude_of_the_jpegs_sorts_the_raws_on_their_own(tiny_model, make_photo
     assert result.exit_code == 0, result.output
     assert (pictures / "cat" / "IMG_2.DNG").exists(), "its JPEG left out, the RAW is the photo"
     assert (pictures / "IMG_2.JPG").exists()
+
+
+def test_companions_stay_with_their_photo_not_among_the_files_left_alone(
+    tmp_path, tiny_model, make_photo, make_files
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "blur.jpg", GREY)  # uncertain: it stays, with its companions
+    make_photo(library / "kitty.jpg", RED)  # a cat: it moves, with its own
+    make_files(
+        library,
+        {"blur.mov": b"v", "blur.xmp": b"", "kitty.aae": b"e", "notes.txt": b"n", "x.psd": b"m"},
+    )
+    for args in (["--move"], ["--csv", tmp_path / "rows.csv"]):
+        result = classify(tiny_model, library, *args)
+        assert result.exit_code == 0, result.output
+        assert "not photos, left alone: 1 .psd, 1 .txt" in result.stderr, result.stderr
+
+
+def test_a_folder_named_like_a_photo_is_no_error(tmp_path, tiny_model, make_photo):
+    make_photo(tmp_path / "Photos" / "x.jpg" / "kitty.png", RED)
+    result = classify(tiny_model, tmp_path / "Photos", "--csv", "-")
+    assert result.exit_code == 0, result.output
+    assert [row["path"] for row in csv.DictReader(io.StringIO(result.stdout))] == [
+        str(tmp_path / "Photos" / "x.jpg" / "kitty.png")
+    ]
+    assert "is a folder" not in result.stderr
+
+
+@pytest.mark.parametrize("action", ["--move", "--copy"])
+def test_a_destination_inside_the_folders_given_is_refused(library, tiny_model, read_tree, action):
+    before = read_tree(library)
+    result = classify(tiny_model, library, action, "--dest", library / "2019" / "backup")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --dest {library / '2019' / 'backup'}: is inside {library}, a folder given, so "
+        "the sorted photos would be among those being sorted; choose a folder outside it"
+    )
+    assert read_tree(library) == before
+
+
+def test_another_runs_destination_inside_the_library_is_never_walked(
+    tmp_path, tiny_model, make_photo, read_tree
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "2019" / "kitty.jpg", RED)
+    # Copies an earlier catsort put inside the library (before it refused to).
+    make_photo(library / "2019" / "backup" / "cat" / "2019" / "kitty.jpg", RED)
+    (library / "2019" / "backup" / ".catsort").mkdir()
+    for args in (["--csv", "-"], ["--move", "--dry-run"]):
+        result = classify(tiny_model, library, *args)
+        assert result.exit_code == 0, result.output
+        assert "backup" not in result.stdout, "its photos are neither counted nor planned"
+        assert (
+            "skipped: backup (another catsort run's destination, with its .catsort journals)"
+            in " ".join(result.stderr.split())
+        )
+
+
+def test_a_dog_folder_of_the_users_own_is_sorted_like_any_folder_and_joined(
+    tmp_path, tiny_model, make_photo, read_tree
+):
+    library = tmp_path / "Photos"
+    make_photo(library / "2019" / "kitty.jpg", RED)
+    make_photo(library / "2020" / "rex.png", BLUE)
+    make_photo(library / "dog" / "mine.png", BLUE, size=(30, 20))  # no catsort run made dog/
+    make_photo(library / "dog" / "odd.png", RED, size=(30, 20))  # a cat among the user's dogs
+    before = read_tree(library)
+    everyone = {str(library / name) for name in before}
+    listed = classify(tiny_model, library, "--csv", "-")
+    assert {row["path"] for row in csv.DictReader(io.StringIO(listed.stdout))} == everyone
+    planned = classify(tiny_model, library, "--move", "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    plan = [line.split("\t") for line in planned.stdout.splitlines()]
+    assert plan == [
+        ["cat", str(library / "2019" / "kitty.jpg"), str(library / "cat" / "2019" / "kitty.jpg")],
+        ["dog", str(library / "2020" / "rex.png"), str(library / "dog" / "2020" / "rex.png")],
+        ["cat", str(library / "dog" / "odd.png"), str(library / "cat" / "odd.png")],
+    ]
+    note = (
+        f"{library / 'dog'}: no catsort run sorted into it, so it is taken as a folder of your own"
+    )
+    assert note in " ".join(planned.stderr.split())
+    for n in range(12):  # enough that dogs are sorted into dog/ long before the walk gets there
+        make_photo(library / "2020" / f"more{n:02}.png", BLUE)
+    moved = classify(
+        tiny_model, library, "--move", "--csv", tmp_path / "rows.csv", "--batch-size", "1"
+    )
+    assert moved.exit_code == 0, moved.output
+    assert note in " ".join(moved.stderr.split())
+    after = sorted(name for name in read_tree(library) if "more" not in name)
+    assert after == ["cat/2019/kitty.jpg", "cat/odd.png", "dog/2020/rex.png", "dog/mine.png"]
+    with open(tmp_path / "rows.csv", newline="", encoding="utf-8") as stream:
+        names = [Path(row["path"]).name for row in csv.DictReader(stream)]
+    assert len(names) == len(set(names)) == 16, names  # none met again in dog/ once moved there
+    journal = next((library / ".catsort").glob("journal-*.jsonl"))
+    assert runner.invoke(app, ["undo", str(journal)]).exit_code == 0
+    assert {name: data for name, data in read_tree(library).items() if "more" not in name} == before

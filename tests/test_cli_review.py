@@ -140,7 +140,7 @@ def test_the_command_prints_the_url_alone_and_ctrl_c_ends_it_with_a_summary(
             process.communicate()
     assert process.returncode == 0, err
     assert out == "", "the URL is the only line on stdout"
-    assert "Decided 1 photos: 1 dog. Moved 1." in err
+    assert "Decided 1 photo: 1 dog. Moved 1." in err
     assert "catsort undo" in err
     assert (library / "dog" / "blur.png").is_file()
     assert not (library / ".catsort" / "lock").exists()  # the session closed: the lock let go

@@ -14,7 +14,7 @@ import pytest
 from catsort.columns import header as columns
 from catsort.csv_out import ResultsWriter, open_results
 from catsort.decision import Prediction
-from catsort.errors import FAILED, USAGE, CatsortError
+from catsort.errors import FAILED, USAGE, CatsortError, WriteFailed
 from catsort.types import PhotoResult
 
 LABELS = ("cat", "dog")
@@ -212,8 +212,10 @@ def test_a_write_that_fails_part_way_is_one_line_and_exit_1(code, reason):
     writer.write(PhotoResult(Path("a.jpg"), CAT))
     with pytest.raises(CatsortError) as info:
         writer.write(PhotoResult(Path("b.jpg"), CAT))
-    assert str(info.value) == f"out.csv: cannot write the CSV ({reason}); the run stopped there"
-    assert info.value.kind == FAILED
+    assert str(info.value) == f"out.csv: cannot write the CSV ({reason})"
+    assert info.value.kind == FAILED and isinstance(info.value, WriteFailed)
+    with pytest.raises(WriteFailed):  # and every row after it: nothing written past the gap
+        writer.write(PhotoResult(Path("c.jpg"), CAT))
 
 
 def test_a_csv_that_fails_as_it_is_closed_is_reported(tmp_path, monkeypatch):

@@ -26,7 +26,7 @@ LAYERS: list[set[str]] = [
     # words and files: what every layer may use
     {"errors", "files", "names", "columns", "metadata", "skiplist", "version"},
     # reading photos and videos, running the model
-    {"raw", "images", "video", "thumbnails", "decision", "model", "cache"},
+    {"raw", "decoding", "images", "video", "thumbnails", "decision", "model", "cache"},
     # the data a run shares, finding photos, and what reads or writes results
     {"types", "walk", "csv_out", "report"},
     # classifying many photos; moving them safely

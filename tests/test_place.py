@@ -169,10 +169,12 @@ def test_a_short_copy_is_refused_and_the_source_kept(tmp_path, make_files, monke
     make_files(tmp_path, {"x.jpg": b"0123456789"})
     fake_other_filesystem(monkeypatch)
 
-    def short_copy(src, dst, length=0):
-        dst.write(src.read(4))
+    real = sort.files.write_all
 
-    monkeypatch.setattr(sort.shutil, "copyfileobj", short_copy)
+    def short_write(fd, data):
+        real(fd, data[:4])
+
+    monkeypatch.setattr(sort.files, "write_all", short_write)
     with pytest.raises(CatsortError, match="incomplete"):
         move_file(tmp_path / "x.jpg", tmp_path / "cat" / "x.jpg")
     assert (tmp_path / "x.jpg").read_bytes() == b"0123456789"

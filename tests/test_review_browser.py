@@ -164,3 +164,60 @@ def test_the_photo_in_focus_is_shown_large_with_its_scores(page):
     until(lambda: large.evaluate("img => img.complete && img.naturalWidth > 0"), "the photo")
     thumbs = page.locator(".tile img")
     until(lambda: thumbs.first.evaluate("img => img.complete && img.naturalWidth > 0"), "thumbnail")
+
+
+def test_a_disk_that_fills_up_is_said_on_the_page_and_nothing_moves(
+    page, library, read_tree, monkeypatch
+):
+    from faults import Faults
+
+    before = read_tree(library)
+    # The disk fills up once the page is open: the next write (the journal's line) fails.
+    Faults(monkeypatch).fail("write", 1)
+    page.keyboard.press("c")
+    status = page.locator("#status")
+    until(lambda: "journal" in (status.text_content() or ""), "the page saying why")
+    text = " ".join(status.text_content().split())
+    assert "1 not decided: not moved: " in text, text
+    assert "cannot write the journal (No space left on device)" in text, text
+    assert status.evaluate("element => element.style.color") == "var(--bad)"
+    assert page.locator('[data-path="blur.png"] .badge').count() == 0, "not shown as decided"
+    assert read_tree(library) == before
+
+
+def test_a_corrected_csv_that_cannot_be_written_is_a_warning_on_the_page(
+    browser, photos, tiny_model, tmp_path, monkeypatch
+):
+    from faults import Faults
+
+    results = tmp_path / "results.csv"
+    classified = CliRunner().invoke(
+        app, ["classify", "--model", str(tiny_model), str(photos), "--csv", str(results)]
+    )
+    assert classified.exit_code == 0, classified.output
+    faults = Faults(monkeypatch).fail("rename", 1, where="results.reviewed")
+    with catsort.open_review(results, load_model(tiny_model, threads=1)) as review:
+        server = ReviewServer(review)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        context = browser.new_context()  # type: ignore[attr-defined]
+        try:
+            tab = context.new_page()
+            tab.goto(server.url)
+            tab.wait_for_selector("body[data-ready=true]")
+            tab.keyboard.press("d")  # the uncertain blur.png: a dog
+            status = tab.locator("#status")
+            until(lambda: "corrected CSV" in (status.text_content() or ""), "the warning")
+            text = " ".join(status.text_content().split())
+            assert text.startswith("1 decided: dog"), text  # decided all the same
+            assert "results.reviewed.csv: cannot write the corrected CSV (No space left" in text
+            assert status.evaluate("element => element.style.color") == "var(--bad)"
+            faults.clear()  # room again: the next decision writes both
+            tab.keyboard.press("c")
+            until(lambda: (tmp_path / "results.reviewed.csv").is_file(), "the corrected CSV")
+        finally:
+            context.close()
+            server.stop()
+            thread.join(timeout=30)
+    rows = (tmp_path / "results.reviewed.csv").read_text()
+    assert rows.count(",person") == 2

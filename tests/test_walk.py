@@ -126,12 +126,6 @@ def test_a_link_to_a_photo_the_walk_finds_anyway_is_left_out_so_each_is_classifi
     assert found == ["lib/best/f.jpg", "lib/best/h.jpg", "lib/best/n.jpg", "lib/2019/a.jpg"]
 
 
-def test_a_folder_named_like_an_image_is_yielded_and_walked(tmp_path, make_files):
-    make_files(tmp_path, {"x.jpg/inside.png": b""})
-    assert names(tmp_path, find_images([tmp_path])) == ["x.jpg", "x.jpg/inside.png"]
-    assert names(tmp_path, find_images([tmp_path], recursive=False)) == ["x.jpg"]
-
-
 def test_skip_dirs_are_never_entered_even_through_another_path(tmp_path, make_files):
     make_files(tmp_path, {"new.jpg": b"", "cat/a.jpg": b"", "dog/b.jpg": b"", "other/o.jpg": b""})
     (tmp_path / "via").symlink_to(tmp_path / "cat", target_is_directory=True)
@@ -323,6 +317,13 @@ def test_files_that_are_not_photos_are_counted_by_extension(tmp_path, make_files
     assert tally.not_photos == {".mov": 3, ".txt": 1, "(no extension)": 1}
 
 
+def test_a_folder_named_like_a_photo_is_walked_as_a_folder_only(tmp_path, make_files):
+    make_files(tmp_path, {"x.jpg/inside.png": b""})
+    (tmp_path / "y.JPG").mkdir()
+    assert names(tmp_path, find_images([tmp_path])) == ["x.jpg/inside.png"]
+    assert names(tmp_path, find_images([tmp_path], recursive=False)) == []
+
+
 def test_videos_are_walked_when_asked_for_in_any_case(tmp_path, make_files):
     make_files(
         tmp_path,
@@ -331,7 +332,7 @@ def test_videos_are_walked_when_asked_for_in_any_case(tmp_path, make_files):
             "IMG_1.MOV": b"",  # a Live Photo's: the walk yields it, the run leaves it out
             "a/clip.MP4": b"",
             "a/old.avi": b"",
-            "a/trip.mkv/x.txt": b"",  # a folder named like a video: yielded (its error row)
+            "a/trip.mkv/x.txt": b"",  # a folder named like a video: a folder, walked
             "a/voice.m4a": b"",
             "b.webm": b"",
         },
@@ -343,7 +344,6 @@ def test_videos_are_walked_when_asked_for_in_any_case(tmp_path, make_files):
         "IMG_1.MOV",
         "a/clip.MP4",
         "a/old.avi",
-        "a/trip.mkv",
         "b.webm",
     ]
     assert tally.not_photos == {".m4a": 1, ".txt": 1}

@@ -488,6 +488,37 @@ def test_photos_arriving_in_an_application_library_are_left_there(tmp_path, clas
     assert watching.names() == ["kitty.jpg"]
 
 
+def test_photos_in_another_runs_destination_are_left_there(tmp_path, classifier, make_photo):
+    inbox = tmp_path / "inbox"
+    (inbox / "backup" / ".catsort").mkdir(parents=True)  # a --copy run's, from before
+    make_photo(inbox / "backup" / "cat" / "old.jpg", RED)
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        make_photo(inbox / "backup" / "cat" / "C.jpg", RED)
+        make_photo(inbox / "kitty.jpg", RED)  # arrives last: once it is sorted, so is C.jpg
+        wait_for(lambda: "kitty.jpg" in watching.names(), "the photo outside the destination")
+    assert (inbox / "backup" / "cat" / "C.jpg").is_file()
+    assert watching.names() == ["kitty.jpg"]
+
+
+def test_a_watch_whose_journal_cannot_be_written_stops_with_its_summary(
+    tmp_path, classifier, make_photo, monkeypatch
+):
+    from faults import Faults
+
+    inbox = tmp_path / "inbox"
+    make_photo(inbox / "kitty.jpg", RED)
+    make_photo(inbox / "rex.png", BLUE)
+    Faults(monkeypatch).fail("write", 3, where="journal-")  # after the header and kitty's move
+    with Watching(inbox, classifier, SortPlan(MOVE, inbox)) as watching:
+        wait_for(lambda: not watching.thread.is_alive(), "the watch to stop by itself")
+    summary = watching.summary
+    assert summary is not None and "cannot write the journal (No space left on device)" in (
+        summary.stopped or ""
+    )
+    assert summary.exit_code == 1
+    assert (inbox / "rex.png").is_file(), "nothing moved once the journal took no more"
+
+
 def test_the_api_example_watches_a_folder_for_a_few_seconds(tmp_path, monkeypatch, capsys):
     from conftest import docstring_example
 

@@ -41,10 +41,13 @@ def convert_run(
     overwrite: bool = False,
     weights: str | None = None,
     gate_kind: str | None = None,
+    float_layers: tuple[str, ...] | None = None,
 ) -> dict:
     """Export RUN's model.keras into ``output``; return the shipped variant's metrics.
 
     ``output`` may not hold a model already (RUN itself does) unless ``overwrite`` is given.
+    ``float_layers``: the MobileNetV2 layers (name prefixes) kept float32 in the int8 model;
+    default: the run's own.
     """
     metadata_path = run / "catsort.json"
     if not (run / "model.keras").is_file() or not metadata_path.is_file():
@@ -63,6 +66,11 @@ def convert_run(
             "ship": ship or settings.get("ship", "int8"),
             "weights": settings.get("weights") if weights is None else _weights(weights),
             "gate": gate_kind or settings.get("gate", TrainConfig.gate),
+            "float_layers": tuple(
+                settings.get("float_layers", TrainConfig.float_layers)
+                if float_layers is None
+                else float_layers
+            ),
         }
     )
     files = datasets.list_files(roots, config.val_split, config.test_fraction, config.seed)
@@ -72,6 +80,7 @@ def convert_run(
     labels = datasets.default_labels(files.class_dirs, config.labels)
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
+    keep["training"] = {**keep.get("training", {}), "float_layers": list(config.float_layers)}
     again = f"python -m catsort.training.convert {run} --ship float32 --output {output}"
     with tempfile.TemporaryDirectory(prefix="catsort-convert-") as scratch:
         splits = decode_splits(files, (config.img_size, config.img_size), roots, Path(scratch))
@@ -84,6 +93,14 @@ def convert_run(
                     shutil.copy2(run / name, output / name)
         test_predictions_figure(output, splits[2], labels)
     return metrics
+
+
+def _float_layers(value: str | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if value.lower() == "none":
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _weights(value: str) -> str | None:
@@ -120,6 +137,14 @@ def main() -> None:
     parser.add_argument(
         "--no-gate", action="store_true", help="leave the pet gate out (to measure what it costs)"
     )
+    parser.add_argument(
+        "--float-layers",
+        default=None,
+        metavar="PREFIXES",
+        help="MobileNetV2 layers kept float32 in the int8 model: comma-separated name prefixes "
+        "(Conv1,bn_Conv1), or 'none' for an all-int8 network; default: the run's own (the "
+        "stem, training/export.py FLOAT_LAYERS)",
+    )
     args = parser.parse_args()
     try:
         metrics = convert_run(
@@ -131,6 +156,7 @@ def main() -> None:
             overwrite=args.overwrite,
             weights=args.weights,
             gate_kind=args.gate,
+            float_layers=_float_layers(args.float_layers),
         )
     except CatsortError as exc:
         raise SystemExit(f"error: {exc}") from None

@@ -64,22 +64,29 @@ def convert(
     quantization: str,
     calibration: Images | None = None,
     quiet: bool = False,
+    float_layers: tuple[str, ...] = FLOAT_LAYERS,
 ) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer, float32 or full-integer int8.
 
     int8 calibrates activation ranges on ``calibration`` images (uint8 pixels, read one at a
     time, perhaps more than once: an array, or ``Photos``); inputs and
     outputs stay float32 so every variant is fed and read the same way, and the pet gate's
-    arithmetic stays float. ``quiet`` drops what Keras prints while it saves the model for the
+    arithmetic stays float, as do the MobileNetV2 layers named by ``float_layers`` (prefixes;
+    empty: none). ``quiet`` drops what Keras prints while it saves the model for the
     converter (hundreds of lines listing its endpoints and captured tensors).
     """
     if not quiet:
-        return _convert(model, quantization, calibration)
+        return _convert(model, quantization, calibration, float_layers)
     with contextlib.redirect_stdout(io.StringIO()):
-        return _convert(model, quantization, calibration)
+        return _convert(model, quantization, calibration, float_layers)
 
 
-def _convert(model: keras.Model, quantization: str, calibration: Images | None) -> bytes:
+def _convert(
+    model: keras.Model,
+    quantization: str,
+    calibration: Images | None,
+    float_layers: tuple[str, ...],
+) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantization == "float32":
         return converter.convert()
@@ -102,9 +109,9 @@ def _convert(model: keras.Model, quantization: str, calibration: Images | None) 
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=representative, debug_options=options
     )
+    nodes = float_nodes(debugger.calibrated_model, float_layers) if float_layers else []
     debugger.options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_ops=GATE_FLOAT_OPS,
-        denylisted_nodes=float_nodes(debugger.calibrated_model, FLOAT_LAYERS),
+        denylisted_ops=GATE_FLOAT_OPS, denylisted_nodes=nodes
     )
     return debugger.get_nondebug_quantized_model()
 

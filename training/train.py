@@ -62,6 +62,9 @@ class TrainConfig:
     # beyond that): their features, 1,280 numbers a photo, are held in memory, and 4,000 photos
     # estimate a 1,280 x 1,280 covariance as well as 30,000 would (Ledoit-Wolf shrinkage).
     gate_photos: int = 4000
+    # MobileNetV2 layers kept float32 in the int8 model (name prefixes; () for none): the
+    # stem by default (export.FLOAT_LAYERS says why and what it costs).
+    float_layers: tuple[str, ...] = export.FLOAT_LAYERS
     figures: bool = True
     seed: int = 1337
     verbose: bool = True  # progress bars
@@ -581,7 +584,13 @@ def export_trained(
         started = time.perf_counter()
         with _counting(calibration, f"Quantising to {quantization}", quantization) as photos:
             path.write_bytes(
-                export.convert(exported, quantization, photos, quiet=not config.tensorflow_logs)
+                export.convert(
+                    exported,
+                    quantization,
+                    photos,
+                    quiet=not config.tensorflow_logs,
+                    float_layers=tuple(config.float_layers),
+                )
             )
         if quantization == "int8":
             say(f"Quantised in {time.perf_counter() - started:.0f} s")
@@ -668,7 +677,9 @@ def _fit_photo_gate(
         train, val = (_predict(inputs, split, config.batch_size) for split in splits)
     else:
         with _counting(calibration, "Quantising the gate's branch", quantization) as photos:
-            converted = export.convert(inputs, quantization, photos, quiet=True)
+            converted = export.convert(
+                inputs, quantization, photos, quiet=True, float_layers=tuple(config.float_layers)
+            )
         with logs.bar(sum(map(len, splits)), "Reading the int8 branch's features") as bar:
             train, val = (export.run_outputs(converted, _Counted(s, bar.update)) for s in splits)
     fitted = gate.fit_photo_gate(
@@ -889,6 +900,8 @@ def _config_from(settings: dict[str, Any], changes: dict[str, Any]) -> TrainConf
     values = {key: value for key, value in settings.items() if key in known}
     values["data"] = [Path(path) for path in values.get("data") or []]
     values["output"] = Path(values["output"])
+    if "float_layers" in values:  # a list in run.json
+        values["float_layers"] = tuple(values["float_layers"])
     return TrainConfig(**{**values, **changes})
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from catsort.cli.common import (
+    Command,
     CopyOption,
     CsvOption,
     ExcludeOption,
@@ -29,9 +29,10 @@ from catsort.cli.common import (
     interrupted,
     left_behind,
     no_output,
-    quoted,
     say,
+    stopped,
     tag_settings,
+    undo_command,
 )
 
 if TYPE_CHECKING:
@@ -39,12 +40,12 @@ if TYPE_CHECKING:
     from catsort.cli.display import Outputs
 
 
-@app.command()
+@app.command(cls=Command)
 def classify(
     inputs: Annotated[
         list[str],
         typer.Argument(
-            metavar="PATHS",
+            metavar="PATHS...",
             show_default=False,
             help="Photos and folders of photos (folders are walked); with --engine ray, also "
             "URLs (s3://bucket/prefix, gs://..., file://...).",
@@ -54,7 +55,8 @@ def classify(
     move: MoveOption = False,
     copy: CopyOption = False,
     dest: Annotated[
-        Path | None, typer.Option(help="Where the label folders go (default: the folder given).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the label folders go (default: the folder given)."),
     ] = None,
     flat: Annotated[
         bool,
@@ -98,7 +100,8 @@ def classify(
             "photos and running its own copy of the model.",
         ),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 8,
+    # catsort.types.BATCH_SIZE (not imported here: --help stays free of numpy)
+    batch_size: Annotated[int, typer.Option(min=1, help="Photos per model call.")] = 4,
     refresh: Annotated[
         bool,
         typer.Option(
@@ -121,13 +124,16 @@ def classify(
         str,
         typer.Option(
             metavar="local|ray",
-            help="'ray': classify with Ray Data (pip install \"catsort\\[distributed]\"), "
+            help="'ray': classify with Ray Data (pip install \"catsort[distributed]\"), "
             "writing Parquet parts to --output.",
         ),
     ] = "local",
     address: Annotated[
         str | None,
-        typer.Option(help="With --engine ray: the Ray cluster to run on (default: a local one)."),
+        typer.Option(
+            metavar="ADDRESS",
+            help="With --engine ray: the Ray cluster to run on (default: a local one).",
+        ),
     ] = None,
     output: Annotated[
         str | None,
@@ -178,6 +184,7 @@ def classify(
     api.quiet_pillow_warnings()
     run = None
     output_to: Outputs | None = None
+    summary: RunSummary | None = None
     try:
         if address is not None or output is not None:
             raise api.CatsortError("--address and --output need --engine ray")
@@ -219,16 +226,26 @@ def classify(
             output_to = Outputs(display, writer, plan_out)
             summary = run.start(output_to)
     except api.CatsortError as exc:
-        stop = fail(exc)
-        # An error after the first result stopped a run part way.
-        left = left_behind(run.plan if run else None) if output_to and output_to.seen else []
-        if left:
-            say(" ".join(left))
-        raise stop from None
+        if summary is None:
+            stop = fail(exc)
+            # An error after the first result stopped a run part way.
+            seen = output_to is not None and output_to.seen
+            left = left_behind(run.plan if run else None, output_to.summary if output_to else None)
+            if left and seen:
+                say(" ".join(left))
+            raise stop from None
+        # The run went to its end; the CSV failed only as it was closed (a network share).
+        fail(exc)
+        summary.problems.append(str(exc))
     except KeyboardInterrupt:
-        raise interrupted(run.plan if run else None) from None
+        raise interrupted(
+            run.plan if run else None, output_to.summary if output_to else None
+        ) from None
+    assert run is not None
     if not quiet:
         show_summary(summary, run.plan, classifier.has_gate)
+    if summary.stopped:
+        stopped(summary, run.plan)  # last, with --quiet too: what stopped it, how to go on
     raise typer.Exit(summary.exit_code)
 
 
@@ -251,21 +268,8 @@ def show_summary(summary: RunSummary, plan: SortPlan, has_gate: bool) -> None:
         say(f"Journal: {summary.journal}")
     # The whole job: this run's journal and those of the interrupted runs it finished.
     journals = summary.job_journals or ([summary.journal] if summary.journal else [])
-    if journals and plan.dest is not None:
+    if journals and plan.dest is not None and not summary.stopped:  # else said with the stop
         say(f"To put everything back: {undo_command(journals, plan.dest)}")
-
-
-def undo_command(journals: list[Path], dest: Path) -> str:
-    """The command that undoes these journals (newest first): --all DEST where they are all
-    that DEST has left to undo."""
-    from catsort.api import pending_journals
-
-    if len(journals) == 1:
-        return f"catsort undo {quoted(journals[0])}"
-    left = pending_journals(dest)
-    if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
-        return f"catsort undo --all {quoted(dest)}"
-    return "catsort undo " + " ".join(quoted(journal) for journal in journals)
 
 
 def classify_ray(

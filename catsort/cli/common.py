@@ -7,23 +7,57 @@ The command line imports catsort's public API only (catsort.api), inside the com
 
 from __future__ import annotations
 
+import os
 import shlex
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:
-    from catsort.api import CatsortError, SortPlan, TagSettings
+    from catsort.api import CatsortError, RunSummary, SortPlan, TagSettings
+
+#: What an option's value is called in the help where the option names nothing itself (Typer
+#: writes ``<path>``, ``<int range>``), by the name of its type.
+METAVARS = {
+    "path": "PATH",
+    "int": "N",
+    "int range": "N",
+    "float": "NUMBER",
+    "float range": "NUMBER",
+    "str": "TEXT",
+}
+
+
+class Command(TyperCommand):
+    """A command whose help reads as a manual's: ``PATHS...`` on the usage line, where Typer
+    writes a required argument as ``{PATHS}``, and ``--dest DIR``, not ``--dest <path>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.param_type_name == "option" and param.metavar is None:
+                name = param.type.name
+                param.metavar = METAVARS.get(name, name.upper())
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """The usage line's pieces, each argument as it is named."""
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
 
 app = typer.Typer(
     help="Sort the cats from the dogs in a folder of photos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: two columns that stay readable at 80 (Rich's panels squeeze the text into a
+    # fifth of the width there).
+    rich_markup_mode=None,
 )
 err_console = Console(stderr=True)
 
@@ -57,10 +91,14 @@ FLAGS = {
 def fail(error: CatsortError) -> typer.Exit:
     """Print a CatsortError as one red line (settings named by their options) and return the
     Exit to raise."""
-    message = error.spelled(FLAGS)
+    say_error(error.spelled(FLAGS))
+    return typer.Exit(exit_code(error))
+
+
+def say_error(message: str) -> None:
+    """Print ``Error:`` in red and the message, on one line on stderr."""
     # Escaped: file names such as "[2020] trip" are not Rich markup.
     err_console.print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(exit_code(error))
 
 
 def exit_code(error: CatsortError) -> int:
@@ -76,14 +114,29 @@ def say(message: str) -> None:
     err_console.print(message, highlight=False, soft_wrap=True, markup=False)
 
 
-def interrupted(plan: SortPlan | None) -> typer.Exit:
+def interrupted(plan: SortPlan | None, summary: RunSummary | None = None) -> typer.Exit:
     """Say what a run stopped with Ctrl-C left behind; exit 130, as shells do for it."""
-    say(" ".join(["Interrupted.", *left_behind(plan)]))
+    say(" ".join(["Interrupted.", *left_behind(plan, summary)]))
     return typer.Exit(130)
 
 
-def left_behind(plan: SortPlan | None) -> list[str]:
-    """What a run that stopped part way leaves, and how to finish or undo it (if it sorted)."""
+def stopped(summary: RunSummary, plan: SortPlan) -> None:
+    """Say why a run stopped part way (a file it had to write could not be), in red, and what
+    it left: shown even with --quiet."""
+    say_error(f"{summary.stopped}; the run stopped there.")
+    left = left_behind(plan, summary, again="Once that is fixed (room made on a full disk)")
+    if left:
+        say(" ".join(left))
+
+
+def left_behind(
+    plan: SortPlan | None, summary: RunSummary | None = None, again: str = ""
+) -> list[str]:
+    """What a run that stopped part way leaves, and how to finish or undo it (if it sorted).
+
+    With the run's ``summary``, the journals that put it back are named; ``again`` says what
+    to do before the same command runs again.
+    """
     from catsort.api import JOURNAL_DIR, MOVE
 
     if plan is None or plan.action is None or plan.dry_run:
@@ -93,12 +146,41 @@ def left_behind(plan: SortPlan | None) -> list[str]:
         state = "Every photo is whole, in its old place or its new one."
     else:
         state = "The copies made so far are whole; the originals are untouched."
-    return [
-        state,
-        "Run the same command again to finish, or put back what this run did with "
-        f"catsort undo and its journal, the newest in {plan.dest / JOURNAL_DIR} "
-        f"(catsort undo --all {quoted(plan.dest)} puts back every run into it)",
-    ]
+    finish = (
+        f"{again}, run the same command again to finish"
+        if again
+        else ("Run the same command again to finish")
+    )
+    if summary is None:
+        undo = (
+            "put back what this run did with catsort undo and its journal, the newest in "
+            f"{plan.dest / JOURNAL_DIR} (catsort undo --all {quoted(plan.dest)} puts back every "
+            "run into it)"
+        )
+    else:
+        journals = summary.job_journals or ([summary.journal] if summary.journal else [])
+        if not journals:
+            return [state, f"{finish}."]  # nothing was moved or copied: nothing to put back
+        undo = f"put back what it did with {undo_command(journals, plan.dest)}"
+    return [state, f"{finish}, or {undo}."]
+
+
+def undo_command(journals: list[Path], dest: Path) -> str:
+    """The command that undoes these journals (newest first): --all DEST where they are all
+    that DEST has left to undo."""
+    from catsort.api import pending_journals
+
+    if len(journals) == 1:
+        return f"catsort undo {quoted(journals[0])}"
+    left = pending_journals(dest)
+    if {os.path.abspath(j) for j in left} == {os.path.abspath(j) for j in journals}:
+        return f"catsort undo --all {quoted(dest)}"
+    return "catsort undo " + " ".join(quoted(journal) for journal in journals)
+
+
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """``1 file``, ``2 files``: a count and its noun, singular or plural."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def quoted(path: Path) -> str:
@@ -220,5 +302,6 @@ CsvOption = Annotated[
     ),
 ]
 OtherDestOption = Annotated[
-    Path | None, typer.Option(help="Also move/copy 'other' photos, into this folder.")
+    Path | None,
+    typer.Option(metavar="DIR", help="Also move/copy 'other' photos, into this folder."),
 ]

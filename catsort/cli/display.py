@@ -163,12 +163,14 @@ class WatchDisplay(Reporter):
 
 class Outputs(Reporter):
     """A run's reporter: each result to the display and to the writers (the CSV, a dry run's
-    plan); notes and warnings to the display. ``seen`` counts the results."""
+    plan); notes and warnings to the display. ``seen`` counts the results; ``summary`` is the
+    run's once its session closed."""
 
     def __init__(self, display: Reporter, *writers: Writer | None) -> None:
         self.display = display
         self.writers = [writer for writer in writers if writer is not None]
         self.seen = 0
+        self.summary: RunSummary | None = None  # once the run's session closed
 
     def result(self, result: PhotoResult) -> None:
         """Write the result's row and show it."""
@@ -188,6 +190,10 @@ class Outputs(Reporter):
     def ready(self) -> None:
         """Say that a watch is listening."""
         self.display.ready()
+
+    def closed(self, summary: RunSummary) -> None:
+        """Keep what the run did, for what a run stopped with Ctrl-C says."""
+        self.summary = summary
 
 
 class Writer(Protocol):

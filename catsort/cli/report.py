@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from catsort.cli.common import app, err_console, fail
+from catsort.cli.common import Command, app, err_console, fail
 
 if TYPE_CHECKING:
     from catsort.api import HtmlReport, ReportSummary, ResultsCsv
 
 
-@app.command()
+@app.command(cls=Command)
 def report(
     csv: Annotated[
         str,
@@ -38,7 +38,10 @@ def report(
     ] = None,
     html: Annotated[
         Path | None,
-        typer.Option(help="Also write a self-contained HTML page with thumbnails to this file."),
+        typer.Option(
+            metavar="FILE",
+            help="Also write a self-contained HTML page with thumbnails to this file.",
+        ),
     ] = None,
     html_limit: Annotated[
         int,

@@ -15,10 +15,12 @@ from catsort.cli.common import (
     ModelOption,
     ThresholdOption,
     app,
+    counted,
     fail,
     interrupted,
     quoted,
     say,
+    say_error,
 )
 
 if TYPE_CHECKING:
@@ -84,8 +86,7 @@ def review(
             )
         with opened as under_review:
             if export is not None:
-                _export(under_review, export)
-                raise typer.Exit(0)
+                raise typer.Exit(_export(under_review, export))
             _introduce(under_review)
             try:
                 with _sigterm_as_ctrl_c():
@@ -101,8 +102,7 @@ def review(
         raise fail(exc) from None
     except KeyboardInterrupt:
         raise interrupted(None) from None
-    _conclude(under_review)
-    raise typer.Exit(0)
+    raise typer.Exit(_conclude(under_review))
 
 
 @contextmanager
@@ -130,10 +130,13 @@ def _introduce(under_review: Review) -> None:
         f"{len(items)} photos, {todo} to decide{unread}. "
         "Keys: c cat, d dog, o not a pet, s skip, u undo. Ctrl-C here to stop."
     )
+    for problem in under_review.source.session.summary.problems:  # a results cache unwritable
+        say(f"Warning: {problem}. Your decisions are acted on, but not remembered by later runs.")
 
 
-def _conclude(under_review: Review) -> None:
-    """The summary once the review stopped: what was decided, and how to put it back."""
+def _conclude(under_review: Review) -> int:
+    """The summary once the review stopped: what was decided, and how to put it back; what
+    could not be written (a full disk). Return the exit code: 1 for the latter, else 0."""
     summary = under_review.summary()
     if not summary.total:
         say("No decisions.")
@@ -142,24 +145,30 @@ def _conclude(under_review: Review) -> None:
             f"{count} {'not a pet' if label == 'other' else label}"
             for label, count in summary.decided.most_common()
         )
-        done = [f"Decided {summary.total} photos: {labels}."]
+        done = [f"Decided {counted(summary.total, 'photo')}: {labels}."]
         if summary.moved:
-            companions = f", with {summary.companions} companions" if summary.companions else ""
+            with_them = counted(summary.companions, "companion")
+            companions = f", with {with_them}" if summary.companions else ""
             done.append(f"Moved {summary.moved}{companions}.")
         if summary.tagged:
-            done.append(f"Changed {summary.tagged} sidecars.")
+            done.append(f"Changed {counted(summary.tagged, 'sidecar')}.")
         say(" ".join(done))
     if summary.failed:
-        say(f"{summary.failed} decisions could not be carried out (the page said why).")
+        failed = counted(summary.failed, "decision")
+        say(f"{failed} could not be carried out (the page said why).")
     if summary.reviewed_csv is not None:
         say(f"Corrected CSV: {summary.reviewed_csv}")
     if summary.journal is not None:
         say(f"Journal: {summary.journal}")
         say(f"To put it all back: catsort undo {quoted(summary.journal)}")
+    for problem in summary.problems:
+        say_error(problem)
+    return 1 if summary.problems else 0
 
 
-def _export(under_review: Review, out: Path) -> None:
-    """Write the decisions as class folders, and say what was written."""
+def _export(under_review: Review, out: Path) -> int:
+    """Write the decisions as class folders, and say what was written; return the exit code
+    (1: a full disk stopped it part way)."""
     written = under_review.export(out)
     how = []
     if written.linked:
@@ -168,8 +177,15 @@ def _export(under_review: Review, out: Path) -> None:
         how.append(f"{written.copied} copied")
     if written.already:
         how.append(f"{written.already} there already")
-    say(f"{out}: {', '.join(how) or 'no photos a person decided'}.")
+    if how or written.stopped is None:
+        say(f"{out}: {', '.join(how) or 'no photos a person decided'}.")
     for reason, count in written.left_out.most_common():
         say(f"Left out {count}: {reason}.")
+    if written.stopped is not None:
+        say_error(
+            f"{written.stopped}; the export stopped there: the same command again adds the rest"
+        )
+        return 1
     if written.written or written.already:
         say(f"Train on them: catsort train --data {quoted(out)}")
+    return 0

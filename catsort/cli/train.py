@@ -10,12 +10,12 @@ import typer
 from rich.markup import escape
 
 from catsort import CatsortError
-from catsort.cli.common import app, err_console, fail, say
+from catsort.cli.common import Command, app, err_console, fail, say
 
 # --- train -----------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     ctx: typer.Context,
     data: Annotated[

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from catsort.cli.common import app, err_console, fail, quoted
+from catsort.cli.common import Command, app, counted, err_console, fail, quoted
 
 
-@app.command()
+@app.command(cls=Command)
 def undo(
     journals: Annotated[
         list[Path],
@@ -55,12 +56,19 @@ def undo(
             continue
         for message in [*result.notes, *result.skipped]:
             err_console.print(shown(message), highlight=False, soft_wrap=True, markup=False)
-        if not result.already_undone:
-            left_alone = left_alone or bool(result.skipped)
-            sidecars = f", put back {len(result.sidecars)} sidecars" if result.sidecars else ""
+        for message in result.failed:  # a journal that could not record what undo did
             err_console.print(
-                f"{journal + ': p' if several else 'P'}ut back {len(result.restored)} "
-                f"files, removed {len(result.removed)} copies{sidecars}, "
+                f"[red]Error:[/red] {escape(shown(message))}", highlight=False, soft_wrap=True
+            )
+        if not result.already_undone:
+            left_alone = left_alone or bool(result.skipped or result.failed)
+            sidecars = (
+                f", put back {counted(len(result.sidecars), 'sidecar')}" if result.sidecars else ""
+            )
+            err_console.print(
+                f"{journal + ': p' if several else 'P'}ut back "
+                f"{counted(len(result.restored), 'file')}, removed "
+                f"{counted(len(result.removed), 'copy', 'copies')}{sidecars}, "
                 f"left {len(result.skipped)} alone.",
                 highlight=False,
                 soft_wrap=True,
@@ -70,8 +78,8 @@ def undo(
         again = " ".join(quoted(path) for path in journals)
         err_console.print(
             f"Once the problems above are dealt with (a place taken, a copy "
-            f"changed), run catsort undo {'--all ' if all_journals else ''}{again} again: it "
-            "retries only what it left alone.",
+            f"changed, a full disk), run catsort undo {'--all ' if all_journals else ''}{again} "
+            "again: it retries only what it left alone.",
             highlight=False,
             soft_wrap=True,
             markup=False,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from catsort.cli.common import (
+    Command,
     CopyOption,
     CsvOption,
     ExcludeOption,
@@ -32,6 +33,7 @@ from catsort.cli.common import (
     no_output,
     quoted,
     say,
+    stopped,
     tag_settings,
 )
 
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from catsort.api import RunSummary
 
 
-@app.command()
+@app.command(cls=Command)
 def watch(
     folder: Annotated[
         Path,
@@ -52,7 +54,8 @@ def watch(
     move: MoveOption = False,
     copy: CopyOption = False,
     dest: Annotated[
-        Path | None, typer.Option(help="Where the label folders go (default: FOLDER).")
+        Path | None,
+        typer.Option(metavar="DIR", help="Where the label folders go (default: FOLDER)."),
     ] = None,
     other_dest: OtherDestOption = None,
     csv_path: CsvOption = None,
@@ -60,6 +63,7 @@ def watch(
         float,
         typer.Option(
             min=0.0,
+            metavar="SECONDS",
             help="Seconds a photo's size and modification time must stay the same before it "
             "is taken (and it must decode).",
         ),
@@ -71,7 +75,7 @@ def watch(
         ),
     ] = False,
     poll_interval: Annotated[
-        float, typer.Option(min=0.01, help="Seconds between looks with --poll.")
+        float, typer.Option(min=0.01, metavar="SECONDS", help="Seconds between looks with --poll.")
     ] = 1.0,
     model: ModelOption = None,
     threshold: ThresholdOption = None,
@@ -140,6 +144,8 @@ def watch(
             raise interrupted(planned.plan if planned else None) from None
     if not quiet:
         show_summary(summary, planned.plan.action, classifier.has_gate)
+    if summary.stopped:
+        stopped(summary, planned.plan)
     # Ctrl-C exits 130 as shells expect; SIGTERM (a service manager stopping it) is a normal end.
     raise typer.Exit(130 if stop.signal == signal.SIGINT else summary.exit_code)
 
@@ -156,7 +162,8 @@ def show_summary(summary: RunSummary, action: str | None, has_gate: bool) -> Non
         err_console.print(reasons)
     if summary.journal is not None:
         say(f"Journal: {summary.journal}")
-        say(f"To put everything back: catsort undo {quoted(summary.journal)}")
+        if not summary.stopped:  # else said with the stop
+            say(f"To put everything back: catsort undo {quoted(summary.journal)}")
 
 
 class _StopOnSignals:

@@ -330,6 +330,7 @@ class ClassifyActor:
                 rows["companions"].append(None)
                 rows[columns.SIDECAR].append(None)
                 rows[columns.CACHED].append(columns.NO)
+                rows[columns.FRAMES].append(None)  # the engine lists photos, not videos
         rows["size"] = list(data["size"])
         rows["version"] = list(data["version"])
         table = pa.Table.from_pydict(rows, schema=self.schema)

@@ -11,7 +11,7 @@ from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
 
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, WriteFailed, os_reason
 from catsort.files import write_atomic
 from catsort.images import is_image_name
 from catsort.metadata import OTHER, UNCERTAIN
@@ -154,7 +154,7 @@ def _write_atomically(out: Path, page: str) -> None:
     try:
         write_atomic(out, page.encode("utf-8"), replace=True)
     except OSError as exc:
-        raise CatsortError(f"{out}: cannot write the HTML report ({exc.strerror})") from None
+        raise WriteFailed(f"{out}: cannot write the HTML report ({os_reason(exc)})") from None
 
 
 def render_page(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from catsort.errors import FAILED, CatsortError
+from catsort.errors import CatsortError, os_reason
 from catsort.files import write_atomic
 from catsort.metadata import OTHER
 from catsort.review.export import ExportSummary, export_decisions
@@ -43,6 +43,9 @@ class ReviewSummary:
     failed: int = 0
     journal: Path | None = None
     reviewed_csv: Path | None = None
+    #: What could not be written (the corrected CSV, the results cache, the journal's last
+    #: line): one line each, naming the file.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -71,6 +74,7 @@ class Review:
         self._failed = 0
         self._lock = threading.Lock()
         self._closed = False
+        self._unsaved: str | None = None  # why the corrected CSV is behind the decisions
 
     @property
     def kind(self) -> str:
@@ -184,6 +188,10 @@ class Review:
         if summary.reviewed_csv is not None and not summary.reviewed_csv.is_file():
             summary.reviewed_csv = None
         summary.journal = self.source.session.summary.journal
+        summary.problems = [
+            *([self._unsaved] if self._unsaved is not None else []),
+            *self.source.session.summary.problems,
+        ]
         return summary
 
     def export(self, out: Path) -> ExportSummary:
@@ -218,9 +226,16 @@ class Review:
         if self.kind == LIBRARY:
             item.shown = shown_path(path, self.folder)
 
+    @property
+    def unsaved(self) -> str | None:
+        """Why the corrected CSV lacks the latest decisions (it could not be written: a full
+        disk), or None. The decisions stand, and each later one writes them all again."""
+        return self._unsaved
+
     def _write_csv(self) -> None:
         """Write the corrected CSV (a CSV review): the same rows, a person's labels in place of
-        the model's, and who decided each; all or nothing."""
+        the model's, and who decided each; all or nothing. One that cannot be written is
+        ``unsaved``: said on the page and when the review ends."""
         target = self.reviewed_csv
         if target is None:
             return
@@ -244,9 +259,13 @@ class Review:
         try:
             write_atomic(target, data, replace=True)
         except OSError as exc:
-            raise CatsortError(
-                f"{target}: cannot write the corrected CSV ({exc.strerror or exc})", FAILED
-            ) from None
+            # The decisions stand (and are in the cache): the next one writes them all again.
+            self._unsaved = (
+                f"{target}: cannot write the corrected CSV ({os_reason(exc)}); it lacks the "
+                "latest decisions"
+            )
+            return
+        self._unsaved = None
 
 
 def check_reviewed_csv(review: Review) -> None:

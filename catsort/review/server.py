@@ -272,6 +272,7 @@ def _answer(review: Review, items: list[Item]) -> Response:
             "items": [item.to_json() for item in items],
             "decided": summary.total,
             "undo": review.can_undo,
+            "warning": review.unsaved,  # decided, but the corrected CSV could not be written
         },
         headers=_NO_STORE,
     )

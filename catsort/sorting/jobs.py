@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from catsort import files
-from catsort.errors import CatsortError
+from catsort.errors import CatsortError, WriteFailed, os_reason
 from catsort.sorting.journal import JOURNAL_DIR, Journal
 from catsort.sorting.place import MOVE
 
@@ -85,7 +85,7 @@ class Job:
         try:
             files.write_atomic(path, data, replace=True)  # all or nothing, even if killed here
         except OSError as exc:
-            raise CatsortError(f"{path}: cannot write the job file ({exc.strerror})") from None
+            raise WriteFailed(f"{path}: cannot write the job file ({os_reason(exc)})") from None
 
 
 def start_job(dest: Path, inputs: list[Path], action: str, other_dest: Path | None = None) -> Job:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from catsort.errors import CatsortError
+from catsort import files
+from catsort.errors import FAILED, CatsortError, WriteFailed, os_reason
+from catsort.skiplist import JOURNAL_DIR
 from catsort.sorting.lock import DestinationLock
 from catsort.sorting.place import COPY, MOVE, Placement, same_content
 from catsort.sorting.restore import (
@@ -37,8 +39,8 @@ try:
 except ImportError:  # pragma: no cover - Windows: no locking, one run at a time is assumed
     fcntl = None  # type: ignore[assignment]
 
-#: Hidden folder in the destination holding the journals (hidden, so walks pass over it).
-JOURNAL_DIR = ".catsort"
+# JOURNAL_DIR (.catsort), the hidden folder in the destination holding the journals, comes from
+# catsort.skiplist: a walk never enters a folder below the one given that holds one.
 _HEADER = "catsort"
 _VERSION = 2  # 2: paths relative to the destination
 _FINAL = ("closed", "undone")  # a journal whose last line says this has nothing to settle
@@ -89,6 +91,9 @@ class Journal:
         self.records: list[dict] = []
         self.undone = False
         self._created = False
+        # The first write that failed (a full disk): every later one raises it again, so that
+        # nothing is appended after a line that may be torn.
+        self.failed: WriteFailed | None = None
 
     @classmethod
     def create(cls, dest: Path) -> Journal:
@@ -97,29 +102,31 @@ class Journal:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CatsortError(f"{folder}: cannot create journal folder ({exc.strerror})") from None
+            reason = os_reason(exc)
+            raise WriteFailed(f"{folder}: cannot create journal folder ({reason})") from None
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND
         n = 0
         while True:
             path = folder / (f"journal-{stamp}.jsonl" if n == 0 else f"journal-{stamp}-{n}.jsonl")
             try:
-                fd = os.open(path, flags, 0o644)
+                fd = files.open_for_writing(path, flags, 0o644)
                 break
             except FileExistsError:
                 n += 1
             except OSError as exc:
-                raise CatsortError(f"{path}: cannot create journal ({exc.strerror})") from None
+                raise WriteFailed(f"{path}: cannot create journal ({os_reason(exc)})") from None
+        journal = cls(path, fd)
         try:
             _lock(fd, path)
+            journal._write(
+                {"journal": _HEADER, "version": _VERSION, "dest": os.path.abspath(dest)}, sync=True
+            )
         except BaseException:
             os.close(fd)
+            files.remove_quietly(path)  # empty, or a torn header: nothing recorded yet
             raise
-        journal = cls(path, fd)
         journal._created = True
-        journal._write(
-            {"journal": _HEADER, "version": _VERSION, "dest": os.path.abspath(dest)}, sync=True
-        )
         return journal
 
     @classmethod
@@ -127,7 +134,7 @@ class Journal:
         """Open and lock an existing journal and read its entries back."""
         path = Path(path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | getattr(os, "O_BINARY", 0))
+            fd = files.open_for_writing(path, os.O_RDWR | os.O_APPEND)
         except IsADirectoryError:
             raise CatsortError(
                 f"{path}: is a folder, not a catsort journal; "
@@ -136,7 +143,7 @@ class Journal:
         except FileNotFoundError:
             raise CatsortError(f"{path}: no such journal file") from None
         except OSError as exc:
-            raise CatsortError(f"{path}: cannot open journal ({exc.strerror})") from None
+            raise CatsortError(f"{path}: cannot open journal ({os_reason(exc)})", FAILED) from None
         journal = cls(path, fd)
         try:
             _lock(fd, path)
@@ -208,11 +215,16 @@ class Journal:
         self._write(self._record(self._pending.pop(placement), placement, "aborted"))
 
     def close(self) -> None:
-        """Close the journal; one that recorded nothing is removed again."""
+        """Close the journal; one of a run that changed nothing (it recorded nothing, or only
+        operations that failed) is removed again: there is nothing to put back.
+
+        It never raises for a write that fails here: a journal left without its "closed" line
+        is settled by the next run, which finds every operation in it ended. ``failed`` says so.
+        """
         if self._fd < 0:
             return
         try:
-            if self._created and self._next == 0:
+            if self._created and self.failed is None and not self._pending and not self.completed:
                 os.unlink(self.path)
                 _rmdir_if_empty(self.path.parent)
             elif not (
@@ -221,6 +233,8 @@ class Journal:
                 or any(e.state == "begin" for e in self.entries.values())
             ):
                 self._write({"state": "closed"}, sync=True)
+        except WriteFailed:
+            pass  # kept in self.failed
         finally:
             os.close(self._fd)
             self._fd = -1
@@ -247,7 +261,12 @@ class Journal:
                     f"to {entry.target} ({exc.strerror})"
                 )
                 continue
-            self._set_state(entry, state, sync=True)
+            try:
+                self._set_state(entry, state, sync=True)
+            except WriteFailed as exc:
+                # Nothing more is settled without its record: the next run decides again from
+                # the disk, which now holds what settling did so far.
+                return [*messages, f"{exc}; what it left interrupted is settled next time"]
             if entry.group is None:
                 messages.append(message)  # a group's members get one line for the group
             folders.add(entry.target.parent)
@@ -255,7 +274,11 @@ class Journal:
             members = sorted(
                 (e for e in self.entries.values() if e.group == group), key=lambda e: e.n
             )
-            messages.extend(settle_group(members, lambda e, s: self._set_state(e, s, sync=True)))
+            try:
+                settled = settle_group(members, lambda e, s: self._set_state(e, s, sync=True))
+            except WriteFailed as exc:
+                return [*messages, f"{exc}; what it left interrupted is settled next time"]
+            messages.extend(settled)
             folders.update(entry.target.parent for entry in members)
         for kind in _KINDS.values():
             folders.update(kind.interrupted_folders(self))
@@ -301,17 +324,47 @@ class Journal:
         entry.state = state
 
     def _write(self, *records: dict, sync: bool = False) -> None:
+        """Append whole lines, or nothing: a write that fails part way (a full disk) is cut off
+        again, and raises WriteFailed, as every later write of this journal does."""
+        if self.failed is not None:
+            raise self.failed
         # ensure_ascii keeps non-UTF-8 file names (lone surrogates) as \udcxx escapes.
         data = "".join(json.dumps(r, ensure_ascii=True) + "\n" for r in records).encode("ascii")
-        while data:
-            data = data[os.write(self._fd, data) :]
-        if sync:
-            os.fsync(self._fd)
+        try:
+            size = os.fstat(self._fd).st_size
+        except OSError as exc:
+            self._fail(exc)
+        try:
+            files.write_all(self._fd, data)
+            if sync:
+                files.sync(self._fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, size)  # no torn line for the next run to read
+            except OSError:
+                pass  # it reads a torn last line as an operation that never began
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        self.failed = WriteFailed(f"{self.path}: cannot write the journal ({os_reason(exc)})")
+        raise self.failed from None
 
     def _read(self) -> None:
         with open(os.dup(self._fd), "rb") as file:
             file.seek(0)
             data = file.read()
+        self._parse(data)
+        if data and not data.endswith(b"\n"):
+            # Cut the torn line off (which needs no room on a full disk), so that the next line
+            # does not join it; where that cannot be done, nothing more is written here.
+            try:
+                os.ftruncate(self._fd, data.rfind(b"\n") + 1)
+            except OSError as exc:
+                self.failed = WriteFailed(
+                    f"{self.path}: cannot write the journal ({os_reason(exc)})"
+                )
+
+    def _parse(self, data: bytes) -> None:
         lines = data.split(b"\n")
         try:
             header = json.loads(lines[0])
@@ -328,8 +381,6 @@ class Journal:
                 continue  # the torn last line of a crash: its operation never began
             if isinstance(record, dict):
                 self._apply(record)
-        if data and not data.endswith(b"\n"):
-            os.write(self._fd, b"\n")  # so the next line does not join the torn one
 
     def _apply(self, record: dict) -> None:
         state = record.get("state")
@@ -461,6 +512,75 @@ def journals_newest_first(folder: Path) -> list[Path]:
     return sorted(paths, key=order, reverse=True)
 
 
+def read_entries(path: Path) -> list[Entry]:
+    """The moves and copies a journal records, each in its latest state, read without locking
+    or writing it (the run that writes it may still be going on); none if it cannot be read."""
+    journal = Journal(Path(path), -1)
+    try:
+        with open(path, "rb") as file:
+            journal._parse(file.read())
+    except (OSError, CatsortError):
+        return []
+    return list(journal.entries.values())
+
+
+class Whereabouts:
+    """Where a photo that catsort moved is now, as the journals of the folders above it (and of
+    ``roots``) say: for a link left pointing to nothing by a move, for a copy whose original
+    moved since. Each journal folder is read once."""
+
+    def __init__(self, roots: Iterable[Path] = ()) -> None:
+        self.roots = [Path(os.path.realpath(root)) for root in roots]
+        self._moved: dict[Path, dict[str, Path]] = {}  # folder -> {where it was: where it went}
+
+    def find(self, path: Path) -> Path | None:
+        """Where the file once at ``path`` is now, if a catsort run moved it there, or an undo
+        put it back there, and it is there; else None."""
+        real = os.path.realpath(path)
+        for folder in [*Path(real).parents, *self.roots]:
+            if folder not in self._moved:
+                self._moved[folder] = _moves_into(folder)
+            now = self._moved[folder].get(real)
+            if now is not None and os.path.lexists(now):
+                return now
+        return None
+
+
+def _moves_into(folder: Path) -> dict[str, Path]:
+    """{a moved file's resolved old path: its new one} from the journals of ``folder``, oldest
+    first, so that the latest move of a file wins; an undone move leads back."""
+    moved: dict[str, Path] = {}
+    for journal in reversed(journals_newest_first(folder / JOURNAL_DIR)):
+        for entry in sorted(read_entries(journal), key=lambda e: e.n):
+            if entry.op != MOVE:
+                continue
+            if entry.state == "done":
+                moved[os.path.realpath(entry.source)] = entry.target
+            elif entry.state == "reverted":
+                moved[os.path.realpath(entry.target)] = entry.source
+    return moved
+
+
+def folders_sorted_into(dest: Path, labels: Sequence[str]) -> set[str]:
+    """The label folders of ``dest`` that catsort runs sorted photos into, as the journals in
+    ``dest/.catsort`` say (those undone left out: what they put there is gone again)."""
+    found: set[str] = set()
+    base = os.path.abspath(dest)
+    for journal in journals_newest_first(Path(dest) / JOURNAL_DIR):
+        if is_undone(journal):
+            continue
+        for entry in read_entries(journal):
+            try:
+                top = os.path.relpath(os.path.abspath(entry.target), base).split(os.sep, 1)[0]
+            except ValueError:  # another drive
+                continue
+            if top in labels:
+                found.add(top)
+        if found.issuperset(labels):
+            break
+    return found
+
+
 def is_undone(path: Path) -> bool:
     """Tell whether a journal has been undone in full."""
     return _last_state(Path(path)) == "undone"
@@ -503,6 +623,7 @@ def _undo(journal_path: Path) -> UndoResult:
         for kind in _KINDS.values():
             kind.undo(journal, result)
         folders = set()
+        whereabouts = Whereabouts()  # where the originals of copies moved since are now
         for entry in sorted(journal.entries.values(), key=lambda e: e.n, reverse=True):
             if entry.group in held:
                 continue
@@ -513,15 +634,34 @@ def _undo(journal_path: Path) -> UndoResult:
                 )
             if entry.state != "done":
                 continue  # never carried out, undone by an earlier undo, or not settled
-            if (undo_move if entry.op == MOVE else undo_copy)(entry, result):
-                journal.mark_reverted(entry)
+            if entry.op == MOVE:
+                back = undo_move(entry, result)
+            else:
+                back = undo_copy(entry, result, whereabouts.find)
+            if back:
+                _unless_full(journal.mark_reverted, entry)
             folders.update(journal.folders_made(entry.target))
         for folder in sorted(folders, reverse=True):
             _rmdir_if_empty(folder)
         # Only once nothing is left alone: until then, undo run again retries what was.
         if not result.skipped:
-            journal.mark_undone()
+            _unless_full(journal.mark_undone)
+        if journal.failed is not None:
+            result.failed.append(
+                f"{journal.failed}; what this undo put back is not recorded in it: once there is "
+                "room, the same undo again finds it back and records it"
+            )
     return result
+
+
+def _unless_full(mark: Callable[..., None], *args: Entry) -> None:
+    """Record what undo did where the journal can still be written. Where it cannot (a full
+    disk), undo goes on putting files back: each of its steps is decided from the disk, so an
+    undo run again finds what is back already, and records it then."""
+    try:
+        mark(*args)
+    except WriteFailed:
+        pass  # kept in journal.failed, and said once at the end
 
 
 def _held_groups(entries: Iterable[Entry], result: UndoResult) -> set[int]:

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from catsort.errors import CatsortError
+from catsort import files
+from catsort.errors import FAILED, CatsortError, os_reason
 
 try:
     import fcntl
@@ -44,7 +45,9 @@ class DestinationLock:
         try:
             journal_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CatsortError(f"{journal_dir}: cannot create folder ({exc.strerror})") from None
+            raise CatsortError(
+                f"{journal_dir}: cannot create folder ({os_reason(exc)})", FAILED
+            ) from None
         path = journal_dir / LOCK_NAME
         while True:
             fd, previous = _open_locked(path)
@@ -52,10 +55,18 @@ class DestinationLock:
                 break
         if previous and on_note is not None:
             on_note(f"{path}: took over a stale lock left by {_owner(previous)}, which is gone")
-        os.ftruncate(fd, 0)
         record = {"pid": os.getpid(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-        os.write(fd, (json.dumps(record) + "\n").encode("ascii"))
-        os.fsync(fd)
+        try:
+            os.ftruncate(fd, 0)
+            files.write_all(fd, (json.dumps(record) + "\n").encode("ascii"))
+            files.sync(fd)
+        except OSError:
+            # A full disk: the lock is held all the same (flock), and undo, which frees room,
+            # must still run. Without its record a second run says "has not written its pid".
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass  # a torn record reads as none
         return cls(path, fd)
 
     def release(self) -> None:
@@ -85,9 +96,9 @@ def _open_locked(path: Path) -> tuple[int | None, dict | None]:
     if fcntl is None:  # pragma: no cover - Windows
         return _open_exclusive(path)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = files.open_for_writing(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot create lock file ({exc.strerror})") from None
+        raise CatsortError(f"{path}: cannot create lock file ({os_reason(exc)})", FAILED) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -108,7 +119,7 @@ def _open_exclusive(path: Path) -> tuple[int | None, dict | None]:  # pragma: no
     # No flock, and os.kill there ends a process rather than asking about it: a lock file that
     # is there is taken as held, and the message says which run left it.
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), None
+        return files.open_for_writing(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), None
     except FileExistsError:
         pass
     try:

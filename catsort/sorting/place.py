@@ -12,13 +12,13 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from catsort import files
-from catsort.errors import FAILED, CatsortError, os_reason
+from catsort.errors import DISK_ERRORS, FAILED, CatsortError, WriteFailed, os_reason
 from catsort.types import COPY, MOVE
 
 _COUNTER = re.compile(r"^(.+) \((\d+)\)$")
@@ -154,10 +154,10 @@ def plan_group(
 class GroupFailed(CatsortError):
     """A member of a photo's group could not be placed, so the whole group stayed put."""
 
-    def __init__(self, member: Path, reason: CatsortError, split: list[str]) -> None:
-        super().__init__(str(reason), FAILED)
+    def __init__(self, member: Path, cause: CatsortError, split: list[str]) -> None:
+        super().__init__(str(cause), FAILED, reason=cause.reason)
         self.member = member
-        self.reason = reason
+        self.cause = cause  # why the member could not be placed
         self.split = split  # members that could not be taken back again (nearly always none)
 
 
@@ -173,6 +173,11 @@ def place_group(
     those already placed are taken back and GroupFailed says which member failed and why.
     With ``inside`` (the folders and files a run was given), a group with a member whose
     source, links resolved, lies outside all of them is refused before anything moves.
+
+    A journal that cannot be written (WriteFailed) before anything moved raises as it is; one
+    that fails once a member is placed has that member taken back with the rest (GroupFailed,
+    its cause the WriteFailed): its "begin" lines are on the disk, so whatever a crash or a
+    failed take-back left, the next run settles it from the disk.
     """
     if inside is not None:
         for placement in placements:
@@ -190,15 +195,21 @@ def place_group(
         journal.begin_many(todo, group=len(todo) > 1)
     missing = _missing_folders(todo[0].target.parent)
     done: list[Placement] = []
+    recorded: list[Placement] = []  # done, and marked so in the journal
     for placement in todo:
         try:
             _carry_out(placement)
         except CatsortError as exc:
-            failed, reason = placement, exc
+            failed, cause = placement, exc
             break
-        if journal is not None:
-            journal.done(placement)
         done.append(placement)
+        if journal is not None:
+            try:
+                journal.done(placement)
+            except WriteFailed as exc:
+                failed, cause = placement, exc
+                break
+        recorded.append(placement)
     else:
         return [p.target for p in placements]
     split = []
@@ -208,8 +219,8 @@ def place_group(
         except CatsortError as exc:
             split.append(str(exc))  # still "done" in the journal, so undo can put it back
             continue
-        if journal is not None:
-            journal.revert(placement)
+        if journal is not None and placement in recorded:
+            _record(journal.revert, placement)
     for folder in missing:  # made for this group, deepest first: not left behind empty
         try:
             os.rmdir(folder)
@@ -219,8 +230,18 @@ def place_group(
     if journal is not None:
         for placement in todo:
             if placement not in done:
-                journal.abort(placement)
-    raise GroupFailed(failed.source, reason, split)
+                _record(journal.abort, placement)
+    raise GroupFailed(failed.source, cause, split)
+
+
+def _record(mark: Callable[[Placement], None], placement: Placement) -> None:
+    """Mark a placement taken back or aborted, where the journal can still be written; where it
+    cannot, the placement stays "begin" (or "done") there, and the next run settles it from
+    what is on the disk."""
+    try:
+        mark(placement)
+    except WriteFailed:
+        pass  # the journal keeps its failure; the run stops on it
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -249,6 +270,15 @@ def _take_back(placement: Placement) -> None:
         raise CatsortError(
             f"{placement.target}: cannot remove the copy again ({os_reason(exc)})", FAILED
         ) from None
+
+
+def _failure(message: str, exc: OSError, reason: str) -> CatsortError:
+    """The error of a move or copy that failed: WriteFailed where the disk takes no more writes
+    (full, over quota, read-only: every photo after it would fail the same way, so the run
+    stops), else the failure of this one photo."""
+    if exc.errno in DISK_ERRORS:
+        return WriteFailed(message, reason=reason)
+    return CatsortError(message, FAILED, reason=reason)
 
 
 def plan(
@@ -331,14 +361,17 @@ def check_inside(source: Path, inside: Sequence[Path]) -> None:
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             return
     raise CatsortError(
-        f"{source}: lies outside the folders given (it is {real}), not moved", FAILED
+        f"{source}: lies outside the folders given (it is {real}), not moved",
+        FAILED,
+        reason="lies outside the folders given, not moved",
     )
 
 
 def move_file(source: Path, target: Path) -> None:
     """Move a file to ``target`` without ever overwriting; across file systems copy, then remove.
 
-    Raises CatsortError (exit code 1) and leaves the file where it was when it cannot be moved.
+    Raises CatsortError (exit code 1) and leaves the file where it was when it cannot be moved:
+    WriteFailed where the disk takes no more writes.
     """
     source, target = Path(source), Path(target)
     _make_parent(target)
@@ -347,7 +380,9 @@ def move_file(source: Path, target: Path) -> None:
         return
     except FileExistsError:
         raise CatsortError(
-            f"{target}: already exists, not overwritten ({source} not moved)", FAILED
+            f"{target}: already exists, not overwritten ({source} not moved)",
+            FAILED,
+            reason="its new place is taken, not overwritten",
         ) from None
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
@@ -356,19 +391,25 @@ def move_file(source: Path, target: Path) -> None:
                 f"{source}: cannot move to {target} (permission denied: "
                 f"{source.parent} and {target.parent} must both be writable)",
                 FAILED,
+                reason="cannot move (permission denied: its folder and the one it goes to "
+                "must both be writable)",
             ) from None
         if exc.errno != errno.EXDEV:
-            raise CatsortError(
-                f"{source}: cannot move to {target} ({os_reason(exc)})", FAILED
+            raise _failure(
+                f"{source}: cannot move to {target} ({os_reason(exc)})",
+                exc,
+                f"cannot move ({os_reason(exc)})",
             ) from None
-    _copy_into_place(source, target)
+    _copy_into_place(source, target, "move")  # to another file system
     try:
         os.unlink(source)
     except OSError as exc:
         # Keep the file in exactly one place: take the copy away again.
         files.remove_quietly(target)
-        raise CatsortError(
-            f"{source}: cannot move to {target} ({os_reason(exc)})", FAILED
+        raise _failure(
+            f"{source}: cannot move to {target} ({os_reason(exc)})",
+            exc,
+            f"cannot move ({os_reason(exc)})",
         ) from None
     files.fsync_dir(source.parent)
 
@@ -407,38 +448,52 @@ def _make_parent(target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise CatsortError(
-            f"{target.parent}: cannot create folder ({os_reason(exc)})", FAILED
+        raise _failure(
+            f"{target.parent}: cannot create folder ({os_reason(exc)})",
+            exc,
+            f"cannot create the folder it goes to ({os_reason(exc)})",
         ) from None
 
 
-def _copy_into_place(source: Path, target: Path) -> None:
-    """Copy to a hidden temporary file beside ``target``, make it durable, then rename it in."""
+def _copy_into_place(source: Path, target: Path, verb: str = "copy") -> None:
+    """Copy to a hidden temporary file beside ``target``, make it durable, then rename it in.
+
+    The temporary file is removed whatever fails, so a half-written copy is never left.
+    ``verb`` is what the caller does, as its errors say it: copy, or move (across file systems).
+    """
     temp = files.temp_beside(target)
     try:
         with open(source, "rb") as src:
             expected = os.fstat(src.fileno()).st_size
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            with open(os.open(temp, flags, 0o600), "wb") as dst:
-                shutil.copyfileobj(src, dst, _CHUNK)
-                dst.flush()
+            dst = files.open_for_writing(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                while chunk := src.read(_CHUNK):
+                    files.write_all(dst, chunk)
                 shutil.copystat(source, temp)  # mode and modification time
-                os.fsync(dst.fileno())
-                written = os.fstat(dst.fileno()).st_size
+                files.sync(dst)
+                written = os.fstat(dst).st_size
+            finally:
+                os.close(dst)
         if written != expected:
             raise CatsortError(
-                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)", FAILED
+                f"{source}: copy to {target} incomplete ({written} of {expected} bytes)",
+                FAILED,
+                reason="copy incomplete (the photo changed while it was copied?)",
             )
         files.rename_noreplace(temp, target)
     except FileExistsError:
         files.remove_quietly(temp)
         raise CatsortError(
-            f"{target}: already exists, not overwritten ({source} not copied)", FAILED
+            f"{target}: already exists, not overwritten ({source} not {verb}d)",
+            FAILED,
+            reason="its new place is taken, not overwritten",
         ) from None
     except OSError as exc:
         files.remove_quietly(temp)
-        raise CatsortError(
-            f"{source}: cannot copy to {target} ({os_reason(exc)})", FAILED
+        raise _failure(
+            f"{source}: cannot {verb} to {target} ({os_reason(exc)})",
+            exc,
+            f"cannot {verb} ({os_reason(exc)})",
         ) from None
     except BaseException:
         files.remove_quietly(temp)

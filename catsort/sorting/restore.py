@@ -30,8 +30,9 @@ class Entry:
 
 @dataclass
 class UndoResult:
-    """What an undo did: files put back, copies removed, why any file was left alone (skipped)
-    and harmless findings such as a file already back in place (notes)."""
+    """What an undo did: files put back, copies removed, why any file was left alone (skipped),
+    harmless findings such as a file already back in place (notes), and what it could not
+    record (failed: its journal on a full disk)."""
 
     restored: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -40,6 +41,8 @@ class UndoResult:
     already_undone: bool = False
     sidecars: list[Path] = field(default_factory=list)  # put back as they were, or removed
     journal: Path | None = None  # the journal undone
+    # What could not be written (the journal itself, on a full disk): one line each.
+    failed: list[str] = field(default_factory=list)
 
 
 _PAST = {MOVE: "moved", COPY: "copied"}
@@ -72,12 +75,20 @@ def undo_move(entry: Entry, result: UndoResult) -> bool:
     return True
 
 
-def undo_copy(entry: Entry, result: UndoResult) -> bool:
-    """Remove a copy made by --copy while it matches its original; return whether it is gone."""
+def undo_copy(
+    entry: Entry, result: UndoResult, find: Callable[[Path], Path | None] | None = None
+) -> bool:
+    """Remove a copy made by --copy while it matches its original; return whether it is gone.
+
+    ``find`` says where an original that catsort moved since is now (a --move run of the
+    library, or the undo of one): the copy goes where it matches the original there.
+    """
     source, target = entry.source, entry.target
     if not os.path.lexists(target):
         result.notes.append(f"{target}: copy already removed")
         return True
+    if not os.path.exists(source) and find is not None:
+        source = find(source) or source
     if not os.path.exists(source):  # gone, or a link to nothing
         result.skipped.append(f"{target}: kept, its original {source} is gone")
     elif os.path.samefile(source, target):

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Protocol
 
 from catsort import files
-from catsort.errors import FAILED, CatsortError, SettingsError
+from catsort.errors import (
+    DISK_ERRORS,
+    FAILED,
+    CatsortError,
+    SettingsError,
+    WriteFailed,
+    os_reason,
+)
 from catsort.sorting.journal import register_kind
 from catsort.sorting.restore import UndoResult
 
@@ -162,20 +169,43 @@ def read_sidecar(path: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
+        raise _unreadable(path, exc) from None
     if stat.S_ISLNK(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is a symbolic link; left untouched", FAILED)
-    if not stat.S_ISREG(info.st_mode):
-        raise CatsortError(f"{path}: sidecar is not a regular file; left untouched", FAILED)
-    if info.st_size > MAX_BYTES:
         raise CatsortError(
-            f"{path}: not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched", FAILED
+            f"{path}: sidecar is a symbolic link; left untouched",
+            FAILED,
+            reason="its sidecar is a symbolic link; left untouched",
         )
+    if not stat.S_ISREG(info.st_mode):
+        raise CatsortError(
+            f"{path}: sidecar is not a regular file; left untouched",
+            FAILED,
+            reason="its sidecar is not a regular file; left untouched",
+        )
+    if info.st_size > MAX_BYTES:
+        too_big = f"not valid XMP (larger than {MAX_BYTES >> 20} MiB); left untouched"
+        raise CatsortError(f"{path}: {too_big}", FAILED, reason=f"its sidecar is {too_big}")
     try:
         with open(path, "rb") as file:
             return file.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise CatsortError(f"{path}: cannot read sidecar ({exc.strerror})", FAILED) from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path, exc: OSError) -> CatsortError:
+    return CatsortError(
+        f"{path}: cannot read sidecar ({os_reason(exc)})",
+        FAILED,
+        reason=f"cannot read its sidecar ({os_reason(exc)})",
+    )
+
+
+def _unwritable(message: str, exc: OSError, reason: str) -> CatsortError:
+    """A sidecar (or its copy for undo) that cannot be written: WriteFailed where the disk
+    takes no more writes (the run stops there), else this photo's failure."""
+    if exc.errno in DISK_ERRORS:
+        return WriteFailed(message, reason=reason)
+    return CatsortError(message, FAILED, reason=reason)
 
 
 def _digest(data: bytes | None) -> str | None:
@@ -196,26 +226,32 @@ def write_sidecar(path: Path, data: bytes, before: bytes | None, journal: Journa
         _save_backup(backup, before)
         # Undo puts the time back too: Lightroom and darktable read a newer sidecar as an edit.
         mtime_ns = _mtime_ns(path)
-    journal.append(
-        {
-            "n": n,
-            "op": OP,
-            "sidecar": journal.relative(path),
-            "backup": None if backup is None else journal.relative(backup),
-            "before": _digest(before),
-            "after": _digest(data),
-            "mtime_ns": mtime_ns,
-            "state": "begin",
-        },
-        sync=True,
-    )
     try:
+        journal.append(
+            {
+                "n": n,
+                "op": OP,
+                "sidecar": journal.relative(path),
+                "backup": None if backup is None else journal.relative(backup),
+                "before": _digest(before),
+                "after": _digest(data),
+                "mtime_ns": mtime_ns,
+                "state": "begin",
+            },
+            sync=True,
+        )
         _replace(path, data, before)
     except BaseException:
-        journal.append({"n": n, "op": OP, "state": "aborted"})
-        if backup is not None:
-            files.remove_quietly(backup)
+        try:
+            journal.append({"n": n, "op": OP, "state": "aborted"})
+        except WriteFailed:
+            pass  # "begin" stays: undo compares the sidecar with its digests and finds it as it was
+        finally:
+            if backup is not None:
+                files.remove_quietly(backup)
         raise
+    # A journal that cannot say "done" raises here: the sidecar is written, and undo, which
+    # compares it with the digests recorded before, still puts the earlier one back.
     journal.append({"n": n, "op": OP, "state": "done"})
     journal.completed += 1
 
@@ -249,8 +285,10 @@ def _save_backup(backup: Path, data: bytes) -> None:
         backup.parent.mkdir(parents=True, exist_ok=True)
         files.write_atomic(backup, data, replace=True)
     except OSError as exc:
-        raise CatsortError(
-            f"{backup}: cannot keep the earlier sidecar for undo ({exc.strerror})", FAILED
+        raise _unwritable(
+            f"{backup}: cannot keep the earlier sidecar for undo ({os_reason(exc)})",
+            exc,
+            f"cannot keep its earlier sidecar for undo ({os_reason(exc)})",
         ) from None
 
 
@@ -259,7 +297,11 @@ def _replace(path: Path, data: bytes, before: bytes | None) -> None:
 
     def unchanged() -> None:
         if read_sidecar(path) != before:
-            raise CatsortError(f"{path}: changed while catsort was tagging; left untouched", FAILED)
+            raise CatsortError(
+                f"{path}: changed while catsort was tagging; left untouched",
+                FAILED,
+                reason="its sidecar changed while catsort was tagging; left untouched",
+            )
 
     try:
         # A new sidecar goes only into a free name: never over one another program made meanwhile.
@@ -268,11 +310,15 @@ def _replace(path: Path, data: bytes, before: bytes | None) -> None:
         )
     except FileExistsError:
         raise CatsortError(
-            f"{path}: created by another program meanwhile; left untouched", FAILED
+            f"{path}: created by another program meanwhile; left untouched",
+            FAILED,
+            reason="its sidecar was created by another program meanwhile; left untouched",
         ) from None
     except OSError as exc:
-        raise CatsortError(
-            f"{path}: cannot write sidecar ({exc.strerror or exc})", FAILED
+        raise _unwritable(
+            f"{path}: cannot write sidecar ({os_reason(exc)})",
+            exc,
+            f"cannot write its sidecar ({os_reason(exc)})",
         ) from None
     # The folder is not synced (a third sync per sidecar): a rename lost in a crash leaves the
     # earlier sidecar whole, and undo, which compares contents with the journal, sees that.
@@ -311,7 +357,10 @@ def undo_sidecars(journal: Journal, result: UndoResult) -> None:
             continue  # never written, or put back by an earlier undo
         backup = journal.resolve(record["backup"]) if record.get("backup") else None
         if _undo_one(journal.resolve(record["sidecar"]), backup, record, result):
-            journal.append({"n": n, "op": OP, "state": "reverted"})
+            try:
+                journal.append({"n": n, "op": OP, "state": "reverted"})
+            except WriteFailed:
+                pass  # a full disk: undo run again finds the sidecar as it was, and records it
             if backup is not None:
                 files.remove_quietly(backup)
                 _rmdir_quietly(backup.parent)

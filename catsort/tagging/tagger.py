@@ -120,7 +120,11 @@ def write_tag(
         try:
             packet = parse(before)
         except XmpError as exc:
-            raise CatsortError(f"{source}: not valid XMP ({exc}); left untouched", FAILED) from None
+            raise CatsortError(
+                f"{source}: not valid XMP ({exc}); left untouched",
+                FAILED,
+                reason=f"its sidecar is not valid XMP ({exc}); left untouched",
+            ) from None
     if not merge(packet, tag):
         return Written(path, UNCHANGED)
     data = serialize(packet)

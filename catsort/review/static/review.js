@@ -293,7 +293,8 @@
         if (left.length) {
           text += ` ${left.length} not decided: ${left[0].message || STALE[left[0].state] || "see the photo"}.`;
         }
-        say(text.trim(), left.length > 0);
+        if (answer.warning) text += ` ${answer.warning}.`;
+        say(text.trim(), left.length > 0 || Boolean(answer.warning));
       } catch (error) {
         say(`Not decided: ${error.message}`, true);
       }
@@ -310,7 +311,8 @@
         }
         apply(answer);
         const kept = answer.items.filter((item) => item.message);
-        say(kept.length ? `Not undone: ${kept[0].message}` : `Undone: ${answer.items.length} photos.`, kept.length > 0);
+        const warning = answer.warning ? ` ${answer.warning}.` : "";
+        say((kept.length ? `Not undone: ${kept[0].message}` : `Undone: ${answer.items.length} photos.`) + warning, kept.length > 0 || Boolean(answer.warning));
         const first = Math.min(...answer.items.map((item) => position.get(item.id) ?? Infinity));
         if (Number.isFinite(first)) setFocus(first);
       } catch (error) {
