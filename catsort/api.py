@@ -9,6 +9,7 @@ checked work, to start later: the command line opens its CSV in between.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -18,7 +19,7 @@ from catsort.decision import Prediction
 from catsort.errors import FAILED, USAGE, CatsortError, SettingsError
 from catsort.images import quiet_pillow_warnings
 from catsort.metadata import OTHER, UNCERTAIN
-from catsort.model import Classifier
+from catsort.model import UNFINISHED_RUN, Classifier
 from catsort.model import load_model as _load_model
 from catsort.names import is_url, shown
 from catsort.pipeline import split_threads
@@ -118,7 +119,16 @@ def load_model(path: PathLike | None = None, *, threads: int | None = None) -> C
 
     ``threads``: how many threads a run with it uses in all (default: one per core); the
     model runs its share of them in each worker, the way ``classify`` and ``sort_photos`` use it.
+    An unfinished ``catsort train`` run is refused, whatever it holds.
     """
+    if path is not None:
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        if (folder / UNFINISHED_RUN).is_file():
+            # Killed while exporting, it may hold a model that never passed its checks.
+            raise CatsortError(
+                f"{folder}: an unfinished catsort train run, not a model; go on with it with "
+                f"catsort train --resume {shlex.quote(str(folder))}"
+            )
     return _load_model(None if path is None else Path(path), split_threads(threads)[1])
 
 

@@ -18,6 +18,8 @@ from catsort.errors import CatsortError, one_line
 from catsort.metadata import ModelMetadata, load_metadata
 
 METADATA_NAME = "catsort.json"
+#: What catsort train keeps in a run's folder until the run succeeded (training/runs.py).
+UNFINISHED_RUN = "run.json"
 SIGNATURE = "serving_default"
 
 

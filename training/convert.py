@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import tempfile
 from dataclasses import fields
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from catsort.errors import CatsortError
 from . import data as datasets
 from . import runs
 from .gate import GATE_KINDS
-from .train import TrainConfig, export_trained, load_splits, test_predictions_figure
+from .train import TrainConfig, decode_splits, export_trained, test_predictions_figure
 
 #: Files of a run that stay valid when only the export changes.
 CARRIED_OVER = ("history.json", "learning_curves.png", "training_photos.jpg", "augmentation.jpg")
@@ -56,11 +57,12 @@ def convert_run(
     info = json.loads(metadata_path.read_text())  # settings and data sit beside classify's keys
     known = {f.name for f in fields(TrainConfig)}
     settings = {k: v for k, v in info["training"].items() if k in known}
-    root = Path(data or info["data"]["root"])
+    recorded = info["data"].get("roots") or [info["data"]["root"]]
+    roots = [Path(data)] if data is not None else [Path(root) for root in recorded]
     config = TrainConfig(
         **{
             **settings,
-            "data": root,
+            "data": roots,
             "output": output,
             "ship": ship or settings.get("ship", "int8"),
             "weights": settings.get("weights") if weights is None else _weights(weights),
@@ -73,27 +75,27 @@ def convert_run(
             ),
         }
     )
-    files = datasets.list_files(root, config.val_split, config.test_fraction, config.seed)
-    if (
-        datasets.fingerprint(files.train + files.validation + files.test, root)
-        != info["data"]["fingerprint"]
-    ):
-        raise CatsortError(
-            f"{config.data}: not the data {run} was trained on (fingerprint differs)"
-        )
+    files = datasets.list_files(roots, config.val_split, config.test_fraction, config.seed)
+    if datasets.fingerprint(files.all(), roots) != info["data"]["fingerprint"]:
+        where = ", ".join(map(str, roots))
+        raise CatsortError(f"{where}: not the data {run} was trained on (fingerprint differs)")
     labels = datasets.default_labels(files.class_dirs, config.labels)
-    splits = load_splits(files, (config.img_size, config.img_size))
     model = keras.models.load_model(run / "model.keras")
     keep = {k: info[k] for k in ("training", "parameters", "data") if k in info}
     keep["training"] = {**keep.get("training", {}), "float_layers": list(config.float_layers)}
     if config.others is not None:  # what the regions were fitted on, as a run records it
         keep["training"] = {**keep.get("training", {}), "others": str(config.others)}
-    metrics = export_trained(model, labels, splits, config, keep, with_gate=with_gate)
-    if output.resolve() != run.resolve():
-        for name in CARRIED_OVER:
-            if (run / name).is_file():
-                shutil.copy2(run / name, output / name)
-    test_predictions_figure(output, splits[2], labels)
+    again = f"python -m catsort.training.convert {run} --ship float32 --output {output}"
+    with tempfile.TemporaryDirectory(prefix="catsort-convert-") as scratch:
+        splits = decode_splits(files, (config.img_size, config.img_size), roots, Path(scratch))
+        metrics = export_trained(
+            model, labels, splits, config, keep, with_gate=with_gate, float_remedy=again
+        )
+        if output.resolve() != run.resolve():
+            for name in CARRIED_OVER:
+                if (run / name).is_file():
+                    shutil.copy2(run / name, output / name)
+        test_predictions_figure(output, splits[2], labels)
     return metrics
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -49,16 +51,25 @@ GATE_FLOAT_OPS = [
 FLOAT_LAYERS = ("Conv1", "bn_Conv1", "expanded_conv_", "block_1_", "block_2_")
 
 
+class Images(Protocol):
+    """Photos read one at a time, as often as needed: an array, or ``Photos``."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[np.ndarray]: ...
+
+
 def convert(
     model: keras.Model,
     quantization: str,
-    calibration: np.ndarray | None = None,
+    calibration: Images | None = None,
     quiet: bool = False,
     float_layers: tuple[str, ...] = FLOAT_LAYERS,
 ) -> bytes:
     """Convert a Keras model to a TFLite flatbuffer, float32 or full-integer int8.
 
-    int8 calibrates activation ranges on ``calibration`` images (uint8 pixels); inputs and
+    int8 calibrates activation ranges on ``calibration`` images (uint8 pixels, read one at a
+    time, perhaps more than once: an array, or ``Photos``); inputs and
     outputs stay float32 so every variant is fed and read the same way, and the pet gate's
     arithmetic stays float, as do the MobileNetV2 layers named by ``float_layers`` (prefixes;
     empty: none). ``quiet`` drops what Keras prints while it saves the model for the
@@ -73,7 +84,7 @@ def convert(
 def _convert(
     model: keras.Model,
     quantization: str,
-    calibration: np.ndarray | None,
+    calibration: Images | None,
     float_layers: tuple[str, ...],
 ) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -118,24 +129,33 @@ def float_nodes(model_content: bytes, prefixes: tuple[str, ...]) -> list[str]:
 
 
 def run_tflite(
-    model_path: Path, images: np.ndarray, batch_size: int = 32, threads: int | None = None
+    model_path: Path, batches: Iterable[np.ndarray], threads: int | None = None
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Run a saved TFLite model through catsort's own runtime: (logits, pet scores, s/image)."""
+    """Run a saved TFLite model through catsort's own runtime: (logits, pet scores, s/image).
+
+    The seconds count the model alone, not reading the ``batches`` of photos.
+    """
     from catsort.model import load_model
 
     classifier = load_model(model_path, threads=threads)
     logits, scores = [], []
-    start = time.perf_counter()
-    for first in range(0, len(images), batch_size):
-        out = classifier.predict(images[first : first + batch_size])
+    seconds, count = 0.0, 0
+    for batch in batches:
+        start = time.perf_counter()
+        out = classifier.predict(batch)
+        seconds += time.perf_counter() - start
+        count += len(batch)
         logits.append(np.asarray(out.logits, dtype=np.float32))
         if out.pet_score is not None:
             scores.append(np.asarray(out.pet_score, dtype=np.float32).reshape(-1))
-    seconds = (time.perf_counter() - start) / max(len(images), 1)
-    return np.concatenate(logits), (np.concatenate(scores) if scores else None), seconds
+    return (
+        np.concatenate(logits),
+        (np.concatenate(scores) if scores else None),
+        seconds / max(count, 1),
+    )
 
 
-def run_outputs(model_content: bytes, images: np.ndarray) -> dict[str, np.ndarray]:
+def run_outputs(model_content: bytes, images: Iterable[np.ndarray]) -> dict[str, np.ndarray]:
     """Every output of a converted model, one photo at a time (for models classify cannot run)."""
     interpreter = tf.lite.Interpreter(model_content=model_content)
     runner = interpreter.get_signature_runner()
@@ -162,3 +182,34 @@ def confidence_threshold(probs: np.ndarray, labels: np.ndarray, target: float = 
     if len(good) == 0:
         return 1.0
     return float(confidence[order][good[-1]])
+
+
+#: The share of photos a faithful conversion may label otherwise than the Keras model it came
+#: from: those whose logits sit so near the decision boundary that rounding moves them across.
+#: The check this replaces allowed test accuracies half a point apart on 500 photos; flips in
+#: both directions cancel in an accuracy, so a tolerance on flips must be wider.
+FLIP_RATE = 0.01
+
+#: How sure the check must be that a conversion which flips more photos is not faithful.
+FLIP_CONFIDENCE = 0.999
+
+
+def allowed_flips(photos: int, rate: float = FLIP_RATE, confidence: float = FLIP_CONFIDENCE) -> int:
+    """The most photos a faithful conversion labels otherwise, out of ``photos``.
+
+    The ``confidence`` quantile of Binomial(``photos``, ``rate``): 2 of 12 photos, 5 of 100,
+    13 of 500. A fixed share of the test photos cannot work for a small test set, where one
+    photo is 8 points.
+    """
+    total = 0.0
+    for flips in range(photos + 1):
+        total += math.exp(
+            math.lgamma(photos + 1)
+            - math.lgamma(flips + 1)
+            - math.lgamma(photos - flips + 1)
+            + flips * math.log(rate)
+            + (photos - flips) * math.log1p(-rate)
+        )
+        if total >= confidence:
+            return flips
+    return photos

@@ -17,7 +17,7 @@ the model's own threshold for whole photos.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,7 +154,7 @@ def _overlap(box: Box, grid: int, sizes) -> np.ndarray:
 
 def fit_region_head(
     maps: keras.Model,
-    train_images: np.ndarray,
+    train_batches: Iterable[np.ndarray],
     fitting: FittingSet,
     size: tuple[int, int],
     seed: int = 0,
@@ -197,8 +197,8 @@ def fit_region_head(
             away = np.flatnonzero(share < 0.05)
             for index in rng.choice(away, min(AWAY, len(away)), replace=False):
                 negatives.append(per_window[row, index])
-    for start in range(0, len(train_images), 64):
-        _, whole = windows_of(*run(train_images[start : start + 64]))
+    for batch in train_batches:  # the training photos, a batch at a time (streamed)
+        _, whole = windows_of(*run(batch))
         positives.extend(whole)
     others = np.stack([load_image(path, size) for path in fitting.others])
     for images in (_pixels(fitting.scenes, size), others):

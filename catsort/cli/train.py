@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -9,18 +10,20 @@ import typer
 from rich.markup import escape
 
 from catsort import CatsortError
-from catsort.cli.common import Command, app, err_console, fail
+from catsort.cli.common import Command, app, err_console, fail, say
 
 # --- train -----------------------------------------------------------------------------------
 
 
 @app.command(cls=Command)
 def train(
+    ctx: typer.Context,
     data: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
-            help="Folder with train/ and validation/ class folders, or class folders to split. "
-            "Default: download cats_and_dogs_filtered."
+            help="Folder of class folders (cats/, dogs/ ...), or of train/ and validation/ "
+            "ones; give it more than once to train on several (classes matched by folder "
+            "name, cats/ and cat/ alike). Default: download cats_and_dogs_filtered."
         ),
     ] = None,
     output: Annotated[
@@ -28,6 +31,14 @@ def train(
         typer.Option(
             help="Where to write the model and its figures. Default: a new folder "
             "runs/<YYYYmmdd-HHMMSS>."
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            help="Go on with a stopped or failed run (its .partial folder) from its last "
+            "finished epoch, with its own settings; only --ship, --gate, --figures and "
+            "--verbose can change."
         ),
     ] = None,
     overwrite: Annotated[
@@ -86,60 +97,91 @@ def train(
         bool, typer.Option("--verbose", help="Show TensorFlow's own log lines and warnings.")
     ] = False,
 ) -> None:
-    """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite."""
-    if not verbose:
-        from catsort.training.logs import quiet_tensorflow
+    """Fine-tune MobileNetV2 on class folders and export it to TensorFlow Lite.
 
-        quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads the setting then
-    try:
-        from catsort.training.runs import new_run_folder
-        from catsort.training.train import TrainConfig
-        from catsort.training.train import train as run_training
-    except ImportError as exc:
-        # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install "catsort").
-        err_console.print(
-            f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is missing); "
-            + escape('install it with: pip install "catsort[train]"'),
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(2) from None
-    try:
-        config = TrainConfig(
-            data=data,
-            output=output if output is not None else new_run_folder(),
-            overwrite=overwrite,
-            weights=None if weights.lower() == "none" else weights,
-            img_size=img_size,
-            batch_size=batch_size,
-            epochs=epochs,
-            fine_tune_epochs=fine_tune_epochs,
-            learning_rate=learning_rate,
-            fine_tune_at=fine_tune_at,
-            val_split=val_split,
-            labels=_parse_labels(labels),
-            ship=ship,
-            gate=pet_gate,
-            others=others,
-            figures=figures,
-            seed=seed,
-            tensorflow_logs=verbose,
-        )
-        if ship not in ("int8", "float32"):
-            raise CatsortError(f"--ship {ship}: use int8 or float32")
+    Ctrl-C stops at the next batch; the run's .partial folder keeps every finished epoch, and
+    --resume goes on from there.
+    """
+    from catsort.training.logs import filtered_stderr, quiet_tensorflow
+
+    with contextlib.ExitStack() as quiet:
+        if not verbose:
+            quiet_tensorflow()  # before TensorFlow is imported: its C++ logging reads it then
+            quiet.enter_context(filtered_stderr())
+        try:
+            from catsort.training import train as training
+            from catsort.training.runs import new_run_folder
+        except ImportError as exc:
+            # Escaped: "[train]" is not Rich markup (unescaped, the hint read pip install
+            # "catsort").
+            err_console.print(
+                f"[red]Error:[/red] training needs TensorFlow ({escape(str(exc.name))} is "
+                "missing); " + escape('install it with: pip install "catsort[train]"'),
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(2) from None
         from catsort.api import quiet_pillow_warnings
 
         quiet_pillow_warnings()
-        result = run_training(
-            config,
-            # Not markup: the messages hold paths, such as "photos [best]".
-            say=lambda message: err_console.print(
-                message, highlight=False, markup=False, soft_wrap=True
-            ),
-        )
-    except CatsortError as exc:
-        raise fail(exc) from None
+        try:
+            if resume is not None:
+                result = training.resume(
+                    resume, say, **_resume_changes(ctx, ship, pet_gate, figures, verbose)
+                )
+            else:
+                config = training.TrainConfig(
+                    data=list(data or []),
+                    output=output if output is not None else new_run_folder(),
+                    overwrite=overwrite,
+                    weights=None if weights.lower() == "none" else weights,
+                    img_size=img_size,
+                    batch_size=batch_size,
+                    epochs=epochs,
+                    fine_tune_epochs=fine_tune_epochs,
+                    learning_rate=learning_rate,
+                    fine_tune_at=fine_tune_at,
+                    val_split=val_split,
+                    labels=_parse_labels(labels),
+                    ship=ship,
+                    gate=pet_gate,
+                    others=others,
+                    figures=figures,
+                    seed=seed,
+                    tensorflow_logs=verbose,
+                )
+                result = training.train(config, say)
+        except CatsortError as exc:
+            raise fail(exc) from None
+        except KeyboardInterrupt as stop:  # Ctrl-C: what was lost and how to go on
+            say(str(stop) or "Interrupted.")
+            raise typer.Exit(130) from None
     _print_training_summary(result)
+
+
+def _resume_changes(
+    ctx: typer.Context, ship: str, pet_gate: str, figures: bool, verbose: bool
+) -> dict:
+    """The settings given with --resume: those it may change, or an error naming the others."""
+
+    def typed(name: str) -> bool:  # Click's ParameterSource (vendored by newer Typers)
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name == "COMMANDLINE"
+
+    given = {param.name for param in ctx.command.params if param.name and typed(param.name)}
+    may = {"ship": ship, "pet_gate": pet_gate, "figures": figures}
+    fixed = sorted(given - set(may) - {"resume", "verbose"})
+    if fixed:
+        options = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise CatsortError(
+            f"--resume goes on with the run's own settings; {options} cannot change "
+            "(only --ship, --gate, --figures and --verbose can)"
+        )
+    changes: dict = {"tensorflow_logs": verbose}
+    for name, value in may.items():
+        if name in given:
+            changes["gate" if name == "pet_gate" else name] = value
+    return changes
 
 
 def _parse_labels(text: str | None) -> dict[str, str] | None:
@@ -160,15 +202,13 @@ def _print_training_summary(result) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from catsort.training.runs import chance_warning
+    from catsort.training.runs import chance_warning, summary_rows
 
     table = Table(title=Text(f"Exported {result.model_path}"))  # a Text: the path is not markup
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in result.metrics.items():
-        table.add_row(
-            key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)
-        )
+    for name, value in summary_rows(result.metrics):
+        table.add_row(name, value)
     err_console.print(table)
     warning = chance_warning(result.metrics, len(result.labels))
     if warning is not None:
