@@ -25,7 +25,7 @@ from pathlib import Path
 import corpora
 from measure import Run, cpu_busy, machine_facts, median, run_measured
 from suites import check_output
-from tables import Check, _table
+from tables import Check, markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = REPO / "exported" / "catsort.json"
@@ -172,12 +172,12 @@ def render(
         "",
         "**Run:** " + "; ".join(f"{k}: {v}" for k, v in conditions.items()),
         "",
-        *_table(table, right=range(1, 8)),
+        *markdown_table(table, right=range(1, 8)),
         "",
         "Whole processes, launch to exit; medians over the repeats. The ratios pair the runs "
         "of each repeat.",
         "",
-        *_table(
+        *markdown_table(
             [["Target", "Measured", "Result"]]
             + [[c.target, c.measured, c.verdict] for c in checks],
             right=(),

@@ -43,7 +43,7 @@ import numpy as np
 import videos
 from measure import Run, cpu_busy, machine_facts, median, run_measured
 from suites import check_output
-from tables import Check, _table
+from tables import Check, markdown_table
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -170,7 +170,7 @@ def outcome_table(rows: list[tuple[str, Counter]]) -> str:
                 str(counts["error"]),
             ]
         )
-    return "\n".join(_table(table, right=range(1, 8))) + (
+    return "\n".join(markdown_table(table, right=range(1, 8))) + (
         "\n\nFor non-pets, *wrong* is a label of cat or dog: the photo or clip would be moved."
     )
 
@@ -242,7 +242,7 @@ def rules_table(args: argparse.Namespace) -> str:
                 _share(other["cat"] + other["dog"] + other["uncertain"], other["files"]),
             ]
         )
-    return "\n".join(_table(table, right=range(1, 7)))
+    return "\n".join(markdown_table(table, right=range(1, 7)))
 
 
 def _share(count: int, total: int) -> str:
@@ -336,7 +336,7 @@ def speed(args: argparse.Namespace, work: Path) -> bool:
             ]
         )
     print(f"### A clip against a photo (whole processes, {args.repeats} repeats)\n")
-    print("\n".join(_table(table, right=range(1, 9))))
+    print("\n".join(markdown_table(table, right=range(1, 9))))
     print(
         "\nOne file: launch to exit with one file (start-up, imports, the model, that file). "
         f"A file more: (time with {args.count} files - time with one) / {args.count - 1}, "
@@ -349,7 +349,7 @@ def speed(args: argparse.Namespace, work: Path) -> bool:
     print(
         "\n"
         + "\n".join(
-            _table(
+            markdown_table(
                 [["Target", "Measured", "Result"]]
                 + [[c.target, c.measured, c.verdict] for c in checks],
                 (),
@@ -413,7 +413,7 @@ def memory(args: argparse.Namespace, work: Path) -> bool:
             ]
         )
     print("### Memory over folders of clips (whole processes)\n")
-    print("\n".join(_table(table, right=range(1, 4))))
+    print("\n".join(markdown_table(table, right=range(1, 4))))
     checks = []
     for name in firsts:
         one, many = peaks[(name, MEMORY_FEW)], peaks[(name, MEMORY_MANY)]
@@ -427,7 +427,7 @@ def memory(args: argparse.Namespace, work: Path) -> bool:
     print(
         "\n"
         + "\n".join(
-            _table(
+            markdown_table(
                 [["Target", "Measured", "Result"]]
                 + [[c.target, c.measured, c.verdict] for c in checks],
                 (),
