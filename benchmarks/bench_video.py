@@ -346,6 +346,11 @@ def speed(args: argparse.Namespace, work: Path) -> bool:
         _ratio_check("10-s 1080p H.264", H264_TARGET, ratios),
         _ratio_check("4K 10-bit HEVC", HEVC_TARGET, ratios),
     ]
+    return _verdict(checks, problems)
+
+
+def _verdict(checks: list[Check], problems: list[str]) -> bool:
+    """Print the targets' table and the problems; whether every target passed, with none."""
     print(
         "\n"
         + "\n".join(
@@ -424,20 +429,7 @@ def memory(args: argparse.Namespace, work: Path) -> bool:
                 many / one <= MEMORY_FLAT,
             )
         )
-    print(
-        "\n"
-        + "\n".join(
-            markdown_table(
-                [["Target", "Measured", "Result"]]
-                + [[c.target, c.measured, c.verdict] for c in checks],
-                (),
-            )
-        )
-    )
-    for problem in problems:
-        print(f"- {problem}")
-    print()
-    return not problems and all(check.passed for check in checks)
+    return _verdict(checks, problems)
 
 
 # --- common ------------------------------------------------------------------------------------
