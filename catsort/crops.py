@@ -5,6 +5,14 @@ whole photo: the model can tell where it is (``catsort.regions``) but not always
 The second look decodes the photo again at the resolution that part needs and gives the model
 that part alone, prepared as ``catsort.images.prepare`` prepares a whole photo (upright, RGB,
 bilinear to the model's size).
+
+A part the photo cannot give at the model's size gets no look: upscaled, it puts more pets
+into the wrong folder than the look finds (pets pasted at a quarter of the width of scenes
+shrunk to a phone thumbnail's 320x240: 6.5 % wrong, against at most 2 % from the full-size
+photos). That leaves small photos, and a phone's HEIC (HEIF) photos, to the whole-photo label
+where the part is small: a HEIC is read for a part from a thumbnail that covers it, never in
+full, which costs about 75 times its thumbnail (docs/performance.md): one look would cost as
+much as 75 photos. A JPEG is decoded at the smallest DCT scale that gives the part.
 """
 
 from __future__ import annotations
@@ -16,28 +24,41 @@ import os
 import numpy as np
 from PIL import Image
 
+from catsort.decoding import letterboxed
 from catsort.errors import CatsortError
 from catsort.images import to_rgb, upright
 from catsort.raw import is_raw_name, open_preview
 from catsort.regions import Box
 
+#: A part is read at the smallest scale that gives it at least this share of the model's size
+#: on each side, as a whole photo is (``catsort.decoding``); a photo that cannot, gets no look.
+#: Less is cheaper but worse: at 0.9 a 2x2-cell look at a 1600x1200 JPEG decodes at 1/2 scale
+#: (3.2 instead of 5.9 ms), and 6 of 200 pets pasted at a quarter of the width went to the
+#: wrong folder instead of 2.
+ENOUGH = 1.0
+#: EXIF orientations that swap width and height.
+_TRANSPOSED = {5, 6, 7, 8}
+
 
 def load_crop(
     path: str | os.PathLike, box: Box, size: tuple[int, int], data: bytes | None = None
-) -> np.ndarray:
+) -> np.ndarray | None:
     """The part ``box`` of a photo, as the model sees a whole one: RGB uint8 (height, width, 3).
 
-    ``box`` is (x0, y0, x1, y1) relative to the upright photo. A JPEG is decoded at the
-    smallest scale that still gives the part at least ``size``. ``data``: the file's bytes,
-    read already (object storage). Raises CatsortError with the reason when the photo cannot
-    be read again (it was read a moment before, so this is rare).
+    ``box`` is (x0, y0, x1, y1) relative to the upright photo. ``data``: the file's bytes, read
+    already (object storage). None when the photo cannot give the part at ``size`` (height,
+    width) without upscaling it or decoding a HEIC in full. Raises CatsortError with the reason
+    when the photo cannot be read again (it was read a moment before, so this is rare).
     """
     try:
         if data is None and is_raw_name(path):
             preview, orientation = open_preview(path)
             with preview as img:
                 return _crop(img, box, size, orientation)
-        with Image.open(path if data is None else io.BytesIO(data)) as img:
+        img = _open(path if data is None else data, box, size)
+        if img is None:
+            return None
+        with img:
             return _crop(img, box, size)
     except CatsortError:
         raise
@@ -45,13 +66,47 @@ def load_crop(
         raise CatsortError(f"{path}: cannot read a part of the photo ({exc})") from None
 
 
-def _crop(img: Image.Image, box: Box, size: tuple[int, int], orientation: int | None = None):
+def needed(box: Box, size: tuple[int, int], orientation: int = 1) -> tuple[int, int]:
+    """The (width, height) of the stored image that gives the part ``box`` of the upright
+    photo ``ENOUGH`` of ``size`` (height, width) on each side."""
     height, width = size
     x0, y0, x1, y1 = box
-    if img.format == "JPEG":
-        # Both sides at least what the part needs, whichever way the photo is turned.
-        side = math.ceil(max(width / (x1 - x0), height / (y1 - y0)))
-        img.draft("RGB", (side, side))
+    across = math.ceil(ENOUGH * width / max(x1 - x0, 1e-6))
+    down = math.ceil(ENOUGH * height / max(y1 - y0, 1e-6))
+    return (down, across) if orientation in _TRANSPOSED else (across, down)
+
+
+def _open(source: str | os.PathLike | bytes, box: Box, size: tuple[int, int]) -> Image.Image | None:
+    """The photo opened to decode the cheapest version of it that gives the part, or None
+    where only a HEIC's image in full would."""
+    img: Image.Image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+    try:
+        if img.format == "JPEG":
+            orientation = img.getexif().get(0x0112, 1)
+            img.draft("RGB", needed(box, size, orientation))  # DCT scaling by 1/2, 1/4 or 1/8
+        # pillow-heif applies the rotation itself: a HEIF's sizes are the upright photo's.
+        elif img.format == "HEIF" and (
+            img.draft(img.mode, needed(box, size)) is None or letterboxed(img)
+        ):
+            img.close()
+            return None
+    except BaseException:
+        img.close()
+        raise
+    return img
+
+
+def _crop(
+    img: Image.Image, box: Box, size: tuple[int, int], orientation: int | None = None
+) -> np.ndarray | None:
+    """The part, or None when the image is too small to give it at ``size``."""
+    height, width = size
+    x0, y0, x1, y1 = box
+    if orientation is None:
+        orientation = img.getexif().get(0x0112, 1)
+    w, h = img.size[::-1] if orientation in _TRANSPOSED else img.size
+    if (x1 - x0) * w < ENOUGH * width - 1 or (y1 - y0) * h < ENOUGH * height - 1:
+        return None
     img = to_rgb(upright(img, orientation))
     w, h = img.size
     left, top = math.floor(x0 * w), math.floor(y0 * h)

@@ -21,8 +21,9 @@ from catsort.errors import CatsortError
 from catsort.model import Classifier
 from catsort.regions import Box, Look, look_box, wants_look
 
-#: Reads the part ``box`` of the ``index``-th photo, as the model sees a whole one.
-PartReader = Callable[[int, Box], np.ndarray]
+#: Reads the part ``box`` of the ``index``-th photo, as the model sees a whole one; None where
+#: the photo cannot give it at the model's size (``catsort.crops``).
+PartReader = Callable[[int, Box], np.ndarray | None]
 
 
 def decide_photos(
@@ -34,7 +35,8 @@ def decide_photos(
     use_gate: bool = True,
 ) -> list[tuple[Prediction, Known]]:
     """Each photo's prediction, and what is known of it now (with a new second look, if one was
-    taken). A part that cannot be read is no look: the whole photo's label stands."""
+    taken). A part that cannot be read, or not at the model's size, is no look: the whole
+    photo's label stands."""
     metadata = model.metadata
     settings = metadata.regions
     wholes = [
@@ -52,9 +54,11 @@ def decide_photos(
     for index, box in wanted.items():
         if scored[index].look is None or scored[index].look.box != box:  # type: ignore[union-attr]
             try:
-                parts[index] = read_part(index, box)
+                part = read_part(index, box)
             except CatsortError:
                 continue
+            if part is not None:
+                parts[index] = part
     if parts:
         outputs = model.predict(np.stack(list(parts.values())))
         for row, index in enumerate(parts):

@@ -281,7 +281,7 @@ def _results(
         results.append(None)
         row += 1
 
-    def read_part(index: int, box: Box) -> np.ndarray:
+    def read_part(index: int, box: Box) -> np.ndarray | None:
         place = scored[index][0]
         source = None if data is None else data[place]
         return load_crop(paths[place], box, model.metadata.input_size, source)

@@ -270,9 +270,10 @@ def calibrate(
         chunk = fitting.composites[start : start + 32]
         out = classifier.predict(_pixels([data for data, _, _ in chunk], size))
         for row, (data, label, _) in enumerate(chunk):
-            box = look_box(out.region_score[row], settings)
-            crops.append(load_crop("composite.jpg", box, size, data))
-            truth.append(label)
+            part = load_crop("composite.jpg", look_box(out.region_score[row], settings), size, data)
+            if part is not None:  # a look classify would take
+                crops.append(part)
+                truth.append(label)
     logits, scores = [], []
     for start in range(0, len(crops), 32):
         out = classifier.predict(np.stack(crops[start : start + 32]))
@@ -320,5 +321,6 @@ def region_info(head: RegionHead) -> dict:
         "scenes of the fitting half of the non-pet photos; a photo the whole does not decide, "
         f"with a window over the look threshold ({LOOK_RATE:.0%} of the fitting non-pets), or "
         f"decided with under {MIN_COVER:.0%} of its smallest windows pet-like, is looked at "
-        f"again: its best window, {MARGIN}x as wide and high, read again at full resolution",
+        f"again: its best window, {MARGIN}x as wide and high, read again at the resolution it "
+        "needs (no look where the photo has too few pixels)",
     }
