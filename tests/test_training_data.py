@@ -157,6 +157,15 @@ def test_the_fingerprint_ignores_where_the_data_lives(tmp_path: Path) -> None:
     assert datasets.fingerprint(datasets.list_files(moved).all(), [moved]) == before
 
 
+def test_the_fingerprint_of_a_relative_data_folder_is_its_own(tmp_path: Path, monkeypatch) -> None:
+    # As `catsort train --data ../shared/...` records it, for `convert RUN` to check later.
+    data = make_classes(tmp_path / "data", {"cats": 10, "dogs": 10})
+    before = datasets.fingerprint(datasets.list_files(data).all(), data)
+    monkeypatch.chdir(tmp_path / "data")
+    relative = Path("..") / "data"
+    assert datasets.fingerprint(datasets.list_files(relative).all(), [relative]) == before
+
+
 def test_paths_are_absolute_whatever_was_given(tmp_path: Path, monkeypatch) -> None:
     make_classes(tmp_path / "data", {"cats": 10, "dogs": 10})
     monkeypatch.chdir(tmp_path)

@@ -391,7 +391,8 @@ def fingerprint(files: list[tuple[Path, int]], roots: Path | Sequence[Path]) -> 
     A path is taken relative to the first of ``roots`` that holds it, so a data set moved to
     another folder keeps its fingerprint.
     """
-    roots = [roots] if isinstance(roots, Path) else list(roots)
+    # Absolute as list_files makes the paths: a relative root would hold none of them.
+    roots = [r.absolute() for r in ([roots] if isinstance(roots, Path) else list(roots))]
     digest = hashlib.sha256()
     for path, index in sorted(files):
         root = next((r for r in roots if path.is_relative_to(r)), None)
