@@ -61,6 +61,8 @@ def test_a_photo_too_small_for_the_part_gets_no_look(tmp_path):
     assert load_crop(path, TWO_CELLS, SIZE) is None
     large = load_crop(path, (0.1, 0.1, 0.9, 0.9), SIZE)
     assert large is not None and large.shape == (224, 224, 3)
+    Image.new("RGB", (800, 600), (90, 120, 60)).save(path)  # the part 223 pixels high: enough
+    assert load_crop(path, TWO_CELLS, SIZE) is not None
 
 
 def test_a_turned_photo_is_measured_upright_for_its_part(tmp_path):
