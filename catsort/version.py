@@ -6,4 +6,4 @@ without importing the package's public API, which sits above them all.
 """
 
 # A literal costs nothing at start-up, unlike importlib.metadata.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
