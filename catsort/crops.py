@@ -57,6 +57,8 @@ def load_crop(
         if data is None and is_raw_name(path):
             preview, orientation = open_preview(path)
             with preview as img:
+                if img.format == "JPEG":  # most previews: up to the camera's full size
+                    img.draft("RGB", needed(box, size, orientation))
                 return _crop(img, box, size, orientation)
         img = _open(path if data is None else data, box, size)
         if img is None:
@@ -106,6 +108,11 @@ def _crop(
     height, width = size
     x0, y0, x1, y1 = box
     if orientation is None:
+        if img.format != "JPEG":
+            # Pillow turns a TIFF upright as it loads it (and drops the tag), and PNG may keep
+            # its EXIF after the pixels: read the tag the pixels will have. A JPEG is read
+            # before it is decoded, at the scale its draft asked for.
+            img.load()
         orientation = img.getexif().get(0x0112, 1)
     w, h = img.size[::-1] if orientation in _TRANSPOSED else img.size
     if (x1 - x0) * w < SMALLEST * width or (y1 - y0) * h < SMALLEST * height:

@@ -18,6 +18,15 @@ needs_libheif = pytest.mark.skipif(
 )
 
 
+#: How a camera stores an upright picture for each EXIF orientation (the inverse of showing it).
+_STORED = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    6: Image.Transpose.ROTATE_90,
+    8: Image.Transpose.ROTATE_270,
+}
+
+
 def plain(colour: tuple[int, int, int], size: tuple[int, int]) -> Image.Image:
     """A picture of one colour with some texture (HEVC encodes a flat one oddly at the edges)."""
     noise = np.random.default_rng(0).integers(-8, 9, (size[1], size[0], 3))
@@ -52,6 +61,33 @@ def test_the_part_of_a_turned_jpeg_is_the_part_of_the_upright_photo(tmp_path):
     assert top_left is not None and bottom_right is not None
     assert top_left.mean(axis=(0, 1))[2] > 200 and top_left.mean(axis=(0, 1))[0] < 50
     assert bottom_right.mean(axis=(0, 1))[0] > 200 and bottom_right.mean(axis=(0, 1))[2] < 50
+
+
+def test_a_turned_jpeg_is_decoded_for_its_part_in_its_stored_axes(tmp_path):
+    # Stored 1000x4000, shown 4000x1000: a band a quarter of the height needs 896 stored
+    # columns; asking for them as rows would decode at 1/4 and leave the part 62 pixels high.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "tall.jpg"
+    Image.new("RGB", (1000, 4000), (90, 120, 60)).save(path, exif=exif.tobytes())
+    part = load_crop(path, (0.0, 0.0, 1.0, 0.25), SIZE)
+    assert part is not None and part.shape == (224, 224, 3)
+
+
+@pytest.mark.parametrize("orientation", [2, 3, 6, 8])
+def test_the_part_of_a_turned_tiff_is_the_part_of_the_upright_photo(tmp_path, orientation):
+    upright = np.zeros((1200, 1600, 3), np.uint8)
+    upright[:600, :800] = (0, 0, 255)  # blue at the top left of the upright photo
+    stored = Image.fromarray(upright).transpose(_STORED[orientation])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "turned.tif"
+    stored.save(path, exif=exif.tobytes())
+    with Image.open(path) as img:
+        assert img.getexif().get(0x0112) == orientation  # the file is what a camera would write
+    part = load_crop(path, (0.05, 0.05, 0.45, 0.45), SIZE)
+    assert part is not None
+    assert part.mean(axis=(0, 1))[2] > 200 and part.mean(axis=(0, 1))[0] < 50
 
 
 def test_a_photo_too_small_for_the_part_gets_no_look(tmp_path):

@@ -283,6 +283,11 @@ def calibrate(
             if part is not None:  # a look classify would take
                 crops.append(part)
                 truth.append(label)
+    if not crops:  # no part large enough in any composite: no look ever decides
+        raise CatsortError(
+            f"the fitting composites give no part at the model's size {size}: "
+            "train at a smaller --img-size, or without --others"
+        )
     logits, scores = [], []
     for start in range(0, len(crops), 32):
         out = classifier.predict(np.stack(crops[start : start + 32]))
