@@ -57,8 +57,6 @@ def load_crop(
         if data is None and is_raw_name(path):
             preview, orientation = open_preview(path)
             with preview as img:
-                if img.format == "JPEG":  # most previews: up to the camera's full size
-                    img.draft("RGB", needed(box, size, orientation))
                 return _crop(img, box, size, orientation)
         img = _open(path if data is None else data, box, size)
         if img is None:
@@ -82,15 +80,12 @@ def needed(box: Box, size: tuple[int, int], orientation: int = 1) -> tuple[int, 
 
 
 def _open(source: str | os.PathLike | bytes, box: Box, size: tuple[int, int]) -> Image.Image | None:
-    """The photo opened to decode the cheapest version of it that gives the part, or None
-    where only a HEIC's image in full would."""
+    """The photo opened, or None for a HEIC with no thumbnail that gives the part: only its
+    image in full would."""
     img: Image.Image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     try:
-        if img.format == "JPEG":
-            orientation = img.getexif().get(0x0112, 1)
-            img.draft("RGB", needed(box, size, orientation))  # DCT scaling by 1/2, 1/4 or 1/8
         # pillow-heif applies the rotation itself: a HEIF's sizes are the upright photo's.
-        elif img.format == "HEIF" and (
+        if img.format == "HEIF" and (
             img.draft(img.mode, needed(box, size)) is None or letterboxed(img)
         ):
             img.close()
@@ -111,9 +106,11 @@ def _crop(
         if img.format != "JPEG":
             # Pillow turns a TIFF upright as it loads it (and drops the tag), and PNG may keep
             # its EXIF after the pixels: read the tag the pixels will have. A JPEG is read
-            # before it is decoded, at the scale its draft asked for.
+            # before it is decoded, at the scale its draft asks for.
             img.load()
         orientation = img.getexif().get(0x0112, 1)
+    if img.format == "JPEG":  # a photo, or a RAW file's preview: DCT scaling by 1/2, 1/4, 1/8
+        img.draft("RGB", needed(box, size, orientation))
     w, h = img.size[::-1] if orientation in _TRANSPOSED else img.size
     if (x1 - x0) * w < SMALLEST * width or (y1 - y0) * h < SMALLEST * height:
         return None
